@@ -1,0 +1,24 @@
+"""mde-hub: classic monocular depth estimation models as Hugging Face transformers models.
+
+Importing this package registers every model with AutoConfig, AutoModelForDepthEstimation and AutoImageProcessor,
+so `pipeline("depth-estimation", model=path)` works for mde-hub checkpoints.
+"""
+
+from .auto import MODEL_CLASSES, image_processor_for, register_auto_classes
+from .configuration_utils import DepthConfig
+from .image_processing_depth import DepthImageProcessor
+from .models.baseline import BaselineConfig, BaselineForDepthEstimation
+
+__version__ = "0.1.0"
+
+register_auto_classes()
+
+__all__ = [
+    "MODEL_CLASSES",
+    "BaselineConfig",
+    "BaselineForDepthEstimation",
+    "DepthConfig",
+    "DepthImageProcessor",
+    "image_processor_for",
+    "register_auto_classes",
+]

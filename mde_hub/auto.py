@@ -1,0 +1,27 @@
+"""Registration of every mde-hub model with the transformers Auto classes (run on `import mde_hub`)."""
+
+from __future__ import annotations
+
+from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation
+
+from .configuration_utils import DepthConfig
+from .image_processing_depth import DepthImageProcessor
+from .modeling_utils import DepthEstimationPreTrainedModel
+from .models.baseline import BaselineConfig, BaselineForDepthEstimation
+
+MODEL_CLASSES: dict[str, tuple[type[DepthConfig], type[DepthEstimationPreTrainedModel]]] = {
+    BaselineConfig.model_type: (BaselineConfig, BaselineForDepthEstimation),
+}
+
+
+def register_auto_classes() -> None:
+    """Make AutoConfig, AutoModelForDepthEstimation, AutoImageProcessor and the pipeline know our models."""
+    for model_type, (config_class, model_class) in MODEL_CLASSES.items():
+        AutoConfig.register(model_type, config_class, exist_ok=True)
+        AutoModelForDepthEstimation.register(config_class, model_class, exist_ok=True)
+        AutoImageProcessor.register(config_class, image_processor_classes={"torchvision": DepthImageProcessor}, exist_ok=True)
+
+
+def image_processor_for(config: DepthConfig) -> DepthImageProcessor:
+    """The image processor a model of this configuration is trained and evaluated with."""
+    return DepthImageProcessor(**config.image_processor_kwargs())

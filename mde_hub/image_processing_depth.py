@@ -1,0 +1,171 @@
+"""`DepthImageProcessor`: the one image processor shared by every mde-hub model.
+
+Pre-processing: any image (PIL in any mode, numpy, torch; 8- or 16-bit; EXIF-rotated) becomes RGB in [0, 1], is
+resized (to a fixed size, or keeping the aspect ratio with a multiple-of constraint) and normalised with the model's
+mean and std. Optional ground-truth depth maps (metres) are resized alongside with nearest-neighbour sampling, so
+invalid pixels (0, NaN) never blend into valid ones, and returned as `labels`.
+
+Post-processing: `post_process_depth_estimation` resizes `predicted_depth` (metres, as every model here returns it)
+to each original image size, which is what `pipeline("depth-estimation")` calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.image_processing_utils import BaseImageProcessor
+
+from .image_utils import ImageLike, to_depth_tensor, to_rgb_tensor
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_INTERPOLATION_MODES = ("nearest", "bilinear", "bicubic")
+
+
+def _check_mode(name: str, mode: str) -> None:
+    if mode not in _INTERPOLATION_MODES:
+        raise ValueError(f"{name} must be one of {_INTERPOLATION_MODES}; got {mode!r}.")
+
+
+def resize_maps(maps: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    """Resize (N, C, H, W) maps; bilinear/bicubic antialias when shrinking, and bicubic is clamped at 0 below."""
+    if tuple(maps.shape[-2:]) == tuple(size):
+        return maps
+    if mode == "nearest":
+        return F.interpolate(maps, size=size, mode="nearest-exact")
+    shrinking = size[0] < maps.shape[-2] or size[1] < maps.shape[-1]
+    resized = F.interpolate(maps, size=size, mode=mode, align_corners=False, antialias=shrinking)
+    return resized.clamp_min(0.0) if mode == "bicubic" and bool((maps >= 0).all()) else resized
+
+
+def _round_to_multiple(value: float, multiple: int) -> int:
+    return max(multiple, int(round(value / multiple)) * multiple)
+
+
+class DepthImageProcessor(BaseImageProcessor):
+    r"""Image processor for mde-hub depth models.
+
+    Args:
+        do_resize: resize images before the model.
+        size: `{"height": h, "width": w}` target size.
+        keep_aspect_ratio: scale both sides by the one factor (of the two needed to reach `size`) that is closer
+            to 1, as DPT/MiDaS do, instead of stretching.
+        ensure_multiple_of: round each output side to the nearest multiple of this (applies also when
+            `do_resize` is False).
+        resample: interpolation for images: "bilinear", "bicubic" or "nearest".
+        do_normalize, image_mean, image_std: per-channel normalisation of the [0, 1] RGB values.
+        depth_resample: interpolation used to bring `predicted_depth` to the requested size in
+            `post_process_depth_estimation` ("bilinear" never overshoots; "bicubic" matches transformers).
+    """
+
+    model_input_names = ["pixel_values"]
+
+    def __init__(
+        self,
+        do_resize: bool = True,
+        size: dict[str, int] | None = None,
+        keep_aspect_ratio: bool = False,
+        ensure_multiple_of: int = 1,
+        resample: str = "bilinear",
+        do_normalize: bool = True,
+        image_mean: Sequence[float] = IMAGENET_MEAN,
+        image_std: Sequence[float] = IMAGENET_STD,
+        depth_resample: str = "bilinear",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        size = dict(size) if size is not None else {"height": 480, "width": 640}
+        if set(size) != {"height", "width"} or min(size.values()) < 1:
+            raise ValueError(f"size must be {{'height': h, 'width': w}} with positive sides; got {size}.")
+        if ensure_multiple_of < 1:
+            raise ValueError(f"ensure_multiple_of must be >= 1; got {ensure_multiple_of}.")
+        if len(image_mean) != 3 or len(image_std) != 3 or min(image_std) <= 0:
+            raise ValueError(f"image_mean and image_std need 3 values each, std > 0; got {image_mean}, {image_std}.")
+        _check_mode("resample", resample)
+        _check_mode("depth_resample", depth_resample)
+        self.do_resize = do_resize
+        self.size = size
+        self.keep_aspect_ratio = keep_aspect_ratio
+        self.ensure_multiple_of = int(ensure_multiple_of)
+        self.resample = resample
+        self.do_normalize = do_normalize
+        self.image_mean = list(image_mean)
+        self.image_std = list(image_std)
+        self.depth_resample = depth_resample
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """The (height, width) the model sees for an input of the given size."""
+        if self.do_resize:
+            scale_h, scale_w = self.size["height"] / height, self.size["width"] / width
+            if self.keep_aspect_ratio:
+                scale_h = scale_w = scale_w if abs(1 - scale_w) < abs(1 - scale_h) else scale_h
+            height, width = height * scale_h, width * scale_w
+        return (
+            _round_to_multiple(height, self.ensure_multiple_of),
+            _round_to_multiple(width, self.ensure_multiple_of),
+        )
+
+    def _prepare_image(self, image: ImageLike) -> torch.Tensor:
+        rgb = to_rgb_tensor(image)
+        rgb = resize_maps(rgb[None], self.output_size(*rgb.shape[-2:]), self.resample)[0]
+        if self.do_normalize:
+            mean = torch.tensor(self.image_mean).view(3, 1, 1)
+            std = torch.tensor(self.image_std).view(3, 1, 1)
+            rgb = (rgb - mean) / std
+        return rgb
+
+    def preprocess(
+        self,
+        images: ImageLike | Sequence[ImageLike],
+        depth_maps: ImageLike | Sequence[ImageLike] | None = None,
+        return_tensors: str | None = "pt",
+        **kwargs: Any,
+    ) -> BatchFeature:
+        """Images (and optional depth maps in metres) to a `BatchFeature` with `pixel_values` (and `labels`)."""
+        if kwargs:
+            raise TypeError(f"Unexpected arguments for DepthImageProcessor.preprocess: {sorted(kwargs)}.")
+        if return_tensors not in (None, "pt", "np"):
+            raise ValueError(f"return_tensors must be 'pt' or 'np'; got {return_tensors!r}.")
+        images = list(images) if isinstance(images, (list, tuple)) else [images]
+        if not images:
+            raise ValueError("No images given.")
+        pixel_values = [self._prepare_image(image) for image in images]
+        shapes = {tuple(p.shape) for p in pixel_values}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"Images resize to different shapes {sorted(shapes)}; use a fixed size (keep_aspect_ratio=False) "
+                "or process them one at a time."
+            )
+        data = {"pixel_values": torch.stack(pixel_values)}
+        if depth_maps is not None:
+            depth_maps = list(depth_maps) if isinstance(depth_maps, (list, tuple)) else [depth_maps]
+            if len(depth_maps) != len(images):
+                raise ValueError(f"Got {len(images)} images but {len(depth_maps)} depth maps.")
+            size = tuple(data["pixel_values"].shape[-2:])
+            labels = [resize_maps(to_depth_tensor(d)[None, None], size, "nearest")[0, 0] for d in depth_maps]
+            data["labels"] = torch.stack(labels)
+        if return_tensors == "np":
+            data = {key: value.numpy() for key, value in data.items()}
+        return BatchFeature(data=data, tensor_type=return_tensors or "pt")
+
+    def post_process_depth_estimation(
+        self,
+        outputs: Any,
+        target_sizes: Sequence[tuple[int, int]] | torch.Tensor | None = None,
+    ) -> list[dict[str, torch.Tensor]]:
+        """`predicted_depth` (metres) of each image, resized to its `target_sizes` entry (height, width)."""
+        predicted_depth = outputs["predicted_depth"] if isinstance(outputs, dict) else outputs.predicted_depth
+        if predicted_depth.ndim != 3:
+            raise ValueError(f"predicted_depth must have shape (batch, height, width); got {tuple(predicted_depth.shape)}.")
+        if target_sizes is None:
+            return [{"predicted_depth": depth} for depth in predicted_depth]
+        if len(target_sizes) != len(predicted_depth):
+            raise ValueError(f"Got {len(target_sizes)} target sizes for a batch of {len(predicted_depth)} predictions.")
+        results = []
+        for depth, target in zip(predicted_depth, target_sizes):
+            size = tuple(int(s) for s in target)
+            results.append({"predicted_depth": resize_maps(depth[None, None], size, self.depth_resample)[0, 0]})
+        return results
