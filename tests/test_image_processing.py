@@ -1,0 +1,145 @@
+"""DepthImageProcessor: every common image kind in, the right tensor out; depth maps and post-processing."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+
+from mde_hub import DepthImageProcessor
+from mde_hub.image_utils import load_image, to_rgb_tensor
+
+NO_RESIZE = dict(do_resize=False, do_normalize=False)
+
+
+def test_rgba_grayscale_palette_cmyk_become_rgb() -> None:
+    rgba = PIL.Image.new("RGBA", (4, 3), (255, 0, 0, 10))
+    assert torch.equal(to_rgb_tensor(rgba)[:, 0, 0], torch.tensor([1.0, 0.0, 0.0]))  # alpha dropped, colour kept
+    gray = PIL.Image.new("L", (4, 3), 51)
+    assert torch.allclose(to_rgb_tensor(gray), torch.full((3, 3, 4), 0.2))
+    palette = PIL.Image.new("P", (4, 3))
+    palette.putpalette([0, 0, 0, 0, 255, 0] + [0] * 762)
+    palette.putpixel((1, 1), 1)
+    rgb = to_rgb_tensor(palette)
+    assert rgb[:, 1, 1].tolist() == [0.0, 1.0, 0.0] and rgb[:, 0, 0].tolist() == [0.0, 0.0, 0.0]
+    cmyk = PIL.Image.new("CMYK", (4, 3), (0, 255, 255, 0))  # pure red in CMYK
+    assert torch.allclose(to_rgb_tensor(cmyk)[:, 0, 0], torch.tensor([1.0, 0.0, 0.0]))
+
+
+def test_sixteen_bit_images_use_their_full_range() -> None:
+    array = np.array([[0, 65535], [32768, 13107]], dtype=np.uint16)
+    image = PIL.Image.fromarray(array)
+    assert image.mode.startswith("I;16")
+    expected = torch.tensor(array / 65535.0, dtype=torch.float32)
+    for source in (image, array):
+        rgb = to_rgb_tensor(source)
+        assert rgb.shape == (3, 2, 2)
+        torch.testing.assert_close(rgb[0], expected)
+
+
+def test_exif_orientation_is_applied(tmp_path) -> None:
+    image = PIL.Image.new("RGB", (20, 10), (0, 0, 0))
+    image.paste((255, 255, 255), (0, 0, 5, 10))  # white band on the left
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    path = tmp_path / "rotated.jpg"
+    image.save(path, exif=exif, quality=100)
+    loaded = load_image(path)
+    assert loaded.size == (10, 20)
+    rgb = DepthImageProcessor(**NO_RESIZE)(loaded)["pixel_values"][0]
+    assert rgb.shape == (3, 20, 10)
+    assert rgb[:, :2, :].mean() > 0.9 and rgb[:, -2:, :].mean() < 0.1  # the band is now on top
+    assert PIL.Image.open(path).size == (20, 10)  # the raw file really is stored sideways
+
+
+def test_array_layouts_and_bad_values() -> None:
+    hwc = np.random.default_rng(0).integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    chw = np.moveaxis(hwc, -1, 0)
+    torch.testing.assert_close(to_rgb_tensor(hwc), to_rgb_tensor(chw))
+    torch.testing.assert_close(to_rgb_tensor(torch.from_numpy(hwc)), to_rgb_tensor(hwc))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        to_rgb_tensor(np.full((4, 4, 3), 200.0, dtype=np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        to_rgb_tensor(np.full((4, 4, 3), np.nan, dtype=np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        to_rgb_tensor(np.zeros((2, 4, 4, 3), dtype=np.uint8))
+    with pytest.raises(TypeError, match="str"):
+        to_rgb_tensor("image.png")
+
+
+def test_unreadable_files_name_the_file(tmp_path) -> None:
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(ValueError, match="notes.png"):
+        load_image(text)
+    truncated = tmp_path / "cut.png"
+    buffer = io.BytesIO()
+    PIL.Image.new("RGB", (64, 64), (10, 20, 30)).save(buffer, format="PNG")
+    truncated.write_bytes(buffer.getvalue()[:60])
+    with pytest.raises(ValueError, match="cut.png"):
+        load_image(truncated)
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_fixed_resize_and_normalisation() -> None:
+    processor = DepthImageProcessor(size={"height": 32, "width": 48}, image_mean=[0.5] * 3, image_std=[0.25] * 3)
+    white = PIL.Image.new("RGB", (100, 70), (255, 255, 255))
+    pixels = processor(white)["pixel_values"]
+    assert pixels.shape == (1, 3, 32, 48)
+    torch.testing.assert_close(pixels, torch.full_like(pixels, 2.0))  # (1 - 0.5) / 0.25
+
+
+def test_keep_aspect_ratio_with_multiple_constraint() -> None:
+    # DPT-style "minimal" resize: 480x640 towards 384x384 scales by 0.8 (closer to 1 than 0.6) -> 384x512.
+    processor = DepthImageProcessor(size={"height": 384, "width": 384}, keep_aspect_ratio=True, ensure_multiple_of=32)
+    assert processor.output_size(480, 640) == (384, 512)
+    # 375x1242 scales by 384/375 = 1.024 -> 384x1271.8 -> nearest multiples of 32: 384x1280.
+    assert processor.output_size(375, 1242) == (384, 1280)
+    assert DepthImageProcessor(do_resize=False, ensure_multiple_of=32).output_size(481, 650) == (480, 640)
+
+
+def test_depth_maps_become_labels_without_blending_invalid_pixels() -> None:
+    processor = DepthImageProcessor(size={"height": 4, "width": 4}, do_normalize=False)
+    depth = np.array([[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0], [4.0, 4.0, 8.0, 8.0], [4.0, 4.0, 8.0, 8.0]]) 
+    depth = np.kron(depth, np.ones((2, 2))).astype(np.float32)  # 8x8, four constant 4x4 quadrants
+    batch = processor(PIL.Image.new("RGB", (8, 8)), depth_maps=depth)
+    labels = batch["labels"]
+    assert labels.shape == (1, 4, 4)
+    assert set(labels.unique().tolist()) == {0.0, 2.0, 4.0, 8.0}  # nearest: no value between 0 and 2
+    torch.testing.assert_close(labels[0], torch.tensor(depth[::2, ::2]))
+    with pytest.raises(ValueError, match="2 images but 1 depth"):
+        processor([PIL.Image.new("RGB", (8, 8))] * 2, depth_maps=[depth])
+    with pytest.raises(ValueError, match="ambiguous"):
+        processor(PIL.Image.new("RGB", (8, 8)), depth_maps=PIL.Image.new("I;16", (8, 8)))
+
+
+def test_post_processing_resizes_to_each_target_size() -> None:
+    processor = DepthImageProcessor()
+    predicted = torch.stack([torch.full((8, 8), 3.0), torch.full((8, 8), 5.0)])
+    results = processor.post_process_depth_estimation({"predicted_depth": predicted}, [(20, 30), (5, 7)])
+    assert [r["predicted_depth"].shape for r in results] == [(20, 30), (5, 7)]
+    torch.testing.assert_close(results[0]["predicted_depth"], torch.full((20, 30), 3.0))
+    torch.testing.assert_close(results[1]["predicted_depth"], torch.full((5, 7), 5.0))
+    with pytest.raises(ValueError, match="2 target sizes for a batch of 1"):
+        processor.post_process_depth_estimation({"predicted_depth": predicted[:1]}, [(2, 2), (2, 2)])
+    step = torch.zeros(1, 8, 8)
+    step[:, :, 4:] = 10.0
+    bicubic = DepthImageProcessor(depth_resample="bicubic").post_process_depth_estimation({"predicted_depth": step}, [(16, 16)])
+    assert bicubic[0]["predicted_depth"].min() >= 0.0  # bicubic overshoot never gives negative depth
+
+
+def test_save_and_load_round_trip(tmp_path) -> None:
+    processor = DepthImageProcessor(size={"height": 352, "width": 1216}, keep_aspect_ratio=True, ensure_multiple_of=32)
+    processor.save_pretrained(tmp_path)
+    loaded = DepthImageProcessor.from_pretrained(tmp_path)
+    assert loaded.to_dict() == processor.to_dict()
+
+
+@pytest.mark.parametrize("bad", [{"size": {"height": 0, "width": 4}}, {"ensure_multiple_of": 0}, {"resample": "lanczos"}])
+def test_invalid_arguments_are_named(bad: dict) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        DepthImageProcessor(**bad)
