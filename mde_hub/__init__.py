@@ -7,7 +7,11 @@ so `pipeline("depth-estimation", model=path)` works for mde-hub checkpoints.
 from .auto import MODEL_CLASSES, image_processor_for, register_auto_classes
 from .configuration_utils import DepthConfig
 from .image_processing_depth import DepthImageProcessor
+from .models.adabins import AdaBinsConfig, AdaBinsForDepthEstimation
 from .models.baseline import BaselineConfig, BaselineForDepthEstimation
+from .models.bts import BtsConfig, BtsForDepthEstimation
+from .models.densedepth import DenseDepthConfig, DenseDepthForDepthEstimation
+from .models.dpt import DptConfig, DptForDepthEstimation
 
 __version__ = "0.1.0"
 
@@ -15,10 +19,18 @@ register_auto_classes()
 
 __all__ = [
     "MODEL_CLASSES",
+    "AdaBinsConfig",
+    "AdaBinsForDepthEstimation",
     "BaselineConfig",
     "BaselineForDepthEstimation",
+    "BtsConfig",
+    "BtsForDepthEstimation",
+    "DenseDepthConfig",
+    "DenseDepthForDepthEstimation",
     "DepthConfig",
     "DepthImageProcessor",
+    "DptConfig",
+    "DptForDepthEstimation",
     "image_processor_for",
     "register_auto_classes",
 ]

@@ -7,10 +7,18 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstima
 from .configuration_utils import DepthConfig
 from .image_processing_depth import DepthImageProcessor
 from .modeling_utils import DepthEstimationPreTrainedModel
+from .models.adabins import AdaBinsConfig, AdaBinsForDepthEstimation
 from .models.baseline import BaselineConfig, BaselineForDepthEstimation
+from .models.bts import BtsConfig, BtsForDepthEstimation
+from .models.densedepth import DenseDepthConfig, DenseDepthForDepthEstimation
+from .models.dpt import DptConfig, DptForDepthEstimation
 
 MODEL_CLASSES: dict[str, tuple[type[DepthConfig], type[DepthEstimationPreTrainedModel]]] = {
+    AdaBinsConfig.model_type: (AdaBinsConfig, AdaBinsForDepthEstimation),
     BaselineConfig.model_type: (BaselineConfig, BaselineForDepthEstimation),
+    BtsConfig.model_type: (BtsConfig, BtsForDepthEstimation),
+    DenseDepthConfig.model_type: (DenseDepthConfig, DenseDepthForDepthEstimation),
+    DptConfig.model_type: (DptConfig, DptForDepthEstimation),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from itertools import chain
 
 import timm
 import torch
@@ -68,10 +69,11 @@ class FeatureTaps(nn.Module):
     """Runs the named child modules of `backbone` in order and returns the outputs of the tapped ones.
 
     `stages` are dotted module names (e.g. "features.norm0", "blocks.2") in execution order; running stops at the
-    last tap, so later stages (a classifier, an unused head) cost nothing.
+    last tap, so later stages (a classifier, an unused head) cost nothing. `channels` and `strides` give each tap's
+    width and downsampling factor, measured once at construction.
     """
 
-    def __init__(self, backbone: nn.Module, stages: Sequence[str], taps: Sequence[str]) -> None:
+    def __init__(self, backbone: nn.Module, stages: Sequence[str], taps: Sequence[str], in_channels: int = 3) -> None:
         super().__init__()
         missing = [tap for tap in taps if tap not in stages]
         if missing:
@@ -80,6 +82,15 @@ class FeatureTaps(nn.Module):
         last = max(stages.index(tap) for tap in taps)
         self.stages = list(stages[: last + 1])
         self.taps = list(taps)
+        self.channels, self.strides = self._probe(in_channels=in_channels)
+
+    def _probe(self, in_channels: int, size: int = 64) -> tuple[list[int], list[int]]:
+        """Channels and strides of the taps, from a forward pass on the meta device: no compute, no BN update."""
+        state = {name: tensor.to("meta") for name, tensor in chain(self.named_parameters(), self.named_buffers())}
+        probe = torch.zeros(1, in_channels, size, size, device="meta")
+        with torch.no_grad():
+            features = torch.func.functional_call(self, state, (probe,))
+        return [feature.shape[1] for feature in features], [size // feature.shape[-1] for feature in features]
 
     def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
         features = {}

@@ -1,0 +1,170 @@
+"""DenseDepth: I. Alhashim and P. Wonka, "High Quality Monocular Depth Estimation via Transfer Learning",
+arXiv:1812.11941 (2018).
+
+The graph is the authors' released Keras model (../shared/docs/MODELS.md §2), not their "experimental" PyTorch port:
+
+* encoder: timm `densenet169`, tapped after the stem's BN+ReLU (`features.norm0`, Keras `conv1/relu`, /2), the
+  stem max-pool (`pool0`, /4), the first two transitions after their average pool (`transition1`, /8;
+  `transition2`, /16) and the final BN+ReLU (`norm5`, Keras `relu`, /32). timm's `features_only` taps (before the
+  transitions) are not these, so the taps are named modules of `features`. Tap widths are measured by `FeatureTaps`
+  when the model is built, so the tiny test DenseNet shares this code path.
+* decoder: `conv2` 1x1 to `decode_filters = int(C * decoder_width_factor)` channels (C = 1664 for DenseNet-169),
+  then four up-sampling blocks `up1..up4` of decode_filters/2, /4, /8, /16 channels with skips transition2,
+  transition1, pool0, norm0 (each: bilinear x2 to the skip's size, concatenation, 3x3 conv, LeakyReLU 0.2, 3x3
+  conv, LeakyReLU 0.2), then `conv3` 3x3 to one channel with no activation. The native output is H/2 x W/2.
+* DepthNorm: the network regresses y = max_depth / depth (10 / depth_m on NYU, in [1, 100]); the predicted depth is
+  max_depth / clamp(y, 1, max_depth / min_depth), i.e. clipped to [min_depth, max_depth] = [0.1, 10] m as DD's
+  `predict`, then resized bilinearly (align_corners=False) to the input size for `predicted_depth`.
+* loss (at half resolution, on y): 1.0 x clip((1 - SSIM) / 2, 0, 1) with value range max_depth / min_depth = 100
+  (DD's `maxDepthVal = 1000 / 10`), + 1.0 x edge term (forward-difference gradients) + 0.1 x L1
+  (`losses.DenseDepthLoss`).
+* input: RGB / 255 with no mean/std normalisation; 480x640 on NYU. Height and width must be multiples of 32.
+
+Choices where the paper, the reference code and MODELS.md disagree, or where we had to choose:
+
+* decoder width: the default `decoder_width_factor = 0.5` is the released Keras model (`is_halffeatures=True`,
+  832 -> 416/208/104/52, 21.4 M parameters in all). The paper's 42.6 M parameters is the full-width decoder
+  (1664 -> 832/416/208/104), `decoder_width_factor = 1.0`, 42.7 M here. The PyTorch port's width-1.0 decoder, its
+  missing first LeakyReLU and its `align_corners=True` up-sampling are not followed.
+* up-sampling: Keras' `tf.image.resize` bilinear, i.e. half-pixel centres (`align_corners=False`).
+* ground truth to half resolution: DD DepthNorms the metric map, then shrinks it with skimage's anti-aliased
+  `resize`. We DepthNorm the valid pixels (depth clipped to [min_depth, max_depth], as DD's data loaders clip, so
+  the target lies in [1, 100]), then take a masked 2x2 average: the mean of the valid pixels of each 2x2 cell, a
+  cell without a valid pixel staying invalid. This stands in for the anti-aliased resize and is safe for sparse
+  ground truth (KITTI), where blurring zeros into valid pixels would corrupt the target. Labels must have the
+  input's (even) size.
+* invalid labels (0, negative, NaN, inf) are masked out of every loss term; DD's dense NYU maps have none.
+* the edge term averages over valid forward-difference pairs (H-1 rows, W-1 columns), where
+  `tf.image.image_gradients` zero-pads and averages over H x W (see `losses.gradient_loss`).
+* weights of the decoder start from PyTorch's default (Kaiming-uniform) scheme, not Keras' Glorot-uniform with zero
+  biases; the encoder keeps timm's initialisation or its ImageNet weights.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers.modeling_outputs import DepthEstimatorOutput
+
+from ...backbones import FeatureTaps, create_backbone
+from ...layers import UpsampleConcatBlock
+from ...losses import DenseDepthLoss, valid_depth_mask
+from ...modeling_utils import DepthEstimationPreTrainedModel
+from .configuration_densedepth import DenseDepthConfig
+
+# DenseNet modules tapped by DenseDepth (Keras names: conv1/relu, pool1, pool2_pool, pool3_pool, relu).
+ENCODER_TAPS = ("features.norm0", "features.pool0", "features.transition1", "features.transition2", "features.norm5")
+ENCODER_STRIDE = 32
+
+
+def masked_average_pool2x2(values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Halve (batch, H, W) maps by averaging the valid pixels of each 2x2 cell.
+
+    Returns the pooled values (0 where a cell has no valid pixel) and the pooled mask (a cell is valid when at least
+    one of its pixels is). Invalid pixels may hold anything, NaN included: they are never read.
+    """
+    weights = mask.to(values.dtype)[:, None]
+    total = F.avg_pool2d(torch.where(mask, values, 0)[:, None], 2)
+    count = F.avg_pool2d(weights, 2)
+    pooled_mask = count > 0
+    return torch.where(pooled_mask, total / count.clamp_min(1e-12), 0)[:, 0], pooled_mask[:, 0]
+
+
+class DenseDepthDecoder(nn.Module):
+    """`conv2` (1x1), four up-sampling blocks `up1..up4` fed by the skips, and `conv3` (3x3 to one channel)."""
+
+    def __init__(self, encoder_channels: list[int], decoder_width_factor: float) -> None:
+        super().__init__()
+        *skip_channels, bottleneck_channels = encoder_channels
+        decode_filters = int(bottleneck_channels * decoder_width_factor)
+        self.conv2 = nn.Conv2d(bottleneck_channels, decode_filters, kernel_size=1)
+        widths = [decode_filters // 2**level for level in range(5)]
+        self.upsample_blocks = nn.ModuleList(
+            UpsampleConcatBlock(c_in, c_skip, c_out, negative_slope=0.2, batch_norm=False, align_corners=False)
+            for c_in, c_skip, c_out in zip(widths[:-1], reversed(skip_channels), widths[1:])
+        )
+        self.conv3 = nn.Conv2d(widths[-1], 1, kernel_size=3, padding=1)
+
+    def forward(self, features: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Encoder taps (fine to coarse) -> (batch, 1, H/2, W/2) regressed y, and each decoder stage's output."""
+        *skips, bottleneck = features
+        hidden = self.conv2(bottleneck)
+        stages = [hidden]
+        for block, skip in zip(self.upsample_blocks, reversed(skips)):
+            hidden = block(hidden, skip)
+            stages.append(hidden)
+        return self.conv3(hidden), stages
+
+
+class DenseDepthForDepthEstimation(DepthEstimationPreTrainedModel):
+    config_class = DenseDepthConfig
+
+    def __init__(self, config: DenseDepthConfig) -> None:
+        super().__init__(config)
+        backbone = create_backbone(
+            config.backbone, config.backbone_pretrained, config.backbone_weights, **config.backbone_kwargs
+        )
+        stages = [f"features.{name}" for name, _ in backbone.features.named_children()]
+        self.encoder = FeatureTaps(backbone, stages, ENCODER_TAPS)
+        self.decoder = DenseDepthDecoder(self.encoder.channels, config.decoder_width_factor)
+        self.loss_fn = DenseDepthLoss(
+            config.ssim_weight,
+            config.gradient_weight,
+            config.l1_weight,
+            value_range=self.depth_norm_range,
+        )
+        self.post_init()
+
+    @property
+    def depth_norm_range(self) -> float:
+        """Largest DepthNorm value, max_depth / min_depth (100 on NYU); the smallest is 1."""
+        return self.config.max_depth / self.config.min_depth
+
+    def depth_norm(self, depth: torch.Tensor) -> torch.Tensor:
+        """Metric depth -> the regressed y = max_depth / depth, with depth clipped to [min_depth, max_depth]."""
+        return self.config.max_depth / depth.clamp(self.config.min_depth, self.config.max_depth)
+
+    def inverse_depth_norm(self, y: torch.Tensor) -> torch.Tensor:
+        """Regressed y -> metric depth max_depth / clamp(y, 1, max_depth / min_depth), in [min_depth, max_depth]."""
+        return self.config.max_depth / y.clamp(1.0, self.depth_norm_range)
+
+    def prepare_targets(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full-resolution metric labels -> half-resolution DepthNorm targets and their validity mask."""
+        valid = valid_depth_mask(labels)
+        return masked_average_pool2x2(self.depth_norm(torch.where(valid, labels, self.config.max_depth)), valid)
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> DepthEstimatorOutput | tuple:
+        height, width = pixel_values.shape[-2:]
+        if height % ENCODER_STRIDE or width % ENCODER_STRIDE:
+            raise ValueError(
+                f"DenseDepth needs height and width that are multiples of {ENCODER_STRIDE}; got {height}x{width}."
+            )
+        features = self.encoder(pixel_values)
+        regressed, decoder_states = self.decoder(features)
+        regressed = regressed[:, 0]
+        predicted_depth = self.resize_prediction(self.inverse_depth_norm(regressed), (height, width))
+
+        loss = None
+        if labels is not None:
+            labels = self.prepare_labels(labels, predicted_depth)
+            if tuple(labels.shape[-2:]) != (height, width):
+                raise ValueError(f"labels must have the input's size {height}x{width}; got {tuple(labels.shape[-2:])}.")
+            target, mask = self.prepare_targets(labels)
+            loss = self.loss_fn(regressed, target, mask)
+
+        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        output = DepthEstimatorOutput(
+            loss=loss,
+            predicted_depth=predicted_depth,
+            hidden_states=(*features, *decoder_states) if output_hidden_states else None,
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()

@@ -1,0 +1,198 @@
+"""Configuration of DPT (Ranftl, Bochkovskiy, Koltun, "Vision Transformers for Dense Prediction", ICCV 2021)."""
+
+from __future__ import annotations
+
+from dataclasses import field
+from typing import Any
+
+from huggingface_hub.dataclasses import strict
+
+from ...configuration_utils import DepthConfig
+
+READOUT_TYPES = ("ignore", "add", "project")
+LOSS_TYPES = ("ssi", "silog")
+
+# Inverse-depth constants of the released fine-tuned checkpoints (DPT:run_monodepth.py): depth = 1 / (s * out + t).
+NYU_METRIC_SCALE, NYU_METRIC_SHIFT = 0.000305, 0.1378
+KITTI_METRIC_SCALE, KITTI_METRIC_SHIFT = 0.00006016, 0.00579
+
+
+@strict
+class DptConfig(DepthConfig):
+    r"""
+    DPT: a Vision Transformer (optionally on a ResNet-50 stem, "hybrid") whose tokens from four blocks are reassembled
+    into image-like maps at 1/4, 1/8, 1/16 and 1/32 of the input and fused by RefineNet-style blocks into a dense
+    prediction at the input resolution. The network's raw output is a non-negative INVERSE depth (disparity).
+
+    Defaults equal DPT-Hybrid fine-tuned on NYU Depth v2 (`dpt_hybrid_nyu`). `DptConfig.hybrid()`, `.large()`,
+    `.base()` build the paper's three variants and `.kitti()` the KITTI fine-tuned DPT-Hybrid; keyword overrides
+    apply on top.
+
+    backbone (`str`, defaults to "vit_base_r50_s16_384"): timm ViT name (`vit_large_patch16_384` for DPT-Large,
+        `vit_base_patch16_384` for DPT-Base). Its tokens must cover 16x16 pixels.
+    backbone_pretrained (`bool`, defaults to False): load timm's ImageNet weights (needs internet).
+    backbone_weights (`str`, *optional*): a local weights file for the timm ViT (safetensors or a PyTorch state dict).
+    backbone_kwargs (`dict`, defaults to {}): extra timm arguments (e.g. `embed_dim`, `depth`, `num_heads`).
+    image_size (`int`, defaults to 384): the square size the ViT's position embeddings were trained at, and the
+        image processor's target size. Other sizes (multiples of 32) work: the embeddings are resized bilinearly.
+    is_hybrid (`bool`, defaults to True): the backbone is a ResNet-50 + ViT hybrid; its first two reassembled levels are
+        then the raw ResNet stage outputs.
+    backbone_out_indices (`list[int]`, defaults to [0, 1, 8, 11]): 0-indexed hooks. Hybrid: two ResNet stages, then two
+        ViT blocks; otherwise four ViT blocks ([5, 11, 17, 23] for DPT-Large, [2, 5, 8, 11] for DPT-Base).
+    layer_norm_eps (`float`, defaults to 1e-6): epsilon of the ViT's LayerNorms (timm's; transformers' DPT uses 1e-12).
+    readout_type (`str`, defaults to "project"): how the class token enters the other tokens: "ignore" (dropped),
+        "add" (added to each), "project" (concatenated to each, then Linear(2D -> D) + GELU).
+    reassemble_widths (`list[int]`, defaults to [256, 512, 768, 768]): channels of the four reassembled maps
+        ([256, 512, 1024, 1024] for DPT-Large, [96, 192, 384, 768] for DPT-Base). Hybrid: the first two are the ResNet
+        stages' widths.
+    fusion_features (`int`, defaults to 256): channels of the fusion blocks.
+    head_features (`int`, defaults to 32): channels of the head's last 3x3 conv.
+    depth_estimation_type (`str`, defaults to "metric"):
+        "metric": `predicted_depth` is depth in metres, 1 / (metric_scale * out + metric_shift) (denominator clamped at
+        1e-8), clipped to [min_depth, max_depth].
+        "relative": `predicted_depth` IS NOT DEPTH: it is the raw, non-negative relative INVERSE depth (disparity, bigger
+        = nearer), defined only up to an unknown scale and shift, as output by the MiDaS-trained DPT models.
+    metric_scale (`float`, defaults to 0.000305) and metric_shift (`float`, defaults to 0.1378): the fixed affine map
+        from the network's disparity to metric inverse depth (NYU; KITTI: 0.00006016 and 0.00579). With NYU's
+        constants the largest depth the model can express is 1 / 0.1378 = 7.26 m.
+    loss_type (`str`, defaults to "silog" for metric and "ssi" for relative models):
+        "ssi": MiDaS's scale- and shift-invariant trimmed MAE + gradient matching on disparity (pre-training loss):
+        the raw output against 1 / labels, both aligned by median and mean absolute deviation per image.
+        "silog": fine-tuning loss: scale-invariant log loss on metric depth + gradient matching (MiDaS's term on the
+        aligned disparities) weighted by `gradient_matching_weight`. Needs a metric model.
+    gradient_matching_weight (`float`, defaults to 0.5): weight of the gradient-matching term (MiDaS alpha = 0.5;
+        0 for KITTI, whose ground truth is sparse).
+    gradient_matching_scales (`int`, defaults to 4) and trim_ratio (`float`, defaults to 0.2): MiDaS's 4 scales and
+        20 % trimmed residuals.
+    silog_variance_focus (`float`, defaults to 0.5) and silog_scale (`float`, defaults to 10.0): the SILog lambda
+        (Eigen et al.'s 0.5) and scale of `losses.silog_loss` [unverified: the fine-tuning constants are not in the
+        paper's main text].
+    min_depth (`float`, defaults to 1e-3) and max_depth (`float`, defaults to 10.0): the depth range in metres
+        (80 m for KITTI); labels at or below `min_depth` are invalid.
+    """
+
+    model_type = "mde_dpt"
+
+    backbone: str = "vit_base_r50_s16_384"
+    backbone_pretrained: bool = False
+    backbone_weights: str | None = None
+    backbone_kwargs: dict = field(default_factory=dict)
+    image_size: int = 384
+    is_hybrid: bool = True
+    backbone_out_indices: list[int] | tuple[int, ...] = (0, 1, 8, 11)
+    layer_norm_eps: float = 1e-6
+    readout_type: str = "project"
+    reassemble_widths: list[int] | tuple[int, ...] = (256, 512, 768, 768)
+    fusion_features: int = 256
+    head_features: int = 32
+    metric_scale: float = NYU_METRIC_SCALE
+    metric_shift: float = NYU_METRIC_SHIFT
+    loss_type: str | None = None
+    gradient_matching_weight: float = 0.5
+    gradient_matching_scales: int = 4
+    trim_ratio: float = 0.2
+    silog_variance_focus: float = 0.5
+    silog_scale: float = 10.0
+
+    def __post_init__(self, **kwargs: Any) -> None:
+        if self.loss_type is None:
+            self.loss_type = "silog" if self.depth_estimation_type == "metric" else "ssi"
+        super().__post_init__(**kwargs)
+
+    def validate_architecture(self) -> None:
+        super().validate_architecture()
+        if len(self.backbone_out_indices) != 4 or len(self.reassemble_widths) != 4:
+            raise ValueError(
+                "DPT reassembles exactly four levels: backbone_out_indices and reassemble_widths need 4 entries; got "
+                f"{self.backbone_out_indices} and {self.reassemble_widths}."
+            )
+        if any(index < 0 for index in self.backbone_out_indices):
+            raise ValueError(f"backbone_out_indices must be non-negative; got {self.backbone_out_indices}.")
+        block_hooks = self.backbone_out_indices[2:] if self.is_hybrid else self.backbone_out_indices
+        if list(block_hooks) != sorted(set(block_hooks)):
+            raise ValueError(f"The ViT block hooks must be strictly increasing; got {self.backbone_out_indices}.")
+        if self.is_hybrid and not 0 <= self.backbone_out_indices[0] < self.backbone_out_indices[1] <= 2:
+            raise ValueError(f"Hybrid hooks start with two increasing ResNet stages in 0..2; got {self.backbone_out_indices}.")
+        if self.readout_type not in READOUT_TYPES:
+            raise ValueError(f"readout_type must be one of {READOUT_TYPES}; got {self.readout_type!r}.")
+        if self.loss_type not in LOSS_TYPES:
+            raise ValueError(f"loss_type must be one of {LOSS_TYPES}; got {self.loss_type!r}.")
+        if self.loss_type == "silog" and self.depth_estimation_type != "metric":
+            raise ValueError('loss_type="silog" compares metric depths; a relative model trains with loss_type="ssi".')
+        if self.metric_scale <= 0 or self.metric_shift < 0:
+            raise ValueError(f"Need metric_scale > 0 and metric_shift >= 0; got {self.metric_scale}, {self.metric_shift}.")
+        if self.image_size <= 0 or self.image_size % 32:
+            raise ValueError(f"image_size must be a positive multiple of 32; got {self.image_size}.")
+        if self.gradient_matching_weight < 0 or not 0 <= self.trim_ratio < 1:
+            raise ValueError("Need gradient_matching_weight >= 0 and 0 <= trim_ratio < 1.")
+
+    @classmethod
+    def hybrid(cls, **overrides: Any) -> "DptConfig":
+        """DPT-Hybrid fine-tuned on NYU Depth v2 (the defaults): metric depth up to 10 m, SILog + gradient matching."""
+        return cls(**overrides)
+
+    @classmethod
+    def kitti(cls, **overrides: Any) -> "DptConfig":
+        """DPT-Hybrid fine-tuned on KITTI: KITTI's inverse-depth constants, 80 m, no gradient matching (sparse GT).
+
+        DPT runs KITTI at the 352x1216 KB crop: give the image processor `size={"height": 352, "width": 1216}`.
+        """
+        kitti = {
+            "metric_scale": KITTI_METRIC_SCALE,
+            "metric_shift": KITTI_METRIC_SHIFT,
+            "max_depth": 80.0,
+            "gradient_matching_weight": 0.0,
+        }
+        return cls(**{**kitti, **overrides})
+
+    @classmethod
+    def large(cls, **overrides: Any) -> "DptConfig":
+        """DPT-Large (ViT-L/16, hooks 5/11/17/23), relative inverse depth as released (MiDaS training)."""
+        large = {
+            "backbone": "vit_large_patch16_384",
+            "is_hybrid": False,
+            "backbone_out_indices": (5, 11, 17, 23),
+            "reassemble_widths": (256, 512, 1024, 1024),
+            "depth_estimation_type": "relative",
+        }
+        return cls(**{**large, **overrides})
+
+    @classmethod
+    def base(cls, **overrides: Any) -> "DptConfig":
+        """DPT-Base (ViT-B/16, hooks 2/5/8/11), relative inverse depth."""
+        base = {
+            "backbone": "vit_base_patch16_384",
+            "is_hybrid": False,
+            "backbone_out_indices": (2, 5, 8, 11),
+            "reassemble_widths": (96, 192, 384, 768),
+            "depth_estimation_type": "relative",
+        }
+        return cls(**{**base, **overrides})
+
+    @classmethod
+    def tiny(cls, **overrides: Any) -> "DptConfig":
+        # A 4-block ViT with 32-d tokens on 64x64 position embeddings; the model has about 0.1 M parameters.
+        tiny = {
+            "backbone": "vit_tiny_patch16_384",
+            "backbone_kwargs": {"embed_dim": 32, "depth": 4, "num_heads": 2, "mlp_ratio": 2.0},
+            "image_size": 64,
+            "is_hybrid": False,
+            "backbone_out_indices": (0, 1, 2, 3),
+            "reassemble_widths": (8, 16, 32, 32),
+            "fusion_features": 16,
+            "head_features": 8,
+        }
+        return cls(**{**tiny, **overrides})
+
+    def image_processor_kwargs(self) -> dict[str, Any]:
+        # MiDaS's "minimal" resize: keep the aspect ratio, scale as little as possible towards image_size x image_size,
+        # round each side to a multiple of 32 (bicubic, as cv2.INTER_CUBIC); predictions go back bicubically.
+        return {
+            "size": {"height": self.image_size, "width": self.image_size},
+            "keep_aspect_ratio": True,
+            "ensure_multiple_of": 32,
+            "resample": "bicubic",
+            "image_mean": (0.5, 0.5, 0.5),
+            "image_std": (0.5, 0.5, 0.5),
+            "depth_resample": "bicubic",
+        }

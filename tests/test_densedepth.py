@@ -1,0 +1,168 @@
+"""DenseDepth specifics: taps, decoder widths, DepthNorm, the half-resolution loss, weights and parameter counts."""
+
+from __future__ import annotations
+
+import pytest
+import timm
+import torch
+from huggingface_hub.errors import StrictDataclassClassValidationError
+from safetensors.torch import save_file
+
+from mde_hub import DenseDepthConfig, DenseDepthForDepthEstimation, image_processor_for
+from mde_hub.losses import DenseDepthLoss
+from mde_hub.models.densedepth.modeling_densedepth import masked_average_pool2x2
+
+PAPER_PARAMETERS = 42.6e6
+KERAS_HALF_WIDTH_PARAMETERS = 21_365_405  # DenseNet-169 features 12,484,480 + half-width decoder 8,880,925
+
+
+def build_on_meta(**overrides) -> DenseDepthForDepthEstimation:
+    with torch.device("meta"):
+        return DenseDepthForDepthEstimation(DenseDepthConfig(**overrides))
+
+
+def tiny_model(seed: int = 0, **overrides) -> DenseDepthForDepthEstimation:
+    torch.manual_seed(seed)
+    return DenseDepthForDepthEstimation(DenseDepthConfig.tiny(**overrides)).eval()
+
+
+def regressed(model: DenseDepthForDepthEstimation, pixels: torch.Tensor) -> torch.Tensor:
+    """The decoder's native output y (batch, H/2, W/2)."""
+    return model.decoder(model.encoder(pixels))[0][:, 0]
+
+
+@pytest.mark.parametrize(
+    "model, channels",
+    [
+        (lambda: build_on_meta(), [64, 64, 128, 256, 1664]),
+        (lambda: tiny_model(), [16, 16, 16, 16, 32]),
+    ],
+    ids=["full-meta", "tiny"],
+)
+def test_tap_channels_and_strides(model, channels: list[int]) -> None:
+    model = model()
+    assert model.encoder.taps == [
+        "features.norm0", "features.pool0", "features.transition1", "features.transition2", "features.norm5"
+    ]
+    assert model.encoder.channels == channels
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        features = model.encoder(torch.zeros(1, 3, 64, 96, device=device))
+    assert [feature.shape[1] for feature in features] == channels
+    assert [64 // feature.shape[2] for feature in features] == [2, 4, 8, 16, 32]
+    assert [96 // feature.shape[3] for feature in features] == [2, 4, 8, 16, 32]
+
+
+@pytest.mark.parametrize("factor, widths", [(0.5, [832, 416, 208, 104, 52]), (1.0, [1664, 832, 416, 208, 104])])
+def test_decoder_widths(factor: float, widths: list[int]) -> None:
+    decoder = build_on_meta(decoder_width_factor=factor).decoder
+    assert (decoder.conv2.in_channels, decoder.conv2.kernel_size) == (1664, (1, 1))
+    blocks = decoder.upsample_blocks
+    assert [decoder.conv2.out_channels] + [block.convs[-2].out_channels for block in blocks] == widths
+    assert [block.convs[0].in_channels for block in blocks] == [
+        widths[0] + 256, widths[1] + 128, widths[2] + 64, widths[3] + 64
+    ]
+    assert all(block.convs[1].negative_slope == 0.2 and not block.align_corners for block in blocks)
+    assert (decoder.conv3.in_channels, decoder.conv3.out_channels, decoder.conv3.kernel_size) == (widths[-1], 1, (3, 3))
+
+
+def test_native_output_is_half_resolution_and_predicted_depth_full() -> None:
+    model = tiny_model()
+    pixels = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        assert regressed(model, pixels).shape == (2, 32, 48)
+        output = model(pixel_values=pixels, output_hidden_states=True)
+    assert output.predicted_depth.shape == (2, 64, 96)
+    assert len(output.hidden_states) == 10  # 5 encoder taps, conv2 and up1..up4
+    assert model(pixel_values=pixels, return_dict=False)[0].shape == (2, 64, 96)
+
+
+def test_sizes_not_multiple_of_32_are_refused() -> None:
+    model = tiny_model()
+    with pytest.raises(ValueError, match="multiples of 32; got 64x100"):
+        model(pixel_values=torch.rand(1, 3, 64, 100))
+    with pytest.raises(ValueError, match="input's size 64x96"):
+        model(pixel_values=torch.rand(1, 3, 64, 96), labels=torch.rand(1, 32, 48))
+
+
+def test_depth_norm_round_trip_and_clipping() -> None:
+    model = tiny_model()
+    labels = torch.tensor([[[0.05, 0.1, 0.5, 1.0], [2.5, 10.0, 20.0, 0.0]]]).repeat(1, 2, 1)
+    target, mask = model.prepare_targets(labels)
+    assert target[mask].min() >= 1 and target[mask].max() <= 100
+    depth = torch.linspace(0.1, 10.0, 50)
+    torch.testing.assert_close(model.inverse_depth_norm(model.depth_norm(depth)), depth)
+    clipped = model.depth_norm(torch.tensor([0.01, 0.1, 1.0, 10.0, 80.0]))
+    torch.testing.assert_close(clipped, torch.tensor([100.0, 100, 10, 1, 1]))
+    pixels = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        for bias, expected in [(1e4, 0.1), (-1e4, 10.0)]:  # y far above 100, far below 1
+            model.decoder.conv3.bias.fill_(bias)
+            depth = model(pixel_values=pixels).predicted_depth
+            torch.testing.assert_close(depth, torch.full_like(depth, expected))
+
+
+def test_masked_average_pool2x2_hand_worked() -> None:
+    values = torch.tensor([[[1.0, 3.0, 5.0, float("nan")], [5.0, 7.0, 0.0, 0.0]]])
+    mask = torch.tensor([[[True, True, True, False], [True, True, False, False]]])
+    pooled, pooled_mask = masked_average_pool2x2(values, mask)
+    torch.testing.assert_close(pooled, torch.tensor([[[4.0, 5.0]]]))  # (1+3+5+7)/4, then the only valid pixel 5
+    assert pooled_mask.tolist() == [[[True, True]]]
+    _, empty = masked_average_pool2x2(values, torch.zeros_like(mask))
+    assert empty.tolist() == [[[False, False]]]
+
+
+def test_loss_equals_densedepth_loss_on_hand_prepared_targets() -> None:
+    model = tiny_model().train()
+    generator = torch.Generator().manual_seed(0)
+    pixels = torch.rand(2, 3, 64, 96, generator=generator)
+    labels = 0.5 + 9 * torch.rand(2, 64, 96, generator=generator)
+    labels[0, 0, 0] = 0.0  # one invalid pixel: its 2x2 cell averages the other three
+    labels[1, 10:12, 20:22] = float("nan")  # a whole invalid cell
+    y = 10.0 / labels
+    cells = y.reshape(2, 32, 2, 48, 2)
+    target = cells.nanmean(dim=(2, 4))
+    target[0, 0, 0] = (y[0, 0, 1] + y[0, 1, 0] + y[0, 1, 1]) / 3
+    mask = torch.isfinite(target)
+    target = torch.nan_to_num(target)
+    loss = model(pixel_values=pixels, labels=labels).loss
+    expected = DenseDepthLoss(value_range=100.0)(regressed(model, pixels), target, mask)
+    torch.testing.assert_close(loss, expected)
+    prepared, prepared_mask = model.prepare_targets(labels)
+    assert torch.equal(prepared_mask, mask)
+    torch.testing.assert_close(prepared[mask], target[mask])
+
+
+def test_backbone_weights_file_survives_post_init(tmp_path) -> None:
+    config = DenseDepthConfig.tiny()
+    torch.manual_seed(1)
+    source = timm.create_model(config.backbone, num_classes=0, **config.backbone_kwargs)
+    with torch.no_grad():
+        for tensor in source.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.randn_like(tensor).abs() + 0.1)  # unlike any initialisation scheme
+    path = tmp_path / "backbone.safetensors"
+    save_file({key: value.contiguous() for key, value in source.state_dict().items()}, str(path))
+    model = DenseDepthForDepthEstimation(DenseDepthConfig.tiny(backbone_weights=str(path)))
+    state = model.encoder.backbone.state_dict()
+    for key, value in source.state_dict().items():
+        assert torch.equal(state[key], value), key
+
+
+def test_parameter_counts() -> None:
+    full_width = sum(p.numel() for p in build_on_meta(decoder_width_factor=1.0).parameters())
+    assert abs(full_width - PAPER_PARAMETERS) / PAPER_PARAMETERS < 0.02, full_width
+    assert full_width == 42_657_689
+    assert sum(p.numel() for p in build_on_meta().parameters()) == KERAS_HALF_WIDTH_PARAMETERS
+    assert sum(p.numel() for p in tiny_model().parameters()) < 1e6
+
+
+def test_image_processor_is_rgb_over_255_at_480x640() -> None:
+    kwargs = DenseDepthConfig().image_processor_kwargs()
+    assert kwargs["size"] == {"height": 480, "width": 640} and kwargs["do_normalize"] is False
+    processor = image_processor_for(DenseDepthConfig())
+    image = torch.randint(0, 256, (3, 480, 640), dtype=torch.uint8)
+    pixels = processor(image, return_tensors="pt")["pixel_values"]
+    torch.testing.assert_close(pixels[0], image.float() / 255)
+    with pytest.raises(StrictDataclassClassValidationError, match="multiples of 32"):
+        DenseDepthConfig(image_size=[480, 650])

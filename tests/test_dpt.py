@@ -1,0 +1,186 @@
+"""DPT: conversion from transformers, depth parameterisation, readouts, losses, position embeddings, sizes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from huggingface_hub.errors import StrictDataclassClassValidationError
+from safetensors.torch import save_file
+from transformers import DPTConfig, DPTForDepthEstimation
+
+from mde_hub.backbones import create_backbone
+from mde_hub.models.dpt import DptConfig, DptForDepthEstimation
+from mde_hub.models.dpt.convert_dpt_from_transformers import convert_dpt_from_transformers, dpt_config_from_transformers
+from mde_hub.models.dpt.modeling_dpt import ReadoutProject
+
+SMALL_HF = dict(
+    hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=64, patch_size=16,
+    backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16,
+)
+SMALL_HYBRID_VIT = {"embed_dim": 32, "depth": 4, "num_heads": 2, "mlp_ratio": 2.0}
+
+
+def build(seed: int = 0, **overrides) -> DptForDepthEstimation:
+    torch.manual_seed(seed)
+    return DptForDepthEstimation(DptConfig.tiny(**overrides)).eval()
+
+
+def randomised(model: DPTForDepthEstimation, seed: int = 0) -> DPTForDepthEstimation:
+    """transformers initialises biases to zero and weights small, which makes the ReLU head mostly 0: use O(1) ones."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            std = parameter[0].numel() ** -0.5 if parameter.ndim > 1 else 0.1
+            offset = 1.0 if "norm" in name and name.endswith("weight") else 0.0
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * std + offset)
+        model.head.head[4].bias.fill_(0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("readout_type", ["project", "add", "ignore", "hybrid"])
+def test_converted_transformers_model_predicts_the_same(readout_type: str) -> None:
+    hybrid = readout_type == "hybrid"
+    kwargs = dict(SMALL_HF, readout_type="project" if hybrid else readout_type)
+    if hybrid:  # transformers' hybrid needs the exact image size; its ResNet maps are 256 and 512 wide
+        kwargs.update(is_hybrid=True, neck_hidden_sizes=[256, 512, 32, 32], backbone_featmap_shape=[1, 1024, 4, 4])
+    torch.manual_seed(0)
+    hf_model = randomised(DPTForDepthEstimation(DPTConfig(**kwargs)))
+    model = convert_dpt_from_transformers(hf_model)
+    assert model.config.depth_estimation_type == "relative" and model.config.is_hybrid == hybrid
+    size = 64 if hybrid else 96  # 96: transformers' (square-only) ViT resizes its 4x4 position embeddings to 6x6
+    pixels = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = hf_model(pixel_values=pixels).predicted_depth
+        predicted = model(pixel_values=pixels).predicted_depth
+    assert (expected > 0).float().mean() > 0.1  # a non-trivial output
+    torch.testing.assert_close(predicted, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_converter_rejects_what_is_not_the_papers_model() -> None:
+    with pytest.raises(ValueError, match="add_projection"):
+        dpt_config_from_transformers(DPTConfig(**SMALL_HF, add_projection=True))
+    with pytest.raises(ValueError, match="batch norm"):
+        dpt_config_from_transformers(DPTConfig(**SMALL_HF, use_batch_norm_in_fusion_residual=True))
+    config = dpt_config_from_transformers(DPTConfig(**SMALL_HF), depth_estimation_type="metric")
+    assert config.depth_estimation_type == "metric" and config.loss_type == "silog" and config.layer_norm_eps == 1e-12
+
+
+def test_metric_depth_is_the_fixed_inverse_of_the_relative_output() -> None:
+    relative = build(depth_estimation_type="relative")
+    kitti = {key: getattr(DptConfig.kitti(), key) for key in ("metric_scale", "metric_shift", "max_depth")}
+    for metric_config in (DptConfig.tiny(), DptConfig.tiny(**kitti)):
+        metric = DptForDepthEstimation(metric_config).eval()
+        metric.load_state_dict(relative.state_dict())
+        pixels = torch.rand(2, 3, 64, 96)
+        with torch.no_grad():
+            disparity = relative(pixel_values=pixels).predicted_depth
+            depth = metric(pixel_values=pixels).predicted_depth
+        c = metric.config
+        by_hand = (1.0 / (c.metric_scale * disparity + c.metric_shift).clamp(min=1e-8)).clamp(c.min_depth, c.max_depth)
+        torch.testing.assert_close(depth, by_hand)
+        assert disparity.min() >= 0 and depth.max() <= c.max_depth
+    assert metric.config.max_depth == 80.0 and torch.all(depth == 80.0)  # KITTI: 1 / 0.00579 = 173 m clips to 80 m
+
+
+@pytest.mark.parametrize("readout_type", ["ignore", "add", "project"])
+def test_readouts_give_the_same_shapes(readout_type: str) -> None:
+    model = build(readout_type=readout_type)
+    with torch.no_grad():
+        output = model(pixel_values=torch.rand(2, 3, 64, 96), output_hidden_states=True)
+    assert output.predicted_depth.shape == (2, 64, 96)
+    assert [tuple(h.shape) for h in output.hidden_states] == [(2, 1 + 4 * 6, 32)] * 4
+    has_projection = [isinstance(layer.readout, ReadoutProject) for layer in model.reassemble.layers]
+    assert has_projection == [readout_type == "project"] * 4
+    assert torch.isfinite(output.predicted_depth).all()
+
+
+def test_hybrid_reassembles_the_resnet_stages() -> None:
+    torch.manual_seed(0)
+    config = DptConfig(backbone_kwargs=SMALL_HYBRID_VIT, image_size=64, backbone_out_indices=(0, 1, 2, 3),
+                       reassemble_widths=(256, 512, 32, 32), fusion_features=16)
+    model = DptForDepthEstimation(config).eval()
+    with torch.no_grad():
+        output = model(pixel_values=torch.rand(1, 3, 64, 96), output_hidden_states=True)
+    assert output.predicted_depth.shape == (1, 64, 96)
+    assert [tuple(h.shape) for h in output.hidden_states] == [(1, 256, 16, 24), (1, 512, 8, 12), (1, 25, 32), (1, 25, 32)]
+    assert len(model.reassemble.layers) == 2  # only the two token levels have Reassemble layers
+    with pytest.raises(ValueError, match="ResNet stage widths"):
+        DptForDepthEstimation(DptConfig(**{**config.to_diff_dict(), "reassemble_widths": (8, 16, 32, 32)}))
+
+
+def test_position_embeddings_are_resized_bilinearly_for_other_sizes() -> None:
+    encoder = build().encoder
+    table = encoder.backbone.pos_embed  # (1, 1 + 4*4, 32) for the tiny 64x64 ViT
+    assert torch.equal(encoder.position_embeddings((4, 4)), table)
+    resized = encoder.position_embeddings((30, 40))  # a 480x640 input
+    grid = table[:, 1:].reshape(1, 4, 4, -1).permute(0, 3, 1, 2)
+    expected = F.interpolate(grid, size=(30, 40), mode="bilinear", align_corners=False).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(resized, torch.cat([table[:, :1], expected], dim=1))
+
+
+def test_sides_must_be_multiples_of_32() -> None:
+    with pytest.raises(ValueError, match="divisible by 32"):
+        build()(pixel_values=torch.rand(1, 3, 64, 80))
+
+
+def test_losses_are_finite_and_ssi_ignores_scale_and_shift() -> None:
+    generator = torch.Generator().manual_seed(0)
+    labels = 1.0 + 8.0 * torch.rand(2, 64, 96, generator=generator)
+    labels[:, :4, :4] = 0.0
+    disparity = torch.rand(2, 64, 96, generator=generator, requires_grad=True)
+    ssi = build(depth_estimation_type="relative")
+    assert ssi.config.loss_type == "ssi"
+    loss = ssi.loss_fn(disparity, disparity, labels)
+    torch.testing.assert_close(ssi.loss_fn(3.0 * disparity + 0.7, disparity, labels), loss)
+    silog = build()
+    assert silog.config.loss_type == "silog"
+    silog_loss = silog.loss_fn(disparity, silog.disparity_to_depth(1000 * disparity), labels)
+    for value in (loss, silog_loss):
+        assert torch.isfinite(value) and value > 0
+        (gradient,) = torch.autograd.grad(value, disparity)
+        assert torch.isfinite(gradient).all() and gradient.abs().sum() > 0
+    pixels = torch.rand(2, 3, 64, 96)
+    for model in (ssi, silog):
+        assert torch.isfinite(model(pixel_values=pixels, labels=labels).loss)
+    with pytest.raises(StrictDataclassClassValidationError, match="silog"):
+        DptConfig.tiny(depth_estimation_type="relative", loss_type="silog")
+
+
+def test_backbone_weights_come_from_the_file(tmp_path) -> None:
+    config = DptConfig.tiny()
+    torch.manual_seed(123)
+    reference = create_backbone(config.backbone, img_size=config.image_size, **config.backbone_kwargs)
+    path = tmp_path / "vit.safetensors"
+    save_file({key: value.contiguous() for key, value in reference.state_dict().items()}, str(path))
+    model = build(seed=0, backbone_weights=str(path))
+    state = model.encoder.backbone.state_dict()
+    for key, value in reference.state_dict().items():
+        assert torch.equal(state[key], value), key
+
+
+def test_presets() -> None:
+    hybrid, large, base, kitti = DptConfig.hybrid(), DptConfig.large(), DptConfig.base(), DptConfig.kitti()
+    assert hybrid.to_dict() == DptConfig().to_dict()
+    assert (hybrid.depth_estimation_type, hybrid.loss_type, hybrid.metric_scale, hybrid.metric_shift) == (
+        "metric", "silog", 0.000305, 0.1378)
+    assert (kitti.metric_scale, kitti.metric_shift, kitti.max_depth, kitti.gradient_matching_weight) == (
+        0.00006016, 0.00579, 80.0, 0.0)
+    assert (large.loss_type, base.loss_type, large.depth_estimation_type) == ("ssi", "ssi", "relative")
+    kwargs = hybrid.image_processor_kwargs()
+    assert kwargs["size"] == {"height": 384, "width": 384} and kwargs["keep_aspect_ratio"] and kwargs["ensure_multiple_of"] == 32
+    assert tuple(kwargs["image_mean"]) == tuple(kwargs["image_std"]) == (0.5, 0.5, 0.5)
+    with pytest.raises(ValueError, match="is_hybrid"):
+        DptForDepthEstimation(DptConfig.tiny(is_hybrid=True, backbone_out_indices=(0, 1, 2, 3)))
+
+
+def test_parameter_counts() -> None:
+    counts = {}
+    for name in ("hybrid", "large", "base"):
+        with torch.device("meta"):
+            model = DptForDepthEstimation(getattr(DptConfig, name)())
+        counts[name] = sum(parameter.numel() for parameter in model.parameters())
+    assert abs(counts["hybrid"] / 123e6 - 1) < 0.02, counts  # paper: 123 M (ours 121.2 M)
+    assert abs(counts["large"] / 344e6 - 1) < 0.02, counts  # paper: 344 M (ours 341.9 M)
+    assert counts["base"] == 109_697_921, counts  # not in the paper
+    assert sum(parameter.numel() for parameter in build().parameters()) < 1_000_000
