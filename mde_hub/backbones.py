@@ -17,6 +17,8 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from .configuration_utils import BackboneDepthConfig
+
 
 def load_backbone_weights(backbone: nn.Module, path: str | os.PathLike) -> None:
     """Load a local state dict (safetensors, or a `.pth`/`.bin` read with `weights_only=True`) into `backbone`.
@@ -65,6 +67,12 @@ def create_backbone(
     return backbone
 
 
+def create_backbone_from_config(config: BackboneDepthConfig, **default_timm_kwargs) -> nn.Module:
+    """`create_backbone` with the config's backbone fields; `config.backbone_kwargs` override `default_timm_kwargs`."""
+    timm_kwargs = {**default_timm_kwargs, **config.backbone_kwargs}
+    return create_backbone(config.backbone, config.backbone_pretrained, config.backbone_weights, **timm_kwargs)
+
+
 class FeatureTaps(nn.Module):
     """Runs the named child modules of `backbone` in order and returns the outputs of the tapped ones.
 
@@ -100,3 +108,18 @@ class FeatureTaps(nn.Module):
             if name in self.taps:
                 features[name] = hidden
         return [features[tap] for tap in self.taps]
+
+
+class DenseNetFeatureTaps(FeatureTaps):
+    """The config's timm DenseNet, tapped where DenseDepth and BTS tap it.
+
+    Taps: the stem's BN+ReLU (`features.norm0`, /2), the stem max-pool (`pool0`, /4), the first two transitions after
+    their average pool (`transition1`, /8; `transition2`, /16) and the final BN+ReLU (`norm5`, /32).
+    """
+
+    TAPS = ("features.norm0", "features.pool0", "features.transition1", "features.transition2", "features.norm5")
+
+    def __init__(self, config: BackboneDepthConfig) -> None:
+        backbone = create_backbone_from_config(config)
+        stages = [f"features.{name}" for name, _ in backbone.features.named_children()]
+        super().__init__(backbone, stages, self.TAPS)

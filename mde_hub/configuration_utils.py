@@ -1,11 +1,15 @@
-"""`DepthConfig`: the fields every mde-hub model shares, stating what `predicted_depth` means."""
+"""`DepthConfig`: the fields every mde-hub model shares, stating what `predicted_depth` means; `BackboneDepthConfig`
+and `FixedSizeBackboneDepthConfig` add the fields of models built on a timm encoder."""
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Any
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
+
+from .image_processing_depth import IMAGENET_MEAN, IMAGENET_STD
 
 DEPTH_ESTIMATION_TYPES = ("metric", "relative")
 
@@ -41,3 +45,51 @@ class DepthConfig(PreTrainedConfig):
     def image_processor_kwargs(self) -> dict[str, Any]:
         """Arguments of the `DepthImageProcessor` this model is trained and evaluated with."""
         raise NotImplementedError(f"{type(self).__name__} must say how its images are pre-processed.")
+
+
+@strict
+class BackboneDepthConfig(DepthConfig):
+    r"""
+    A `DepthConfig` whose encoder is a timm model (see `backbones.create_backbone_from_config`).
+
+    backbone (`str`): timm name of the encoder. Required here; every model redeclares it with its own default.
+    backbone_pretrained (`bool`, defaults to False): load timm's ImageNet weights (needs internet).
+    backbone_weights (`str`, *optional*): a local weights file for the encoder (safetensors or a PyTorch state dict).
+    backbone_kwargs (`dict`, defaults to {}): extra timm arguments.
+    """
+
+    backbone: str = field(kw_only=True)
+    backbone_pretrained: bool = False
+    backbone_weights: str | None = None
+    backbone_kwargs: dict = field(default_factory=dict)
+
+
+@strict
+class FixedSizeBackboneDepthConfig(BackboneDepthConfig):
+    r"""
+    A `BackboneDepthConfig` whose images are resized to one (height, width) that the stride-32 encoder divides.
+
+    image_size (`list[int]`, defaults to [480, 640]): (height, width) the image processor resizes to; both positive
+        multiples of 32.
+    """
+
+    image_size: list[int] | tuple[int, ...] = (480, 640)
+
+    def validate_architecture(self) -> None:
+        super().validate_architecture()
+        if len(self.image_size) != 2 or any(side < 32 or side % 32 for side in self.image_size):
+            raise ValueError(
+                f"image_size must be (height, width), both positive multiples of 32; got {self.image_size}."
+            )
+
+    def image_processor_kwargs(self) -> dict[str, Any]:
+        """Resize to exactly `image_size`, then normalise with ImageNet's mean and std (the timm encoders')."""
+        height, width = self.image_size
+        return {
+            "size": {"height": height, "width": width},
+            "keep_aspect_ratio": False,
+            "ensure_multiple_of": 32,
+            "do_normalize": True,
+            "image_mean": list(IMAGENET_MEAN),
+            "image_std": list(IMAGENET_STD),
+        }

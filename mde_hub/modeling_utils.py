@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
+from transformers.utils import ModelOutput
 
 from .configuration_utils import DepthConfig
 
@@ -42,6 +43,24 @@ class DepthEstimationPreTrainedModel(PreTrainedModel):
             if module.weight is not None:
                 init.ones_(module.weight)
                 init.zeros_(module.bias)
+
+    def check_input_multiple(self, pixel_values: torch.Tensor, multiple: int) -> tuple[int, int]:
+        """The input's (height, width); a ValueError naming the model and the size unless both divide by `multiple`."""
+        height, width = pixel_values.shape[-2:]
+        if height % multiple or width % multiple:
+            raise ValueError(
+                f"{type(self).__name__} needs height and width divisible by {multiple}; got {height}x{width}."
+            )
+        return height, width
+
+    def wants_hidden_states(self, output_hidden_states: bool | None) -> bool:
+        """`output_hidden_states` as passed to `forward`, or the config's when it is None."""
+        return output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+
+    def format_output(self, output: ModelOutput, return_dict: bool | None) -> ModelOutput | tuple:
+        """`output` itself, or `output.to_tuple()` when `return_dict` (or, if None, the config's) is false."""
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()
 
     @staticmethod
     def prepare_labels(labels: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:

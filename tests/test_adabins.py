@@ -117,10 +117,10 @@ def test_large_token_grids_are_pooled_with_one_warning() -> None:
 
 def test_too_few_tokens_and_bad_sizes_raise(full_meta_model) -> None:
     with pytest.raises(ValueError, match=r"at least 129 tokens.*384x384"):
-        full_meta_model.check_input_size(256, 256)
-    full_meta_model.check_input_size(384, 384)
+        full_meta_model.check_input_size(torch.empty(1, 3, 256, 256, device="meta"))
+    assert full_meta_model.check_input_size(torch.empty(1, 3, 384, 384, device="meta")) == (384, 384)
     with pytest.raises(ValueError, match="divisible by 32"):
-        full_meta_model.check_input_size(480, 650)
+        full_meta_model.check_input_size(torch.empty(1, 3, 480, 650, device="meta"))
     with pytest.raises(ValueError, match="at least 101 tokens"):
         tiny_model(n_query_channels=100)(pixel_values=torch.rand(1, 3, 32, 32))
     with pytest.raises(StrictDataclassClassValidationError, match="multiples of 32"):

@@ -79,7 +79,7 @@ def test_native_output_is_half_resolution_and_predicted_depth_full() -> None:
 
 def test_sizes_not_multiple_of_32_are_refused() -> None:
     model = tiny_model()
-    with pytest.raises(ValueError, match="multiples of 32; got 64x100"):
+    with pytest.raises(ValueError, match="divisible by 32; got 64x100"):
         model(pixel_values=torch.rand(1, 3, 64, 100))
     with pytest.raises(ValueError, match="input's size 64x96"):
         model(pixel_values=torch.rand(1, 3, 64, 96), labels=torch.rand(1, 32, 48))

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any
 
 from huggingface_hub.dataclasses import strict
 
-from ...configuration_utils import DepthConfig
-from ...image_processing_depth import IMAGENET_MEAN, IMAGENET_STD
+from ...configuration_utils import FixedSizeBackboneDepthConfig
 
 
 @strict
-class AdaBinsConfig(DepthConfig):
+class AdaBinsConfig(FixedSizeBackboneDepthConfig):
     r"""
     AdaBins (Bhat, Alhashim, Wonka, CVPR 2021, arXiv:2011.14141): an EfficientNet encoder, a U-Net decoder to
     H/2, and a mini-ViT that predicts per-image adaptive bin widths and per-pixel bin probabilities. Defaults equal
     the paper's NYU Depth v2 model (EfficientNet-B5 AdvProp, 256 bins, 1e-3 to 10 m); `AdaBinsConfig.kitti()` gives
     the KITTI setting.
 
-    backbone (`str`, defaults to "tf_efficientnet_b5.ap_in1k"): timm EfficientNet name (B5 with AdvProp weights).
-    backbone_pretrained (`bool`, defaults to False): load timm's ImageNet weights (needs internet).
-    backbone_weights (`str`, *optional*): local file with the encoder's weights (safetensors or .pth).
-    backbone_kwargs (`dict`, defaults to {}): extra timm arguments.
+    backbone (`str`, defaults to "tf_efficientnet_b5.ap_in1k"): timm EfficientNet name (B5 with AdvProp weights;
+        the other backbone fields and `image_size`: see `FixedSizeBackboneDepthConfig`).
     encoder_taps (`list[str]`, defaults to ["blocks.0", "blocks.1", "blocks.2", "blocks.4", "conv_head"]): encoder
         modules whose outputs feed the decoder, shallowest first (strides 2, 4, 8, 16, 32); the last is the
         bottleneck, the others are skip connections.
@@ -43,16 +39,11 @@ class AdaBinsConfig(DepthConfig):
     chamfer_weight (`float`, defaults to 0.1): weight of the bin-centre Chamfer loss.
     variance_focus (`float`, defaults to 0.85) and silog_scale (`float`, defaults to 10.0): the SILog loss
         `silog_scale * sqrt(mean g^2 - variance_focus * (mean g)^2)`.
-    image_size (`list[int]`, defaults to [480, 640]): (height, width) the image processor resizes to; both
-        multiples of 32.
     """
 
     model_type = "mde_adabins"
 
     backbone: str = "tf_efficientnet_b5.ap_in1k"
-    backbone_pretrained: bool = False
-    backbone_weights: str | None = None
-    backbone_kwargs: dict = field(default_factory=dict)
     encoder_taps: list[str] | tuple[str, ...] = ("blocks.0", "blocks.1", "blocks.2", "blocks.4", "conv_head")
     decoder_features: int = 2048
     num_decoded_channels: int = 128
@@ -70,7 +61,6 @@ class AdaBinsConfig(DepthConfig):
     chamfer_weight: float = 0.1
     variance_focus: float = 0.85
     silog_scale: float = 10.0
-    image_size: list[int] | tuple[int, ...] = (480, 640)
 
     def validate_architecture(self) -> None:
         super().validate_architecture()
@@ -92,8 +82,6 @@ class AdaBinsConfig(DepthConfig):
             )
         if self.bin_width_eps <= 0:
             raise ValueError(f"bin_width_eps must be > 0 (it keeps every bin open); got {self.bin_width_eps}.")
-        if len(self.image_size) != 2 or any(side < 32 or side % 32 for side in self.image_size):
-            raise ValueError(f"image_size must be (height, width), multiples of 32; got {self.image_size}.")
 
     @classmethod
     def tiny(cls, **overrides: Any) -> "AdaBinsConfig":
@@ -122,14 +110,3 @@ class AdaBinsConfig(DepthConfig):
     def kitti(cls, **overrides: Any) -> "AdaBinsConfig":
         """The KITTI (Eigen split) setting: depth up to 80 m at the KB-cropped 352x1216 input."""
         return cls(**{"max_depth": 80.0, "image_size": [352, 1216], **overrides})
-
-    def image_processor_kwargs(self) -> dict[str, Any]:
-        height, width = self.image_size
-        return {
-            "size": {"height": height, "width": width},
-            "keep_aspect_ratio": False,
-            "ensure_multiple_of": 32,
-            "do_normalize": True,
-            "image_mean": list(IMAGENET_MEAN),
-            "image_std": list(IMAGENET_STD),
-        }

@@ -51,7 +51,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import DepthEstimatorOutput
 from transformers.utils import logging
 
-from ...backbones import FeatureTaps, create_backbone
+from ...backbones import FeatureTaps, create_backbone_from_config
 from ...layers import UpsampleConcatBlock
 from ...losses import AdaBinsLoss
 from ...modeling_utils import DepthEstimationPreTrainedModel
@@ -206,9 +206,7 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
 
     def __init__(self, config: AdaBinsConfig) -> None:
         super().__init__(config)
-        backbone = create_backbone(
-            config.backbone, config.backbone_pretrained, config.backbone_weights, **config.backbone_kwargs
-        )
+        backbone = create_backbone_from_config(config)
         missing = [name for name in ("conv_stem", "bn1", "blocks", "conv_head") if not hasattr(backbone, name)]
         if missing:
             raise ValueError(f"AdaBins needs a timm EfficientNet backbone; {config.backbone!r} lacks {missing}.")
@@ -229,12 +227,11 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
         elif isinstance(module, PatchTransformerEncoder):
             init.uniform_(module.positional_encodings, 0.0, 1.0)  # torch.rand, as the reference
 
-    def check_input_size(self, height: int, width: int) -> None:
-        """Raise a ValueError unless the input fits the encoder's stride and gives the mini-ViT enough tokens."""
+    def check_input_size(self, pixel_values: torch.Tensor) -> tuple[int, int]:
+        """The input's (height, width); a ValueError unless it fits the strides and gives the mini-ViT enough tokens."""
         decoder_stride, patch = self.encoder.strides[0], self.config.patch_size
         multiple = math.lcm(max(self.encoder.strides), decoder_stride * patch)
-        if height % multiple or width % multiple:
-            raise ValueError(f"AdaBins needs height and width divisible by {multiple}; got {height}x{width}.")
+        height, width = self.check_input_multiple(pixel_values, multiple)
         grid = (height // (decoder_stride * patch), width // (decoder_stride * patch))
         tokens = math.prod(pooled_token_grid(*grid, self.config.max_tokens))
         needed = 1 + self.config.n_query_channels
@@ -246,6 +243,7 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
                 f"{grid[0]}x{grid[1]} = {tokens}; the minimum input size is {side}x{side} for a square image, or any "
                 f"size with (H/{decoder_stride * patch}) x (W/{decoder_stride * patch}) >= {needed}."
             )
+        return height, width
 
     def forward(
         self,
@@ -255,8 +253,7 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
         return_dict: bool | None = None,
         **kwargs,
     ) -> AdaBinsDepthEstimatorOutput | tuple:
-        height, width = pixel_values.shape[-2:]
-        self.check_input_size(height, width)
+        height, width = self.check_input_size(pixel_values)
         features = self.encoder(pixel_values)
         decoded = self.decoder(features)
         normalized_widths, range_attention_maps = self.mini_vit(decoded)
@@ -271,16 +268,14 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
             labels = self.prepare_labels(labels, predicted_depth)
             loss = self.loss_fn(self._upsample(depth, tuple(labels.shape[-2:])), labels, bin_centers)
 
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         output = AdaBinsDepthEstimatorOutput(
             loss=loss,
             predicted_depth=predicted_depth,
-            hidden_states=(*features, decoded) if output_hidden_states else None,
+            hidden_states=(*features, decoded) if self.wants_hidden_states(output_hidden_states) else None,
             bin_edges=bin_edges,
             bin_centers=bin_centers,
         )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        return output if return_dict else output.to_tuple()
+        return self.format_output(output, return_dict)
 
     @staticmethod
     def _upsample(depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -48,9 +48,7 @@ class BaselineForDepthEstimation(DepthEstimationPreTrainedModel):
         return_dict: bool | None = None,
         **kwargs,
     ) -> DepthEstimatorOutput | tuple:
-        height, width = pixel_values.shape[-2:]
-        if height % 8 or width % 8:
-            raise ValueError(f"The Baseline needs height and width divisible by 8; got {height}x{width}.")
+        self.check_input_multiple(pixel_values, 8)
         hidden_states = []
         features = pixel_values
         for layer in self.encoder:
@@ -68,11 +66,9 @@ class BaselineForDepthEstimation(DepthEstimationPreTrainedModel):
             prediction = self.resize_prediction(predicted_depth, tuple(labels.shape[-2:]))
             loss = self.loss_fn(prediction, labels)
 
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         output = DepthEstimatorOutput(
             loss=loss,
             predicted_depth=predicted_depth,
-            hidden_states=tuple(hidden_states) if output_hidden_states else None,
+            hidden_states=tuple(hidden_states) if self.wants_hidden_states(output_hidden_states) else None,
         )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        return output if return_dict else output.to_tuple()
+        return self.format_output(output, return_dict)

@@ -6,9 +6,10 @@ copied from the GPL-3.0 reference repository.
 
 Architecture (`bts_size` = `num_features` = 512 by default, `c0..c4` = encoder tap widths):
 
-* `BtsEncoder`: timm DenseNet taps `features.norm0` (c0 @ /2), `features.pool0` (c1 @ /4), `features.transition1`
-  (c2 @ /8), `features.transition2` (c3 @ /16) and `features.norm5` (c4 @ /32). timm's `norm0`/`norm5` fuse BN and
-  ReLU, so they equal the reference's torchvision `relu0` and `relu(norm5)`.
+* encoder (`DenseNetFeatureTaps`, shared with DenseDepth): timm DenseNet taps `features.norm0` (c0 @ /2),
+  `features.pool0` (c1 @ /4), `features.transition1` (c2 @ /8), `features.transition2` (c3 @ /16) and
+  `features.norm5` (c4 @ /32). timm's `norm0`/`norm5` fuse BN and ReLU, so they equal the reference's torchvision
+  `relu0` and `relu(norm5)`.
 * `BtsDecoder`: `UpConv` (nearest x2, 3x3 conv without bias, ELU) to 512 -> BN -> concat c3 -> 3x3 conv + ELU;
   `UpConv` to 256 -> BN -> concat c2 (= "concat4") -> 3x3 conv + ELU -> BN (= "iconv4"); `DenseAspp`;
   `Reduction1x1` + `LocalPlanarGuidance` at 1/8 (k = 8); `UpConv` to 128 -> BN -> concat c1 and the 8x8 LPG depth
@@ -71,7 +72,7 @@ from torch import nn
 from transformers import initialization as init
 from transformers.modeling_outputs import DepthEstimatorOutput
 
-from ...backbones import FeatureTaps, create_backbone
+from ...backbones import DenseNetFeatureTaps
 from ...losses import SILogLoss
 from ...modeling_utils import DepthEstimationPreTrainedModel
 from .configuration_bts import BtsConfig
@@ -80,7 +81,6 @@ KITTI_FOCAL = 715.0873
 """Focal length (pixels) BTS's KITTI models are normalised to."""
 
 BN_MOMENTUM, BN_EPS = 0.01, 1.1e-5
-ENCODER_TAPS = ("features.norm0", "features.pool0", "features.transition1", "features.transition2", "features.norm5")
 
 
 def batch_norm(channels: int) -> nn.BatchNorm2d:
@@ -196,17 +196,6 @@ class LocalPlanarGuidance(nn.Module):
         return n4 / (n1 * u + n2 * v + n3)
 
 
-class BtsEncoder(FeatureTaps):
-    """timm DenseNet returning relu0 (/2), pool0 (/4), transition1 (/8), transition2 (/16) and relu(norm5) (/32)."""
-
-    def __init__(self, config: BtsConfig) -> None:
-        backbone = create_backbone(
-            config.backbone, config.backbone_pretrained, config.backbone_weights, **config.backbone_kwargs
-        )
-        stages = [f"features.{name}" for name, _ in backbone.features.named_children()]
-        super().__init__(backbone, stages, ENCODER_TAPS)
-
-
 class BtsDecoder(nn.Module):
     """BTS decoder: up-convolutions, dense ASPP, and local planar guidance at 1/8, 1/4 and 1/2 resolution."""
 
@@ -261,7 +250,7 @@ class BtsForDepthEstimation(DepthEstimationPreTrainedModel):
 
     def __init__(self, config: BtsConfig) -> None:
         super().__init__(config)
-        self.encoder = BtsEncoder(config)
+        self.encoder = DenseNetFeatureTaps(config)
         self.decoder = BtsDecoder(config, self.encoder.channels)
         self.loss_fn = SILogLoss(config.variance_focus, config.silog_scale, min_depth=config.loss_min_depth)
         self.post_init()
@@ -302,9 +291,7 @@ class BtsForDepthEstimation(DepthEstimationPreTrainedModel):
         focal (`torch.Tensor` of shape (batch,), *optional*): focal length of each image in pixels; used only when
             `config.focal_scaling` is set (KITTI), to multiply the depth by focal / 715.0873.
         """
-        height, width = pixel_values.shape[-2:]
-        if height % 32 or width % 32:
-            raise ValueError(f"BTS needs height and width divisible by 32; got {height}x{width}.")
+        self.check_input_multiple(pixel_values, 32)
         features = self.encoder(pixel_values)
         predicted_depth, guidance = self.decoder(features)
         if self.config.focal_scaling and focal is not None:
@@ -316,11 +303,9 @@ class BtsForDepthEstimation(DepthEstimationPreTrainedModel):
             labels = self.prepare_labels(labels, predicted_depth)
             loss = self.loss_fn(self.resize_prediction(predicted_depth, tuple(labels.shape[-2:])), labels)
 
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         output = DepthEstimatorOutput(
             loss=loss,
             predicted_depth=predicted_depth,
-            hidden_states=(*features, *guidance) if output_hidden_states else None,
+            hidden_states=(*features, *guidance) if self.wants_hidden_states(output_hidden_states) else None,
         )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        return output if return_dict else output.to_tuple()
+        return self.format_output(output, return_dict)

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any
 
 from huggingface_hub.dataclasses import strict
 
-from ...configuration_utils import DepthConfig
+from ...configuration_utils import FixedSizeBackboneDepthConfig
 
 
 @strict
-class DenseDepthConfig(DepthConfig):
+class DenseDepthConfig(FixedSizeBackboneDepthConfig):
     r"""
     DenseDepth: a DenseNet-169 encoder and a decoder of bilinear up-sampling blocks with skip connections, trained to
     regress `max_depth / depth` at half the input resolution. Defaults equal the released Keras model on NYU Depth v2.
 
-    backbone (`str`, defaults to "densenet169"): timm DenseNet name of the encoder.
-    backbone_pretrained (`bool`, defaults to False): load timm's ImageNet weights (needs internet).
-    backbone_weights (`str`, *optional*): a local weights file for the encoder (safetensors or a PyTorch state dict).
-    backbone_kwargs (`dict`, defaults to {}): extra timm arguments (e.g. `growth_rate`, `block_config`).
+    backbone (`str`, defaults to "densenet169"): timm DenseNet name of the encoder; `backbone_kwargs` may set e.g.
+        `growth_rate` and `block_config` (the other backbone fields and `image_size`: see
+        `FixedSizeBackboneDepthConfig`).
     decoder_width_factor (`float`, defaults to 0.5): width of the decoder's first conv (`conv2`) as a fraction of the
         encoder's output channels; the four up-sampling blocks halve it in turn. 0.5 is the released Keras model
         (`is_halffeatures=True`: 1664 -> 832, then 416/208/104/52); 1.0 is the full-width decoder whose parameter count
@@ -27,7 +25,6 @@ class DenseDepthConfig(DepthConfig):
     min_depth (`float`, defaults to 0.1) and max_depth (`float`, defaults to 10.0): the depth range in metres. The
         network regresses `max_depth / depth`, in [1, max_depth / min_depth] (DenseDepth's DepthNorm with
         minDepth 10 cm, maxDepth 10 m: [1, 100]); predictions are clipped to [min_depth, max_depth].
-    image_size (`list[int]`, defaults to [480, 640]): (height, width) the image processor resizes to; multiples of 32.
     ssim_weight (`float`, defaults to 1.0), gradient_weight (`float`, defaults to 1.0), l1_weight (`float`, defaults
         to 0.1): weights of the loss terms.
     """
@@ -35,13 +32,9 @@ class DenseDepthConfig(DepthConfig):
     model_type = "mde_densedepth"
 
     backbone: str = "densenet169"
-    backbone_pretrained: bool = False
-    backbone_weights: str | None = None
-    backbone_kwargs: dict = field(default_factory=dict)
     decoder_width_factor: float = 0.5
     min_depth: float = 0.1
     max_depth: float = 10.0
-    image_size: list[int] | tuple[int, ...] = (480, 640)
     ssim_weight: float = 1.0
     gradient_weight: float = 1.0
     l1_weight: float = 0.1
@@ -50,8 +43,6 @@ class DenseDepthConfig(DepthConfig):
         super().validate_architecture()
         if self.decoder_width_factor <= 0:
             raise ValueError(f"decoder_width_factor must be positive; got {self.decoder_width_factor}.")
-        if len(self.image_size) != 2 or any(side <= 0 or side % 32 for side in self.image_size):
-            raise ValueError(f"image_size must be (height, width), both positive multiples of 32; got {self.image_size}.")
 
     @classmethod
     def tiny(cls, **overrides: Any) -> "DenseDepthConfig":

@@ -6,8 +6,8 @@ The graph is the authors' released Keras model (../shared/docs/MODELS.md §2), n
 * encoder: timm `densenet169`, tapped after the stem's BN+ReLU (`features.norm0`, Keras `conv1/relu`, /2), the
   stem max-pool (`pool0`, /4), the first two transitions after their average pool (`transition1`, /8;
   `transition2`, /16) and the final BN+ReLU (`norm5`, Keras `relu`, /32). timm's `features_only` taps (before the
-  transitions) are not these, so the taps are named modules of `features`. Tap widths are measured by `FeatureTaps`
-  when the model is built, so the tiny test DenseNet shares this code path.
+  transitions) are not these, so the taps are named modules of `features` (`DenseNetFeatureTaps`, shared with BTS).
+  Tap widths are measured when the model is built, so the tiny test DenseNet shares this code path.
 * decoder: `conv2` 1x1 to `decode_filters = int(C * decoder_width_factor)` channels (C = 1664 for DenseNet-169),
   then four up-sampling blocks `up1..up4` of decode_filters/2, /4, /8, /16 channels with skips transition2,
   transition1, pool0, norm0 (each: bilinear x2 to the skip's size, concatenation, 3x3 conv, LeakyReLU 0.2, 3x3
@@ -47,14 +47,12 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_outputs import DepthEstimatorOutput
 
-from ...backbones import FeatureTaps, create_backbone
+from ...backbones import DenseNetFeatureTaps
 from ...layers import UpsampleConcatBlock
 from ...losses import DenseDepthLoss, valid_depth_mask
 from ...modeling_utils import DepthEstimationPreTrainedModel
 from .configuration_densedepth import DenseDepthConfig
 
-# DenseNet modules tapped by DenseDepth (Keras names: conv1/relu, pool1, pool2_pool, pool3_pool, relu).
-ENCODER_TAPS = ("features.norm0", "features.pool0", "features.transition1", "features.transition2", "features.norm5")
 ENCODER_STRIDE = 32
 
 
@@ -102,11 +100,7 @@ class DenseDepthForDepthEstimation(DepthEstimationPreTrainedModel):
 
     def __init__(self, config: DenseDepthConfig) -> None:
         super().__init__(config)
-        backbone = create_backbone(
-            config.backbone, config.backbone_pretrained, config.backbone_weights, **config.backbone_kwargs
-        )
-        stages = [f"features.{name}" for name, _ in backbone.features.named_children()]
-        self.encoder = FeatureTaps(backbone, stages, ENCODER_TAPS)
+        self.encoder = DenseNetFeatureTaps(config)
         self.decoder = DenseDepthDecoder(self.encoder.channels, config.decoder_width_factor)
         self.loss_fn = DenseDepthLoss(
             config.ssim_weight,
@@ -142,11 +136,7 @@ class DenseDepthForDepthEstimation(DepthEstimationPreTrainedModel):
         return_dict: bool | None = None,
         **kwargs,
     ) -> DepthEstimatorOutput | tuple:
-        height, width = pixel_values.shape[-2:]
-        if height % ENCODER_STRIDE or width % ENCODER_STRIDE:
-            raise ValueError(
-                f"DenseDepth needs height and width that are multiples of {ENCODER_STRIDE}; got {height}x{width}."
-            )
+        height, width = self.check_input_multiple(pixel_values, ENCODER_STRIDE)
         features = self.encoder(pixel_values)
         regressed, decoder_states = self.decoder(features)
         regressed = regressed[:, 0]
@@ -160,11 +150,9 @@ class DenseDepthForDepthEstimation(DepthEstimationPreTrainedModel):
             target, mask = self.prepare_targets(labels)
             loss = self.loss_fn(regressed, target, mask)
 
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         output = DepthEstimatorOutput(
             loss=loss,
             predicted_depth=predicted_depth,
-            hidden_states=(*features, *decoder_states) if output_hidden_states else None,
+            hidden_states=(*features, *decoder_states) if self.wants_hidden_states(output_hidden_states) else None,
         )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        return output if return_dict else output.to_tuple()
+        return self.format_output(output, return_dict)

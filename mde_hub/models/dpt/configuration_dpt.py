@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any
 
 from huggingface_hub.dataclasses import strict
 
-from ...configuration_utils import DepthConfig
+from ...configuration_utils import BackboneDepthConfig
 
 READOUT_TYPES = ("ignore", "add", "project")
 LOSS_TYPES = ("ssi", "silog")
@@ -18,7 +17,7 @@ KITTI_METRIC_SCALE, KITTI_METRIC_SHIFT = 0.00006016, 0.00579
 
 
 @strict
-class DptConfig(DepthConfig):
+class DptConfig(BackboneDepthConfig):
     r"""
     DPT: a Vision Transformer (optionally on a ResNet-50 stem, "hybrid") whose tokens from four blocks are reassembled
     into image-like maps at 1/4, 1/8, 1/16 and 1/32 of the input and fused by RefineNet-style blocks into a dense
@@ -29,10 +28,8 @@ class DptConfig(DepthConfig):
     apply on top.
 
     backbone (`str`, defaults to "vit_base_r50_s16_384"): timm ViT name (`vit_large_patch16_384` for DPT-Large,
-        `vit_base_patch16_384` for DPT-Base). Its tokens must cover 16x16 pixels.
-    backbone_pretrained (`bool`, defaults to False): load timm's ImageNet weights (needs internet).
-    backbone_weights (`str`, *optional*): a local weights file for the timm ViT (safetensors or a PyTorch state dict).
-    backbone_kwargs (`dict`, defaults to {}): extra timm arguments (e.g. `embed_dim`, `depth`, `num_heads`).
+        `vit_base_patch16_384` for DPT-Base). Its tokens must cover 16x16 pixels. `backbone_kwargs` may set e.g.
+        `embed_dim`, `depth` and `num_heads` (the other backbone fields: see `BackboneDepthConfig`).
     image_size (`int`, defaults to 384): the square size the ViT's position embeddings were trained at, and the
         image processor's target size. Other sizes (multiples of 32) work: the embeddings are resized bilinearly.
     is_hybrid (`bool`, defaults to True): the backbone is a ResNet-50 + ViT hybrid; its first two reassembled levels are
@@ -74,9 +71,6 @@ class DptConfig(DepthConfig):
     model_type = "mde_dpt"
 
     backbone: str = "vit_base_r50_s16_384"
-    backbone_pretrained: bool = False
-    backbone_weights: str | None = None
-    backbone_kwargs: dict = field(default_factory=dict)
     image_size: int = 384
     is_hybrid: bool = True
     backbone_out_indices: list[int] | tuple[int, ...] = (0, 1, 8, 11)

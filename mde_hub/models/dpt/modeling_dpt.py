@@ -38,7 +38,7 @@ from timm.layers.hybrid_embed import HybridEmbed
 from torch import nn
 from transformers.modeling_outputs import DepthEstimatorOutput
 
-from ...backbones import create_backbone
+from ...backbones import create_backbone_from_config
 from ...losses import (
     ScaleAndShiftInvariantLoss,
     gradient_matching_loss,
@@ -63,9 +63,9 @@ class DptEncoder(nn.Module):
 
     def __init__(self, config: DptConfig) -> None:
         super().__init__()
-        timm_kwargs = {"img_size": config.image_size, "norm_layer": partial(LayerNorm, eps=config.layer_norm_eps)}
-        timm_kwargs.update(config.backbone_kwargs)
-        self.backbone = create_backbone(config.backbone, config.backbone_pretrained, config.backbone_weights, **timm_kwargs)
+        self.backbone = create_backbone_from_config(
+            config, img_size=config.image_size, norm_layer=partial(LayerNorm, eps=config.layer_norm_eps)
+        )
         patch_embed = self.backbone.patch_embed
         self.is_hybrid = isinstance(patch_embed, HybridEmbed)
         if self.is_hybrid != config.is_hybrid:
@@ -334,9 +334,7 @@ class DptForDepthEstimation(DepthEstimationPreTrainedModel):
         return_dict: bool | None = None,
         **kwargs,
     ) -> DepthEstimatorOutput | tuple:
-        height, width = pixel_values.shape[-2:]
-        if height % 32 or width % 32:
-            raise ValueError(f"DPT needs height and width divisible by 32; got {height}x{width}.")
+        self.check_input_multiple(pixel_values, 32)
         hooked, grid = self.encoder(pixel_values)
         disparity = self.head(self.fusion(self.reassemble(hooked, grid)))
         metric = self.config.depth_estimation_type == "metric"
@@ -349,11 +347,9 @@ class DptForDepthEstimation(DepthEstimationPreTrainedModel):
             disparity, predicted = self.resize_prediction(disparity, size), self.resize_prediction(predicted_depth, size)
             loss = self.loss_fn(disparity, predicted, labels)
 
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         output = DepthEstimatorOutput(
             loss=loss,
             predicted_depth=predicted_depth,
-            hidden_states=tuple(hooked) if output_hidden_states else None,
+            hidden_states=tuple(hooked) if self.wants_hidden_states(output_hidden_states) else None,
         )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        return output if return_dict else output.to_tuple()
+        return self.format_output(output, return_dict)
