@@ -1,0 +1,12 @@
+"""Datasets: every loader yields `DepthSample`s (RGB uint8, depth in metres with 0 = invalid, valid mask, intrinsics, id).
+
+* `nyu`: NYU Depth v2 as the labeled .mat (official split), DenseDepth's `nyu_data.zip` and the BTS/AdaBins sync layout;
+* `kitti`: the BTS-style Eigen split with the KB crop;
+* `folder`: generic RGB-D folders with declared depth encodings (mm, KITTI /256, TUM /5000, SUN3D, raw Kinect disparity);
+* `hf`: Hugging Face `datasets` with image and depth columns (the `hf` extra);
+* `sample`: the sample type and `ModelInputDataset`, which turns any of them into `Trainer` inputs.
+"""
+
+from .sample import DepthSample, Intrinsics, ModelInputDataset, to_model_inputs
+
+__all__ = ["DepthSample", "Intrinsics", "ModelInputDataset", "to_model_inputs"]

@@ -1,0 +1,287 @@
+"""NYU Depth v2 (Silberman et al., ECCV 2012) in its three published containers (docs/MODELS.md §2.4, §4.4, §6.1).
+
+* :class:`NyuLabeledMat`: the official ``nyu_depth_v2_labeled.mat`` (1449 frames) with the official ``splits.mat``
+  (795 train / 654 test), the source of the Eigen test set every paper scores on.
+* :class:`NyuDenseDepthZip`: DenseDepth's ``nyu_data.zip`` (about 50K training pairs, 8-bit depth; 654 test pairs,
+  16-bit mm), read straight from the archive.
+* :class:`NyuSyncFolder`: the BTS/AdaBins "sync" folders with their file lists (24,231 training pairs; the 654
+  test pairs under ``official_splits/test``), uint16 mm.
+* :func:`nyu_raw_frames`: frames of the raw Kinect dump (PPM colour + PGM disparity).
+
+Every sample carries the colour camera of the NYU toolbox (``camera_params.m``) for its 640x480 frames.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import threading
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+import h5py
+import numpy as np
+import PIL.Image
+import scipy.io
+import torch
+
+from .folder import (
+    ENCODINGS,
+    PathLike,
+    RgbdFolder,
+    centred_intrinsics,
+    check_same_size,
+    depth_encoding,
+    join_list_path,
+    read_pair_list,
+    read_rgb,
+    replace_suffix,
+    rgb_array,
+    single_channel_array,
+)
+from .sample import DepthSample, Intrinsics
+
+NYU_FRAME = (480, 640)
+"""(height, width) of every NYU Depth v2 frame."""
+
+NYU_INTRINSICS = Intrinsics(fx=518.8579, fy=519.4696, cx=325.5824, cy=253.7362)
+"""The NYU colour camera (toolbox ``camera_params.m``; BTS/AdaBins lists carry the same focal 518.8579)."""
+
+Handle = TypeVar("Handle")
+
+
+class _PerProcessHandle(Generic[Handle]):
+    """Opens a file lazily, once per process and thread: safe under fork (DataLoader workers) and with threads."""
+
+    def __init__(self, opener: Callable[[], Handle]) -> None:
+        self._opener = opener
+        self._local = threading.local()
+
+    def get(self) -> Handle:
+        if getattr(self._local, "pid", None) != os.getpid():
+            self._local.handle = self._opener()
+            self._local.pid = os.getpid()
+        return self._local.handle
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_opener": self._opener}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._opener = state["_opener"]
+        self._local = threading.local()
+
+
+def nyu_intrinsics(width: int, height: int, focal: float | None = None) -> Intrinsics:
+    """The NYU camera for a 640x480 frame (with fx = fy = ``focal`` when a file list gives one); for any other size,
+    the frame was resized or cropped in an unknown way, so the principal point falls back to the image centre."""
+    if (height, width) != NYU_FRAME:
+        return centred_intrinsics(focal or NYU_INTRINSICS.fx, width, height)
+    if focal is None:
+        return NYU_INTRINSICS
+    return Intrinsics(focal, focal, NYU_INTRINSICS.cx, NYU_INTRINSICS.cy)
+
+
+class NyuLabeledMat(torch.utils.data.Dataset):
+    """Frames of the official ``nyu_depth_v2_labeled.mat`` (MATLAB v7.3, i.e. HDF5), read lazily with h5py.
+
+    MATLAB stores arrays column-major, so HDF5 shows them transposed: ``images`` is (N, 3, 640, 480) = [N, C, W, H]
+    uint8 and ``depths``/``rawDepths`` are (N, 640, 480) = [N, W, H] metres; each frame is transposed back to
+    (480, 640, 3) / (480, 640). ``depth_field="depths"`` is the in-painted dense depth (reportedly what DenseDepth's
+    test GT matches, MODELS.md §6.1); ``"rawDepths"`` is the raw projected Kinect depth, 0 = invalid (the GT of
+    BTS/AdaBins/DPT).
+    ``split`` "train" (795) / "test" (654) selects frames by ``trainNdxs``/``testNdxs`` of the official
+    ``splits.mat`` (1-based), "all" keeps every frame. ids are ``"nyu_labeled/<0-based frame index, 5 digits>"``,
+    the numbering of BTS's ``rgb_XXXXX.jpg``.
+    """
+
+    def __init__(
+        self,
+        mat_path: PathLike,
+        split: Literal["train", "test", "all"] = "train",
+        splits_path: PathLike | None = None,
+        depth_field: Literal["depths", "rawDepths"] = "depths",
+    ) -> None:
+        if split not in ("train", "test", "all"):
+            raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+        if depth_field not in ("depths", "rawDepths"):
+            raise ValueError(f"depth_field must be 'depths' or 'rawDepths', got {depth_field!r}")
+        self.mat_path = Path(mat_path)
+        self.depth_field = depth_field
+        num_frames = self._check_file()
+        if split == "all":
+            self.frames = np.arange(num_frames)
+        elif splits_path is None:
+            raise ValueError(f"split={split!r} needs splits_path, the official splits.mat (trainNdxs/testNdxs)")
+        else:
+            self.frames = _read_official_split(Path(splits_path), split, num_frames)
+        self._file = _PerProcessHandle(functools.partial(h5py.File, self.mat_path, "r"))
+
+    def _check_file(self) -> int:
+        """Validate the container, keys, shapes and dtypes; return the number of frames."""
+        if not self.mat_path.is_file():
+            raise FileNotFoundError(f"NYU labeled .mat not found: {self.mat_path}")
+        if not h5py.is_hdf5(self.mat_path):
+            raise ValueError(f"{self.mat_path} is not an HDF5 file (MATLAB v7.3); is it nyu_depth_v2_labeled.mat?")
+        with h5py.File(self.mat_path, "r") as mat:
+            for key in ("images", self.depth_field):
+                if key not in mat:
+                    raise KeyError(f"{self.mat_path} has no dataset {key!r} (found: {', '.join(sorted(mat))})")
+            images, depths = mat["images"], mat[self.depth_field]
+            num_frames, width, height = images.shape[0], NYU_FRAME[1], NYU_FRAME[0]
+            if images.shape != (num_frames, 3, width, height) or images.dtype != np.uint8:
+                raise ValueError(
+                    f"{self.mat_path}: 'images' must be uint8 of shape (N, 3, {width}, {height}) [N, C, W, H]; "
+                    f"got {images.dtype} {images.shape}"
+                )
+            if depths.shape != (num_frames, width, height) or not np.issubdtype(depths.dtype, np.floating):
+                raise ValueError(
+                    f"{self.mat_path}: {self.depth_field!r} must be float of shape ({num_frames}, {width}, {height}) "
+                    f"[N, W, H]; got {depths.dtype} {depths.shape}"
+                )
+        return num_frames
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index: int) -> DepthSample:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} frames of {self.mat_path}")
+        frame = int(self.frames[index])
+        mat = self._file.get()
+        image = np.transpose(mat["images"][frame], (2, 1, 0))
+        depth = np.transpose(mat[self.depth_field][frame])
+        return DepthSample.from_depth(image, depth, NYU_INTRINSICS, f"nyu_labeled/{frame:05d}")
+
+
+def _read_official_split(path: Path, split: str, num_frames: int) -> np.ndarray:
+    """0-based frame indices from ``trainNdxs``/``testNdxs`` (1-based) of the official ``splits.mat``."""
+    key = f"{split}Ndxs"
+    try:
+        splits = scipy.io.loadmat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"NYU splits file not found: {path}") from None
+    except (ValueError, TypeError, OSError) as error:
+        raise ValueError(f"Cannot read {path} as a MATLAB (v5) .mat file: {error}") from None
+    if key not in splits:
+        found = ", ".join(name for name in splits if not name.startswith("__"))
+        raise KeyError(f"{path} has no {key!r} (found: {found})")
+    indices = np.asarray(splits[key]).ravel().astype(np.int64)
+    bad = indices[(indices < 1) | (indices > num_frames)]
+    if bad.size:
+        raise ValueError(f"{path}: {key} holds {bad[0]}, outside the 1-based range 1..{num_frames} of the .mat frames")
+    return indices - 1
+
+
+class NyuDenseDepthZip(torch.utils.data.Dataset):
+    """DenseDepth's ``nyu_data.zip``, read in place (no extraction).
+
+    ``data/nyu2_<split>.csv`` lists "rgb_path,depth_path" per line, relative to the archive root. Training depths
+    (``data/nyu2_train/<scene>/<n>.png``) are 8-bit, 0-255 = 0-10 m; test depths (``data/nyu2_test/NNNNN_depth.png``
+    beside ``_colors.png``) are 16-bit millimetres. The split fixes the encoding, and a depth PNG of the other bit
+    depth is an error. The archive is opened once per worker process/thread, on first use. ids are
+    ``"nyu_densedepth/<rgb path>"``.
+    """
+
+    def __init__(self, zip_path: PathLike, split: Literal["train", "test"] = "train") -> None:
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        self.zip_path = Path(zip_path)
+        self.encoding = ENCODINGS["densedepth_nyu_train" if split == "train" else "mm"]
+        if not self.zip_path.is_file():
+            raise FileNotFoundError(f"DenseDepth NYU archive not found: {self.zip_path}")
+        if not zipfile.is_zipfile(self.zip_path):
+            raise ValueError(f"{self.zip_path} is not a zip archive")
+        csv_name = f"data/nyu2_{split}.csv"
+        with zipfile.ZipFile(self.zip_path) as archive:
+            names = set(archive.namelist())
+            if csv_name not in names:
+                raise KeyError(f"{self.zip_path} has no {csv_name}")
+            self.pairs = _parse_pairs_csv(archive.read(csv_name).decode("utf-8"), f"{self.zip_path}:{csv_name}")
+        missing = [path for pair in self.pairs for path in pair if path not in names]
+        if missing:
+            raise KeyError(f"{self.zip_path} lacks {len(missing)} file(s) listed in {csv_name}, e.g. {missing[0]}")
+        self._archive = _PerProcessHandle(functools.partial(zipfile.ZipFile, self.zip_path))
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> DepthSample:
+        rgb_name, depth_name = self.pairs[index]
+        rgb_source, depth_source = f"{self.zip_path}:{rgb_name}", f"{self.zip_path}:{depth_name}"
+        archive = self._archive.get()
+        image = rgb_array(_open_image_bytes(archive.read(rgb_name), rgb_source))
+        raw = single_channel_array(_open_image_bytes(archive.read(depth_name), depth_source), depth_source)
+        depth = self.encoding.decode(raw, depth_source)
+        check_same_size(image, depth, rgb_source, depth_source)
+        height, width = depth.shape
+        return DepthSample.from_depth(image, depth, nyu_intrinsics(width, height), f"nyu_densedepth/{rgb_name}")
+
+
+def _parse_pairs_csv(text: str, source: str) -> list[tuple[str, str]]:
+    pairs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != 2 or not all(fields):
+            raise ValueError(f"{source}, line {number}: expected 'rgb_path,depth_path', got {line!r}")
+        pairs.append((fields[0], fields[1]))
+    return pairs
+
+
+def _open_image_bytes(data: bytes, source: str) -> PIL.Image.Image:
+    try:
+        image = PIL.Image.open(io.BytesIO(data))
+        image.load()
+        return image
+    except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise ValueError(f"Cannot read image {source}: {error}") from None
+
+
+class NyuSyncFolder(torch.utils.data.Dataset):
+    """The BTS/AdaBins NYU layout: a file list of "rgb_path depth_path focal" lines under ``root``.
+
+    ``root`` is the folder the list's paths are relative to (a leading "/" is relative too): ``sync/`` for the
+    training list (``/kitchen_0028a/rgb_00045.jpg /kitchen_0028a/sync_depth_00045.png 518.8579``),
+    ``official_splits/test/`` for the 654-line test list (``<scene>/rgb_XXXXX.jpg``, ``sync_depth_XXXXX.png``).
+    Depth PNGs are uint16, metres = value / ``depth_scale`` (1000: mm), 0 = invalid; test depths are the
+    raw ``rawDepths`` of the labeled .mat. Lines whose depth is "None" are skipped and counted in
+    ``num_missing_gt``. Intrinsics: fx = fy = the line's focal, principal point of the NYU camera for 640x480
+    frames, else the image centre. ids are ``"nyu_sync/<rgb path>"``.
+    """
+
+    def __init__(self, root: PathLike, split_file: PathLike, depth_scale: float = 1000.0) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"NYU sync folder not found: {self.root}")
+        self.encoding = depth_encoding(depth_scale)
+        entries = read_pair_list(split_file)
+        self.entries = [entry for entry in entries if entry.depth is not None]
+        self.num_missing_gt = len(entries) - len(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, index: int) -> DepthSample:
+        entry = self.entries[index]
+        image_path, depth_path = join_list_path(self.root, entry.rgb), join_list_path(self.root, entry.depth)
+        image = read_rgb(image_path)
+        depth = self.encoding.read(depth_path)
+        check_same_size(image, depth, image_path, depth_path)
+        height, width = depth.shape
+        intrinsics = nyu_intrinsics(width, height, entry.focal)
+        return DepthSample.from_depth(image, depth, intrinsics, f"nyu_sync/{entry.rgb.lstrip('/')}")
+
+
+def nyu_raw_frames(root: PathLike) -> RgbdFolder:
+    """Frames of the NYU Depth v2 raw dump in ``root``: ``*_color.ppm`` + ``*_depth.pgm`` (raw Kinect disparity,
+    little-endian despite the PGM header; see ``ENCODINGS["nyu_raw_disparity"]``).
+
+    The intrinsics are the colour camera's. Raw depth is in the depth camera's frame and is *not* registered to
+    the colour image, so these frames serve decoding checks and demos, not pixel-exact supervision.
+    """
+    depth_of = replace_suffix("_color.ppm", "_depth.pgm")
+    return RgbdFolder(root, "*_color.ppm", depth_of, "nyu_raw_disparity", NYU_INTRINSICS)
