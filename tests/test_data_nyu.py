@@ -14,7 +14,7 @@ import pytest
 import scipy.io
 
 from mde_hub.data import nyu
-from mde_hub.data.nyu import NYU_INTRINSICS, NyuDenseDepthZip, NyuLabeledMat, NyuSyncFolder
+from mde_hub.data.nyu import NYU_INTRINSICS, NyuDenseDepth, NyuLabeledMat, NyuSyncFolder
 from mde_hub.data.sample import Intrinsics
 
 H, W = 480, 640
@@ -160,23 +160,37 @@ def _write_densedepth_zip(path, train_depth: np.ndarray | None = None, test_dept
 def test_densedepth_zip_decodes_train_8bit_and_test_16bit(tmp_path):
     path = tmp_path / "nyu_data.zip"
     _write_densedepth_zip(path)
-    train = NyuDenseDepthZip(path, "train")
+    train = NyuDenseDepth(path, "train")
     assert len(train) == 1
     sample = train[0]
     assert sample.id == "nyu_densedepth/data/nyu2_train/living_room_0038_out/37.jpg"
     assert sample.image.shape == (H, W, 3) and abs(int(sample.image[5, 5, 0]) - 128) <= 2  # JPEG
     assert sample.depth[1, 2] == 10.0 and sample.depth[3, 4] == 2.0 and sample.valid.sum() == 2
     assert sample.intrinsics == NYU_INTRINSICS
-    test = NyuDenseDepthZip(path, "test")[0]
+    test = NyuDenseDepth(path, "test")[0]
     assert test.id == "nyu_densedepth/data/nyu2_test/00000_colors.png" and (test.image == 7).all()
     assert test.depth[1, 2] == np.float32(1.234) and test.valid.sum() == 1
     assert test.intrinsics == Intrinsics(518.8579, 518.8579, 31.5, 23.5)  # not 640x480: centred
 
 
+def test_densedepth_extracted_folder_reads_like_the_zip(tmp_path):
+    path = tmp_path / "nyu_data.zip"
+    _write_densedepth_zip(path)
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(tmp_path / "extracted")
+    for split in ("train", "test"):
+        from_zip, from_folder = NyuDenseDepth(path, split)[0], NyuDenseDepth(tmp_path / "extracted", split)[0]
+        assert from_zip.id == from_folder.id
+        assert np.array_equal(from_zip.image, from_folder.image) and np.array_equal(from_zip.depth, from_folder.depth)
+    (tmp_path / "extracted" / "data" / "nyu2_test" / "00000_depth.png").unlink()
+    with pytest.raises(KeyError, match=r"lacks 1 file\(s\) listed in data/nyu2_test\.csv"):
+        NyuDenseDepth(tmp_path / "extracted", "test")
+
+
 def test_densedepth_zip_reads_from_threads_and_pickles(tmp_path):
     path = tmp_path / "nyu_data.zip"
     _write_densedepth_zip(path)
-    dataset = pickle.loads(pickle.dumps(NyuDenseDepthZip(path, "test")))
+    dataset = pickle.loads(pickle.dumps(NyuDenseDepth(path, "test")))
     with ThreadPoolExecutor(4) as pool:
         depths = list(pool.map(lambda _: dataset[0].depth[1, 2], range(8)))
     assert depths == [np.float32(1.234)] * 8
@@ -187,24 +201,24 @@ def test_densedepth_zip_errors_name_the_file(tmp_path):
     _write_densedepth_zip(path, train_depth=np.zeros((H, W), np.uint16), test_depth=np.zeros((48, 64), np.uint8))
     train_depth = r"nyu_data\.zip:data/nyu2_train/living_room_0038_out/37\.png"
     with pytest.raises(ValueError, match=train_depth + ": .* expects uint8 .* uint16"):
-        NyuDenseDepthZip(path, "train")[0]
+        NyuDenseDepth(path, "train")[0]
     with pytest.raises(ValueError, match=r"nyu_data\.zip:data/nyu2_test/00000_depth\.png: .* expects uint16 .* uint8"):
-        NyuDenseDepthZip(path, "test")[0]
+        NyuDenseDepth(path, "test")[0]
     _write_densedepth_zip(path, train_depth=np.zeros((240, 320), np.uint8))
     with pytest.raises(ValueError, match=r"image .*37\.jpg is 640x480 but its depth .*37\.png is 320x240"):
-        NyuDenseDepthZip(path, "train")[0]
+        NyuDenseDepth(path, "train")[0]
     _write_densedepth_zip(path, extra_csv_line="data/nyu2_train/x/1.jpg,data/nyu2_train/x/1.png")
     with pytest.raises(KeyError, match=r"lacks 2 file\(s\) listed in data/nyu2_train\.csv, e\.g\. data/nyu2_train/x/1"):
-        NyuDenseDepthZip(path, "train")
+        NyuDenseDepth(path, "train")
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("data/other.csv", "")
     with pytest.raises(KeyError, match=r"nyu_data\.zip has no data/nyu2_test\.csv"):
-        NyuDenseDepthZip(path, "test")
+        NyuDenseDepth(path, "test")
     (tmp_path / "fake.zip").write_text("not a zip")
     with pytest.raises(ValueError, match=r"fake\.zip is not a zip archive"):
-        NyuDenseDepthZip(tmp_path / "fake.zip")
+        NyuDenseDepth(tmp_path / "fake.zip")
     with pytest.raises(FileNotFoundError, match=r"missing\.zip"):
-        NyuDenseDepthZip(tmp_path / "missing.zip")
+        NyuDenseDepth(tmp_path / "missing.zip")
 
 
 # ------------------------------------------------------------------------------------------ BTS sync folders

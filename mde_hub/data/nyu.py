@@ -2,8 +2,8 @@
 
 * :class:`NyuLabeledMat`: the official ``nyu_depth_v2_labeled.mat`` (1449 frames) with the official ``splits.mat``
   (795 train / 654 test), the source of the Eigen test set every paper scores on.
-* :class:`NyuDenseDepthZip`: DenseDepth's ``nyu_data.zip`` (about 50K training pairs, 8-bit depth; 654 test pairs,
-  16-bit mm), read straight from the archive.
+* :class:`NyuDenseDepth`: DenseDepth's ``nyu_data.zip`` (about 50K training pairs, 8-bit depth; 654 test pairs,
+  16-bit mm), read straight from the archive, or the same layout extracted to a folder.
 * :class:`NyuSyncFolder`: the BTS/AdaBins "sync" folders with their file lists (24,231 training pairs; the 654
   test pairs under ``official_splits/test``), uint16 mm.
 * :func:`nyu_raw_frames`: frames of the raw Kinect dump (PPM colour + PGM disparity).
@@ -175,45 +175,55 @@ def _read_official_split(path: Path, split: str, num_frames: int) -> np.ndarray:
     return indices - 1
 
 
-class NyuDenseDepthZip(torch.utils.data.Dataset):
-    """DenseDepth's ``nyu_data.zip``, read in place (no extraction).
+class NyuDenseDepth(torch.utils.data.Dataset):
+    """DenseDepth's ``nyu_data.zip``, read in place (no extraction), or the same layout as a folder.
 
     ``data/nyu2_<split>.csv`` lists "rgb_path,depth_path" per line, relative to the archive root. Training depths
     (``data/nyu2_train/<scene>/<n>.png``) are 8-bit, 0-255 = 0-10 m; test depths (``data/nyu2_test/NNNNN_depth.png``
     beside ``_colors.png``) are 16-bit millimetres. The split fixes the encoding, and a depth PNG of the other bit
-    depth is an error. The archive is opened once per worker process/thread, on first use. ids are
+    depth is an error. An archive is opened once per worker process/thread, on first use. ids are
     ``"nyu_densedepth/<rgb path>"``.
     """
 
-    def __init__(self, zip_path: PathLike, split: Literal["train", "test"] = "train") -> None:
+    def __init__(self, path: PathLike, split: Literal["train", "test"] = "train") -> None:
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        self.zip_path = Path(zip_path)
+        self.path = Path(path)
         self.encoding = ENCODINGS["densedepth_nyu_train" if split == "train" else "mm"]
-        if not self.zip_path.is_file():
-            raise FileNotFoundError(f"DenseDepth NYU archive not found: {self.zip_path}")
-        if not zipfile.is_zipfile(self.zip_path):
-            raise ValueError(f"{self.zip_path} is not a zip archive")
         csv_name = f"data/nyu2_{split}.csv"
-        with zipfile.ZipFile(self.zip_path) as archive:
-            names = set(archive.namelist())
-            if csv_name not in names:
-                raise KeyError(f"{self.zip_path} has no {csv_name}")
-            self.pairs = _parse_pairs_csv(archive.read(csv_name).decode("utf-8"), f"{self.zip_path}:{csv_name}")
-        missing = [path for pair in self.pairs for path in pair if path not in names]
+        if self.path.is_dir():
+            self._archive = None
+            csv_path = self.path / csv_name
+            if not csv_path.is_file():
+                raise FileNotFoundError(f"{self.path} has no {csv_name}")
+            self.pairs = _parse_pairs_csv(csv_path.read_text(encoding="utf-8"), str(csv_path))
+            missing = [name for pair in self.pairs for name in pair if not (self.path / name).is_file()]
+        else:
+            if not self.path.is_file():
+                raise FileNotFoundError(f"DenseDepth NYU archive or folder not found: {self.path}")
+            if not zipfile.is_zipfile(self.path):
+                raise ValueError(f"{self.path} is not a zip archive")
+            with zipfile.ZipFile(self.path) as archive:
+                names = set(archive.namelist())
+                if csv_name not in names:
+                    raise KeyError(f"{self.path} has no {csv_name}")
+                self.pairs = _parse_pairs_csv(archive.read(csv_name).decode("utf-8"), f"{self.path}:{csv_name}")
+            missing = [name for pair in self.pairs for name in pair if name not in names]
+            self._archive = _PerProcessHandle(functools.partial(zipfile.ZipFile, self.path))
         if missing:
-            raise KeyError(f"{self.zip_path} lacks {len(missing)} file(s) listed in {csv_name}, e.g. {missing[0]}")
-        self._archive = _PerProcessHandle(functools.partial(zipfile.ZipFile, self.zip_path))
+            raise KeyError(f"{self.path} lacks {len(missing)} file(s) listed in {csv_name}, e.g. {missing[0]}")
 
     def __len__(self) -> int:
         return len(self.pairs)
 
+    def _read(self, name: str) -> bytes:
+        return (self.path / name).read_bytes() if self._archive is None else self._archive.get().read(name)
+
     def __getitem__(self, index: int) -> DepthSample:
         rgb_name, depth_name = self.pairs[index]
-        rgb_source, depth_source = f"{self.zip_path}:{rgb_name}", f"{self.zip_path}:{depth_name}"
-        archive = self._archive.get()
-        image = rgb_array(_open_image_bytes(archive.read(rgb_name), rgb_source))
-        raw = single_channel_array(_open_image_bytes(archive.read(depth_name), depth_source), depth_source)
+        rgb_source, depth_source = f"{self.path}:{rgb_name}", f"{self.path}:{depth_name}"
+        image = rgb_array(_open_image_bytes(self._read(rgb_name), rgb_source))
+        raw = single_channel_array(_open_image_bytes(self._read(depth_name), depth_source), depth_source)
         depth = self.encoding.decode(raw, depth_source)
         check_same_size(image, depth, rgb_source, depth_source)
         height, width = depth.shape
