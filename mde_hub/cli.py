@@ -19,17 +19,50 @@ def list_models(_: argparse.Namespace) -> int:
     return 0
 
 
+def inspect_data(args: argparse.Namespace) -> int:
+    """Print counts and depth statistics of a dataset and write a preview grid PNG."""
+    from .data.preview import depth_statistics, preview_grid
+    from .data.registry import open_dataset
+    from .files import atomic_output
+
+    dataset = open_dataset(args.path, args.layout, args.split)
+    count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
+    print(f"{args.path}: {type(dataset).__name__}, {len(dataset)} samples")
+    print(depth_statistics([dataset[index] for index in range(count)]).format())
+    step = max(1, count // args.preview_count)
+    grid = preview_grid([dataset[index] for index in range(0, count, step)][: args.preview_count])
+    with atomic_output(args.preview) as temporary:
+        grid.save(temporary, format="PNG")
+    print(f"preview       {args.preview}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mde-hub", description="Monocular depth estimation models for transformers.")
     parser.add_argument("--version", action="version", version=f"mde-hub {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("models", help="list the registered model types").set_defaults(handler=list_models)
+
+    data = commands.add_parser("data", help="datasets: inspect one, or generate synthetic RGB-D scenes")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    inspect = data_commands.add_parser("inspect", help="counts, depth statistics and a preview grid of a dataset")
+    inspect.add_argument("path", help="dataset file or folder (layout recognised from its files)")
+    inspect.add_argument("--layout", help="name the layout instead of detecting it")
+    inspect.add_argument("--split", default="train", help="split, for layouts that have several (default: train)")
+    inspect.add_argument("--limit", type=int, help="look at the first N samples only")
+    inspect.add_argument("--preview", default="preview.png", help="where to write the preview grid (default: preview.png)")
+    inspect.add_argument("--preview-count", type=int, default=8, help="samples in the preview grid (default: 8)")
+    inspect.set_defaults(handler=inspect_data)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError, KeyError, ImportError) as error:
+        print(f"mde-hub: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,57 @@
+"""Dataset layouts recognised by path, depth statistics, preview grids and `mde-hub data inspect`."""
+
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from mde_hub.cli import main as cli_main
+from mde_hub.data import DepthSample
+from mde_hub.data.preview import depth_statistics, preview_grid
+from mde_hub.data.registry import LAYOUTS, open_dataset
+
+
+def two_samples() -> list[DepthSample]:
+    first = DepthSample.from_depth(np.zeros((2, 4, 3), np.uint8), np.array([[1.0, 2.0, 0.0, 0.0], [3.0, 4.0, 0.0, 0.0]]), None, "a")
+    second = DepthSample.from_depth(np.zeros((2, 2, 3), np.uint8), np.array([[10.0, np.nan], [10.0, 10.0]]), None, "b")
+    return [first, second]
+
+
+def test_statistics_worked_by_hand() -> None:
+    stats = depth_statistics(two_samples())
+    assert stats.num_samples == 2 and stats.image_sizes == {(2, 4): 1, (2, 2): 1}
+    assert stats.valid_fraction == pytest.approx(7 / 12)  # 4 of 8 pixels, then 3 of 4
+    assert (stats.min_depth, stats.max_depth) == (1.0, 10.0)
+    assert stats.mean_depth == pytest.approx((1 + 2 + 3 + 4 + 30) / 7)
+    assert stats.median_depth == pytest.approx((2.5 + 10.0) / 2)  # median of the per-image medians
+
+
+def test_preview_grid_stacks_image_over_depth() -> None:
+    samples = [DepthSample.from_depth(np.full((30, 40, 3), 200, np.uint8), np.full((30, 40), 2.0), None, str(i)) for i in range(5)]
+    grid = np.asarray(preview_grid(samples, columns=2, tile_width=40))
+    assert grid.shape == (3 * 60, 2 * 40, 3)  # 3 rows of (image 30 + depth 30) px, 2 columns
+    assert (grid[:30, :40] == 200).all() and not (grid[30:60, :40] == 200).all()
+    assert (grid[120:, 40:] == 0).all()  # the sixth cell is empty
+
+
+def test_unknown_layout_lists_the_known_ones(tmp_path) -> None:
+    with pytest.raises(ValueError, match="no layout mde-hub recognises") as error:
+        open_dataset(tmp_path)
+    assert all(layout.name in str(error.value) for layout in LAYOUTS)
+    with pytest.raises(ValueError, match="Unknown layout 'nope'"):
+        open_dataset(tmp_path, layout="nope")
+
+
+def test_inspect_command_on_real_frames(shared_rgbd, tmp_path, capsys) -> None:
+    preview = tmp_path / "grid.png"
+    assert cli_main(["data", "inspect", f"{shared_rgbd}/icl_livingroom1", "--limit", "20", "--preview", str(preview)]) == 0
+    out = capsys.readouterr().out
+    assert "RgbdFolder, 211 samples" in out and "samples       20" in out and "480x640 (20)" in out
+    assert PIL.Image.open(preview).size == (4 * 256, 2 * 2 * 192)  # 8 tiles of 256x192, image over depth
+    assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]  # no temporary file left behind
+
+
+def test_inspect_reports_errors_without_a_traceback(tmp_path, capsys) -> None:
+    assert cli_main(["data", "inspect", str(tmp_path / "missing")]) == 2
+    assert "error: No dataset at" in capsys.readouterr().err
