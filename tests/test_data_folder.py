@@ -19,13 +19,16 @@ from mde_hub.data.folder import (
     read_intrinsics_matrix,
     read_pair_list,
     read_pgm_little_endian,
+    rgbd_folder,
     seven_scenes,
     split_by_stride,
     sun3d_frames,
     tum_frames,
+    write_rgbd_folder,
 )
 from mde_hub.data.nyu import NYU_INTRINSICS, nyu_raw_frames
-from mde_hub.data.sample import Intrinsics
+from mde_hub.data.registry import open_dataset
+from mde_hub.data.sample import DepthSample, Intrinsics
 
 
 def _decode(name: str, values, dtype=np.uint16) -> np.ndarray:
@@ -243,3 +246,19 @@ def test_icl_hold_out_every_tenth_frame(shared_rgbd):
     train, held_out = split_by_stride(icl_livingroom(os.path.join(shared_rgbd, "icl_livingroom1")), every=10)
     assert len(held_out) == 22 and len(train) == 189
     assert held_out[1].id == "icl_livingroom1/image/00010.jpg"
+
+
+def test_written_rgbd_folder_round_trips_with_kitti_encoding(tmp_path):
+    depth = np.array([[0.0, 1.0 / 256], [12.5, 80.0]], np.float32)
+    camera = Intrinsics(721.5, 721.5, 0.5, 0.5)
+    samples = [DepthSample.from_depth(np.full((2, 2, 3), i, np.uint8), depth * (i + 1), camera, f"s{i}") for i in range(2)]
+    write_rgbd_folder(samples, tmp_path / "out")
+    for loaded in (rgbd_folder(tmp_path / "out"), open_dataset(tmp_path / "out")):
+        assert len(loaded) == 2
+        second = loaded[1]
+        assert second.depth.tolist() == [[0.0, 2.0 / 256], [25.0, 160.0]] and second.valid.tolist() == [[False, True], [True, True]]
+        assert (second.image == 1).all() and second.intrinsics == camera
+    assert not [p for p in (tmp_path / "out").rglob(".*")]  # no temporary files left
+    too_far = DepthSample.from_depth(np.zeros((1, 1, 3), np.uint8), np.array([[300.0]]), None, "far")
+    with pytest.raises(ValueError, match="far: depth 300.00 m exceeds the 'kitti' encoding"):
+        write_rgbd_folder([too_far], tmp_path / "far")

@@ -28,8 +28,8 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Union
 
@@ -37,6 +37,7 @@ import numpy as np
 import PIL.Image
 import torch
 
+from ..files import atomic_output
 from ..image_utils import load_image
 from .sample import DepthSample, Intrinsics
 
@@ -414,3 +415,46 @@ def icl_tum5000(root: PathLike) -> RgbdFolder:
     that expects positive focal lengths.
     """
     return RgbdFolder(root, "color/*.png", "depth/{name}", "tum", Intrinsics(481.2, 480.0, 319.5, 239.5))
+
+
+WRITTEN_FOLDER_INTRINSICS = "intrinsics.json"
+
+
+def write_rgbd_folder(samples: Iterable[DepthSample], out_dir: PathLike, encoding: str = "kitti") -> Path:
+    """Write samples as ``image/NNNNNN.png`` + ``depth/NNNNNN.png`` (a linear uint16 encoding, 0 = invalid) and
+    ``intrinsics.json``; :func:`rgbd_folder` reads it back. Every file is written under a temporary name first.
+
+    The default KITTI encoding (metres x 256) holds depths up to 255.99 m, enough for outdoor scenes; depths the
+    encoding cannot hold raise an error rather than being clipped.
+    """
+    spec = depth_encoding(encoding)
+    if spec.stored != "uint16" or spec.transform != "linear" or spec.container != "image":
+        raise ValueError(f"write_rgbd_folder needs a linear uint16 PNG encoding; {spec.name!r} is not one")
+    root = Path(out_dir)
+    (root / "image").mkdir(parents=True, exist_ok=True)
+    (root / "depth").mkdir(parents=True, exist_ok=True)
+    cameras = {}
+    for index, sample in enumerate(samples):
+        stored = np.round(sample.depth.astype(np.float64) * spec.scale)
+        if stored[sample.valid].max(initial=0) > 65535:
+            raise ValueError(f"{sample.id}: depth {sample.depth.max():.2f} m exceeds the {spec.name!r} encoding's range")
+        stored = np.where(sample.valid, np.maximum(stored, 1), 0).astype(np.uint16)
+        name = f"{index:06d}.png"
+        for folder, array in (("image", sample.image), ("depth", stored)):
+            with atomic_output(root / folder / name) as temporary:
+                PIL.Image.fromarray(array).save(temporary, format="PNG")
+        if sample.intrinsics is not None:
+            cameras[f"image/{name}"] = asdict(sample.intrinsics)
+    with atomic_output(root / WRITTEN_FOLDER_INTRINSICS) as temporary:
+        temporary.write_text(json.dumps({"encoding": spec.name, "intrinsics": cameras}, indent=1))
+    return root
+
+
+def rgbd_folder(root: PathLike) -> RgbdFolder:
+    """A folder written by :func:`write_rgbd_folder`."""
+    meta_path = Path(root) / WRITTEN_FOLDER_INTRINSICS
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{meta_path} not found: not a folder written by write_rgbd_folder")
+    meta = json.loads(meta_path.read_text())
+    cameras = {image: Intrinsics(**values) for image, values in meta["intrinsics"].items()}
+    return RgbdFolder(root, "image/*.png", "depth/{name}", meta["encoding"], cameras or None)

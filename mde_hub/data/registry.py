@@ -9,7 +9,16 @@ from pathlib import Path
 
 import torch
 
-from .folder import icl_livingroom, icl_tum5000, kitti_samples, seven_scenes, sun3d_frames, tum_frames
+from .folder import (
+    WRITTEN_FOLDER_INTRINSICS,
+    icl_livingroom,
+    icl_tum5000,
+    kitti_samples,
+    rgbd_folder,
+    seven_scenes,
+    sun3d_frames,
+    tum_frames,
+)
 from .hf import HfDepthDataset
 from .nyu import NyuDenseDepth, NyuLabeledMat, nyu_raw_frames
 
@@ -31,6 +40,8 @@ def _has_glob(pattern: str) -> Callable[[Path], bool]:
 
 
 LAYOUTS: tuple[Layout, ...] = (
+    Layout("rgbd_folder", "image/NNNNNN.png + depth/NNNNNN.png + intrinsics.json (written by mde-hub, e.g. data synth)",
+           _has("image", "depth", WRITTEN_FOLDER_INTRINSICS), lambda p, _: rgbd_folder(p)),
     Layout("densedepth", "DenseDepth nyu_data.zip or its extracted folder (data/nyu2_train.csv, data/nyu2_test.csv)",
            lambda p: p.suffix == ".zip" or _has_glob("data/nyu2_*.csv")(p), lambda p, split: NyuDenseDepth(p, split)),
     Layout("nyu_labeled", "NYU Depth v2 nyu_depth_v2_labeled.mat (all 1449 frames)",
