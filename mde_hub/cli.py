@@ -37,6 +37,24 @@ def inspect_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def synthesize_data(args: argparse.Namespace) -> int:
+    """Render synthetic RGB-D frames to disk: indoor in DenseDepth's NYU layout, outdoor as a KITTI-encoded folder."""
+    from .data.folder import write_rgbd_folder
+    from .data.synthetic import SyntheticDepthDataset, write_densedepth_layout
+
+    if args.n < 1:
+        raise ValueError(f"--n must be at least 1; got {args.n}.")
+    dataset = SyntheticDepthDataset(
+        kind=args.kind, size=args.n, height=args.height, width=args.width, seed=args.seed, sparse=args.sparse, device=args.device
+    )
+    if args.kind == "indoor":
+        written = write_densedepth_layout(dataset, args.out, split=args.split)
+    else:
+        written = write_rgbd_folder((dataset[index] for index in range(len(dataset))), args.out)
+    print(f"wrote {args.n} {args.kind} frames of {args.height}x{args.width} to {written}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mde-hub", description="Monocular depth estimation models for transformers.")
     parser.add_argument("--version", action="version", version=f"mde-hub {__version__}")
@@ -53,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--preview", default="preview.png", help="where to write the preview grid (default: preview.png)")
     inspect.add_argument("--preview-count", type=int, default=8, help="samples in the preview grid (default: 8)")
     inspect.set_defaults(handler=inspect_data)
+
+    synth = data_commands.add_parser("synth", help="render procedural synthetic RGB-D scenes to disk")
+    synth.add_argument("--kind", choices=("indoor", "outdoor"), default="indoor")
+    synth.add_argument("--n", type=int, required=True, help="number of frames")
+    synth.add_argument("--out", required=True, help="output folder (indoor: DenseDepth NYU layout; outdoor: KITTI /256)")
+    synth.add_argument("--height", type=int, default=240)
+    synth.add_argument("--width", type=int, default=320)
+    synth.add_argument("--seed", type=int, default=0, help="frame i of seed s is always the same scene")
+    synth.add_argument("--split", choices=("train", "test"), default="train", help="indoor: 8-bit train or 16-bit test PNGs")
+    synth.add_argument("--sparse", action="store_true", help="outdoor: LiDAR-like sparse ground truth")
+    synth.add_argument("--device", default="cpu", help="torch device for rendering, e.g. cuda")
+    synth.set_defaults(handler=synthesize_data)
     return parser
 
 

@@ -55,3 +55,15 @@ def test_inspect_command_on_real_frames(shared_rgbd, tmp_path, capsys) -> None:
 def test_inspect_reports_errors_without_a_traceback(tmp_path, capsys) -> None:
     assert cli_main(["data", "inspect", str(tmp_path / "missing")]) == 2
     assert "error: No dataset at" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind,layout", [("indoor", "NyuDenseDepth"), ("outdoor", "RgbdFolder")])
+def test_synth_then_inspect(kind: str, layout: str, tmp_path, capsys) -> None:
+    out = tmp_path / kind
+    assert cli_main(["data", "synth", "--kind", kind, "--n", "2", "--out", str(out), "--height", "48", "--width", "64"]) == 0
+    assert cli_main(["data", "inspect", str(out), "--preview", str(tmp_path / "grid.png")]) == 0
+    printed = capsys.readouterr().out
+    assert f"{layout}, 2 samples" in printed and "48x64 (2)" in printed
+    reopened = open_dataset(out)
+    assert reopened[1].depth.max() <= (10.0 if kind == "indoor" else 80.0) and reopened[1].valid.any()
+    assert cli_main(["data", "synth", "--n", "0", "--out", str(out)]) == 2

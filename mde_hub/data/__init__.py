@@ -4,6 +4,9 @@
 * `kitti`: the BTS-style Eigen split with the KB crop;
 * `folder`: generic RGB-D folders with declared depth encodings (mm, KITTI /256, TUM /5000, SUN3D, raw Kinect disparity);
 * `hf`: Hugging Face `datasets` with image and depth columns (the `hf` extra);
+* `synthetic`: procedural indoor rooms and street scenes, ray cast in torch on the CPU or a GPU;
+* `augmentation`: the papers' augmentations as named presets;
+* `registry`: `open_dataset(path)` recognises the layouts above from their files;
 * `sample`: the sample type and `ModelInputDataset`, which turns any of them into `Trainer` inputs.
 """
 
