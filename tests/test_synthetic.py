@@ -152,12 +152,16 @@ def test_floor_depth_follows_the_ground_plane_formula():
 
 def test_intrinsics_are_the_native_cameras_scaled_to_the_frame():
     nyu = SyntheticDepthDataset("indoor", height=240, width=320).intrinsics
-    assert nyu == Intrinsics(518.8579 / 2, 519.4696 / 2, 325.5824 / 2, 253.7362 / 2) == NYU_INTRINSICS.scaled(0.5, 0.5)
+    # Pixel centres map as x' = (x + 0.5) / 2 - 0.5 when 640x480 becomes 320x240.
+    assert nyu == NYU_INTRINSICS.scaled(0.5, 0.5)
+    assert (nyu.fx, nyu.fy) == (518.8579 / 2, 519.4696 / 2)
+    assert (nyu.cx, nyu.cy) == pytest.approx((325.5824 / 2 - 0.25, 253.7362 / 2 - 0.25))
     assert SyntheticDepthDataset("indoor", height=480, width=640).intrinsics == NYU_INTRINSICS
     assert SyntheticDepthDataset("outdoor", height=375, width=1242).intrinsics == KITTI_INTRINSICS
     kitti = SyntheticDepthDataset("outdoor", height=240, width=320).intrinsics
     assert kitti.fx == pytest.approx(721.5377 * 320 / 1242) and kitti.fy == pytest.approx(721.5377 * 240 / 375)
-    assert kitti.cx == pytest.approx(609.5593 * 320 / 1242) and kitti.cy == pytest.approx(172.854 * 240 / 375)
+    assert kitti.cx == pytest.approx(609.5593 * 320 / 1242 + 0.5 * (320 / 1242 - 1))
+    assert kitti.cy == pytest.approx(172.854 * 240 / 375 + 0.5 * (240 / 375 - 1))
 
 
 def test_object_edges_project_through_the_intrinsics():

@@ -149,12 +149,7 @@ def resize_sample(sample: DepthSample, height: int, width: int) -> DepthSample:
         _image_tensor(sample.image), size=(height, width), mode="bilinear", align_corners=False, antialias=True
     )
     depth, valid = F.interpolate(_depth_and_valid_tensor(sample), size=(height, width), mode="nearest-exact")[0]
-    intrinsics = None
-    if sample.intrinsics is not None:
-        k, scale_x, scale_y = sample.intrinsics, width / frame_width, height / frame_height
-        intrinsics = Intrinsics(
-            k.fx * scale_x, k.fy * scale_y, (k.cx + 0.5) * scale_x - 0.5, (k.cy + 0.5) * scale_y - 0.5
-        )
+    intrinsics = None if sample.intrinsics is None else sample.intrinsics.scaled(width / frame_width, height / frame_height)
     return sample.with_arrays(_image_array(image), depth.to(torch.float32).numpy(), valid.numpy() > 0.5, intrinsics)
 
 

@@ -19,8 +19,13 @@ class Intrinsics:
     cy: float
 
     def scaled(self, scale_x: float, scale_y: float) -> "Intrinsics":
-        """Intrinsics of the image resized by (scale_x, scale_y)."""
-        return Intrinsics(self.fx * scale_x, self.fy * scale_y, self.cx * scale_x, self.cy * scale_y)
+        """Intrinsics of the image resized by (scale_x, scale_y), mapping pixel centres: x' = (x + 0.5) s - 0.5.
+
+        This is how `torch` (align_corners=False) and PIL resize images, and the convention `flipped` uses.
+        """
+        return Intrinsics(
+            self.fx * scale_x, self.fy * scale_y, (self.cx + 0.5) * scale_x - 0.5, (self.cy + 0.5) * scale_y - 0.5
+        )
 
     def cropped(self, top: int, left: int) -> "Intrinsics":
         """Intrinsics of the crop whose top-left corner is (top, left)."""
