@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+import numpy as np
 
 from . import MODEL_CLASSES, __version__
 
@@ -55,6 +58,73 @@ def synthesize_data(args: argparse.Namespace) -> int:
     return 0
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
+PREDICT_FORMATS = ("png16", "npy", "color", "ply", "glb")
+
+
+def _image_paths(inputs: list[str]) -> list[Path]:
+    paths = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            paths.extend(sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        elif item.is_file():
+            paths.append(item)
+        else:
+            raise FileNotFoundError(f"No image or folder at {item}")
+    if not paths:
+        raise ValueError(f"No images found in {inputs}.")
+    return paths
+
+
+def predict_depth(args: argparse.Namespace) -> int:
+    """Depth for images or folders: 16-bit mm PNG, .npy metres, colourised PNG and point clouds."""
+    from .depth_io import (
+        default_intrinsics,
+        depth_to_points,
+        save_colorized_depth,
+        save_depth_npy,
+        save_depth_png_mm,
+        save_point_cloud_glb,
+        save_point_cloud_ply,
+    )
+    from .data.sample import Intrinsics
+    from .image_utils import load_image
+    from .inference import DepthPredictor
+
+    formats = args.formats.split(",")
+    unknown = sorted(set(formats) - set(PREDICT_FORMATS))
+    if unknown:
+        raise ValueError(f"Unknown output formats {unknown}; choose from {PREDICT_FORMATS}.")
+    paths = _image_paths(args.inputs)
+    predictor = DepthPredictor.from_pretrained(args.model)
+    out = Path(args.out)
+    for path in paths:
+        image = load_image(path).convert("RGB")
+        prediction = predictor.predict(image)
+        depth, stem = prediction.depth, out / path.stem
+        if "png16" in formats:
+            save_depth_png_mm(depth, stem.with_suffix(".depth.png"))
+        if "npy" in formats:
+            save_depth_npy(depth, stem.with_suffix(".depth.npy"))
+        if "color" in formats:
+            save_colorized_depth(depth, stem.with_suffix(".color.png"), args.colormap)
+        if {"ply", "glb"} & set(formats):
+            height, width = depth.shape
+            camera = default_intrinsics(height, width)
+            if args.focal:
+                camera = Intrinsics(args.focal, args.focal, camera.cx, camera.cy)
+            points, colors = depth_to_points(depth, camera, np.asarray(image), stride=args.stride)
+            if "ply" in formats:
+                save_point_cloud_ply(points, colors, stem.with_suffix(".ply"))
+            if "glb" in formats:
+                save_point_cloud_glb(points, colors, stem.with_suffix(".glb"))
+        print(
+            f"{path}: {prediction.depth_estimation_type} depth {depth.min():.3f}-{depth.max():.3f} m, "
+            f"{prediction.latency_s * 1000:.0f} ms"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mde-hub", description="Monocular depth estimation models for transformers.")
     parser.add_argument("--version", action="version", version=f"mde-hub {__version__}")
@@ -83,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--sparse", action="store_true", help="outdoor: LiDAR-like sparse ground truth")
     synth.add_argument("--device", default="cpu", help="torch device for rendering, e.g. cuda")
     synth.set_defaults(handler=synthesize_data)
+
+    predict = commands.add_parser("predict", help="depth maps (and point clouds) for images or folders of images")
+    predict.add_argument("inputs", nargs="+", help="image files or folders")
+    predict.add_argument("--model", required=True, help="checkpoint directory (or Hub id when online)")
+    predict.add_argument("--out", required=True, help="output folder")
+    predict.add_argument("--formats", default="png16,npy,color", help=f"comma-separated, from {','.join(PREDICT_FORMATS)}")
+    predict.add_argument("--colormap", default="Spectral")
+    predict.add_argument("--focal", type=float, help="focal length in pixels for point clouds (default: 60 degree FOV)")
+    predict.add_argument("--stride", type=int, default=1, help="point clouds: keep every N-th pixel")
+    predict.set_defaults(handler=predict_depth)
     return parser
 
 
@@ -90,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, KeyError, ImportError) as error:
+    except (ValueError, OSError, KeyError, ImportError) as error:
         print(f"mde-hub: error: {error}", file=sys.stderr)
         return 2
 
