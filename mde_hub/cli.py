@@ -125,6 +125,35 @@ def predict_depth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluation_dataset(spec: str, layout: str | None, split: str):
+    """A dataset path (layout detected or named), or `synthetic:indoor:N` / `synthetic:outdoor:N` (seed 0)."""
+    if spec.startswith("synthetic:"):
+        from .data.synthetic import SyntheticDepthDataset
+
+        parts = spec.split(":")
+        if len(parts) != 3 or parts[1] not in ("indoor", "outdoor") or not parts[2].isdigit():
+            raise ValueError(f"Synthetic datasets are written synthetic:indoor:N or synthetic:outdoor:N; got {spec!r}.")
+        return SyntheticDepthDataset(parts[1], size=int(parts[2]), seed=0)
+    from .data.registry import open_dataset
+
+    return open_dataset(spec, layout, split)
+
+
+def evaluate_model(args: argparse.Namespace) -> int:
+    """Stream a dataset through a model, print the metrics table and write the evaluation JSON."""
+    from .evaluation import evaluate
+    from .inference import DepthPredictor
+
+    dataset = _evaluation_dataset(args.dataset, args.layout, args.split)
+    predictor = DepthPredictor.from_pretrained(args.model)
+    result = evaluate(predictor, dataset, args.protocol, args.flip_tta, args.align, args.align_space, args.limit)
+    print(f"{args.model} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
+    print(result.format_table())
+    result.to_json(args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mde-hub", description="Monocular depth estimation models for transformers.")
     parser.add_argument("--version", action="version", version=f"mde-hub {__version__}")
@@ -163,6 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--focal", type=float, help="focal length in pixels for point clouds (default: 60 degree FOV)")
     predict.add_argument("--stride", type=int, default=1, help="point clouds: keep every N-th pixel")
     predict.set_defaults(handler=predict_depth)
+
+    evaluation = commands.add_parser("evaluate", help="the nine depth metrics of a model on a dataset, as the papers score")
+    evaluation.add_argument("--model", required=True, help="checkpoint directory (mde-hub or transformers depth model)")
+    evaluation.add_argument("--dataset", required=True, help="dataset path, or synthetic:indoor:N / synthetic:outdoor:N")
+    evaluation.add_argument("--layout", help="name the dataset layout instead of detecting it")
+    evaluation.add_argument("--split", default="test", help="split, for layouts that have several (default: test)")
+    evaluation.add_argument("--protocol", default="nyu_eigen", help="nyu_eigen, nyu_densedepth, kitti_garg, kitti_eigen, none")
+    evaluation.add_argument("--flip-tta", action="store_true", help="average with the prediction of the mirrored image")
+    evaluation.add_argument("--align", default="none", choices=("none", "median", "scale_shift"), help="for relative models")
+    evaluation.add_argument("--align-space", default="depth", choices=("depth", "inverse_depth"))
+    evaluation.add_argument("--limit", type=int, help="score the first N samples only")
+    evaluation.add_argument("--output", default="results.json", help="evaluation JSON (default: results.json)")
+    evaluation.set_defaults(handler=evaluate_model)
     return parser
 
 

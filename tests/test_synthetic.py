@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from mde_hub.data.nyu import NYU_INTRINSICS, NyuDenseDepth
-from mde_hub.data.sample import Intrinsics
 from mde_hub.data.synthetic import SyntheticDepthDataset, make_scene, render_scenes, write_densedepth_layout
 from mde_hub.data.synthetic import render as render_module
 from mde_hub.data.synthetic.render import SURFACE_FLOOR, SURFACE_SKY, SURFACE_WALLS

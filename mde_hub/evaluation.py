@@ -1,0 +1,147 @@
+"""Evaluating a `DepthPredictor` on a dataset of `DepthSample`s under a named protocol (docs/MODELS.md §6).
+
+`evaluate` streams the dataset: each sample is predicted at its image size (optionally with horizontal-flip
+test-time augmentation), scored into a `DepthMetricAccumulator` and dropped, so memory does not grow with the
+dataset. The returned `EvaluationResult` records the metrics together with everything needed to reproduce them:
+protocol, settings, model and dataset identity, library versions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import transformers
+
+from . import __version__
+from .alignment import AlignmentMethod, AlignmentSpace
+from .files import atomic_output
+from .inference import DepthPredictor, depth_estimation_type_of
+from .metrics import METRIC_NAMES, DepthMetricAccumulator
+from .protocols import EvalProtocol, get_protocol
+
+def _predict_with_tta(predictor: DepthPredictor, image: np.ndarray, flip_tta: bool) -> np.ndarray:
+    """The prediction, or with ``flip_tta`` the mean of it and the flipped-back prediction of the mirrored image."""
+    depth = predictor.predict(image).depth
+    if not flip_tta:
+        return depth
+    mirrored = predictor.predict(np.ascontiguousarray(image[:, ::-1])).depth
+    return 0.5 * (depth + mirrored[:, ::-1])
+
+
+def _json_safe(value: Any) -> Any:
+    """Tuples to lists and infinite floats to ``"inf"``/``"-inf"``, recursively."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _model_identity(predictor: DepthPredictor) -> dict[str, Any]:
+    """Name, path, type, parameter count and (for a model loaded from a directory) the weights' sha256."""
+    model = predictor.model
+    config = model.config
+    path = getattr(config, "_name_or_path", "") or None
+    weights = os.path.join(path, "model.safetensors") if path else None
+    return {
+        "name": predictor.name,
+        "path": path,
+        "model_type": getattr(config, "model_type", None),
+        "depth_estimation_type": depth_estimation_type_of(config),
+        "num_parameters": sum(p.numel() for p in model.parameters()),
+        "weights_sha256": _sha256(weights) if weights and os.path.isfile(weights) else None,
+    }
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+    """Metrics of one evaluation run and what produced them."""
+
+    metrics: dict[str, float]
+    num_images: int
+    num_skipped: int
+    protocol: dict[str, Any]
+    settings: dict[str, Any]
+    model: dict[str, Any]
+    dataset: dict[str, Any]
+    versions: dict[str, str]
+    timestamp: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dictionary of every field."""
+        return _json_safe(dataclasses.asdict(self))
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        """Write the result as indented JSON, atomically."""
+        with atomic_output(path) as temporary:
+            temporary.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def format_table(self) -> str:
+        """A one-row markdown table of the 9 metrics."""
+        header = "| " + " | ".join(METRIC_NAMES) + " |"
+        rule = "|" + "|".join("---:" for _ in METRIC_NAMES) + "|"
+        row = "| " + " | ".join(f"{self.metrics[name]:.4f}" for name in METRIC_NAMES) + " |"
+        return "\n".join([header, rule, row])
+
+
+def evaluate(
+    predictor: DepthPredictor,
+    dataset: Any,
+    protocol: str | EvalProtocol = "nyu_eigen",
+    flip_tta: bool = False,
+    alignment: AlignmentMethod = "none",
+    alignment_space: AlignmentSpace = "depth",
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvaluationResult:
+    """Score ``predictor`` on the first ``limit`` samples (all when None) of an indexable ``dataset``.
+
+    ``progress(done, total)`` is called after each sample. A relative-depth model needs ``alignment="median"`` or
+    ``"scale_shift"``; without it a ValueError is raised, since its metric numbers would be meaningless.
+    """
+    protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
+    model_identity = _model_identity(predictor)
+    if model_identity["depth_estimation_type"] == "relative" and alignment == "none":
+        raise ValueError(
+            f"{predictor.name} predicts relative depth, so metric errors without alignment are meaningless; "
+            'pass alignment="median" or alignment="scale_shift"'
+        )
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    accumulator = DepthMetricAccumulator(protocol, alignment=alignment, alignment_space=alignment_space)
+    total = len(dataset) if limit is None else min(limit, len(dataset))
+    for index in range(total):
+        sample = dataset[index]
+        depth = _predict_with_tta(predictor, sample.image, flip_tta)
+        accumulator.update(depth, sample.depth, valid_mask=sample.valid)
+        if progress is not None:
+            progress(index + 1, total)
+    return EvaluationResult(
+        metrics=accumulator.compute(),
+        num_images=accumulator.num_images,
+        num_skipped=accumulator.num_skipped,
+        protocol=_json_safe(dataclasses.asdict(protocol)),
+        settings={"flip_tta": flip_tta, "alignment": alignment, "alignment_space": alignment_space, "limit": limit},
+        model=model_identity,
+        dataset={"class": type(dataset).__name__, "len": len(dataset)},
+        versions={"mde_hub": __version__, "transformers": transformers.__version__},
+        timestamp=datetime.now(timezone.utc).isoformat(),
+    )
