@@ -31,7 +31,7 @@ def inspect_data(args: argparse.Namespace) -> int:
     dataset = open_dataset(args.path, args.layout, args.split)
     count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     print(f"{args.path}: {type(dataset).__name__}, {len(dataset)} samples")
-    print(depth_statistics([dataset[index] for index in range(count)]).format())
+    print(depth_statistics(dataset[index] for index in range(count)).format())
     step = max(1, count // args.preview_count)
     grid = preview_grid([dataset[index] for index in range(0, count, step)][: args.preview_count])
     with atomic_output(args.preview) as temporary:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +33,8 @@ class DepthStatistics:
         )
 
 
-def depth_statistics(samples: Sequence[DepthSample]) -> DepthStatistics:
-    """Counts and depth statistics over valid pixels, streaming over the samples."""
+def depth_statistics(samples: Iterable[DepthSample]) -> DepthStatistics:
+    """Counts and depth statistics over valid pixels, streaming over the samples (one in memory at a time)."""
     sizes: dict[tuple[int, int], int] = {}
     pixels = valid_pixels = 0
     total, low, high, medians = 0.0, np.inf, -np.inf, []
