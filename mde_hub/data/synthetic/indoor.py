@@ -100,6 +100,18 @@ class _Room:
     def fabric(self) -> int:
         return self.plain(pal.FABRICS, noise=0.08, specular=0.0)
 
+    def plain_or_striped_fabric(self, plain_probability: float, stripe_scale: tuple[float, float]) -> int:
+        """A plain fabric, or two fabric colours in stripes of a random width in ``stripe_scale`` (metres)."""
+        if self.rng.random() < plain_probability:
+            return self.fabric()
+        return self.b.material(
+            Pattern.STRIPES,
+            pal.pick(self.rng, pal.FABRICS),
+            color2=pal.pick(self.rng, pal.FABRICS),
+            scale=self.rng.uniform(*stripe_scale),
+            params=(0.5, 0.0, 0.0),
+        )
+
     def furniture_finish(self) -> int:
         return (
             self.wood
@@ -237,17 +249,7 @@ def bed(r: _Room, origin: Vec3, yaw: float, width: float, length: float) -> None
     _part(r, origin, yaw, (0.0, base_h / 2, 0.0), (width, base_h, length), frame)
     mattress = r.plain(pal.FABRICS[-4:] + [(230, 228, 222)], noise=0.05)
     _part(r, origin, yaw, (0.0, base_h + 0.1, 0.01), (width - 0.04, 0.2, length - 0.06), mattress)
-    blanket = (
-        r.fabric()
-        if r.rng.random() < 0.6
-        else r.b.material(
-            Pattern.STRIPES,
-            pal.pick(r.rng, pal.FABRICS),
-            color2=pal.pick(r.rng, pal.FABRICS),
-            scale=r.rng.uniform(0.05, 0.3),
-            params=(0.5, 0.0, 0.0),
-        )
-    )
+    blanket = r.plain_or_striped_fabric(0.6, (0.05, 0.3))
     cover = length * r.rng.uniform(0.55, 0.75)
     _part(r, origin, yaw, (0.0, base_h + 0.11, length / 2 - cover / 2 + 0.02), (width + 0.02, 0.2, cover), blanket)
     pillow = r.plain([(236, 234, 228), (200, 196, 186)], noise=0.05)
@@ -502,17 +504,7 @@ def window(r: _Room, wall: _Wall, s: float, y0: float, width: float, height: flo
     )
     r.b.box(wall.point(s, 0.08, y0 - 0.025), (width + 0.2, 0.05, 0.16), frame, yaw=wall.yaw, casts_shadow=False)
     if r.rng.random() < 0.4:
-        cloth = (
-            r.fabric()
-            if r.rng.random() < 0.5
-            else r.b.material(
-                Pattern.STRIPES,
-                pal.pick(r.rng, pal.FABRICS),
-                color2=pal.pick(r.rng, pal.FABRICS),
-                scale=r.rng.uniform(0.08, 0.12),
-                params=(0.5, 0.0, 0.0),
-            )
-        )
+        cloth = r.plain_or_striped_fabric(0.5, (0.08, 0.12))
         top = min(r.height - 0.05, y0 + height + 0.25)
         for side in (-1, 1):
             r.b.box(
