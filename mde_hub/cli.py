@@ -146,11 +146,32 @@ def evaluate_model(args: argparse.Namespace) -> int:
 
     dataset = _evaluation_dataset(args.dataset, args.layout, args.split)
     predictor = DepthPredictor.from_pretrained(args.model)
-    result = evaluate(predictor, dataset, args.protocol, args.flip_tta, args.align, args.align_space, args.limit)
+    result = evaluate(
+        predictor, dataset, args.protocol, args.flip_tta, args.align, args.align_space, args.limit,
+        dataset_source=args.dataset, dataset_split=None if args.dataset.startswith("synthetic:") else args.split,
+    )
     print(f"{args.model} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
     print(result.format_table())
     result.to_json(args.output)
     print(f"wrote {args.output}")
+    return 0
+
+
+def write_card(args: argparse.Namespace) -> int:
+    """Write the Hub model card of a checkpoint, with the results of its evaluation JSONs."""
+    from .model_card import write_model_card
+
+    path = write_model_card(args.checkpoint, args.eval, args.repo_id, args.license, args.output)
+    print(f"wrote {path}")
+    return 0
+
+
+def push_model(args: argparse.Namespace) -> int:
+    """Upload a checkpoint (config, processor config, safetensors weights, card, records) to a Hub repo in one commit."""
+    from .hub import push_checkpoint
+
+    commit = push_checkpoint(args.checkpoint, args.repo_id, args.private, commit_message=args.message, revision=args.revision)
+    print(commit)
     return 0
 
 
@@ -205,6 +226,23 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--limit", type=int, help="score the first N samples only")
     evaluation.add_argument("--output", default="results.json", help="evaluation JSON (default: results.json)")
     evaluation.set_defaults(handler=evaluate_model)
+
+    card = commands.add_parser("card", help="write a Hub model card (README.md) for a checkpoint")
+    card.add_argument("checkpoint", help="checkpoint directory (config.json; training_record.json if trained here)")
+    card.add_argument("--eval", nargs="+", action="extend", default=[], metavar="RESULTS_JSON",
+                      help="evaluation JSONs written by mde-hub evaluate")
+    card.add_argument("--repo-id", help="Hub repo id, used as the model name and in the usage snippets")
+    card.add_argument("--license", default="apache-2.0", help="licence of the weights (default: apache-2.0)")
+    card.add_argument("--output", help="where to write the card (default: CHECKPOINT/README.md)")
+    card.set_defaults(handler=write_card)
+
+    push = commands.add_parser("push", help="upload a checkpoint to a Hugging Face Hub model repo in one commit")
+    push.add_argument("checkpoint", help="checkpoint directory (config.json, preprocessor_config.json, model.safetensors)")
+    push.add_argument("repo_id", help="Hub repo, e.g. user/name (created if missing; token: HF_TOKEN or `hf auth login`)")
+    push.add_argument("--private", action="store_true", help="create the repo private")
+    push.add_argument("--revision", help="branch to commit to (created from main if missing; default: main)")
+    push.add_argument("--message", help="commit message (default: Upload checkpoint with mde-hub push)")
+    push.set_defaults(handler=push_model)
     return parser
 
 

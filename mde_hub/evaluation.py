@@ -47,7 +47,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _sha256(path: str) -> str:
+def file_sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -67,7 +67,7 @@ def _model_identity(predictor: DepthPredictor) -> dict[str, Any]:
         "model_type": getattr(config, "model_type", None),
         "depth_estimation_type": depth_estimation_type_of(config),
         "num_parameters": sum(p.numel() for p in model.parameters()),
-        "weights_sha256": _sha256(weights) if weights and os.path.isfile(weights) else None,
+        "weights_sha256": file_sha256(weights) if weights and os.path.isfile(weights) else None,
     }
 
 
@@ -111,8 +111,13 @@ def evaluate(
     alignment_space: AlignmentSpace = "depth",
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    dataset_source: str | None = None,
+    dataset_split: str | None = None,
 ) -> EvaluationResult:
     """Score ``predictor`` on the first ``limit`` samples (all when None) of an indexable ``dataset``.
+
+    ``dataset_source`` (a path or ``synthetic:indoor:N``) and ``dataset_split`` are recorded with the dataset's
+    class and length, so the JSON says which data was scored.
 
     ``progress(done, total)`` is called after each sample. A relative-depth model needs ``alignment="median"`` or
     ``"scale_shift"``; without it a ValueError is raised, since its metric numbers would be meaningless.
@@ -141,7 +146,7 @@ def evaluate(
         protocol=_json_safe(dataclasses.asdict(protocol)),
         settings={"flip_tta": flip_tta, "alignment": alignment, "alignment_space": alignment_space, "limit": limit},
         model=model_identity,
-        dataset={"class": type(dataset).__name__, "len": len(dataset)},
+        dataset={"class": type(dataset).__name__, "len": len(dataset), "source": dataset_source, "split": dataset_split},
         versions={"mde_hub": __version__, "transformers": transformers.__version__},
         timestamp=datetime.now(timezone.utc).isoformat(),
     )

@@ -1,0 +1,475 @@
+"""Hub model cards for mde-hub checkpoints: `render_model_card` fills the architecture's template in model_cards/.
+
+The card states what the checkpoint is (config.json), how it was trained (``training_record.json`` written by
+train/train.py, when present), how it was evaluated (evaluation JSONs from `mde-hub evaluate`) and the papers'
+published numbers beside ours (:mod:`mde_hub.published`). The YAML front matter is built with huggingface_hub's
+``ModelCardData``/``EvalResult``, so the model-index follows the Hub's schema.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import string
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from transformers import AutoConfig
+
+from . import MODEL_CLASSES
+from .configuration_utils import DepthConfig
+from .evaluation import file_sha256
+from .files import atomic_output
+from .metrics import HIGHER_IS_BETTER, METRIC_NAMES
+from .protocols import AbsoluteCrop, EvalProtocol, FractionalCrop
+from .published import DATASET_NAMES, PublishedResult, published_results
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "model_cards"
+TRAINING_RECORD = "training_record.json"
+TRAINING_RECORD_KEYS = (
+    "recipe", "arguments", "command", "dataset", "train_samples", "global_step", "epochs", "hardware", "wall_time_s",
+    "final_eval",
+)
+ARCHITECTURE_NAMES = {
+    "mde_baseline": "Baseline", "mde_densedepth": "DenseDepth", "mde_bts": "BTS", "mde_adabins": "AdaBins",
+    "mde_dpt": "DPT",
+}
+# Config fields that tell checkpoints of one architecture apart, in the order the card lists them.
+SUMMARY_FIELDS = {
+    "mde_baseline": ("encoder_channels", "kernel_size", "image_size"),
+    "mde_densedepth": ("backbone", "backbone_kwargs", "decoder_width_factor", "image_size"),
+    "mde_bts": ("backbone", "backbone_kwargs", "bts_size", "focal_scaling", "image_size"),
+    "mde_adabins": ("backbone", "backbone_kwargs", "n_bins", "patch_size", "embedding_dim", "image_size"),
+    "mde_dpt": ("backbone", "backbone_kwargs", "is_hybrid", "backbone_out_indices", "readout_type", "image_size"),
+}
+METRIC_LABELS = {
+    "abs_rel": "AbsRel", "sq_rel": "SqRel", "rmse": "RMSE (m)", "rmse_log": "RMSE log", "log10": "log10",
+    "silog": "SILog", "delta1": "δ1", "delta2": "δ2", "delta3": "δ3",
+}
+METRIC_TITLES = {
+    "abs_rel": "Absolute relative error", "sq_rel": "Squared relative error", "rmse": "Root mean squared error (m)",
+    "rmse_log": "RMSE of log depth", "log10": "Mean absolute log10 error", "silog": "Scale-invariant log error",
+    "delta1": "δ < 1.25", "delta2": "δ < 1.25²", "delta3": "δ < 1.25³",
+}
+# Dataset key of mde_hub.published -> the word naming it in protocol names and training-record descriptions.
+_DATASET_WORDS = {"nyu_depth_v2": "nyu", "kitti": "kitti"}
+_DATASET_CLASSES = {"NyuDenseDepth": "nyu_depth_v2", "NyuLabeledMat": "nyu_depth_v2", "NyuSyncFolder": "nyu_depth_v2",
+                    "KittiEigenSplit": "kitti"}
+_SYNTHETIC = ("mde_hub_synthetic", "mde-hub synthetic scenes")
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``; errors name the file."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{what} {path} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} {path} must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _require_keys(data: dict[str, Any], keys: Sequence[str], path: Path, what: str) -> None:
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise ValueError(f"{what} {path} lacks {', '.join(missing)}")
+
+
+def _protocol_from_json(data: dict[str, Any]) -> EvalProtocol:
+    """The :class:`EvalProtocol` an evaluation JSON recorded (infinite bounds are stored as "inf")."""
+    crop = data.get("crop")
+    if crop is not None:
+        crop = AbsoluteCrop(**{**crop, "frame": tuple(crop["frame"])}) if "frame" in crop else FractionalCrop(**crop)
+    bounds = {key: float(data[key]) for key in ("min_depth", "max_depth")}
+    return EvalProtocol(**{**data, **bounds, "pred_clip": tuple(map(float, data["pred_clip"])), "crop": crop})
+
+
+@dataclass(frozen=True)
+class CardEvaluation:
+    """One evaluation JSON, checked and read for the card."""
+
+    path: Path
+    metrics: dict[str, float]
+    protocol: EvalProtocol
+    settings: dict[str, Any]
+    num_images: int
+    num_skipped: int
+    dataset_type: str
+    dataset_name: str
+    dataset_split: str | None
+    versions: dict[str, str]
+
+
+def _dataset_identity(dataset: dict[str, Any], protocol: EvalProtocol) -> tuple[str, str]:
+    """(type, name) of the evaluated data: from the dataset class, else from the protocol's dataset."""
+    kind = dataset.get("class", "")
+    if kind == "SyntheticDepthDataset":
+        return _SYNTHETIC
+    key = _DATASET_CLASSES.get(kind) or next(
+        (key for key, word in _DATASET_WORDS.items() if protocol.name.startswith(f"{word}_")), None
+    )
+    if key is not None:
+        return key, DATASET_NAMES[key]
+    return kind or "unknown", f"{kind or 'unknown'} dataset"
+
+
+def load_evaluation(path: str | os.PathLike, model_type: str, weights: Path | None = None) -> CardEvaluation:
+    """Read an evaluation JSON of `mde-hub evaluate`, checking it scored a ``model_type`` model (and ``weights``)."""
+    path = Path(path)
+    data = _read_json(path, "evaluation JSON")
+    _require_keys(data, ("metrics", "num_images", "num_skipped", "protocol", "settings", "model", "dataset"), path,
+                  "evaluation JSON")
+    metrics = data["metrics"]
+    if not isinstance(metrics, dict) or any(not isinstance(metrics.get(name), (int, float)) for name in METRIC_NAMES):
+        raise ValueError(f"evaluation JSON {path}: 'metrics' must give a number for each of {', '.join(METRIC_NAMES)}")
+    scored = data["model"].get("model_type")
+    if scored != model_type:
+        raise ValueError(f"evaluation JSON {path} scored a {scored!r} model, but the checkpoint is {model_type!r}")
+    scored_sha = data["model"].get("weights_sha256")
+    if scored_sha and weights is not None and weights.is_file() and file_sha256(str(weights)) != scored_sha:
+        raise ValueError(
+            f"evaluation JSON {path} scored other weights than {weights} (sha256 differs): "
+            "evaluate this checkpoint again"
+        )
+    try:
+        protocol = _protocol_from_json(data["protocol"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"evaluation JSON {path} has an unreadable protocol: {error}") from None
+    dataset_type, dataset_name = _dataset_identity(data["dataset"], protocol)
+    return CardEvaluation(
+        path=path,
+        metrics={name: float(metrics[name]) for name in METRIC_NAMES},
+        protocol=protocol,
+        settings=data["settings"],
+        num_images=int(data["num_images"]),
+        num_skipped=int(data["num_skipped"]),
+        dataset_type=dataset_type,
+        dataset_name=dataset_name,
+        dataset_split=data["dataset"].get("split"),
+        versions=data.get("versions", {}),
+    )
+
+
+def load_training_record(checkpoint_dir: Path) -> dict[str, Any] | None:
+    """``training_record.json`` of the checkpoint (None when there is none), with every expected key."""
+    path = checkpoint_dir / TRAINING_RECORD
+    if not path.exists():
+        return None
+    record = _read_json(path, "training record")
+    _require_keys(record, TRAINING_RECORD_KEYS, path, "training record")
+    for key in ("train_samples", "global_step", "epochs", "wall_time_s"):
+        if not isinstance(record[key], (int, float)):
+            raise ValueError(f"training record {path}: {key} must be a number, got {record[key]!r}")
+    return record
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if math.isfinite(value) else "∞"
+
+
+def config_summary(config: DepthConfig) -> str:
+    """The architecture-specific config fields and the parameter count (the model is built on the meta device)."""
+    model_class = MODEL_CLASSES[config.model_type][1]
+    local = {"backbone_weights": None, "backbone_pretrained": False} if hasattr(config, "backbone_weights") else {}
+    with torch.device("meta"):
+        model = model_class(replace(config, **local) if local else config)
+    count = sum(parameter.numel() for parameter in model.parameters())
+    fields = [
+        f"`{name}={json.dumps(getattr(config, name))}`"
+        for name in SUMMARY_FIELDS[config.model_type]
+        if getattr(config, name) not in ({}, None)
+    ]
+    return f"{', '.join(fields)}; {count / 1e6:.2f} M parameters ({count:,})."
+
+
+def depth_meaning(config: DepthConfig) -> str:
+    """What this checkpoint's ``predicted_depth`` is, from ``depth_estimation_type`` and the depth range."""
+    if config.depth_estimation_type == "metric":
+        return (
+            f"This checkpoint predicts **metric depth in metres** (`depth_estimation_type: metric`), between "
+            f"{_number(config.min_depth)} m and {_number(config.max_depth)} m."
+        )
+    kind = "relative inverse depth (larger = nearer)" if config.model_type == "mde_dpt" else "relative depth"
+    return (
+        f"This checkpoint predicts **{kind}** (`depth_estimation_type: relative`): it is not in metres and is known "
+        "only up to an unknown scale and shift per image."
+    )
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _metric_list(values: dict[str, Any]) -> str:
+    """``δ1 0.912, AbsRel 0.105, ...`` for the known metrics among ``values`` (Trainer's ``eval_`` prefix allowed)."""
+    plain = {key.removeprefix("eval_"): value for key, value in values.items()}
+    return ", ".join(f"{METRIC_LABELS[name]} {plain[name]:.4f}" for name in METRIC_NAMES if name in plain)
+
+
+def training_summary(record: dict[str, Any] | None) -> str:
+    """A paragraph on the training run of ``training_record.json`` (command, data, steps, hardware, wall time)."""
+    if record is None:
+        return (
+            f"no `{TRAINING_RECORD}` was found, so this checkpoint is untrained or was trained outside mde-hub; "
+            "its training is not documented here."
+        )
+    recipe = f"recipe `{record['recipe']}`" if record["recipe"] else "no recipe file"
+    final = _metric_list(record["final_eval"] or {})
+    final = f"Evaluation at the end of training: {final}." if final else "No evaluation was recorded after training."
+    arguments = json.dumps(record["arguments"], indent=2, sort_keys=True)
+    return "\n".join([
+        f"trained with mde-hub's `train/train.py` ({recipe}) on {record['dataset']} ({record['train_samples']:,} "
+        f"training samples): {record['global_step']:,} optimiser steps ({record['epochs']:g} epochs) on "
+        f"{record['hardware']} in {_duration(record['wall_time_s'])}. {final}",
+        "",
+        "```bash",
+        record["command"],
+        "```",
+        "",
+        "<details><summary>All training arguments</summary>",
+        "",
+        "```json",
+        arguments,
+        "```",
+        "",
+        "</details>",
+    ])
+
+
+def _crop_text(protocol: EvalProtocol) -> str:
+    crop = protocol.crop
+    if crop is None:
+        return "no crop"
+    if isinstance(crop, AbsoluteCrop):
+        return (f"crop rows {crop.top}-{crop.bottom - 1}, cols {crop.left}-{crop.right - 1} of the "
+                f"{crop.frame[0]}×{crop.frame[1]} frame")
+    return f"crop rows {crop.top}·H to {crop.bottom}·H, cols {crop.left}·W to {crop.right}·W"
+
+
+def _range_text(low: float, high: float, variable: str) -> str:
+    if math.isinf(high):
+        return f"{variable} > {_number(low)} m"
+    return f"{_number(low)} m < {variable} ≤ {_number(high)} m"
+
+
+def describe_evaluation(evaluation: CardEvaluation) -> str:
+    """The protocol (name, description, every setting) and run settings of one evaluation, as a list."""
+    protocol, settings = evaluation.protocol, evaluation.settings
+    low, high = protocol.pred_clip
+    clip = f"clipped to [{_number(low)}, {_number(high)}] m" if math.isfinite(high) else f"clipped to ≥ {_number(low)} m"
+    ground_truth = f"finite and {_range_text(protocol.min_depth, protocol.max_depth, 'gt')}; {_crop_text(protocol)}"
+    scored = f"{evaluation.num_images} images scored, {evaluation.num_skipped} skipped"
+    resize = (
+        "a 352×1216 KB-crop prediction is pasted into the ground-truth frame, other sizes are resized "
+        if protocol.kb_crop else "resized to the ground truth "
+    ) + f"({protocol.resize_mode})"
+    alignment = settings.get("alignment", "none")
+    space = settings.get("alignment_space", "depth").replace("_", " ")
+    aligned = {
+        "none": "none (depth scored as predicted)",
+        "median": f"per-image median scaling in {space} space",
+        "scale_shift": f"per-image least-squares scale and shift in {space} space",
+    }.get(alignment, f"alignment {alignment!r}")
+    versions = ", ".join(f"{name} {version}" for name, version in evaluation.versions.items())
+    return "\n".join([
+        f"**{evaluation.dataset_name}, protocol `{protocol.name}`**: {protocol.description}.",
+        "",
+        f"* ground truth: {ground_truth}",
+        f"* predictions: {clip}; {resize}",
+        f"* averaging: {'per image, then the mean' if protocol.reduction == 'per_image' else 'all pixels pooled'}",
+        f"* test-time augmentation: {'horizontal flip' if settings.get('flip_tta') else 'none (one forward pass)'}",
+        f"* alignment: {aligned}",
+        f"* {scored}; {versions}" if versions else f"* {scored}",
+    ])
+
+
+def _protocol_label(evaluation: CardEvaluation) -> str:
+    extras = ["flip TTA"] if evaluation.settings.get("flip_tta") else []
+    if evaluation.settings.get("alignment", "none") != "none":
+        extras.append(f"{evaluation.settings['alignment']} alignment")
+    return ", ".join([f"`{evaluation.protocol.name}`", *extras])
+
+
+def _header(first: Sequence[str]) -> list[str]:
+    labels = [f"{METRIC_LABELS[name]} {'↑' if HIGHER_IS_BETTER[name] else '↓'}" for name in METRIC_NAMES]
+    return ["| " + " | ".join([*first, *labels]) + " |", "|" + "---|" * len(first) + "---:|" * len(METRIC_NAMES)]
+
+
+def results_table(evaluations: Sequence[CardEvaluation]) -> str:
+    """All nine metrics of every evaluation, one row each."""
+    if not evaluations:
+        return "_No measured results: this card was written without an evaluation JSON._"
+    rows = _header(["data set", "protocol", "images"])
+    for evaluation in evaluations:
+        values = [f"{evaluation.metrics[name]:.4f}" for name in METRIC_NAMES]
+        rows.append(f"| {evaluation.dataset_name} | {_protocol_label(evaluation)} | {evaluation.num_images} | "
+                    + " | ".join(values) + " |")
+    return "\n".join(rows)
+
+
+def _published_label(result: PublishedResult) -> str:
+    architecture = ARCHITECTURE_NAMES[result.model]
+    name = result.variant if result.variant.startswith(architecture) else f"{architecture} {result.variant}"
+    return f"{name}, {result.source}"
+
+
+def published_table(model_type: str, evaluations: Sequence[CardEvaluation]) -> str:
+    """Per dataset, the published rows beside this checkpoint's rows on the same dataset, with the rows' notes.
+
+    An architecture without a paper (the Baseline) is shown beside every paper's NYU Depth v2 rows.
+    """
+    published = published_results(model_type) or published_results(dataset="nyu_depth_v2")
+    blocks = []
+    for dataset, name in DATASET_NAMES.items():
+        rows = [result for result in published if result.dataset == dataset]
+        if not rows:
+            continue
+        lines = [f"**{name}**", "", *_header(["published (source) or measured", "protocol"])]
+        for result in rows:
+            values = [f"{result.metrics[m]:.3f}" if m in result.metrics else "–" for m in METRIC_NAMES]
+            lines.append(f"| {_published_label(result)} | `{result.protocol}` | " + " | ".join(values) + " |")
+        ours = [evaluation for evaluation in evaluations if evaluation.dataset_type == dataset]
+        for evaluation in ours:
+            values = [f"{evaluation.metrics[m]:.3f}" for m in METRIC_NAMES]
+            lines.append(f"| this checkpoint | {_protocol_label(evaluation)} | " + " | ".join(values) + " |")
+        lines.append("")
+        lines.extend(f"* {_published_label(result)}: {result.notes}." for result in rows if result.notes)
+        if not ours:
+            usual = Counter(result.protocol for result in rows).most_common(1)[0][0]
+            lines.append(f"* this checkpoint: not evaluated on {name} (`mde-hub evaluate --protocol {usual}`).")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _check_distinct(evaluations: Sequence[CardEvaluation]) -> None:
+    """Two evaluations of one dataset under the same protocol and settings would give the card two answers."""
+    seen: dict[tuple[Any, ...], Path] = {}
+    for evaluation in evaluations:
+        key = (evaluation.dataset_type, evaluation.dataset_split, evaluation.protocol.name,
+               json.dumps(evaluation.settings, sort_keys=True))
+        if key in seen:
+            raise ValueError(
+                f"evaluation JSONs {seen[key]} and {evaluation.path} both score {evaluation.dataset_name} under "
+                f"protocol {evaluation.protocol.name!r} with the same settings: pass one of them"
+            )
+        seen[key] = evaluation.path
+
+
+def _eval_paths(eval_json: str | os.PathLike | Sequence[str | os.PathLike] | None) -> list[Path]:
+    if eval_json is None:
+        return []
+    if isinstance(eval_json, (str, os.PathLike)):
+        return [Path(eval_json)]
+    return [Path(path) for path in eval_json]
+
+
+def _template(model_type: str, checkpoint_dir: Path) -> string.Template:
+    known = {name: TEMPLATE_DIR / f"{name.removeprefix('mde_')}.md" for name in MODEL_CLASSES}
+    if model_type not in known:
+        raise ValueError(
+            f"no model-card template for model_type {model_type!r} ({checkpoint_dir / 'config.json'}); templates "
+            f"exist for {', '.join(sorted(known))}"
+        )
+    try:
+        return string.Template(known[model_type].read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"model-card template {known[model_type]} is missing: the templates ship in mde-hub's source tree"
+        ) from None
+
+
+def _card_data(
+    config: DepthConfig, name: str, license: str, evaluations: Sequence[CardEvaluation], record: dict[str, Any] | None
+) -> ModelCardData:
+    """The front matter: pipeline, library, licence, datasets, tags and one model-index result per evaluation."""
+    # `datasets` is meant for Hub dataset ids; NYU Depth v2 and KITTI have no verified canonical id, so the card
+    # lists the short names of mde-hub's published tables (the schema takes any string) and leaves synthetic data out.
+    trained_on = str(record["dataset"]).lower() if record else ""
+    datasets = [key for key, word in _DATASET_WORDS.items() if word in trained_on]
+    for evaluation in evaluations:
+        if evaluation.dataset_type in DATASET_NAMES and evaluation.dataset_type not in datasets:
+            datasets.append(evaluation.dataset_type)
+    results = [
+        EvalResult(
+            task_type="depth-estimation",
+            task_name="Depth Estimation",
+            dataset_type=evaluation.dataset_type,
+            dataset_name=evaluation.dataset_name,
+            dataset_split=evaluation.dataset_split,
+            metric_type=metric,
+            metric_name=METRIC_TITLES[metric],
+            metric_value=evaluation.metrics[metric],
+            metric_config=evaluation.protocol.name,
+        )
+        for evaluation in evaluations
+        for metric in METRIC_NAMES
+    ]
+    tags = ["depth-estimation", "monocular-depth-estimation", f"{config.depth_estimation_type}-depth", "mde-hub",
+            config.model_type.removeprefix("mde_")]
+    return ModelCardData(
+        model_name=name,
+        pipeline_tag="depth-estimation",
+        library_name="transformers",
+        license=license,
+        datasets=datasets or None,
+        tags=tags,
+        eval_results=results or None,
+    )
+
+
+def render_model_card(
+    checkpoint_dir: str | os.PathLike,
+    eval_json: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    repo_id: str | None = None,
+    license: str = "apache-2.0",
+) -> str:
+    """The Hub model card (YAML front matter + the architecture's template, filled) of a saved checkpoint."""
+    checkpoint_dir = Path(checkpoint_dir)
+    if not (checkpoint_dir / "config.json").is_file():
+        raise FileNotFoundError(f"no config.json in {checkpoint_dir}: not a saved checkpoint")
+    config = AutoConfig.from_pretrained(checkpoint_dir)
+    template = _template(config.model_type, checkpoint_dir)
+    weights = checkpoint_dir / "model.safetensors"
+    evaluations = [load_evaluation(path, config.model_type, weights) for path in _eval_paths(eval_json)]
+    _check_distinct(evaluations)
+    record = load_training_record(checkpoint_dir)
+    name = repo_id or checkpoint_dir.resolve().name
+    body = template.substitute(
+        model_name=name,
+        config_summary=config_summary(config),
+        depth_meaning=depth_meaning(config),
+        training_summary=training_summary(record),
+        evaluation_protocol="\n\n".join(map(describe_evaluation, evaluations))
+        or "This checkpoint has not been evaluated: run `mde-hub evaluate` and pass its JSON to `mde-hub card --eval`.",
+        results_table=results_table(evaluations),
+        published_table=published_table(config.model_type, evaluations),
+        usage_path=repo_id or str(checkpoint_dir),
+    )
+    data = _card_data(config, name, license, evaluations, record)
+    card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
+    return str(card)
+
+
+def write_model_card(
+    checkpoint_dir: str | os.PathLike,
+    eval_json: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    repo_id: str | None = None,
+    license: str = "apache-2.0",
+    output: str | os.PathLike | None = None,
+) -> Path:
+    """Render the card and write it atomically to ``output`` (default: the checkpoint's README.md)."""
+    text = render_model_card(checkpoint_dir, eval_json, repo_id, license)
+    path = Path(output) if output is not None else Path(checkpoint_dir) / "README.md"
+    with atomic_output(path) as temporary:
+        temporary.write_text(text)
+    return path
