@@ -84,8 +84,10 @@ class ModelInputDataset(torch.utils.data.Dataset):
     """Wraps a dataset of `DepthSample`s for `Trainer`: optional augmentation, then the model's image processor.
 
     `augmentation` is a callable `(sample, rng) -> sample`; each item draws its randomness from a fresh generator
-    seeded by (`seed`, index, the number of times that index was read), so runs are reproducible yet every epoch
-    sees new augmentations.
+    seeded by (`seed`, epoch, index, the number of times that index was read in this epoch), so runs are
+    reproducible yet every epoch sees new augmentations. `set_epoch` (called by the trainer at each epoch) makes
+    the draws independent of the process that reads them: DataLoader workers get a copy of the dataset, and a run
+    resumed mid-epoch repeats the augmentations of an uninterrupted one.
     """
 
     def __init__(self, samples: torch.utils.data.Dataset, processor: Any, augmentation: Any = None, seed: int = 0) -> None:
@@ -93,7 +95,13 @@ class ModelInputDataset(torch.utils.data.Dataset):
         self.processor = processor
         self.augmentation = augmentation
         self.seed = seed
+        self.epoch = 0
         self._reads: dict[int, int] = {}
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start epoch `epoch`: its augmentations are drawn afresh, whatever was read before."""
+        self.epoch = epoch
+        self._reads = {}
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -103,5 +111,5 @@ class ModelInputDataset(torch.utils.data.Dataset):
         if self.augmentation is not None:
             reads = self._reads.get(index, 0)
             self._reads[index] = reads + 1
-            sample = self.augmentation(sample, np.random.default_rng((self.seed, index, reads)))
+            sample = self.augmentation(sample, np.random.default_rng((self.seed, self.epoch, index, reads)))
         return to_model_inputs(sample, self.processor)

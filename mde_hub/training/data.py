@@ -1,0 +1,130 @@
+"""Training and evaluation datasets of model inputs from `DataArguments` and the model's configuration.
+
+Each dataset of `DepthSample`s is wrapped in `ModelInputDataset` with the model's image processor; the training set
+also gets the augmentation preset, seeded by the run's seed. Items are dicts of `pixel_values` (3, h, w) and `labels`
+(h, w) in metres at the model's input size, which transformers' default collator stacks.
+
+Sources (`DataArguments.dataset`):
+
+* synthetic: `SyntheticDepthDataset` frames, the held-out evaluation frames from another seed; pre-rendered once
+  on `device` unless `synthetic_prerender` is off.
+* nyu: DenseDepth's `nyu_data.zip` (splits train/test), or with `train_file_list` the BTS/AdaBins sync folder
+  (evaluation with `eval_file_list`, under `eval_dataset_path` if given).
+* kitti: the BTS-style Eigen split (`train_file_list`, `eval_file_list`, `kitti_gt_path`), KB-cropped.
+* folder: `open_dataset(dataset_path, layout, train_split)`; evaluation only from `eval_dataset_path`, so that a
+  layout without splits is never scored on its training frames.
+* hf: `HfDepthDataset` splits `train_split` and `eval_split` of a parquet file or folder.
+
+Training images are resized to `train_image_size` when given (e.g. BTS's 416x544 crops, which the model then sees
+unresized), else to the model's input size like the evaluation images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..auto import image_processor_for
+from ..configuration_utils import DepthConfig
+from ..data.augmentation import get_augmentation
+from ..data.hf import HfDepthDataset
+from ..data.kitti import KittiEigenSplit
+from ..data.nyu import NyuDenseDepth, NyuSyncFolder
+from ..data.registry import open_dataset
+from ..data.sample import DepthSample, ModelInputDataset
+from ..data.synthetic import SyntheticDepthDataset
+from ..image_processing_depth import DepthImageProcessor
+from .arguments import DataArguments
+
+_RENDER_BATCH = 32
+
+
+@dataclass
+class TrainingData:
+    train: ModelInputDataset
+    eval: ModelInputDataset | None
+    description: str
+
+
+def prerender(frames: SyntheticDepthDataset, batch_size: int = _RENDER_BATCH) -> list[DepthSample]:
+    """Every frame of `frames`, rendered once in batches (a list is a map-style dataset)."""
+    samples: list[DepthSample] = []
+    for start in range(0, len(frames), batch_size):
+        samples.extend(frames.render_batch(range(start, min(start + batch_size, len(frames)))))
+    return samples
+
+
+def _synthetic(args: DataArguments, size: int, seed: int, device: str | torch.device) -> tuple[Any, str]:
+    frames = SyntheticDepthDataset(
+        args.synthetic_kind, size, args.synthetic_height, args.synthetic_width, seed, args.synthetic_sparse, device
+    )
+    sparse = " sparse" if args.synthetic_sparse else ""
+    description = f"synthetic {args.synthetic_kind}{sparse} {size} frames {args.synthetic_height}x{args.synthetic_width} seed {seed}"
+    return (prerender(frames) if args.synthetic_prerender else frames), description
+
+
+def _limited(samples: Any, limit: int | None) -> Any:
+    return samples if limit is None or limit >= len(samples) else torch.utils.data.Subset(samples, range(limit))
+
+
+def _real_samples(args: DataArguments, training: bool) -> Any | None:
+    """The training or evaluation samples of a dataset on disk; None when no evaluation source is given."""
+    path = args.dataset_path if training else (args.eval_dataset_path or args.dataset_path)
+    split = args.train_split if training else args.eval_split
+    file_list = args.train_file_list if training else args.eval_file_list
+    if args.dataset == "nyu":
+        if args.train_file_list is None:
+            return NyuDenseDepth(path, split)
+        return NyuSyncFolder(path, file_list) if file_list is not None else None
+    if args.dataset == "kitti":
+        if args.train_file_list is None or args.kitti_gt_path is None:
+            raise ValueError("dataset 'kitti' needs train_file_list (BTS's Eigen list) and kitti_gt_path")
+        return KittiEigenSplit(path, args.kitti_gt_path, file_list) if file_list is not None else None
+    if args.dataset == "folder":
+        if not training and args.eval_dataset_path is None:
+            return None
+        return open_dataset(path, args.layout, split)
+    return HfDepthDataset(path, split=split, depth_scale=args.hf_depth_scale)
+
+
+def _real_description(args: DataArguments, samples: Any, training: bool) -> str:
+    path = args.dataset_path if training else (args.eval_dataset_path or args.dataset_path)
+    source = (args.train_file_list if training else args.eval_file_list) or (args.train_split if training else args.eval_split)
+    return f"{args.dataset} {path} ({source}, {len(samples)} samples)"
+
+
+def build_datasets(
+    args: DataArguments, config: DepthConfig, seed: int = 0, device: str | torch.device = "cpu"
+) -> TrainingData:
+    """The training set (augmented) and evaluation set (None if there is none or it is empty) of model inputs."""
+    if args.dataset == "synthetic":
+        train_size = args.synthetic_size if args.max_train_samples is None else min(args.synthetic_size, args.max_train_samples)
+        eval_size = args.synthetic_eval_size if args.max_eval_samples is None else min(args.synthetic_eval_size, args.max_eval_samples)
+        train, description = _synthetic(args, train_size, args.synthetic_seed, device)
+        evaluation, eval_description = _synthetic(args, eval_size, args.synthetic_eval_seed, device) if eval_size else (None, "")
+    else:
+        train = _limited(_real_samples(args, training=True), args.max_train_samples)
+        description = _real_description(args, train, training=True)
+        evaluation = _real_samples(args, training=False)
+        if evaluation is not None:
+            evaluation = _limited(evaluation, args.max_eval_samples)
+            eval_description = _real_description(args, evaluation, training=False)
+    if len(train) == 0:
+        raise ValueError(f"no training samples in {description}")
+    if evaluation is not None and len(evaluation) == 0:
+        evaluation = None
+    if evaluation is not None:
+        description += f"; evaluation: {eval_description}"
+    processor = image_processor_for(config)
+    train_processor = processor
+    if args.train_image_size is not None:
+        height, width = args.train_image_size
+        train_processor = DepthImageProcessor(**{**config.image_processor_kwargs(), "size": {"height": height, "width": width}})
+    augmentation = get_augmentation(args.augmentation)
+    return TrainingData(
+        train=ModelInputDataset(train, train_processor, augmentation, seed=seed),
+        eval=ModelInputDataset(evaluation, processor) if evaluation is not None else None,
+        description=description,
+    )
