@@ -42,6 +42,13 @@ def depth_estimation_type_of(config: Any) -> str:
     raise ValueError(f"cannot tell whether model type {model_type!r} predicts metric or relative depth")
 
 
+def predicts_inverse_depth(config: Any) -> bool:
+    """True for transformers' relative DPT and Depth Anything, whose ``predicted_depth`` is relative inverse depth
+    (disparity-like: larger is nearer), so ``1 / predicted_depth`` is depth up to scale. mde-hub models always
+    predict depth."""
+    return getattr(config, "model_type", None) in _RELATIVE_BY_DEFAULT and depth_estimation_type_of(config) == "relative"
+
+
 @dataclass
 class DepthPrediction:
     depth: np.ndarray  # (H, W) float32 at the input image's size, in metres for metric models

@@ -199,12 +199,28 @@ class DepthMetricAccumulator:
             raise ValueError(f"valid_mask shape {tuple(user.shape)} does not match gt shape {tuple(gt.shape)}")
         return mask & user
 
+    def scored(self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None = None) -> tuple[Tensor, Tensor]:
+        """One ``(H, W)`` prediction exactly as ``update`` scores it (in the GT frame, aligned, sanitised and
+        clipped) and its valid mask, e.g. for per-pixel error maps. Raises ValueError if no pixel is valid."""
+        pred_b = _as_batch(_as_cpu_tensor(pred).double(), "pred")
+        gt_b = _as_batch(_as_cpu_tensor(gt).double(), "gt")
+        if pred_b.shape[0] != 1 or gt_b.shape[0] != 1:
+            raise ValueError(f"scored takes one image; got pred {tuple(pred_b.shape)} and gt {tuple(gt_b.shape)}")
+        mask = self._valid_mask(gt_b, valid_mask)[0]
+        if not mask.any():
+            raise ValueError("no valid ground-truth pixels under this protocol")
+        pred_b = _to_gt_frame(pred_b, tuple(gt_b.shape[-2:]), self.protocol)
+        return self._aligned_and_clipped(pred_b[0], gt_b[0], mask), mask
+
+    def _aligned_and_clipped(self, pred: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
+        pred = align(pred, gt, mask, self.alignment, self.alignment_space)
+        return _sanitize_and_clip(pred, *self.protocol.pred_clip)
+
     def _add_image(self, pred: Tensor, gt: Tensor, mask: Tensor) -> None:
         if not mask.any():
             self.num_skipped += 1
             return
-        pred = align(pred, gt, mask, self.alignment, self.alignment_space)
-        pred = _sanitize_and_clip(pred, *self.protocol.pred_clip)
+        pred = self._aligned_and_clipped(pred, gt, mask)
         sums = _pixel_sums(pred[mask], gt[mask])
         self._sums += sums if self.reduction == "pooled" else _metrics_from_sums(sums)
         self.num_images += 1

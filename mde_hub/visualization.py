@@ -65,3 +65,20 @@ def colorize_depth(
     image = _apply_colormap(1.0 - normalized if colormap != "Spectral" else normalized, colormap)
     image[~valid] = invalid_color
     return image
+
+
+def colorize_error(
+    error: np.ndarray, vmax: float, colormap: str = "magma", invalid_color: tuple[int, int, int] = (0, 0, 0)
+) -> np.ndarray:
+    """An (H, W) non-negative error map as (H, W, 3) uint8: 0 at the dark end of the colormap, `vmax` and above at
+    the bright end (Spectral: red). Non-finite errors get `invalid_color`."""
+    error = np.asarray(error, dtype=np.float64)
+    if error.ndim != 2:
+        raise ValueError(f"Expected an (H, W) error map; got shape {error.shape}.")
+    if not vmax > 0:
+        raise ValueError(f"vmax must be positive; got {vmax}.")
+    valid = np.isfinite(error)
+    normalized = np.clip(np.where(valid, error, 0.0) / vmax, 0.0, 1.0)
+    image = _apply_colormap(1.0 - normalized if colormap == "Spectral" else normalized, colormap)
+    image[~valid] = invalid_color
+    return image

@@ -1,34 +1,356 @@
-"""The app starts on loopback with its embedded defaults and answers a prediction request."""
+"""The app in process through gradio_client: every endpoint's outputs checked with numbers, bad input answered with
+clear messages while the server keeps serving, and the Gradio-free logic (registry LRU bound, focal rule, scratch
+folders) directly."""
 
 from __future__ import annotations
+
+import json
+import math
+import struct
 
 import numpy as np
 import PIL.Image
 import pytest
+from app_helpers import make_checkpoints, save_baseline, start_app
 from gradio_client import Client, handle_file
 
 import app
+from mde_hub import BaselineConfig, BtsConfig, DptConfig
+from mde_hub.app.compare import default_focal, point_stride, shared_range
+from mde_hub.app.evaluate import BEST_MARK, BEST_STYLE
+from mde_hub.app.inputs import ImageLimits, ScratchSpace
+from mde_hub.app.registry import UNTRAINED_NAME, ModelRegistry, ModelSource, discover_sources, load_predictor, model_bytes
+from mde_hub.data.folder import ENCODINGS
+from mde_hub.evaluation import evaluate
+from mde_hub.inference import DepthPredictor
+from mde_hub.metrics import HIGHER_IS_BETTER, METRIC_NAMES, compute_depth_metrics
+from mde_hub.published import published_results
+from mde_hub.visualization import colorize_depth, colorize_error
+
+LIMITS = ImageLimits(max_pixels=200_000, min_side=16)
+MODELS = ["baseline-a", "baseline-b"]
 
 
 @pytest.fixture(scope="module")
-def running_app():
-    demo = app.build_demo(app.discover_models(None))
-    demo.queue().launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    yield demo
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("app")
+    models = make_checkpoints(root / "models")
+    demo, registry, samples = start_app(models, root, LIMITS, max_file_size="1mb")
+    yield {"demo": demo, "registry": registry, "samples": samples, "root": root, "models": models}
     demo.close()
 
 
-def test_predict_endpoint_returns_a_colourised_depth_map(running_app, tmp_path) -> None:
-    image_path = tmp_path / "photo.png"
-    PIL.Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(image_path)
-    client = Client(running_app.local_url, verbose=False)
-    depth_image, summary = client.predict(handle_file(str(image_path)), next(iter(app.discover_models(None))), "magma", api_name="/predict")
-    depth = np.asarray(PIL.Image.open(depth_image))
-    assert depth.shape == (48, 64, 3)
-    assert " m, " in summary and "metric depth" in summary
+@pytest.fixture(scope="module")
+def client(served):
+    return Client(served["demo"].local_url, verbose=False)
 
 
-def test_missing_image_is_a_clear_error(running_app) -> None:
-    client = Client(running_app.local_url, verbose=False)
-    with pytest.raises(Exception, match="Upload an image first"):
-        client.predict(None, next(iter(app.discover_models(None))), "gray", api_name="/predict")
+def _photo(path, height=48, width=64, seed=0):
+    PIL.Image.fromarray(np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def _predict(served, name, image):
+    return DepthPredictor.from_pretrained(served["models"] / name).predict(image).depth
+
+
+def _depth_from_inverse(inverse):
+    """1 / d where the inverse depth d is positive, 0 (invalid) elsewhere."""
+    return np.where(inverse > 0, 1.0 / np.where(inverse > 0, inverse, 1.0), 0.0)
+
+
+def _by_suffix(paths, suffix):
+    (found,) = [p for p in paths if p.endswith(suffix)]
+    return found
+
+
+def _parse_glb(path):
+    data = open(path, "rb").read()
+    magic, version, length = struct.unpack_from("<4sII", data, 0)
+    json_length, json_type = struct.unpack_from("<II", data, 12)
+    document = json.loads(data[20 : 20 + json_length])
+    assert (magic, version, length, json_type) == (b"glTF", 2, len(data), 0x4E4F534A)
+    return document
+
+
+def _compare(client, image_path, names=MODELS, colormap="magma", range_mode="shared", focal=0):
+    return client.predict(handle_file(str(image_path)), names, colormap, range_mode, focal, api_name="/compare")
+
+
+def test_compare_returns_labelled_maps_and_exact_downloads(served, client, tmp_path):
+    photo = _photo(tmp_path / "photo.png")
+    image = np.asarray(PIL.Image.open(photo))
+    gallery, notes, inspect, (slider_in, slider_depth), glb, downloads = _compare(client, photo)
+    assert [item["caption"].split(" | ")[0] for item in gallery] == MODELS
+    depths = {name: _predict(served, name, image) for name in MODELS}
+    for item, name in zip(gallery, MODELS):
+        low, high = depths[name].min(), depths[name].max()
+        assert item["caption"].endswith(f"{low:.2f}-{high:.2f} m") and " ms | " in item["caption"]
+    value_range = shared_range(list(depths.values()))
+    assert f"{value_range[0]:.3g} to {value_range[1]:.3g} m" in notes
+    # 518.8579 px at NYU's 640 px width, scaled to 64 px: 51.9 px.
+    assert "focal length 51.9 px" in notes
+    for name in MODELS:
+        npy = np.load(_by_suffix(downloads, f"{name}.depth_m.npy"))
+        np.testing.assert_allclose(npy, depths[name], rtol=1e-6)
+        png16 = np.asarray(PIL.Image.open(_by_suffix(downloads, f"{name}.depth_mm.png")))
+        assert png16.dtype == np.uint16 and png16.shape == (48, 64)
+        np.testing.assert_array_equal(png16, np.round(npy.astype(np.float64) * 1000).astype(np.uint16))
+        colour = np.asarray(PIL.Image.open(_by_suffix(downloads, f"{name}.color.png")))
+        np.testing.assert_array_equal(colour, colorize_depth(npy, "magma", value_range))
+        document = _parse_glb(_by_suffix(downloads, f"{name}.glb"))
+        assert document["accessors"][0]["count"] == 48 * 64
+        assert document["meshes"][0]["primitives"][0]["attributes"] == {"POSITION": 0, "COLOR_0": 1}
+    assert inspect["value"] == "baseline-a" and [c[0] for c in inspect["choices"]] == MODELS
+    assert glb.endswith("baseline-a.glb")
+    np.testing.assert_array_equal(np.asarray(PIL.Image.open(slider_in).convert("RGB")), image)
+    np.testing.assert_array_equal(np.asarray(PIL.Image.open(slider_depth)), colorize_depth(depths["baseline-a"], "magma", value_range))
+
+
+def test_compare_per_image_range_focal_and_relative_model(served, client, tmp_path):
+    photo = _photo(tmp_path / "photo.png", 40, 60, seed=1)
+    image = np.asarray(PIL.Image.open(photo))
+    gallery, notes, _, _, _, downloads = _compare(client, photo, ["baseline-b", "hf-dpt"], "turbo", "per image", 100.0)
+    own = _predict(served, "baseline-b", image)
+    colour = np.asarray(PIL.Image.open(_by_suffix(downloads, "baseline-b.color.png")))
+    np.testing.assert_array_equal(colour, colorize_depth(own, "turbo"))
+    # transformers' DPT predicts relative inverse depth: the app shows 1 / d, labelled relative, without a mm PNG.
+    inverse = _predict(served, "hf-dpt", image)
+    relative = np.load(_by_suffix(downloads, "hf-dpt.depth_relative.npy"))
+    np.testing.assert_allclose(relative, _depth_from_inverse(inverse), rtol=1e-5)
+    assert not any(p.endswith("hf-dpt.depth_mm.png") for p in downloads)
+    assert "relative depth" in gallery[1]["caption"] and "no millimetres" in notes
+    assert notes.count("focal length 100.0 px") == 2
+    points = _parse_glb(_by_suffix(downloads, "baseline-b.glb"))["accessors"][0]
+    # x = (u - cx) z / f with f = 100: the leftmost column (u = 0, cx = 29.5) bounds x at -29.5 z / 100.
+    assert math.isclose(points["min"][0], (-29.5 * own[:, 0] / 100).min(), rel_tol=1e-5)
+
+
+def test_inspect_switches_the_slider_and_the_3d_view(client, tmp_path):
+    _compare(client, _photo(tmp_path / "photo.png"))
+    (_, depth_png), glb = client.predict("baseline-b", api_name="/inspect")
+    assert depth_png.endswith("baseline-b.color.png") and glb.endswith("baseline-b.glb")
+
+
+def _evaluate(client, image, gt, encoding, names, protocol="none", alignment="none", space="depth"):
+    return client.predict(
+        handle_file(str(image)), handle_file(str(gt)), encoding, names, protocol, alignment, space, api_name="/evaluate"
+    )
+
+
+def test_evaluate_table_equals_compute_depth_metrics_and_marks_the_best(served, client):
+    sample = served["samples"][0]  # indoor, millimetre PNG
+    table, error_maps, notes = _evaluate(client, sample.image, sample.depth, sample.encoding, [*MODELS, "hf-dpt"], alignment="median")
+    image = np.asarray(PIL.Image.open(sample.image))
+    gt = ENCODINGS["mm"].read(sample.depth)
+    assert table["headers"] == ["model", *METRIC_NAMES, "note"]
+    expected = {name: compute_depth_metrics(_predict(served, name, image), gt, "none", alignment="median") for name in MODELS}
+    inverse = _predict(served, "hf-dpt", image)
+    expected["hf-dpt"] = compute_depth_metrics(_depth_from_inverse(inverse), gt, "none", alignment="median")
+    rows = {row[0]: row for row in table["data"]}
+    for name, metrics in expected.items():
+        np.testing.assert_allclose([rows[name][1 + i] for i in range(9)], [metrics[m] for m in METRIC_NAMES], rtol=1e-9)
+    display, styling = table["metadata"]["display_value"], table["metadata"]["styling"]
+    for column, metric in enumerate(METRIC_NAMES, start=1):
+        values = [row[column] for row in table["data"]]
+        best = max(values) if HIGHER_IS_BETTER[metric] else min(values)
+        for row_index, value in enumerate(values):
+            marked = display[row_index][column].endswith(BEST_MARK)
+            assert marked == (value == best) and (styling[row_index][column] == BEST_STYLE) == marked
+    assert len(error_maps) == 3 and error_maps[0]["caption"].startswith("baseline-a | abs rel, 0 to")
+    assert "Protocol **none**" in notes and "median" in notes
+
+
+def test_evaluate_error_map_is_the_abs_rel_of_the_scored_prediction(served, client):
+    sample = served["samples"][0]
+    _, error_maps, _ = _evaluate(client, sample.image, sample.depth, sample.encoding, ["baseline-a"])
+    image = np.asarray(PIL.Image.open(sample.image))
+    gt = ENCODINGS["mm"].read(sample.depth).astype(np.float64)
+    pred = np.maximum(_predict(served, "baseline-a", image).astype(np.float64), 1e-3)
+    valid = gt > 1e-3
+    error = np.where(valid, np.abs(pred - gt) / np.where(valid, gt, 1), np.nan)
+    scale = float(error_maps[0]["caption"].rsplit(" ", 1)[1])
+    assert math.isclose(scale, np.nanpercentile(error, 98), rel_tol=5e-3)  # the caption has 3 digits
+    shown = np.asarray(PIL.Image.open(error_maps[0]["image"]).convert("RGB"))
+    np.testing.assert_array_equal(shown, colorize_error(error, float(np.nanpercentile(error, 98)), "magma"))
+    # the two paths agree: the mean of the map is the abs_rel metric
+    assert math.isclose(np.nanmean(error), compute_depth_metrics(pred, gt, "none")["abs_rel"], rel_tol=1e-9)
+
+
+def test_evaluate_kitti_png_and_npy_ground_truth_agree(served, client, tmp_path):
+    sample = served["samples"][-1]  # outdoor, KITTI value / 256
+    assert sample.encoding.startswith("KITTI")
+    gt = ENCODINGS["kitti"].read(sample.depth)
+    np.save(tmp_path / "gt.npy", gt)
+    from_png, _, _ = _evaluate(client, sample.image, sample.depth, sample.encoding, ["baseline-a"])
+    from_npy, _, _ = _evaluate(client, sample.image, tmp_path / "gt.npy", "millimetres (16-bit PNG)", ["baseline-a"])
+    assert from_png["data"] == from_npy["data"]
+    expected = compute_depth_metrics(_predict(served, "baseline-a", np.asarray(PIL.Image.open(sample.image))), gt)
+    assert math.isclose(from_png["data"][0][1], expected["abs_rel"], rel_tol=1e-9)
+    # decoded as millimetres instead, the same file means depths 256/1000 as large: another abs_rel
+    as_mm, _, _ = _evaluate(client, sample.image, sample.depth, "millimetres (16-bit PNG)", ["baseline-a"])
+    assert not math.isclose(as_mm["data"][0][1], expected["abs_rel"], rel_tol=1e-3)
+
+
+def test_relative_model_without_alignment_is_not_scored(client, served):
+    sample = served["samples"][0]
+    table, error_maps, notes = _evaluate(client, sample.image, sample.depth, sample.encoding, ["baseline-a", "hf-dpt"])
+    rows = {row[0]: row for row in table["data"]}
+    assert rows["hf-dpt"][1] is None and "pick the median or scale_shift" in rows["hf-dpt"][-1]
+    assert len(error_maps) == 1 and "hf-dpt: relative depth" in notes
+
+
+def test_benchmarks_show_published_and_measured_rows(served, client):
+    checkpoint = served["models"] / "baseline-a"
+    from mde_hub.data.synthetic import SyntheticDepthDataset
+
+    result = evaluate(DepthPredictor.from_pretrained(checkpoint), SyntheticDepthDataset(size=2, height=32, width=40), "none")
+    result.to_json(checkpoint / "eval_synthetic.json")
+    (checkpoint / "eval_broken.json").write_text("{not json")
+    everything = client.predict("all", api_name="/benchmarks")
+    published = [row for row in everything["data"] if row[0] == "published"]
+    assert len(published) == len(published_results())
+    (measured,) = [row for row in everything["data"] if row[0].startswith("measured")]
+    assert measured[1:5] == ["Baseline", "baseline-a", "SyntheticDepthDataset", "none"]
+    assert measured[5:14] == [result.metrics[m] for m in METRIC_NAMES]
+    kitti = client.predict("KITTI protocols", api_name="/benchmarks")
+    assert {row[4] for row in kitti["data"]} == {"kitti_garg"}
+    assert len(kitti["data"]) == len(published_results(dataset="kitti"))
+    other = client.predict("other protocols", api_name="/benchmarks")
+    assert [row[2] for row in other["data"]] == ["baseline-a"]
+
+
+def test_load_model_adds_a_local_checkpoint_and_explains_hub_failures(served, client, tmp_path):
+    extra = save_baseline(tmp_path / "extra-model", 3)
+    compare_models, evaluate_models, status = client.predict(str(extra), ["baseline-a"], [], api_name="/load_model")
+    assert compare_models["value"] == ["baseline-a", "extra-model"] and evaluate_models["value"] == ["extra-model"]
+    assert [choice[0] for choice in compare_models["choices"]] == [*MODELS, "hf-dpt", "extra-model"]
+    assert "extra-model" in served["registry"].names and "Loaded **extra-model**" in status
+    with pytest.raises(Exception, match="offline: start the app with --online to download 'someone/no-such-model'"):
+        client.predict("someone/no-such-model", [], [], api_name="/load_model")
+    with pytest.raises(Exception, match="neither a checkpoint directory nor a valid Hub model id"):
+        client.predict("bad id!!", [], [], api_name="/load_model")
+    gallery = _compare(client, _photo(tmp_path / "photo.png"), ["extra-model"])[0]
+    assert gallery[0]["caption"].startswith("extra-model | ")
+
+
+def _bad_files(tmp_path):
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("this is text, not a PNG")
+    good = _photo(tmp_path / "good.png", 40, 40)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(good.read_bytes()[:300])
+    huge = _photo(tmp_path / "huge.png", 400, 600)  # 240,000 pixels > the fixture's 200,000
+    tiny = _photo(tmp_path / "tiny.png", 1, 1)
+    return {"not_image": not_image, "truncated": truncated, "huge": huge, "tiny": tiny}
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("not_image", "notes.png is not an image file this app can read"),
+        ("truncated", "truncated.png is damaged or truncated"),
+        ("huge", r"huge.png is 600x400 = 0.2 MP, above the app's limit of 0.2 MP"),
+        ("tiny", "tiny.png is 1x1 pixels: too small, both sides must be at least 16 pixels"),
+        ("unknown_model", "'no-such-model' .* is not in the list of choices"),
+        ("no_model", "pick at least one model"),
+        ("no_image", "Upload an image first"),
+        ("negative_focal", "the focal length must be positive"),
+    ],
+)
+def test_bad_compare_input_is_a_message_and_the_server_stays_up(client, tmp_path, case, message):
+    files = _bad_files(tmp_path)
+    good = _photo(tmp_path / "photo.png")
+    image = handle_file(str(files.get(case, good))) if case != "no_image" else None
+    names = {"unknown_model": ["no-such-model"], "no_model": []}.get(case, MODELS)
+    focal = -1 if case == "negative_focal" else None
+    with pytest.raises(Exception, match=message):
+        client.predict(image, names, "magma", "shared", focal, api_name="/compare")
+    assert len(_compare(client, good)[0]) == 2
+
+
+def test_bad_evaluate_input_is_a_message_and_the_server_stays_up(served, client, tmp_path):
+    sample = served["samples"][0]
+    other_size = tmp_path / "gt.png"
+    PIL.Image.fromarray(np.full((30, 40), 1500, dtype=np.uint16)).save(other_size)
+    with pytest.raises(Exception, match=r"the ground truth is 40x30 but the image is 320x240 \(width x height\)"):
+        _evaluate(client, sample.image, other_size, sample.encoding, MODELS)
+    with pytest.raises(Exception, match="^000000.png: a depth image must have one channel .* got mode 'RGB'"):
+        _evaluate(client, sample.image, sample.image, sample.encoding, MODELS)  # an RGB photo as depth
+    with pytest.raises(Exception, match="defined on a 480x640 frame, but the ground truth is 240x320"):
+        _evaluate(client, sample.image, sample.depth, sample.encoding, MODELS, protocol="nyu_eigen")
+    table, _, _ = _evaluate(client, sample.image, sample.depth, sample.encoding, MODELS)
+    assert len(table["data"]) == 2
+
+
+def test_uploads_over_the_size_limit_are_refused(client, tmp_path):
+    big = tmp_path / "big.npy"
+    np.save(big, np.zeros(300_000))  # 2.4 MB > the fixture's 1 MB
+    with pytest.raises(Exception, match="(?i)size"):
+        client.predict(handle_file(str(_photo(tmp_path / "p.png"))), handle_file(str(big)), "millimetres (16-bit PNG)", MODELS,
+                       "none", "none", "depth", api_name="/evaluate")
+    assert len(_compare(client, _photo(tmp_path / "photo.png"))[0]) == 2
+
+
+def test_registry_lru_cache_is_bounded_by_parameter_bytes(tmp_path):
+    paths = [save_baseline(tmp_path / f"m{i}", i) for i in range(3)]
+    sources = [ModelSource(p.name, str(p), "local") for p in paths]
+    size = model_bytes(load_predictor(sources[0]).model)
+    assert size == 4 * sum(p.numel() for p in load_predictor(sources[0]).model.parameters())  # float32, no buffers
+    loads = []
+    registry = ModelRegistry(sources, max_bytes=2 * size + size // 2, loader=lambda s: loads.append(s.name) or load_predictor(s))
+    registry.get("m0"), registry.get("m1")
+    assert registry.loaded() == ["m0", "m1"] and registry.loaded_bytes() == 2 * size
+    registry.get("m0")  # m0 becomes the most recently used
+    registry.get("m2")  # evicts m1, the least recently used
+    assert registry.loaded() == ["m0", "m2"] and registry.loaded_bytes() <= registry.max_bytes
+    registry.get("m0")
+    assert loads == ["m0", "m1", "m2"]  # cached models are not loaded again
+    registry.get("m1")
+    assert loads == ["m0", "m1", "m2", "m1"] and registry.loaded() == ["m0", "m1"]
+    small = ModelRegistry(sources, max_bytes=size - 1)
+    with pytest.raises(ValueError, match="unknown model 'm9'; available: m0, m1, m2"):
+        registry.get("m9")
+    with pytest.raises(ValueError, match=r"m0 needs .* MiB for its weights, more than the app's model memory bound"):
+        small.get("m0")
+    assert small.loaded() == []
+
+
+def test_discover_sources(tmp_path):
+    assert discover_sources(None, str(tmp_path / "missing")) == [ModelSource(UNTRAINED_NAME, "", "untrained")]
+    save_baseline(tmp_path / "ckpts" / "a", 0)
+    save_baseline(tmp_path / "other" / "a", 1)
+    found = discover_sources(None, str(tmp_path / "ckpts"))
+    assert found == [ModelSource("a", str(tmp_path / "ckpts" / "a"), "local")]
+    mixed = discover_sources([str(tmp_path / "ckpts"), str(tmp_path / "other" / "a"), "owner/model"], None)
+    assert [(s.name, s.kind) for s in mixed] == [("a", "local"), ("a (2)", "local"), ("owner/model", "hub")]
+    with pytest.raises(ValueError, match="no checkpoint"):
+        discover_sources([str(tmp_path)], None)
+    with pytest.raises(ValueError, match="not a checkpoint directory"):
+        discover_sources(["./no/such/dir"], None)
+    untrained = ModelRegistry(discover_sources(None, None))
+    assert untrained.untrained_only and untrained.get(UNTRAINED_NAME).model.config.model_type == "mde_baseline"
+
+
+def test_focal_rule_point_stride_and_error_colours():
+    assert math.isclose(default_focal(BaselineConfig(), 640), 518.8579)
+    assert math.isclose(default_focal(BaselineConfig(), 320), 518.8579 / 2)
+    assert math.isclose(default_focal(DptConfig.kitti(), 1242), 721.5377)
+    assert math.isclose(default_focal(BtsConfig.kitti(), 621), 715.0873 / 2)
+    assert math.isclose(default_focal(object(), 640), 518.8579)  # no max_depth: NYU-range
+    assert point_stride(480, 640) == 2 and point_stride(100, 100) == 1 and point_stride(1000, 1000) == 2
+    colours = colorize_error(np.array([[0.0, 0.1], [0.5, np.nan]]), 0.2, "gray")
+    np.testing.assert_array_equal(colours[..., 0], [[0, 128], [255, 0]])
+
+
+def test_scratch_space_keeps_only_the_newest_folders(tmp_path):
+    scratch = ScratchSpace(keep=3, root=str(tmp_path / "scratch"))
+    folders = [scratch.new_dir() for _ in range(5)]
+    assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == sorted(p.name for p in folders[2:])
+    scratch.close()
+    assert not (tmp_path / "scratch").exists()
+
+
+def test_app_defaults_bind_loopback():
+    args = app.parse_args([])
+    assert (args.host, args.port, args.share, args.online, args.models) == ("127.0.0.1", 7860, False, False, None)

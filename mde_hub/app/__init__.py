@@ -1,0 +1,21 @@
+"""The mde-hub Gradio app (``python app.py``): model registry, Compare / Evaluate / Benchmarks logic and the page.
+
+Every module but ``layout`` is free of Gradio, so the logic is tested without a browser.
+"""
+
+from .examples import SamplePair, write_examples
+from .inputs import ImageLimits, ScratchSpace
+from .layout import build_demo, launch
+from .registry import ModelRegistry, ModelSource, discover_sources
+
+__all__ = [
+    "ImageLimits",
+    "ModelRegistry",
+    "ModelSource",
+    "SamplePair",
+    "ScratchSpace",
+    "build_demo",
+    "discover_sources",
+    "launch",
+    "write_examples",
+]

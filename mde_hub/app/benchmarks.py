@@ -1,0 +1,129 @@
+"""The Benchmarks tab's table: the papers' published numbers (``mde_hub.published``) beside this project's own
+measurements of the served checkpoints.
+
+Own measurements are found in each local checkpoint folder:
+
+* ``eval_*.json``: evaluation results as ``mde-hub evaluate --output CHECKPOINT/eval_NAME.json`` writes them
+  (``EvaluationResult.to_json``); the protocol is the one recorded in the file;
+* ``README.md``: a model card's ``model-index`` results (metric types named as ``mde_hub.metrics.METRIC_NAMES``),
+  labelled with the dataset the card names and, when the card gives it as the dataset config, the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from glob import escape, glob
+
+import numpy as np
+import pandas as pd
+from huggingface_hub import ModelCard
+
+from mde_hub.metrics import METRIC_NAMES
+from mde_hub.published import DATASET_NAMES, published_results
+
+from .registry import ModelRegistry
+
+ARCHITECTURES = {
+    "mde_baseline": "Baseline",
+    "mde_densedepth": "DenseDepth",
+    "mde_bts": "BTS",
+    "mde_adabins": "AdaBins",
+    "mde_dpt": "DPT",
+}
+COLUMNS = ["source", "model", "variant / checkpoint", "dataset", "protocol", *METRIC_NAMES, "notes"]
+PROTOCOL_FILTERS = {
+    "all": lambda protocol: True,
+    "NYU Depth v2 protocols": lambda protocol: protocol.startswith("nyu"),
+    "KITTI protocols": lambda protocol: protocol.startswith("kitti"),
+    "other protocols": lambda protocol: not protocol.startswith(("nyu", "kitti")),
+}
+
+
+def _row(source: str, model: str, variant: str, dataset: str, protocol: str, metrics: dict, notes: str) -> dict:
+    values = {name: float(metrics[name]) if name in metrics else np.nan for name in METRIC_NAMES}
+    return {
+        "source": source,
+        "model": ARCHITECTURES.get(model, model),
+        "variant / checkpoint": variant,
+        "dataset": dataset,
+        "protocol": protocol,
+        **values,
+        "notes": notes,
+    }
+
+
+def published_rows() -> list[dict]:
+    return [
+        _row("published", r.model, r.variant, DATASET_NAMES[r.dataset], r.protocol, r.metrics, f"{r.source}; {r.notes}")
+        for r in published_results()
+    ]
+
+
+def evaluation_json_rows(checkpoint: str, name: str) -> list[dict]:
+    """Rows for the ``eval_*.json`` files in a checkpoint folder; a file that is not an evaluation result is skipped."""
+    rows = []
+    for path in sorted(glob(os.path.join(escape(checkpoint), "eval_*.json"))):
+        try:
+            with open(path) as handle:
+                result = json.load(handle)
+            metrics, protocol = result["metrics"], result["protocol"]["name"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        dataset = result.get("dataset", {})
+        settings = result.get("settings", {})
+        label = dataset.get("name") or dataset.get("path") or dataset.get("class", "?")
+        notes = (
+            f"{os.path.basename(path)}: {result.get('num_images', '?')} images, alignment "
+            f"{settings.get('alignment', 'none')}, flip TTA {settings.get('flip_tta', False)}"
+        )
+        model_type = result.get("model", {}).get("model_type") or ""
+        rows.append(_row("measured (eval JSON)", model_type, name, str(label), protocol, metrics, notes))
+    return rows
+
+
+def model_card_rows(checkpoint: str, name: str, model_type: str) -> list[dict]:
+    """Rows for the ``model-index`` results of the checkpoint's model card, one per dataset and config."""
+    path = os.path.join(checkpoint, "README.md")
+    if not os.path.isfile(path):
+        return []
+    try:
+        results = ModelCard.load(path).data.eval_results or []
+    except (ValueError, TypeError, KeyError):
+        return []
+    grouped: dict[tuple[str, str], dict[str, float]] = {}
+    for result in results:
+        metric = str(result.metric_type).lower()
+        if metric in METRIC_NAMES:
+            key = (result.dataset_name or result.dataset_type, result.dataset_config or "")
+            grouped.setdefault(key, {})[metric] = float(result.metric_value)
+    return [
+        _row("measured (model card)", model_type, name, dataset, protocol or "see the model card", metrics, path)
+        for (dataset, protocol), metrics in grouped.items()
+    ]
+
+
+def _model_type(checkpoint: str) -> str:
+    try:
+        with open(os.path.join(checkpoint, "config.json")) as handle:
+            return json.load(handle).get("model_type", "")
+    except (OSError, ValueError):
+        return ""
+
+
+def measured_rows(checkpoints: Iterable[tuple[str, str]]) -> list[dict]:
+    """Own results of each ``(name, checkpoint folder)``."""
+    rows = []
+    for name, folder in checkpoints:
+        rows += evaluation_json_rows(folder, name) + model_card_rows(folder, name, _model_type(folder))
+    return rows
+
+
+def benchmarks_frame(registry: ModelRegistry, protocols: str = "all") -> pd.DataFrame:
+    """Published and measured rows whose protocol passes the ``protocols`` filter (a key of ``PROTOCOL_FILTERS``)."""
+    if protocols not in PROTOCOL_FILTERS:
+        raise ValueError(f"unknown filter {protocols!r}; choose one of {', '.join(PROTOCOL_FILTERS)}")
+    local = [(s.name, s.location) for s in registry.sources.values() if s.kind == "local"]
+    rows = [row for row in published_rows() + measured_rows(local) if PROTOCOL_FILTERS[protocols](row["protocol"])]
+    return pd.DataFrame(rows, columns=COLUMNS)

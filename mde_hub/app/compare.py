@@ -1,0 +1,223 @@
+"""The Compare tab's logic, free of Gradio: depth from several models, colourised with one range or one each,
+labelled, written out as downloads (16-bit millimetre PNG, .npy metres, colour PNG) and as a GLB point cloud.
+
+Focal length of the point cloud, when none is typed: the camera the model was trained for, scaled to the image
+width. BTS KITTI models (``focal_scaling``) assume 715.0873 px at KITTI's 1242 px width; other models whose
+``max_depth`` exceeds 10 m are KITTI-range (721.5377 px at 1242 px, KITTI's ``P_rect_02``); all others, including
+models without a ``max_depth``, are NYU-range (518.8579 px at 640 px, the NYU colour camera).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mde_hub.data.nyu import NYU_FRAME, NYU_INTRINSICS
+from mde_hub.data.sample import Intrinsics
+from mde_hub.data.synthetic.scene import KITTI_FRAME, KITTI_INTRINSICS
+from mde_hub.depth_io import (
+    PNG_MM_MAX_DEPTH_M,
+    default_intrinsics,
+    depth_to_points,
+    save_colorized_depth,
+    save_depth_npy,
+    save_depth_png_mm,
+    save_point_cloud_glb,
+)
+from mde_hub.inference import DepthPredictor, predicts_inverse_depth
+from mde_hub.models.bts.modeling_bts import KITTI_FOCAL as BTS_KITTI_FOCAL
+
+from .registry import ModelRegistry
+
+MAX_POINTS = 250_000
+"""Point clouds keep every k-th row and column so that at most this many points reach the browser."""
+
+
+@dataclass
+class ModelDepth:
+    """One model's depth for one image. ``depth`` is depth-valued: metres for metric models, depth up to an unknown
+    scale (and shift) for relative ones; ``from_inverse`` says it is 1 / the model's relative inverse depth."""
+
+    name: str
+    depth: np.ndarray
+    latency_s: float
+    depth_estimation_type: str
+    from_inverse: bool
+    config: Any
+
+    @property
+    def metric(self) -> bool:
+        return self.depth_estimation_type == "metric"
+
+    def valid_range(self) -> tuple[float, float] | None:
+        valid = self.depth[np.isfinite(self.depth) & (self.depth > 0)]
+        return (float(valid.min()), float(valid.max())) if valid.size else None
+
+    def caption(self) -> str:
+        span = self.valid_range()
+        if span is None:
+            values = "no valid depth"
+        elif self.metric:
+            values = f"{span[0]:.2f}-{span[1]:.2f} m"
+        else:
+            values = f"relative depth {span[0]:.3g}-{span[1]:.3g} (no unit)"
+        return f"{self.name} | {self.latency_s * 1000:.0f} ms | {values}"
+
+
+def predict_depth(predictor: DepthPredictor, image: np.ndarray) -> ModelDepth:
+    """Run one model; a relative inverse-depth output (transformers' DPT, Depth Anything) is turned into depth."""
+    prediction = predictor.predict(image)
+    config = predictor.model.config
+    depth = prediction.depth.astype(np.float32)
+    inverse = predicts_inverse_depth(config)
+    if inverse:
+        with np.errstate(divide="ignore"):
+            depth = np.where(depth > 0, 1.0 / depth, 0.0).astype(np.float32)
+    return ModelDepth(predictor.name, depth, prediction.latency_s, prediction.depth_estimation_type, inverse, config)
+
+
+def default_focal(config: Any, width: int) -> float:
+    """The focal length in pixels assumed for a ``width``-pixel-wide image (rule in the module docstring)."""
+    if getattr(config, "focal_scaling", False):
+        return BTS_KITTI_FOCAL * width / KITTI_FRAME[1]
+    max_depth = getattr(config, "max_depth", None)
+    if max_depth is not None and max_depth > 10.0:
+        return KITTI_INTRINSICS.fx * width / KITTI_FRAME[1]
+    return NYU_INTRINSICS.fx * width / NYU_FRAME[1]
+
+
+def shared_range(depths: list[np.ndarray]) -> tuple[float, float] | None:
+    """The 2nd-98th percentile of the valid pixels of all maps together (the range ``colorize_depth`` uses for one)."""
+    valid = [d[np.isfinite(d) & (d > 0)] for d in depths]
+    pooled = np.concatenate(valid) if valid else np.empty(0)
+    if pooled.size == 0:
+        return None
+    near, far = np.percentile(pooled, [2, 98])
+    return float(near), float(far)
+
+
+def point_stride(height: int, width: int, max_points: int = MAX_POINTS) -> int:
+    """The smallest stride k with ceil(H / k) * ceil(W / k) <= max_points."""
+    stride = 1
+    while -(-height // stride) * -(-width // stride) > max_points:
+        stride += 1
+    return stride
+
+
+def file_stem(name: str) -> str:
+    """A model name as a safe file name stem."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"
+
+
+@dataclass
+class ModelFiles:
+    """What was written for one model: downloads, the colour PNG, the GLB (None if not written) and notes."""
+
+    downloads: list[Path] = field(default_factory=list)
+    color_png: Path | None = None
+    glb: Path | None = None
+    focal: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def write_model_files(
+    result: ModelDepth,
+    image: np.ndarray,
+    folder: Path,
+    colormap: str,
+    value_range: tuple[float, float] | None,
+    focal: float | None,
+) -> ModelFiles:
+    """Write the colour PNG, the .npy, the 16-bit mm PNG (metric depth up to 65.535 m only) and the GLB."""
+    stem = folder / file_stem(result.name)
+    files = ModelFiles()
+    files.color_png = stem.with_suffix(".color.png")
+    save_colorized_depth(result.depth, files.color_png, colormap, value_range)
+    files.downloads.append(files.color_png)
+    npy = stem.with_suffix(".depth_m.npy" if result.metric else ".depth_relative.npy")
+    save_depth_npy(result.depth, npy)
+    files.downloads.append(npy)
+    span = result.valid_range()
+    if not result.metric:
+        files.notes.append(f"{result.name}: relative depth has no millimetres, so no 16-bit PNG (the .npy holds it)")
+    elif span is not None and span[1] > PNG_MM_MAX_DEPTH_M:
+        files.notes.append(
+            f"{result.name}: depth reaches {span[1]:.1f} m, beyond the {PNG_MM_MAX_DEPTH_M} m a millimetre PNG holds; "
+            "use the .npy"
+        )
+    else:
+        png = stem.with_suffix(".depth_mm.png")
+        save_depth_png_mm(result.depth, png)
+        files.downloads.append(png)
+    height, width = result.depth.shape
+    files.focal = focal if focal else default_focal(result.config, width)
+    camera = default_intrinsics(height, width)
+    camera = Intrinsics(files.focal, files.focal, camera.cx, camera.cy)
+    points, colors = depth_to_points(result.depth, camera, image, stride=point_stride(height, width))
+    if len(points):
+        files.glb = stem.with_suffix(".glb")
+        save_point_cloud_glb(points, colors, files.glb)
+        files.downloads.append(files.glb)
+    else:
+        files.notes.append(f"{result.name}: no valid depth, so no point cloud")
+    return files
+
+
+@dataclass
+class Comparison:
+    """Everything the Compare tab shows for one request."""
+
+    results: list[ModelDepth]
+    files: dict[str, ModelFiles]
+    value_range: tuple[float, float] | None
+
+    def gallery(self) -> list[tuple[str, str]]:
+        return [(str(self.files[r.name].color_png), r.caption()) for r in self.results]
+
+    def downloads(self) -> list[str]:
+        return [str(path) for r in self.results for path in self.files[r.name].downloads]
+
+    def notes(self) -> str:
+        lines = []
+        if self.value_range is not None:
+            lines.append(
+                f"Metric maps share one colour range: {self.value_range[0]:.3g} to {self.value_range[1]:.3g} m "
+                "(relative maps keep their own)."
+            )
+        for r in self.results:
+            kind = "metric depth in metres" if r.metric else "relative depth (up to scale" + (
+                ", from the model's inverse depth)" if r.from_inverse else ")"
+            )
+            focal = self.files[r.name].focal
+            lines.append(f"{r.name}: {kind}; 3D view with focal length {focal:.1f} px.")
+            lines += self.files[r.name].notes
+        return "\n".join(f"- {line}" for line in lines)
+
+
+def compare(
+    registry: ModelRegistry,
+    names: list[str],
+    image: np.ndarray,
+    folder: Path,
+    colormap: str = "Spectral",
+    shared: bool = True,
+    focal: float | None = None,
+) -> Comparison:
+    """Depth of ``image`` from each model in ``names``, written under ``folder``. With ``shared`` the metric maps
+    share one colour range (relative maps, whose units differ, always keep their own). ``focal`` None or 0: each
+    model's default."""
+    if not names:
+        raise ValueError("pick at least one model")
+    if focal is not None and focal < 0:
+        raise ValueError(f"the focal length must be positive (pixels), or 0 for each model's default; got {focal}")
+    results = [predict_depth(registry.get(name), image) for name in dict.fromkeys(names)]
+    value_range = shared_range([r.depth for r in results if r.metric]) if shared else None
+    files = {
+        r.name: write_model_files(r, image, folder, colormap, value_range if r.metric else None, focal)
+        for r in results
+    }
+    return Comparison(results, files, value_range)

@@ -1,0 +1,52 @@
+"""Example images and ground-truth pairs for the app, rendered at start-up by ``mde_hub.data.synthetic``.
+
+Nothing from non-commercial datasets is shipped: the examples are our own procedural frames (indoor rooms through
+the NYU camera, streets through the KITTI camera), written with ``write_rgbd_folder``: indoor depth as millimetre
+PNGs, outdoor depth in KITTI's value / 256 encoding, so the Evaluate tab's samples show both decodings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mde_hub.data.folder import write_rgbd_folder
+from mde_hub.data.synthetic import SyntheticDepthDataset
+
+from .inputs import GT_ENCODINGS
+
+_ENCODING_LABELS = {code: label for label, code in GT_ENCODINGS.items()}
+
+
+@dataclass(frozen=True)
+class SamplePair:
+    """An RGB image, its ground-truth depth file and the label of that file's encoding in ``GT_ENCODINGS``."""
+
+    name: str
+    image: str
+    depth: str
+    encoding: str
+
+
+def write_examples(root: str | Path, indoor: int = 3, outdoor: int = 2, seed: int = 0) -> list[SamplePair]:
+    """Render ``indoor`` 320x240 rooms and ``outdoor`` 424x128 streets under ``root``; about half a second."""
+    pairs = []
+    for kind, count, (height, width), encoding in (
+        ("indoor", indoor, (240, 320), "mm"),
+        ("outdoor", outdoor, (128, 424), "kitti"),
+    ):
+        if count == 0:
+            continue
+        dataset = SyntheticDepthDataset(kind, size=count, height=height, width=width, seed=seed)
+        folder = write_rgbd_folder(dataset.render_batch(range(count)), Path(root) / kind, encoding)
+        for index in range(count):
+            name = f"{index:06d}.png"
+            pairs.append(
+                SamplePair(
+                    f"synthetic {kind} {index + 1} ({encoding} depth)",
+                    str(folder / "image" / name),
+                    str(folder / "depth" / name),
+                    _ENCODING_LABELS[encoding],
+                )
+            )
+    return pairs

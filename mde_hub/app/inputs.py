@@ -1,0 +1,109 @@
+"""What the app accepts: image size limits, ground-truth files and per-request output folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+
+from mde_hub.data.folder import ENCODINGS, rgb_array
+from mde_hub.image_utils import load_image
+
+GT_ENCODINGS: dict[str, str] = {
+    "millimetres (16-bit PNG)": "mm",
+    "KITTI: value / 256 (16-bit PNG)": "kitti",
+    "TUM: value / 5000 (16-bit PNG)": "tum",
+}
+"""Ground-truth PNG encodings offered in the page -> ``mde_hub.data.folder.ENCODINGS`` names; .npy is metres."""
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Images must have at most ``max_pixels`` pixels and sides of at least ``min_side`` pixels."""
+
+    max_pixels: int = 40_000_000
+    min_side: int = 16
+
+    def check(self, width: int, height: int, name: str) -> None:
+        if width * height > self.max_pixels:
+            raise ValueError(
+                f"{name} is {width}x{height} = {width * height / 1e6:.1f} MP, above the app's limit of "
+                f"{self.max_pixels / 1e6:g} MP (--max-pixels); downscale it first"
+            )
+        if min(width, height) < self.min_side:
+            raise ValueError(
+                f"{name} is {width}x{height} pixels: too small, both sides must be at least {self.min_side} pixels"
+            )
+
+
+def read_image(path: str | os.PathLike, limits: ImageLimits) -> np.ndarray:
+    """An uploaded image as (H, W, 3) uint8 RGB; its size is checked from the header before it is decoded."""
+    name = Path(path).name
+    try:
+        with PIL.Image.open(path) as image:
+            width, height = image.size
+    except PIL.Image.DecompressionBombError as error:
+        raise ValueError(f"{name} has too many pixels: {error}") from None
+    except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise ValueError(f"{name} is not an image file this app can read (PNG, JPEG, WebP, BMP, TIFF, ...)") from None
+    limits.check(width, height, name)
+    try:
+        return rgb_array(load_image(path))
+    except ValueError as error:
+        raise ValueError(f"{name} is damaged or truncated: {error}") from None
+
+
+def read_ground_truth(path: str | os.PathLike, encoding: str) -> np.ndarray:
+    """A ground-truth depth file as float32 metres (0 = invalid): .npy in metres, else a PNG in ``encoding``
+    (a key or value of ``GT_ENCODINGS``)."""
+    code = "metres_npy" if str(path).lower().endswith(".npy") else GT_ENCODINGS.get(encoding, encoding)
+    if code not in ("metres_npy", *GT_ENCODINGS.values()):
+        raise ValueError(f"unknown ground-truth encoding {encoding!r}; choose one of {', '.join(GT_ENCODINGS)}")
+    try:
+        return ENCODINGS[code].read(path)
+    except ValueError as error:  # name the upload, not the server's copy of it
+        raise ValueError(str(error).replace(str(path), Path(path).name)) from None
+
+
+def check_same_size(image: np.ndarray, depth: np.ndarray) -> None:
+    if image.shape[:2] != depth.shape[:2]:
+        (ih, iw), (dh, dw) = image.shape[:2], depth.shape[:2]
+        raise ValueError(
+            f"the ground truth is {dw}x{dh} but the image is {iw}x{ih} (width x height): they must be the same size"
+        )
+
+
+class ScratchSpace:
+    """Per-request output folders under one root; only the ``keep`` newest are kept, the root goes on ``close``.
+
+    Gradio copies every returned file into its own cache (pruned by ``Blocks(delete_cache=...)``) before serving
+    it, so an older request's folder can be deleted safely once newer requests have come in.
+    """
+
+    def __init__(self, keep: int = 32, root: str | None = None) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1; got {keep}")
+        self.keep = keep
+        self.root = Path(root or tempfile.mkdtemp(prefix="mde-hub-app-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._folders: deque[Path] = deque()
+        self._lock = threading.Lock()
+
+    def new_dir(self) -> Path:
+        """A fresh folder; the oldest folders beyond ``keep`` are deleted."""
+        with self._lock:
+            path = Path(tempfile.mkdtemp(prefix="request-", dir=self.root))
+            self._folders.append(path)
+            while len(self._folders) > self.keep:
+                shutil.rmtree(self._folders.popleft(), ignore_errors=True)
+        return path
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,197 @@
+"""Which models the app offers and which of them sit in memory.
+
+Sources: the bundled checkpoints (``./checkpoints/*``), directories given with ``--models`` (a checkpoint, or a folder
+of checkpoints), Hub ids (given with ``--models`` or typed into the page), and transformers' own depth models (DPT,
+GLPN, Depth Anything, ZoeDepth) by Hub id or local directory. With none of these, an untrained Baseline with random
+weights is offered, labelled as such. Models load on first use and stay in an LRU cache bounded by the bytes of
+their parameters and buffers.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from huggingface_hub import constants as hub_constants
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+from mde_hub import BaselineConfig, BaselineForDepthEstimation
+from mde_hub.inference import DepthPredictor
+
+UNTRAINED_NAME = "baseline (untrained, random weights)"
+DEFAULT_MAX_MODEL_BYTES = 4 * 1024**3
+
+SourceKind = Literal["local", "hub", "untrained"]
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model the app can load: ``name`` is its label in the page, ``location`` a directory or Hub id."""
+
+    name: str
+    location: str
+    kind: SourceKind
+
+
+def is_checkpoint(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "config.json"))
+
+
+def model_bytes(model: torch.nn.Module) -> int:
+    """Bytes held by a model's parameters and buffers."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def discover_sources(models: list[str] | None, checkpoints_dir: str | None) -> list[ModelSource]:
+    """Sources for ``--models`` entries (checkpoint dirs, folders of them, Hub ids), else the checkpoints in
+    ``checkpoints_dir``, else the untrained Baseline. Names are directory basenames, made unique."""
+    entries = list(models or [])
+    if not entries and checkpoints_dir and os.path.isdir(checkpoints_dir):
+        entries = [os.path.join(checkpoints_dir, name) for name in sorted(os.listdir(checkpoints_dir))]
+        entries = [entry for entry in entries if is_checkpoint(entry)]
+    sources: list[ModelSource] = []
+    for entry in entries:
+        if is_checkpoint(entry):
+            sources.append(ModelSource(os.path.basename(os.path.normpath(entry)), os.path.abspath(entry), "local"))
+        elif os.path.isdir(entry):
+            found = sorted(name for name in os.listdir(entry) if is_checkpoint(os.path.join(entry, name)))
+            if not found:
+                raise ValueError(f"--models {entry}: no checkpoint (a folder with config.json) in it or below it")
+            sources += [ModelSource(name, os.path.abspath(os.path.join(entry, name)), "local") for name in found]
+        elif os.path.exists(entry) or entry.startswith((".", "/", "~")):
+            raise ValueError(f"--models {entry}: not a checkpoint directory (no config.json)")
+        else:
+            sources.append(ModelSource(check_hub_id(entry), entry, "hub"))
+    if not sources:
+        return [ModelSource(UNTRAINED_NAME, "", "untrained")]
+    return _unique_names(sources)
+
+
+def _unique_names(sources: list[ModelSource]) -> list[ModelSource]:
+    seen: dict[str, int] = {}
+    unique = []
+    for source in sources:
+        count = seen[source.name] = seen.get(source.name, 0) + 1
+        name = source.name if count == 1 else f"{source.name} ({count})"
+        unique.append(ModelSource(name, source.location, source.kind))
+    return unique
+
+
+def check_hub_id(repo_id: str) -> str:
+    """``repo_id`` stripped, or ValueError saying why it cannot be a Hub model id."""
+    repo_id = repo_id.strip()
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(f"{repo_id!r} is neither a checkpoint directory nor a valid Hub model id: {error}") from None
+    return repo_id
+
+
+def load_predictor(source: ModelSource) -> DepthPredictor:
+    """Load a source, turning every failure into a ValueError that says what to do."""
+    if source.kind == "untrained":
+        torch.manual_seed(0)
+        return DepthPredictor.from_model(BaselineForDepthEstimation(BaselineConfig()), source.name)
+    try:
+        predictor = DepthPredictor.from_pretrained(source.location)
+    except OSError as error:
+        if source.kind == "hub" and hub_constants.HF_HUB_OFFLINE:
+            raise ValueError(
+                f"offline: start the app with --online to download {source.location!r} from the Hub (there is no "
+                "local directory of that name, and offline only models already in the Hugging Face cache load)"
+            ) from None
+        raise ValueError(f"cannot load {source.location!r}: {error}") from None
+    except (ValueError, KeyError) as error:
+        raise ValueError(f"cannot load {source.location!r} as a depth model: {error}") from None
+    predictor.name = source.name
+    return predictor
+
+
+class ModelRegistry:
+    """Named model sources, loaded lazily and kept in an LRU cache of at most ``max_bytes`` parameter bytes.
+
+    A newly loaded model evicts the least recently used ones until everything fits; a model larger than the whole
+    bound is refused (while it loads, memory briefly holds it beside the cached ones). Thread-safe.
+    """
+
+    def __init__(
+        self,
+        sources: list[ModelSource],
+        max_bytes: int = DEFAULT_MAX_MODEL_BYTES,
+        loader: Callable[[ModelSource], DepthPredictor] = load_predictor,
+    ) -> None:
+        if max_bytes <= 0:
+            raise ValueError(f"the model memory bound must be positive; got {max_bytes} bytes")
+        self.sources: dict[str, ModelSource] = {source.name: source for source in sources}
+        self.max_bytes = max_bytes
+        self._loader = loader
+        self._cache: OrderedDict[str, tuple[DepthPredictor, int]] = OrderedDict()
+        self._lock = threading.RLock()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.sources)
+
+    @property
+    def untrained_only(self) -> bool:
+        return [source.kind for source in self.sources.values()] == ["untrained"]
+
+    def loaded(self) -> list[str]:
+        """Names of the models in memory, least recently used first."""
+        with self._lock:
+            return list(self._cache)
+
+    def loaded_bytes(self) -> int:
+        with self._lock:
+            return sum(size for _, size in self._cache.values())
+
+    def add(self, location: str) -> str:
+        """Register (and load, so errors show at once) a checkpoint directory or Hub id; returns its name."""
+        location = location.strip()
+        if not location:
+            raise ValueError("type a Hub model id (owner/name) or a local checkpoint directory")
+        with self._lock:
+            for source in self.sources.values():
+                if source.location in (location, os.path.abspath(location)):
+                    self.get(source.name)
+                    return source.name
+            if is_checkpoint(location):
+                source = ModelSource(os.path.basename(os.path.normpath(location)), os.path.abspath(location), "local")
+            elif os.path.isdir(location):
+                raise ValueError(f"{location} is a directory without config.json: not a checkpoint")
+            else:
+                source = ModelSource(check_hub_id(location), location, "hub")
+            if source.name in self.sources:
+                source = ModelSource(source.location, source.location, source.kind)
+            self._load(source)
+            self.sources[source.name] = source
+            return source.name
+
+    def get(self, name: str) -> DepthPredictor:
+        """The predictor of ``name``, loading it (and evicting others) if it is not in memory."""
+        with self._lock:
+            if name in self._cache:
+                self._cache.move_to_end(name)
+                return self._cache[name][0]
+            if name not in self.sources:
+                raise ValueError(f"unknown model {name!r}; available: {', '.join(self.sources)}")
+            return self._load(self.sources[name])
+
+    def _load(self, source: ModelSource) -> DepthPredictor:
+        predictor = self._loader(source)
+        size = model_bytes(predictor.model)
+        if size > self.max_bytes:
+            raise ValueError(
+                f"{source.name} needs {size / 2**20:.1f} MiB for its weights, more than the app's model memory bound "
+                f"of {self.max_bytes / 2**20:.1f} MiB (--max-model-memory)"
+            )
+        while self._cache and self.loaded_bytes() + size > self.max_bytes:
+            self._cache.popitem(last=False)
+        self._cache[source.name] = (predictor, size)
+        return predictor

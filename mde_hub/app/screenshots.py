@@ -1,0 +1,127 @@
+"""Screenshots of the app's three tabs for the README: ``python -m mde_hub.app.screenshots --out docs``.
+
+Serves the checkpoints given with ``--models``; without them it trains two small demo models first (a tiny Baseline
+and a tiny DenseDepth, ``--steps`` Adam steps each on synthetic rooms, about a minute on two CPU cores) and
+evaluates them on synthetic frames, so that the pictures show real depth maps and a measured benchmark row. Needs
+Debian's Chromium at /usr/bin/chromium and the ``playwright`` package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import PIL.Image
+import torch
+
+from mde_hub import BaselineConfig, BaselineForDepthEstimation, DenseDepthConfig, DenseDepthForDepthEstimation
+from mde_hub import image_processor_for
+from mde_hub.data.sample import to_model_inputs
+from mde_hub.data.synthetic import SyntheticDepthDataset
+from mde_hub.evaluation import evaluate
+from mde_hub.inference import DepthPredictor
+
+from .examples import write_examples
+from .inputs import ScratchSpace
+from .layout import build_demo, launch
+from .registry import ModelRegistry, discover_sources
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def train_demo_models(root: Path, steps: int, seed: int = 0) -> Path:
+    """Two small models fitted for ``steps`` Adam steps (batch 8, lr 1e-3) on 64 synthetic 120x160 rooms, saved
+    under ``root`` with an ``eval_synthetic.json`` each (16 held-out synthetic rooms, protocol ``none``)."""
+    torch.manual_seed(seed)
+    train = SyntheticDepthDataset("indoor", size=64, height=120, width=160, seed=seed + 1)
+    samples = train.render_batch(range(len(train)))
+    held_out = SyntheticDepthDataset("indoor", size=16, height=120, width=160, seed=seed + 2)
+    for name, model in (
+        (f"baseline-demo-{steps}-steps", BaselineForDepthEstimation(BaselineConfig.tiny(image_size=64))),
+        (f"densedepth-demo-{steps}-steps", DenseDepthForDepthEstimation(DenseDepthConfig.tiny(image_size=[96, 128]))),
+    ):
+        processor = image_processor_for(model.config)
+        inputs = [to_model_inputs(sample, processor) for sample in samples]
+        pixels = torch.stack([i["pixel_values"] for i in inputs])
+        labels = torch.stack([i["labels"] for i in inputs])
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        model.train()
+        for _ in range(steps):
+            batch = torch.randint(0, len(samples), (8,))
+            loss = model(pixel_values=pixels[batch], labels=labels[batch]).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        model.save_pretrained(root / name)
+        processor.save_pretrained(root / name)
+        evaluate(DepthPredictor.from_model(model, name), held_out, "none").to_json(root / name / "eval_synthetic.json")
+        print(f"{name}: final training loss {loss.item():.3f}")
+    return root
+
+
+def _save(page, path: Path) -> None:
+    """A full-page screenshot, palette-quantised to keep the PNG small."""
+    page.screenshot(path=str(path), full_page=True)
+    with PIL.Image.open(path) as image:
+        image.convert("RGB").quantize(colors=256, method=PIL.Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    print(f"wrote {path}")
+
+
+def take_screenshots(demo_url: str, image: str, depth: str, out: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(demo_url)
+        page.locator("#compare-image input[type=file]").set_input_files(image)
+        page.locator("#compare-run").click()
+        page.wait_for_function("document.querySelectorAll('#depth-gallery img').length >= 2")
+        page.wait_for_timeout(5000)  # let the 3D view render
+        _save(page, out / "app_compare.png")
+        page.get_by_role("tab", name="Evaluate").click()
+        page.locator("#eval-image input[type=file]").set_input_files(image)
+        page.locator("#gt-file input[type=file]").set_input_files(depth)
+        page.locator("#eval-run").click()
+        page.wait_for_function("document.querySelectorAll('#error-gallery img').length >= 2")
+        page.wait_for_timeout(1000)
+        _save(page, out / "app_evaluate.png")
+        page.set_viewport_size({"width": 1800, "height": 900})  # room for all fifteen columns
+        page.get_by_role("tab", name="Benchmarks").click()
+        page.wait_for_function("document.querySelector('#bench-table').innerText.includes('published')")
+        _save(page, out / "app_benchmarks.png")
+        browser.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="docs", help="folder for app_compare.png, app_evaluate.png, app_benchmarks.png")
+    parser.add_argument("--models", nargs="*", help="checkpoints to serve (default: train two demo models)")
+    parser.add_argument("--steps", type=int, default=300, help="training steps of each demo model")
+    args = parser.parse_args(argv)
+    if not os.path.exists(CHROMIUM):
+        raise SystemExit(f"{CHROMIUM} not found: apt-get install chromium")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mde-hub-screenshots-") as work:
+        models = args.models or [str(train_demo_models(Path(work) / "models", args.steps))]
+        registry = ModelRegistry(discover_sources(models, None))
+        samples = write_examples(Path(work) / "examples")
+        demo = build_demo(registry, ScratchSpace(root=os.path.join(work, "requests")), samples=samples)
+        launch(demo, port=None, prevent_thread_lock=True, quiet=True)
+        try:
+            take_screenshots(demo.local_url, samples[0].image, samples[0].depth, out)
+        finally:
+            demo.close()
+
+
+if __name__ == "__main__":
+    main()
