@@ -58,9 +58,25 @@ def run_training(parsed: ParsedArguments, command: str, callbacks: Sequence[Trai
     return record
 
 
+def masked_command(argv: Sequence[str]) -> str:
+    """`argv` as a shell string with the values of `--*_token` flags replaced, as `TrainingArguments.to_dict` does,
+    so that the record (which may be pushed to the Hub) never holds a secret."""
+    words, hide_next = [], False
+    for word in argv:
+        flag, equals, _ = word.partition("=")
+        secret = flag.startswith("--") and flag.endswith("_token")
+        if hide_next:
+            word = "<TOKEN>"
+        elif secret and equals:
+            word = f"{flag}=<TOKEN>"
+        words.append(word)
+        hide_next = secret and not equals
+    return shlex.join(words)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `train/train.py`; bad arguments or files exit with status 2 and a one-line message."""
-    command = shlex.join(sys.argv if argv is None else ["train/train.py", *argv])
+    command = masked_command(sys.argv if argv is None else ["train/train.py", *argv])
     try:
         run_training(parse_arguments(argv), command)
     except (ValueError, OSError) as error:
