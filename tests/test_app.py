@@ -23,6 +23,8 @@ from mde_hub.app.registry import UNTRAINED_NAME, ModelRegistry, ModelSource, dis
 from mde_hub.data.folder import ENCODINGS
 from mde_hub.evaluation import evaluate
 from mde_hub.inference import DepthPredictor
+from mde_hub.model_card import write_model_card
+from mde_hub.data.synthetic import SyntheticDepthDataset
 from mde_hub.metrics import HIGHER_IS_BETTER, METRIC_NAMES, compute_depth_metrics
 from mde_hub.published import published_results
 from mde_hub.visualization import colorize_depth, colorize_error
@@ -201,23 +203,36 @@ def test_relative_model_without_alignment_is_not_scored(client, served):
 
 
 def test_benchmarks_show_published_and_measured_rows(served, client):
-    checkpoint = served["models"] / "baseline-a"
-    from mde_hub.data.synthetic import SyntheticDepthDataset
-
-    result = evaluate(DepthPredictor.from_pretrained(checkpoint), SyntheticDepthDataset(size=2, height=32, width=40), "none")
-    result.to_json(checkpoint / "eval_synthetic.json")
-    (checkpoint / "eval_broken.json").write_text("{not json")
+    """baseline-a: an evaluation JSON and the card made from it (one row, from the JSON); baseline-b: a card only."""
+    results = {}
+    for name in MODELS:
+        checkpoint = served["models"] / name
+        results[name] = evaluate(
+            DepthPredictor.from_pretrained(checkpoint), SyntheticDepthDataset(size=2, height=32, width=40), "none",
+            dataset_source="synthetic:indoor:2",
+        )
+        results[name].to_json(checkpoint / "results_synthetic.json")
+        write_model_card(checkpoint, [checkpoint / "results_synthetic.json"])
+    (served["models"] / "baseline-b" / "results_synthetic.json").unlink()
+    (served["models"] / "baseline-a" / "results_broken.json").write_text("{not json")
     everything = client.predict("all", api_name="/benchmarks")
     published = [row for row in everything["data"] if row[0] == "published"]
     assert len(published) == len(published_results())
-    (measured,) = [row for row in everything["data"] if row[0].startswith("measured")]
-    assert measured[1:5] == ["Baseline", "baseline-a", "SyntheticDepthDataset", "none"]
-    assert measured[5:14] == [result.metrics[m] for m in METRIC_NAMES]
+    measured = [row for row in everything["data"] if row[0].startswith("measured")]
+    assert [row[:3] + row[4:5] for row in measured] == [
+        ["measured (eval JSON)", "Baseline", "baseline-a", "none"],
+        ["measured (model card)", "Baseline", "baseline-b", "none"],
+    ]
+    assert measured[0][3] == "synthetic:indoor:2"
+    for row, name in zip(measured, MODELS):
+        assert row[5:14] == pytest.approx([results[name].metrics[m] for m in METRIC_NAMES], rel=1e-6), name
     kitti = client.predict("KITTI protocols", api_name="/benchmarks")
     assert {row[4] for row in kitti["data"]} == {"kitti_garg"}
     assert len(kitti["data"]) == len(published_results(dataset="kitti"))
     other = client.predict("other protocols", api_name="/benchmarks")
-    assert [row[2] for row in other["data"]] == ["baseline-a"]
+    assert [row[2] for row in other["data"]] == MODELS
+    for name in MODELS:
+        (served["models"] / name / "README.md").unlink()
 
 
 def test_load_model_adds_a_local_checkpoint_and_explains_hub_failures(served, client, tmp_path):

@@ -3,10 +3,10 @@ measurements of the served checkpoints.
 
 Own measurements are found in each local checkpoint folder:
 
-* ``eval_*.json``: evaluation results as ``mde-hub evaluate --output CHECKPOINT/eval_NAME.json`` writes them
+* ``results*.json``: evaluation results as ``mde-hub evaluate --output CHECKPOINT/results_NAME.json`` writes them
   (``EvaluationResult.to_json``); the protocol is the one recorded in the file;
-* ``README.md``: a model card's ``model-index`` results (metric types named as ``mde_hub.metrics.METRIC_NAMES``),
-  labelled with the dataset the card names and, when the card gives it as the dataset config, the protocol.
+* ``README.md``, when there is no such JSON: a model card's ``model-index`` results (metric types named as ``mde_hub.metrics.METRIC_NAMES``),
+  labelled with the dataset (and split) the card names and the protocol it gives as each metric's config.
 """
 
 from __future__ import annotations
@@ -62,9 +62,9 @@ def published_rows() -> list[dict]:
 
 
 def evaluation_json_rows(checkpoint: str, name: str) -> list[dict]:
-    """Rows for the ``eval_*.json`` files in a checkpoint folder; a file that is not an evaluation result is skipped."""
+    """Rows for the ``results*.json`` files in a checkpoint folder; a file that is not an evaluation result is skipped."""
     rows = []
-    for path in sorted(glob(os.path.join(escape(checkpoint), "eval_*.json"))):
+    for path in sorted(glob(os.path.join(escape(checkpoint), "results*.json"))):
         try:
             with open(path) as handle:
                 result = json.load(handle)
@@ -73,7 +73,9 @@ def evaluation_json_rows(checkpoint: str, name: str) -> list[dict]:
             continue
         dataset = result.get("dataset", {})
         settings = result.get("settings", {})
-        label = dataset.get("name") or dataset.get("path") or dataset.get("class", "?")
+        label = dataset.get("source") or dataset.get("class", "?")
+        if dataset.get("split"):
+            label += f" ({dataset['split']})"
         notes = (
             f"{os.path.basename(path)}: {result.get('num_images', '?')} images, alignment "
             f"{settings.get('alignment', 'none')}, flip TTA {settings.get('flip_tta', False)}"
@@ -96,8 +98,10 @@ def model_card_rows(checkpoint: str, name: str, model_type: str) -> list[dict]:
     for result in results:
         metric = str(result.metric_type).lower()
         if metric in METRIC_NAMES:
-            key = (result.dataset_name or result.dataset_type, result.dataset_config or "")
-            grouped.setdefault(key, {})[metric] = float(result.metric_value)
+            dataset = result.dataset_name or result.dataset_type
+            if result.dataset_split:
+                dataset += f" ({result.dataset_split})"
+            grouped.setdefault((dataset, result.metric_config or ""), {})[metric] = float(result.metric_value)
     return [
         _row("measured (model card)", model_type, name, dataset, protocol or "see the model card", metrics, path)
         for (dataset, protocol), metrics in grouped.items()
@@ -113,10 +117,11 @@ def _model_type(checkpoint: str) -> str:
 
 
 def measured_rows(checkpoints: Iterable[tuple[str, str]]) -> list[dict]:
-    """Own results of each ``(name, checkpoint folder)``."""
+    """Own results of each ``(name, checkpoint folder)``: its evaluation JSONs, or, without any, its model card's
+    (a card written by ``mde-hub card`` repeats its JSONs' numbers, so it is read only when they are absent)."""
     rows = []
     for name, folder in checkpoints:
-        rows += evaluation_json_rows(folder, name) + model_card_rows(folder, name, _model_type(folder))
+        rows += evaluation_json_rows(folder, name) or model_card_rows(folder, name, _model_type(folder))
     return rows
 
 

@@ -233,7 +233,7 @@ def build_demo(
         with gr.Tab("Benchmarks") as benchmarks_tab:
             gr.Markdown(
                 "Published numbers (from the papers and their repositories, `mde_hub/published.py`) beside this "
-                "project's own measurements of the served checkpoints (`eval_*.json` and model cards in each "
+                "project's own measurements of the served checkpoints (`results*.json` and model cards in each "
                 "checkpoint folder). Compare rows only within one dataset and protocol."
             )
             protocol_filter = gr.Radio(list(PROTOCOL_FILTERS), value="all", label="Show")

@@ -1,9 +1,8 @@
 """Screenshots of the app's three tabs for the README: ``python -m mde_hub.app.screenshots --out docs``.
 
-Serves the checkpoints given with ``--models``; without them it trains two small demo models first (a tiny Baseline
-and a tiny DenseDepth, ``--steps`` Adam steps each on synthetic rooms, about a minute on two CPU cores) and
-evaluates them on synthetic frames, so that the pictures show real depth maps and a measured benchmark row. Needs
-Debian's Chromium at /usr/bin/chromium and the ``playwright`` package.
+Serves the checkpoints given with ``--models``, by default those in ./checkpoints (as ``python app.py`` does), and
+refuses to photograph the untrained fallback. Needs Debian's Chromium at /usr/bin/chromium and the ``playwright``
+package.
 """
 
 from __future__ import annotations
@@ -14,14 +13,6 @@ import tempfile
 from pathlib import Path
 
 import PIL.Image
-import torch
-
-from mde_hub import BaselineConfig, BaselineForDepthEstimation, DenseDepthConfig, DenseDepthForDepthEstimation
-from mde_hub import image_processor_for
-from mde_hub.data.sample import to_model_inputs
-from mde_hub.data.synthetic import SyntheticDepthDataset
-from mde_hub.evaluation import evaluate
-from mde_hub.inference import DepthPredictor
 
 from .examples import write_examples
 from .inputs import ScratchSpace
@@ -33,37 +24,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-
-
-def train_demo_models(root: Path, steps: int, seed: int = 0) -> Path:
-    """Two small models fitted for ``steps`` Adam steps (batch 8, lr 1e-3) on 64 synthetic 120x160 rooms, saved
-    under ``root`` with an ``eval_synthetic.json`` each (16 held-out synthetic rooms, protocol ``none``)."""
-    torch.manual_seed(seed)
-    train = SyntheticDepthDataset("indoor", size=64, height=120, width=160, seed=seed + 1)
-    samples = train.render_batch(range(len(train)))
-    held_out = SyntheticDepthDataset("indoor", size=16, height=120, width=160, seed=seed + 2)
-    for name, model in (
-        (f"baseline-demo-{steps}-steps", BaselineForDepthEstimation(BaselineConfig.tiny(image_size=64))),
-        (f"densedepth-demo-{steps}-steps", DenseDepthForDepthEstimation(DenseDepthConfig.tiny(image_size=[96, 128]))),
-    ):
-        processor = image_processor_for(model.config)
-        inputs = [to_model_inputs(sample, processor) for sample in samples]
-        pixels = torch.stack([i["pixel_values"] for i in inputs])
-        labels = torch.stack([i["labels"] for i in inputs])
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        model.train()
-        for _ in range(steps):
-            batch = torch.randint(0, len(samples), (8,))
-            loss = model(pixel_values=pixels[batch], labels=labels[batch]).loss
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        model.eval()
-        model.save_pretrained(root / name)
-        processor.save_pretrained(root / name)
-        evaluate(DepthPredictor.from_model(model, name), held_out, "none").to_json(root / name / "eval_synthetic.json")
-        print(f"{name}: final training loss {loss.item():.3f}")
-    return root
 
 
 def _save(page, path: Path) -> None:
@@ -104,16 +64,16 @@ def take_screenshots(demo_url: str, image: str, depth: str, out: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="docs", help="folder for app_compare.png, app_evaluate.png, app_benchmarks.png")
-    parser.add_argument("--models", nargs="*", help="checkpoints to serve (default: train two demo models)")
-    parser.add_argument("--steps", type=int, default=300, help="training steps of each demo model")
+    parser.add_argument("--models", nargs="*", help="checkpoints to serve (default: ./checkpoints/*)")
     args = parser.parse_args(argv)
     if not os.path.exists(CHROMIUM):
         raise SystemExit(f"{CHROMIUM} not found: apt-get install chromium")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mde-hub-screenshots-") as work:
-        models = args.models or [str(train_demo_models(Path(work) / "models", args.steps))]
-        registry = ModelRegistry(discover_sources(models, None))
+        registry = ModelRegistry(discover_sources(args.models, "checkpoints"))
+        if any(source.kind == "untrained" for source in registry.sources.values()):
+            raise SystemExit("no trained checkpoint to show: pass --models or run from the repository root")
         samples = write_examples(Path(work) / "examples")
         demo = build_demo(registry, ScratchSpace(root=os.path.join(work, "requests")), samples=samples)
         launch(demo, port=None, prevent_thread_lock=True, quiet=True)
