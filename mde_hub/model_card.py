@@ -109,7 +109,8 @@ class CardEvaluation:
 
 
 def _dataset_identity(dataset: dict[str, Any], protocol: EvalProtocol) -> tuple[str, str]:
-    """(type, name) of the evaluated data: from the dataset class, else from the protocol's dataset."""
+    """(type, name) of the evaluated data: from the dataset class, else from the protocol's dataset, else the
+    recorded source's folder name."""
     kind = dataset.get("class", "")
     if kind == "SyntheticDepthDataset":
         return _SYNTHETIC
@@ -118,6 +119,9 @@ def _dataset_identity(dataset: dict[str, Any], protocol: EvalProtocol) -> tuple[
     )
     if key is not None:
         return key, DATASET_NAMES[key]
+    source = dataset.get("source")
+    if source:  # e.g. a folder of frames, or the held-out tail of one (a Subset): named after its folder
+        return Path(source).name, Path(source).name
     return kind or "unknown", f"{kind or 'unknown'} dataset"
 
 

@@ -47,6 +47,8 @@ def test_recipes_cover_every_model_and_dataset() -> None:
     assert set(RECIPE) == {
         "baseline_nyu", "baseline_synthetic", "densedepth_nyu", "densedepth_kitti", "bts_nyu", "bts_kitti",
         "adabins_nyu", "adabins_kitti", "dpt_nyu", "dpt_kitti",
+        # the shipped checkpoints (train/ship_checkpoints.sh)
+        "compact_baseline_mix", "compact_densedepth_mix", "compact_bts_mix", "compact_adabins_mix", "compact_dpt_mix",
     }
 
 

@@ -19,7 +19,7 @@ from ..data.augmentation import get_augmentation
 from ..protocols import get_protocol
 
 MODEL_PRESETS = ("default", "tiny", "kitti", "hybrid", "large", "base")
-DATASETS = ("synthetic", "nyu", "kitti", "folder", "hf")
+DATASETS = ("synthetic", "nyu", "kitti", "folder", "hf", "mix")
 OPTIMIZERS = ("adam", "adamw")
 
 
@@ -98,6 +98,17 @@ class DataArguments:
         default=None, metadata={"help": "evaluation data if not in dataset_path (folder: required for evaluation)"}
     )
     layout: str | None = field(default=None, metadata={"help": "folder: the layout name (default: detected)"})
+    mix_folders: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "mix: folders of real frames as LAYOUT:PATH (e.g. icl:../shared/data/rgbd/icl_livingroom1), "
+            "mixed with the synthetic frames"
+        },
+    )
+    mix_held_out_fraction: float = field(
+        default=0.2,
+        metadata={"help": "mix: the last fraction of each folder's frames (by index) is held out for evaluation"},
+    )
     train_split: str = field(default="train", metadata={"help": "split to train on (nyu zip, folder, hf)"})
     eval_split: str = field(default="test", metadata={"help": "split to evaluate on (nyu zip, folder, hf)"})
     train_file_list: str | None = field(
@@ -125,6 +136,13 @@ class DataArguments:
     synthetic_prerender: bool = field(
         default=True, metadata={"help": "synthetic: render every frame once up front (else on every read)"}
     )
+    synthetic_cache_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "synthetic, mix: keep the pre-rendered frames in this folder (one .npz per kind, count, frame "
+            "size and seed) and read them from there in later runs instead of rendering them again"
+        },
+    )
     augmentation: str = field(default="none", metadata={"help": "training augmentation preset (mde_hub.data.augmentation)"})
     train_image_size: list[int] | None = field(
         default=None,
@@ -140,8 +158,12 @@ class DataArguments:
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
-        if self.dataset != "synthetic" and self.dataset_path is None:
+        if self.dataset not in ("synthetic", "mix") and self.dataset_path is None:
             raise ValueError(f"dataset {self.dataset!r} needs dataset_path")
+        if self.dataset == "mix" and not self.mix_folders:
+            raise ValueError("dataset 'mix' needs mix_folders (LAYOUT:PATH of each folder of real frames)")
+        if not 0 < self.mix_held_out_fraction < 1:
+            raise ValueError(f"mix_held_out_fraction must be in (0, 1); got {self.mix_held_out_fraction}")
         get_augmentation(self.augmentation)
         if self.train_image_size is not None and (len(self.train_image_size) != 2 or min(self.train_image_size) < 1):
             raise ValueError(f"train_image_size must be two positive numbers, height and width; got {self.train_image_size}")

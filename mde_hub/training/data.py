@@ -7,13 +7,18 @@ also gets the augmentation preset, seeded by the run's seed. Items are dicts of 
 Sources (`DataArguments.dataset`):
 
 * synthetic: `SyntheticDepthDataset` frames, the held-out evaluation frames from another seed; pre-rendered once
-  on `device` unless `synthetic_prerender` is off.
+  on `device` unless `synthetic_prerender` is off (and kept in `synthetic_cache_dir` for later runs when given).
 * nyu: DenseDepth's `nyu_data.zip` (splits train/test), or with `train_file_list` the BTS/AdaBins sync folder
   (evaluation with `eval_file_list`, under `eval_dataset_path` if given).
 * kitti: the BTS-style Eigen split (`train_file_list`, `eval_file_list`, `kitti_gt_path`), KB-cropped.
 * folder: `open_dataset(dataset_path, layout, train_split)`; evaluation only from `eval_dataset_path`, so that a
   layout without splits is never scored on its training frames.
 * hf: `HfDepthDataset` splits `train_split` and `eval_split` of a parquet file or folder.
+* mix: the synthetic frames (as for synthetic) plus each of `mix_folders` ("LAYOUT:PATH"), whose last
+  `mix_held_out_fraction` of frames by index is held out (`mde_hub.data.splits.split_tail`: one contiguous block,
+  so near-duplicate neighbouring video frames cannot leak) and joins the synthetic held-out frames for evaluation.
+  The folders' frames are read once and resized to the synthetic frame size (`resize_sample`: image bilinear,
+  depth nearest), so all frames share one size and reading a 640x480 pair costs nothing per step.
 
 Training images are resized to `train_image_size` when given (e.g. BTS's 416x544 crops, which the model then sees
 unresized), else to the model's input size like the evaluation images.
@@ -21,20 +26,25 @@ unresized), else to the model's input size like the evaluation images.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..auto import image_processor_for
 from ..configuration_utils import DepthConfig
-from ..data.augmentation import get_augmentation
+from ..data.augmentation import get_augmentation, resize_sample
 from ..data.hf import HfDepthDataset
 from ..data.kitti import KittiEigenSplit
 from ..data.nyu import NyuDenseDepth, NyuSyncFolder
 from ..data.registry import open_dataset
 from ..data.sample import DepthSample, ModelInputDataset
+from ..data.splits import open_folder_spec, split_tail
 from ..data.synthetic import SyntheticDepthDataset
+from ..files import atomic_output
 from ..image_processing_depth import DepthImageProcessor
 from .arguments import DataArguments
 
@@ -56,13 +66,69 @@ def prerender(frames: SyntheticDepthDataset, batch_size: int = _RENDER_BATCH) ->
     return samples
 
 
+def cached_prerender(frames: SyntheticDepthDataset, cache_dir: str | os.PathLike) -> list[DepthSample]:
+    """`prerender(frames)`, stored in `cache_dir` as one .npz named after the frames' kind, count, size and seed,
+    and read back from there when it exists (frames depend only on those, see `SyntheticDepthDataset`)."""
+    sparse = "-sparse" if frames.sparse else ""
+    path = Path(cache_dir) / f"{frames.kind}{sparse}_{len(frames)}x{frames.height}x{frames.width}_seed{frames.seed}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = zip(stored["image"], stored["depth"], stored["valid"], stored["id"])
+            return [DepthSample(image, depth, valid, frames.intrinsics, str(id)) for image, depth, valid, id in arrays]
+    samples = prerender(frames)
+    with atomic_output(path) as temporary, open(temporary, "wb") as handle:
+        np.savez(
+            handle,
+            image=np.stack([sample.image for sample in samples]),
+            depth=np.stack([sample.depth for sample in samples]),
+            valid=np.stack([sample.valid for sample in samples]),
+            id=np.array([sample.id for sample in samples]),
+        )
+    return samples
+
+
 def _synthetic(args: DataArguments, size: int, seed: int, device: str | torch.device) -> tuple[Any, str]:
     frames = SyntheticDepthDataset(
         args.synthetic_kind, size, args.synthetic_height, args.synthetic_width, seed, args.synthetic_sparse, device
     )
     sparse = " sparse" if args.synthetic_sparse else ""
     description = f"synthetic {args.synthetic_kind}{sparse} {size} frames {args.synthetic_height}x{args.synthetic_width} seed {seed}"
-    return (prerender(frames) if args.synthetic_prerender else frames), description
+    if not args.synthetic_prerender:
+        return frames, description
+    if args.synthetic_cache_dir is None or size == 0:
+        return prerender(frames), description
+    return cached_prerender(frames, args.synthetic_cache_dir), description
+
+
+def _synthetic_splits(args: DataArguments, device: str | torch.device) -> tuple[Any, str, Any | None, str]:
+    """The synthetic training frames, their description, the held-out frames (None if none) and theirs."""
+    train_size = args.synthetic_size if args.max_train_samples is None else min(args.synthetic_size, args.max_train_samples)
+    eval_size = args.synthetic_eval_size if args.max_eval_samples is None else min(args.synthetic_eval_size, args.max_eval_samples)
+    train, description = _synthetic(args, train_size, args.synthetic_seed, device)
+    evaluation, eval_description = _synthetic(args, eval_size, args.synthetic_eval_seed, device) if eval_size else (None, "")
+    return train, description, evaluation, eval_description
+
+
+def _resized(samples: Any, height: int, width: int) -> list[DepthSample]:
+    """Every sample of `samples`, read once and resized to `height` x `width`."""
+    return [resize_sample(samples[index], height, width) for index in range(len(samples))]
+
+
+def _mixed_splits(args: DataArguments, device: str | torch.device) -> tuple[Any, str, Any | None, str]:
+    """The synthetic splits joined by the head (training) and tail (evaluation) of each of `mix_folders`."""
+    train, description, evaluation, eval_description = _synthetic_splits(args, device)
+    train_parts, eval_parts = [train], [] if evaluation is None else [evaluation]
+    train_notes, eval_notes = [description], [eval_description] if evaluation is not None else []
+    for spec in args.mix_folders:
+        head, tail = split_tail(open_folder_spec(spec), args.mix_held_out_fraction)
+        train_parts.append(_resized(head, args.synthetic_height, args.synthetic_width))
+        eval_parts.append(_resized(tail, args.synthetic_height, args.synthetic_width))
+        train_notes.append(f"{spec} frames 0-{len(head) - 1}")
+        eval_notes.append(f"{spec} frames {len(head)}-{len(head) + len(tail) - 1} (last {args.mix_held_out_fraction:g})")
+    train = _limited(torch.utils.data.ConcatDataset(train_parts), args.max_train_samples)
+    evaluation = _limited(torch.utils.data.ConcatDataset(eval_parts), args.max_eval_samples)
+    size = f"real frames resized to {args.synthetic_height}x{args.synthetic_width}"
+    return train, f"mix of {' + '.join(train_notes)} ({size})", evaluation, f"{' + '.join(eval_notes)} ({size})"
 
 
 def _limited(samples: Any, limit: int | None) -> Any:
@@ -100,10 +166,9 @@ def build_datasets(
 ) -> TrainingData:
     """The training set (augmented) and evaluation set (None if there is none or it is empty) of model inputs."""
     if args.dataset == "synthetic":
-        train_size = args.synthetic_size if args.max_train_samples is None else min(args.synthetic_size, args.max_train_samples)
-        eval_size = args.synthetic_eval_size if args.max_eval_samples is None else min(args.synthetic_eval_size, args.max_eval_samples)
-        train, description = _synthetic(args, train_size, args.synthetic_seed, device)
-        evaluation, eval_description = _synthetic(args, eval_size, args.synthetic_eval_seed, device) if eval_size else (None, "")
+        train, description, evaluation, eval_description = _synthetic_splits(args, device)
+    elif args.dataset == "mix":
+        train, description, evaluation, eval_description = _mixed_splits(args, device)
     else:
         train = _limited(_real_samples(args, training=True), args.max_train_samples)
         description = _real_description(args, train, training=True)

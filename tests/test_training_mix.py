@@ -1,0 +1,147 @@
+"""Held-out tails of videos (mde_hub.data.splits), the `mix` training data, the synthetic frame cache and the
+`mde-hub evaluate` dataset specs that score the held-out tails."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mde_hub import BaselineConfig, BaselineForDepthEstimation
+from mde_hub.cli import _evaluation_dataset, main
+from mde_hub.data.folder import write_rgbd_folder
+from mde_hub.data.sample import DepthSample, Intrinsics
+from mde_hub.data.splits import held_out_count, open_folder_spec, parse_tail_split, split_tail
+from mde_hub.data.synthetic import SyntheticDepthDataset
+from mde_hub.training import DataArguments, build_datasets
+from mde_hub.training import data as training_data
+
+
+def _frames(count: int, name: str, height: int = 24, width: int = 32) -> list[DepthSample]:
+    """Distinct frames: frame i has depth 1 + i / 10 m everywhere and image value i."""
+    return [
+        DepthSample.from_depth(
+            np.full((height, width, 3), index, np.uint8), np.full((height, width), 1.0 + index / 10, np.float32),
+            Intrinsics(30.0, 30.0, (width - 1) / 2, (height - 1) / 2), f"{name}/{index}",
+        )
+        for index in range(count)
+    ]
+
+
+@pytest.fixture
+def video_folders(tmp_path):
+    """Two folders of 10 and 6 frames in the layout write_rgbd_folder writes (millimetres)."""
+    first = write_rgbd_folder(_frames(10, "a"), tmp_path / "a", encoding="mm")
+    second = write_rgbd_folder(_frames(6, "b"), tmp_path / "b", encoding="mm")
+    return [f"rgbd_folder:{first}", f"rgbd_folder:{second}"]
+
+
+@pytest.mark.parametrize("length, fraction, held_out", [(211, 0.2, 42), (250, 0.2, 50), (10, 0.2, 2), (2, 0.1, 1), (5, 0.9, 4)])
+def test_held_out_count(length, fraction, held_out):
+    assert held_out_count(length, fraction) == held_out
+
+
+def test_split_tail_is_a_disjoint_contiguous_tail():
+    train, held_out = split_tail(list(range(211)), 0.2)
+    assert list(train.indices) == list(range(169))
+    assert list(held_out.indices) == list(range(169, 211))
+    assert [held_out[i] for i in range(len(held_out))] == list(range(169, 211))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
+def test_split_tail_rejects_fractions_outside_0_1(fraction):
+    with pytest.raises(ValueError, match="fraction must be in"):
+        split_tail(list(range(10)), fraction)
+
+
+def test_split_tail_needs_two_frames():
+    with pytest.raises(ValueError, match="cannot split 1 frame"):
+        split_tail([0], 0.5)
+
+
+def test_parse_tail_split():
+    assert parse_tail_split("tail:0.2") == 0.2
+    assert parse_tail_split("test") is None
+    for bad in ("tail:", "tail:x", "tail:1", "tail:0"):
+        with pytest.raises(ValueError, match="tail:F with 0 < F < 1"):
+            parse_tail_split(bad)
+
+
+def test_open_folder_spec_needs_layout_and_path(video_folders):
+    assert len(open_folder_spec(video_folders[0])) == 10
+    for bad in ("no-colon", ":path", "icl:"):
+        with pytest.raises(ValueError, match="LAYOUT:PATH"):
+            open_folder_spec(bad)
+    with pytest.raises(ValueError, match="Unknown layout 'nope'"):
+        open_folder_spec("nope:" + video_folders[0].partition(":")[2])
+
+
+def _mix_arguments(video_folders, tmp_path, **overrides) -> DataArguments:
+    settings = dict(
+        dataset="mix", mix_folders=video_folders, mix_held_out_fraction=0.2, synthetic_size=2, synthetic_eval_size=1,
+        synthetic_height=16, synthetic_width=24, synthetic_cache_dir=str(tmp_path / "cache"),
+    )
+    return DataArguments(**{**settings, **overrides})
+
+
+def test_mix_trains_on_heads_and_evaluates_on_tails(video_folders, tmp_path):
+    data = build_datasets(_mix_arguments(video_folders, tmp_path), BaselineConfig.tiny(image_size=32))
+    assert len(data.train) == 2 + 8 + 5 and len(data.eval) == 1 + 2 + 1
+    train_ids = [sample.id for part in data.train.samples.datasets for sample in part]
+    eval_ids = [sample.id for part in data.eval.samples.datasets for sample in part]
+    assert train_ids[2:] == [f"a/image/{i:06d}.png" for i in range(8)] + [f"b/image/{i:06d}.png" for i in range(5)]
+    assert eval_ids[1:] == ["a/image/000008.png", "a/image/000009.png", "b/image/000005.png"]
+    assert train_ids[0].startswith("synthetic/indoor/seed0/") and eval_ids[0].startswith("synthetic/indoor/seed1/")
+    assert not set(train_ids) & set(eval_ids)
+    # Real frames are resized once to the synthetic frame size, depth kept (nearest): frame 9 is 1.9 m everywhere.
+    last = data.eval.samples.datasets[1][1]
+    assert last.image.shape == (16, 24, 3) and np.allclose(last.depth, 1.9, atol=1e-3)
+    item = data.eval[3]
+    assert item["pixel_values"].shape == (3, 32, 32) and torch.allclose(item["labels"], torch.tensor(1.5), atol=1e-3)
+    assert "frames 8-9 (last 0.2)" in data.description and "frames 0-4" in data.description
+
+
+def test_mix_arguments_are_checked(video_folders):
+    with pytest.raises(ValueError, match="needs mix_folders"):
+        DataArguments(dataset="mix")
+    with pytest.raises(ValueError, match=r"mix_held_out_fraction must be in \(0, 1\)"):
+        DataArguments(dataset="mix", mix_folders=video_folders, mix_held_out_fraction=1.0)
+
+
+def test_synthetic_cache_round_trips_bit_identically(tmp_path, monkeypatch):
+    frames = SyntheticDepthDataset("indoor", 3, 16, 24, seed=5)
+    rendered = training_data.cached_prerender(frames, tmp_path)
+    assert [path.name for path in tmp_path.iterdir()] == ["indoor_3x16x24_seed5.npz"]
+    monkeypatch.setattr(training_data, "prerender", lambda frames: pytest.fail("rendered again despite the cache"))
+    cached = training_data.cached_prerender(frames, tmp_path)
+    for first, second in zip(rendered, cached, strict=True):
+        assert first.id == second.id and first.intrinsics == second.intrinsics
+        assert np.array_equal(first.image, second.image) and np.array_equal(first.depth, second.depth)
+        assert np.array_equal(first.valid, second.valid)
+
+
+def test_evaluation_dataset_specs(video_folders):
+    path = video_folders[0].partition(":")[2]
+    tail = _evaluation_dataset(path, "rgbd_folder", "tail:0.2")
+    assert [tail[i].id for i in range(len(tail))] == ["a/image/000008.png", "a/image/000009.png"]
+    assert _evaluation_dataset("synthetic:indoor:4:7", None, "test").seed == 7
+    assert _evaluation_dataset("synthetic:indoor:4", None, "test").seed == 0
+    with pytest.raises(ValueError, match="optionally followed by :SEED"):
+        _evaluation_dataset("synthetic:indoor:4:x", None, "test")
+
+
+def test_cli_evaluates_a_held_out_tail(video_folders, tmp_path, capsys):
+    torch.manual_seed(0)
+    BaselineForDepthEstimation(BaselineConfig.tiny(image_size=32)).save_pretrained(tmp_path / "model")
+    from mde_hub.auto import image_processor_for
+
+    image_processor_for(BaselineConfig.tiny(image_size=32)).save_pretrained(tmp_path / "model")
+    output = tmp_path / "results.json"
+    path = video_folders[1].partition(":")[2]
+    argv = ["evaluate", "--model", str(tmp_path / "model"), "--dataset", path, "--layout", "rgbd_folder",
+            "--split", "tail:0.5", "--protocol", "none", "--output", str(output)]
+    assert main(argv) == 0
+    result = json.loads(output.read_text())
+    assert result["num_images"] == 3 and result["dataset"]["split"] == "tail:0.5" and result["dataset"]["len"] == 3
+    assert main([*argv[:-4], "--split", "tail:2", "--protocol", "none", "--output", str(output)]) == 2
+    assert "tail:F with 0 < F < 1" in capsys.readouterr().err
