@@ -73,9 +73,13 @@ def evaluation_json_rows(checkpoint: str, name: str) -> list[dict]:
             continue
         dataset = result.get("dataset", {})
         settings = result.get("settings", {})
-        label = dataset.get("source") or dataset.get("class", "?")
+        source = dataset.get("source")
+        label = os.path.basename(os.path.normpath(source)) if source and os.sep in source else source
+        label = label or dataset.get("class", "?")
         if dataset.get("split"):
             label += f" ({dataset['split']})"
+        if settings.get("alignment", "none") != "none":
+            protocol += f" + {settings['alignment']} alignment"
         notes = (
             f"{os.path.basename(path)}: {result.get('num_images', '?')} images, alignment "
             f"{settings.get('alignment', 'none')}, flip TTA {settings.get('flip_tta', False)}"
