@@ -10,21 +10,10 @@ Each row times ``SyntheticDepthDataset.render_batch`` (scene generation, ray cas
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
-from mde_hub.data.synthetic import SyntheticDepthDataset
-
-
-def frames_per_second(kind: str, height: int, width: int, batch: int, device: str, seconds: float) -> float:
-    dataset = SyntheticDepthDataset(kind, size=10**6, height=height, width=width, device=device)
-    dataset.render_batch(range(batch))
-    frames, index, start = 0, batch, time.perf_counter()
-    while frames < 2 * batch or time.perf_counter() - start < seconds:
-        dataset.render_batch(range(index, index + batch))
-        frames, index = frames + batch, index + batch
-    return frames / (time.perf_counter() - start)
+from mde_hub.benchmarking.pipeline import frames_per_second
 
 
 def main() -> None:

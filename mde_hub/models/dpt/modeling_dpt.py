@@ -18,6 +18,8 @@ Choices where the paper, the reference code (isl-org/DPT) and ../shared/docs/MOD
 * The deepest fusion block has no skip input, so it has no skip Residual Conv Unit (the reference code builds one and
   never uses it; transformers' checkpoints carry its weights, which the converter drops).
 * The ViT's final LayerNorm is kept (part of the timm model) but unused, as in the reference code.
+* Each fusion block applies its 1x1 projection before, not after, its x2 bilinear upsampling (the two commute, see
+  `FeatureFusionBlock`): the same outputs up to float rounding, with the projection at a quarter of the pixels.
 * Loss "ssi" (MiDaS pre-training): `ScaleAndShiftInvariantLoss` (median / mean-absolute-deviation alignment, 20 %
   trimmed MAE, gradient matching at 4 scales, alpha 0.5) between the raw output and 1 / labels.
   Loss "silog" (NYU/KITTI fine-tuning, which the paper describes as "the loss of Eigen et al." plus gradient matching,
@@ -225,7 +227,11 @@ class ResidualConvUnit(nn.Module):
 
 
 class FeatureFusionBlock(nn.Module):
-    """RefineNet-style fusion: [+ RCU(skip)] -> RCU -> bilinear x2 (align_corners=True) -> 1x1 conv."""
+    """RefineNet-style fusion: [+ RCU(skip)] -> RCU -> bilinear x2 (align_corners=True) -> 1x1 conv.
+
+    The 1x1 conv runs before the upsampling: a per-pixel affine map commutes with bilinear interpolation (whose
+    weights sum to 1), so the output is the reference order's up to float rounding, for a quarter of the work.
+    """
 
     def __init__(self, features: int, has_skip: bool) -> None:
         super().__init__()
@@ -237,8 +243,7 @@ class FeatureFusionBlock(nn.Module):
         if self.skip_unit is not None:
             path = path + self.skip_unit(skip)
         path = self.residual_unit(path)
-        path = F.interpolate(path, scale_factor=2, mode="bilinear", align_corners=True)
-        return self.projection(path)
+        return F.interpolate(self.projection(path), scale_factor=2, mode="bilinear", align_corners=True)
 
 
 class DptFusionStage(nn.Module):

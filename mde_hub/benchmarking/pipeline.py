@@ -1,0 +1,44 @@
+"""Throughput of the data side: the synthetic RGB-D generator and the evaluation metrics."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from ..data.synthetic import SyntheticDepthDataset
+from ..metrics import DepthMetricAccumulator
+
+NYU_TEST_PAIRS = 654
+NYU_SIZE = (480, 640)
+
+
+def frames_per_second(kind: str, height: int, width: int, batch: int, device: str, seconds: float) -> float:
+    """Frames/s of `SyntheticDepthDataset.render_batch` (scene generation, ray casting, shading, conversion to
+    numpy `DepthSample`s) on fresh frames for at least `seconds` (and two batches) after one warm-up batch."""
+    dataset = SyntheticDepthDataset(kind, size=10**6, height=height, width=width, device=device)
+    dataset.render_batch(range(batch))
+    frames, index, start = 0, batch, time.perf_counter()
+    while frames < 2 * batch or time.perf_counter() - start < seconds:
+        dataset.render_batch(range(index, index + batch))
+        frames, index = frames + batch, index + batch
+    return frames / (time.perf_counter() - start)
+
+
+def metric_pairs_per_second(
+    pairs: int = NYU_TEST_PAIRS, size: tuple[int, int] = NYU_SIZE, batch: int = 8, protocol: str = "nyu_eigen"
+) -> tuple[float, dict[str, float]]:
+    """Prediction/ground-truth pairs per second through `DepthMetricAccumulator` (`protocol`, batches of `batch`),
+    and the metrics it returns. The pairs are random depths in (0, 10] m with 10 % invalid (0) ground-truth pixels;
+    a pool of `batch` pairs is fed repeatedly, as the cost does not depend on the values."""
+    generator = torch.Generator().manual_seed(0)
+    gt = 0.5 + 9.5 * torch.rand(batch, *size, generator=generator)
+    gt[torch.rand(batch, *size, generator=generator) < 0.1] = 0.0
+    pred = gt * torch.exp(0.1 * torch.randn(batch, *size, generator=generator))
+    accumulator = DepthMetricAccumulator(protocol)
+    start = time.perf_counter()
+    for first in range(0, pairs, batch):
+        count = min(batch, pairs - first)
+        accumulator.update(pred[:count], gt[:count])
+    metrics = accumulator.compute()
+    return pairs / (time.perf_counter() - start), metrics

@@ -1,0 +1,181 @@
+"""Export an mde-hub checkpoint to ONNX (`pixel_values` -> `predicted_depth`), checked against PyTorch.
+
+The graph holds the whole model, depth parameterisation included: its `predicted_depth` is what the PyTorch model
+returns (metres for metric models). Pre- and post-processing stay in `DepthImageProcessor`, so
+`DepthPredictor.from_pretrained(..., backend="onnxruntime")` feeds the graph exactly what the PyTorch model gets.
+
+Height and width are dynamic where the architecture allows (the batch is dynamic for every architecture):
+
+* Baseline: dynamic, any multiple of 8 (three stride-2 convs and their transposes).
+* DenseDepth, BTS: dynamic, any multiple of 32 (stride-32 encoders; BTS's local planar guidance works per cell).
+* DPT: dynamic, any multiple of 32; the position embeddings are resized inside the graph. It must be dynamic:
+  DPT's processor keeps the aspect ratio, so the input size follows the image.
+* AdaBins: fixed at the processor's `image_size` (the mini-ViT's token grid is pooled to at most `max_tokens`
+  tokens by a size computed with a square root, which the exporter cannot trace symbolically). The processor resizes
+  every image to `image_size` anyway.
+
+BTS's optional `focal` input (KITTI focal scaling) is not part of the graph, as `DepthPredictor` never passes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .files import atomic_output
+from .modeling_utils import DepthEstimationPreTrainedModel
+
+ONNX_FILENAME = "model.onnx"
+CHECK_SUFFIX = ".check.json"
+INPUT_NAME, OUTPUT_NAME = "pixel_values", "predicted_depth"
+# Side multiple of the dynamic height and width per model type; absent: fixed size (see the module docstring).
+DYNAMIC_SIDE_MULTIPLE = {"mde_baseline": 8, "mde_densedepth": 32, "mde_bts": 32, "mde_dpt": 32}
+MAX_SIDE = 4096
+
+
+class PredictedDepth(nn.Module):
+    """The model as a function of `pixel_values` alone, returning `predicted_depth` (what ONNX exports)."""
+
+    def __init__(self, model: DepthEstimationPreTrainedModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.model(pixel_values=pixel_values, return_dict=True).predicted_depth
+
+
+@dataclass
+class OnnxExport:
+    """Where the graph went, whether its sides are dynamic, and how closely ONNX Runtime matches PyTorch."""
+
+    path: str
+    model_type: str
+    opset: int | None
+    dynamic_sides: bool
+    side_multiple: int | None
+    checked_sizes: list[list[int]]
+    max_abs_diff: list[float]
+    max_abs_output: float
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        with atomic_output(path) as temporary:
+            temporary.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+
+def export_size(model: DepthEstimationPreTrainedModel) -> tuple[int, int]:
+    """(height, width) the image processor gives a square-ish image: the size the graph is traced (and, if fixed, run) at."""
+    size = model.config.image_processor_kwargs()["size"]
+    return size["height"], size["width"]
+
+
+def check_sizes(model: DepthEstimationPreTrainedModel) -> list[tuple[int, int]]:
+    """The export size, and for dynamic graphs a second size (one multiple taller, two wider)."""
+    height, width = export_size(model)
+    multiple = DYNAMIC_SIDE_MULTIPLE.get(model.config.model_type)
+    return [(height, width)] if multiple is None else [(height, width), (height + multiple, width + 2 * multiple)]
+
+
+def _dynamic_shapes(model_type: str) -> dict[str, dict[int, object]]:
+    dim = torch.export.Dim
+    shapes: dict[int, object] = {0: dim("batch", min=1, max=1024)}
+    multiple = DYNAMIC_SIDE_MULTIPLE.get(model_type)
+    if multiple is not None:
+        steps = MAX_SIDE // multiple
+        shapes[2] = multiple * dim("height_steps", min=1, max=steps)
+        shapes[3] = multiple * dim("width_steps", min=1, max=steps)
+    return {INPUT_NAME: shapes}
+
+
+def onnx_session(path: str | os.PathLike, threads: int | None = None):
+    """An ONNX Runtime CPU session (`threads` intra-op threads; default: torch's thread count)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+
+
+def export_graph(
+    model: DepthEstimationPreTrainedModel,
+    path: str | os.PathLike,
+    opset: int | None = None,
+    size: tuple[int, int] | None = None,
+) -> Path:
+    """Write `model`'s ONNX graph to `path` (atomically), traced at `size` (default: `export_size`), with dynamic
+    sides where the architecture allows (a fixed-size graph then only takes `size`)."""
+    if not isinstance(model, DepthEstimationPreTrainedModel):
+        raise ValueError(f"Only mde-hub models export to ONNX here; got {type(model).__name__}.")
+    traced = torch.randn(2, 3, *(size or export_size(model)))  # batch 2: torch.export specialises sizes of 1
+    path = Path(path)
+    with atomic_output(path) as temporary, contextlib.redirect_stdout(io.StringIO()):
+        torch.onnx.export(
+            PredictedDepth(model.eval()).eval(),
+            (traced,),
+            temporary,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            opset_version=opset,
+            dynamic_shapes=_dynamic_shapes(model.config.model_type),
+            dynamo=True,
+            external_data=False,
+        )
+    return path
+
+
+def export_model(
+    model: DepthEstimationPreTrainedModel, path: str | os.PathLike, opset: int | None = None, seed: int = 0
+) -> OnnxExport:
+    """`export_graph`, then compare ONNX Runtime with PyTorch on random inputs.
+
+    The check feeds N(0, 1) pixel values of each `check_sizes` size (batch 1) to both and records the largest
+    absolute difference of `predicted_depth`; a mismatch of shape raises a ValueError.
+    """
+    path = export_graph(model, path, opset)
+    model_type = model.config.model_type
+    wrapped = PredictedDepth(model.eval()).eval()
+    sizes = check_sizes(model)
+    generator = torch.Generator().manual_seed(seed)
+    inputs = [torch.randn(1, 3, *size, generator=generator) for size in sizes]
+    session = onnx_session(path)
+    differences, largest = [], 0.0
+    with torch.inference_mode():
+        for pixel_values in inputs:
+            expected = wrapped(pixel_values).numpy()
+            (actual,) = session.run([OUTPUT_NAME], {INPUT_NAME: pixel_values.numpy()})
+            if actual.shape != expected.shape:
+                raise ValueError(f"{path}: ONNX output shape {actual.shape} differs from PyTorch's {expected.shape}.")
+            differences.append(float(np.abs(actual - expected).max()))
+            largest = max(largest, float(np.abs(expected).max()))
+    return OnnxExport(
+        path=str(path),
+        model_type=model_type,
+        opset=opset,
+        dynamic_sides=model_type in DYNAMIC_SIDE_MULTIPLE,
+        side_multiple=DYNAMIC_SIDE_MULTIPLE.get(model_type),
+        checked_sizes=[list(size) for size in sizes],
+        max_abs_diff=differences,
+        max_abs_output=largest,
+    )
+
+
+def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike | None = None, opset: int | None = None) -> OnnxExport:
+    """Export a checkpoint directory to `output` (default: CHECKPOINT/model.onnx) and write the check beside it
+    (`model.onnx.check.json`)."""
+    from transformers import AutoModelForDepthEstimation
+
+    checkpoint = Path(checkpoint)
+    if not (checkpoint / "config.json").is_file():
+        raise FileNotFoundError(f"{checkpoint} is not a checkpoint directory (no config.json).")
+    model = AutoModelForDepthEstimation.from_pretrained(checkpoint)
+    result = export_model(model, Path(output) if output else checkpoint / ONNX_FILENAME, opset)
+    result.to_json(result.path + CHECK_SUFFIX)
+    return result

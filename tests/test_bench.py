@@ -1,0 +1,102 @@
+"""`mde-hub bench` (smoke, no timing assertions; it also compares our DPT-Hybrid with transformers'), the FLOP
+counter and the memory probe."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from mde_hub import BaselineConfig, BaselineForDepthEstimation
+from mde_hub.benchmarking.measure import count_flops, median_seconds, peak_memory_bytes
+from mde_hub.benchmarking.report import MODEL_COLUMNS
+from mde_hub.cli import main
+
+
+def test_flop_counter_matches_a_hand_count_of_the_baseline() -> None:
+    # Tiny Baseline (channels 3 -> 8 -> 16 -> 32 -> 16 -> 8 -> 1, 4x4 kernels, stride 2) at 64x64, 2 FLOPs per MAC.
+    # A conv costs 2 * C_out * H_out * W_out * C_in * 16; a transposed conv 2 * C_in * H_in * W_in * C_out * 16.
+    encoder = 2 * 16 * (8 * 32 * 32 * 3 + 16 * 16 * 16 * 8 + 32 * 8 * 8 * 16)
+    decoder = 2 * 16 * (32 * 8 * 8 * 16 + 16 * 16 * 16 * 8 + 8 * 32 * 32 * 1)
+    assert encoder + decoder == 5_242_880
+    assert count_flops(lambda: BaselineForDepthEstimation(BaselineConfig.tiny()), (1, 3, 64, 64)) == 5_242_880
+    # batch and area scale the count linearly
+    assert count_flops(lambda: BaselineForDepthEstimation(BaselineConfig.tiny()), (2, 3, 64, 128)) == 4 * 5_242_880
+
+
+def test_flop_counter_counts_attention() -> None:
+    # One 4-token, 8-wide single-head attention: q k^T and attn v are 2 * 4 * 4 * 8 FLOPs each.
+    class Attention(torch.nn.Module):
+        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+            tokens = pixel_values.reshape(1, 1, 4, 8)
+            return torch.nn.functional.scaled_dot_product_attention(tokens, tokens, tokens)
+
+    assert count_flops(Attention, (1, 32)) == 2 * (2 * 4 * 4 * 8)
+
+
+def test_peak_memory_sees_torch_allocations() -> None:
+    peak = peak_memory_bytes(lambda: torch.ones(64, 2**20 // 4).sum())  # a 64 MiB float32 tensor
+    if peak is None:
+        pytest.skip("/proc/self/clear_refs is not available")
+    assert 60 * 2**20 < peak < 200 * 2**20
+
+
+def test_median_seconds_runs_warmups_then_repeats() -> None:
+    calls = []
+    assert median_seconds(lambda: calls.append(1), repeats=3, warmup=2) >= 0
+    assert len(calls) == 5
+    with pytest.raises(ValueError, match="repeats"):
+        median_seconds(lambda: None, repeats=0)
+
+
+def test_bench_quick_writes_the_tables(tmp_path, capsys) -> None:
+    output = tmp_path / "bench.md"
+    assert main(["bench", "--quick", "--compile", "none", "--models", "baseline", "--repeats", "1", "--output", str(output)]) == 0
+    markdown = output.read_text()
+    assert markdown == capsys.readouterr().out
+    assert "| " + " | ".join(MODEL_COLUMNS) + " |" in markdown
+    row = next(line for line in markdown.splitlines() if line.startswith("| baseline-tiny |"))
+    assert len(row.split(" | ")) == len(MODEL_COLUMNS) and "| skipped |" in row  # torch.compile skipped
+    for section in ("## Machine", "## DPT-Hybrid: mde-hub against transformers", "## Data and evaluation", "GPU: "):
+        assert section in markdown
+    raw = json.loads(output.with_suffix(".json").read_text())
+    (model,) = raw["models"]
+    assert model["name"] == "baseline-tiny" and model["parameters"] == sum(
+        p.numel() for p in BaselineForDepthEstimation(BaselineConfig.tiny()).parameters()
+    )
+    assert model["gflops"] == pytest.approx(5_242_880 * 1.5 / 1e9)  # 64x96
+    assert set(model["paths_ms"]) == {"channels_last", "onnxruntime"} and model["train_images_per_s"] > 0
+    assert max(model["paths_max_abs_diff"].values()) < 1e-4
+    # our DPT-Hybrid, converted from transformers' (random weights): same output shape and values
+    comparison = raw["dpt_comparison"]
+    assert comparison["output_shape"] == [1, 64, 64] and comparison["max_abs_diff"] < 1e-5 and comparison["ratio"] > 0
+    assert [row["unit"] for row in raw["data"]][-1] == "pairs/s"
+
+
+def test_bench_rejects_unknown_models(tmp_path, capsys) -> None:
+    assert main(["bench", "--quick", "--models", "nonexistent", "--output", str(tmp_path / "b.md")]) == 2
+    assert "matches no model row" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_quick_with_torch_compile(tmp_path) -> None:
+    output = tmp_path / "bench.md"
+    assert main(["bench", "--quick", "--compile", "all", "--models", "baseline", "--repeats", "1", "--output", str(output)]) == 0
+    (model,) = json.loads(output.with_suffix(".json").read_text())["models"]
+    assert "compile" in model["paths_ms"] and model["compile_s"] > 0 and model["paths_max_abs_diff"]["compile"] < 1e-4
+
+
+def test_fusion_projects_before_upsampling_with_unchanged_outputs() -> None:
+    """The optimisation the DPT profile pointed to: the same outputs (1e-5) as DPT's upsample-then-project order."""
+    from mde_hub.models.dpt.modeling_dpt import FeatureFusionBlock
+
+    torch.manual_seed(0)
+    block = FeatureFusionBlock(256, has_skip=True).eval()
+    path, skip = torch.randn(1, 256, 24, 32), torch.randn(1, 256, 24, 32)
+    with torch.inference_mode():
+        fused = block.residual_unit(path + block.skip_unit(skip))
+        reference = block.projection(torch.nn.functional.interpolate(fused, scale_factor=2, mode="bilinear", align_corners=True))
+        output = block(path, skip)
+    assert output.shape == reference.shape == (1, 256, 48, 64)
+    torch.testing.assert_close(output, reference, rtol=1e-5, atol=1e-5)
