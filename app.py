@@ -8,6 +8,7 @@ ids); with none, an untrained Baseline, labelled as such. Runs offline unless --
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -25,6 +26,8 @@ from mde_hub.app import (  # noqa: E402
     launch,
     write_examples,
 )
+from mde_hub.app.registry import load_predictor  # noqa: E402
+from mde_hub.inference import BACKENDS  # noqa: E402
 
 CHECKPOINTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints")
 
@@ -38,17 +41,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--models", nargs="*", help="checkpoint directories, folders of checkpoints or Hub ids (default: ./checkpoints/*)"
     )
     parser.add_argument("--online", action="store_true", help="allow downloads from the Hugging Face Hub")
+    parser.add_argument(
+        "--allow-local-paths", action="store_true",
+        help="let the page load checkpoints from any local folder (default: only beside the served checkpoints)",
+    )
     parser.add_argument("--max-model-memory", type=float, default=4096, help="MiB of model weights kept loaded (LRU)")
     parser.add_argument("--max-pixels", type=float, default=40, help="largest accepted image, in megapixels")
     parser.add_argument("--max-file-size", default="50mb", help="largest upload, e.g. 50mb")
     parser.add_argument("--concurrency", type=int, default=2, help="requests processed at once per event")
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="pytorch",
+        help="onnxruntime: run the local checkpoints that hold a model.onnx (mde-hub export onnx) with ONNX Runtime",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     registry = ModelRegistry(
-        discover_sources(args.models, CHECKPOINTS_DIR), max_bytes=int(args.max_model_memory * 2**20)
+        discover_sources(args.models, CHECKPOINTS_DIR),
+        max_bytes=int(args.max_model_memory * 2**20),
+        loader=functools.partial(load_predictor, backend=args.backend),
+        allow_local_paths=args.allow_local_paths,
     )
     limits = ImageLimits(max_pixels=int(args.max_pixels * 1e6))
     with tempfile.TemporaryDirectory(prefix="mde-hub-app-") as work:

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from . import MODEL_CLASSES, __version__
 
 
@@ -60,6 +58,7 @@ def synthesize_data(args: argparse.Namespace) -> int:
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 PREDICT_FORMATS = ("png16", "npy", "color", "ply", "glb")
+ALLOW_PICKLE_HELP = "also load pickled pytorch_model.bin weights (they can run code: only from a trusted source)"
 
 
 def _image_paths(inputs: list[str]) -> list[Path]:
@@ -88,7 +87,7 @@ def predict_depth(args: argparse.Namespace) -> int:
         save_point_cloud_ply,
     )
     from .data.sample import Intrinsics
-    from .image_utils import load_image
+    from .image_utils import load_image, to_rgb_uint8
     from .inference import DepthPredictor
 
     formats = args.formats.split(",")
@@ -96,10 +95,10 @@ def predict_depth(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"Unknown output formats {unknown}; choose from {PREDICT_FORMATS}.")
     paths = _image_paths(args.inputs)
-    predictor = DepthPredictor.from_pretrained(args.model)
+    predictor = DepthPredictor.from_pretrained(args.model, backend=args.backend, allow_pickle=args.allow_pickle)
     out = Path(args.out)
     for path in paths:
-        image = load_image(path).convert("RGB")
+        image = load_image(path)
         prediction = predictor.predict(image)
         depth, stem = prediction.depth, out / path.stem
         if "png16" in formats:
@@ -113,7 +112,7 @@ def predict_depth(args: argparse.Namespace) -> int:
             camera = default_intrinsics(height, width)
             if args.focal:
                 camera = Intrinsics(args.focal, args.focal, camera.cx, camera.cy)
-            points, colors = depth_to_points(depth, camera, np.asarray(image), stride=args.stride)
+            points, colors = depth_to_points(depth, camera, to_rgb_uint8(image), stride=args.stride)
             if "ply" in formats:
                 save_point_cloud_ply(points, colors, stem.with_suffix(".ply"))
             if "glb" in formats:
@@ -126,16 +125,24 @@ def predict_depth(args: argparse.Namespace) -> int:
 
 
 def _evaluation_dataset(spec: str, layout: str | None, split: str):
-    """A dataset path (layout detected or named), or `synthetic:indoor:N` / `synthetic:outdoor:N` (seed 0)."""
+    """A dataset path (layout detected or named; split `tail:F` = the last fraction F of its frames by index), or
+    `synthetic:indoor:N[:SEED]` / `synthetic:outdoor:N[:SEED]` (seed 0 unless given)."""
     if spec.startswith("synthetic:"):
         from .data.synthetic import SyntheticDepthDataset
 
         parts = spec.split(":")
-        if len(parts) != 3 or parts[1] not in ("indoor", "outdoor") or not parts[2].isdigit():
-            raise ValueError(f"Synthetic datasets are written synthetic:indoor:N or synthetic:outdoor:N; got {spec!r}.")
-        return SyntheticDepthDataset(parts[1], size=int(parts[2]), seed=0)
+        if len(parts) not in (3, 4) or parts[1] not in ("indoor", "outdoor") or not all(p.isdigit() for p in parts[2:]):
+            raise ValueError(
+                f"Synthetic datasets are written synthetic:indoor:N or synthetic:outdoor:N, optionally followed by "
+                f":SEED; got {spec!r}."
+            )
+        return SyntheticDepthDataset(parts[1], size=int(parts[2]), seed=int(parts[3]) if len(parts) == 4 else 0)
     from .data.registry import open_dataset
+    from .data.splits import parse_tail_split, split_tail
 
+    fraction = parse_tail_split(split)
+    if fraction is not None:
+        return split_tail(open_dataset(spec, layout), fraction)[1]
     return open_dataset(spec, layout, split)
 
 
@@ -145,7 +152,7 @@ def evaluate_model(args: argparse.Namespace) -> int:
     from .inference import DepthPredictor
 
     dataset = _evaluation_dataset(args.dataset, args.layout, args.split)
-    predictor = DepthPredictor.from_pretrained(args.model)
+    predictor = DepthPredictor.from_pretrained(args.model, allow_pickle=args.allow_pickle)
     result = evaluate(
         predictor, dataset, args.protocol, args.flip_tta, args.align, args.align_space, args.limit,
         dataset_source=args.dataset, dataset_split=None if args.dataset.startswith("synthetic:") else args.split,
@@ -172,6 +179,31 @@ def push_model(args: argparse.Namespace) -> int:
 
     commit = push_checkpoint(args.checkpoint, args.repo_id, args.private, commit_message=args.message, revision=args.revision)
     print(commit)
+    return 0
+
+
+def export_onnx(args: argparse.Namespace) -> int:
+    """Export a checkpoint to ONNX and print how closely ONNX Runtime matches PyTorch."""
+    from .onnx_export import CHECK_SUFFIX, export_checkpoint
+
+    result = export_checkpoint(args.checkpoint, args.output, args.opset)
+    sides = f"dynamic height and width (multiples of {result.side_multiple})" if result.dynamic_sides else "fixed size"
+    print(f"wrote {result.path} ({result.model_type}, {sides})")
+    for size, difference in zip(result.checked_sizes, result.max_abs_diff):
+        print(f"max |onnxruntime - pytorch| at {size[0]}x{size[1]}: {difference:.3g} (largest output {result.max_abs_output:.3g})")
+    print(f"wrote {result.path}{CHECK_SUFFIX}")
+    return 0
+
+
+def run_benchmarks(args: argparse.Namespace) -> int:
+    """Time the models, the data generator and the metrics; print and write the markdown table and the JSON."""
+    from .benchmarking import BenchOptions, run_benchmark_suite
+
+    options = BenchOptions(
+        models=args.models, quick=args.quick, repeats=args.repeats, threads=args.threads, compile=args.compile,
+        checkpoints=args.checkpoints,
+    )
+    run_benchmark_suite(options, args.output)
     return 0
 
 
@@ -212,19 +244,26 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--colormap", default="Spectral")
     predict.add_argument("--focal", type=float, help="focal length in pixels for point clouds (default: 60 degree FOV)")
     predict.add_argument("--stride", type=int, default=1, help="point clouds: keep every N-th pixel")
+    predict.add_argument("--backend", choices=("pytorch", "onnxruntime"), default="pytorch",
+                         help="onnxruntime: run MODEL/model.onnx (written by mde-hub export onnx)")
+    predict.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
     predict.set_defaults(handler=predict_depth)
 
     evaluation = commands.add_parser("evaluate", help="the nine depth metrics of a model on a dataset, as the papers score")
     evaluation.add_argument("--model", required=True, help="checkpoint directory (mde-hub or transformers depth model)")
-    evaluation.add_argument("--dataset", required=True, help="dataset path, or synthetic:indoor:N / synthetic:outdoor:N")
+    evaluation.add_argument("--dataset", required=True,
+                            help="dataset path, or synthetic:indoor:N / synthetic:outdoor:N (optionally :SEED, default 0)")
     evaluation.add_argument("--layout", help="name the dataset layout instead of detecting it")
-    evaluation.add_argument("--split", default="test", help="split, for layouts that have several (default: test)")
+    evaluation.add_argument("--split", default="test",
+                            help="split, for layouts that have several (default: test); tail:F scores the last "
+                            "fraction F of the frames by index (the held-out block of a video, e.g. tail:0.2)")
     evaluation.add_argument("--protocol", default="nyu_eigen", help="nyu_eigen, nyu_densedepth, kitti_garg, kitti_eigen, none")
     evaluation.add_argument("--flip-tta", action="store_true", help="average with the prediction of the mirrored image")
     evaluation.add_argument("--align", default="none", choices=("none", "median", "scale_shift"), help="for relative models")
     evaluation.add_argument("--align-space", default="depth", choices=("depth", "inverse_depth"))
     evaluation.add_argument("--limit", type=int, help="score the first N samples only")
     evaluation.add_argument("--output", default="results.json", help="evaluation JSON (default: results.json)")
+    evaluation.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
     evaluation.set_defaults(handler=evaluate_model)
 
     card = commands.add_parser("card", help="write a Hub model card (README.md) for a checkpoint")
@@ -243,6 +282,25 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--revision", help="branch to commit to (created from main if missing; default: main)")
     push.add_argument("--message", help="commit message (default: Upload checkpoint with mde-hub push)")
     push.set_defaults(handler=push_model)
+
+    export = commands.add_parser("export", help="export a checkpoint to another runtime's format")
+    export_commands = export.add_subparsers(dest="export_command", required=True)
+    onnx = export_commands.add_parser("onnx", help="ONNX graph (pixel_values -> predicted_depth), checked against PyTorch")
+    onnx.add_argument("checkpoint", help="checkpoint directory")
+    onnx.add_argument("--output", help="ONNX file (default: CHECKPOINT/model.onnx); the check goes to OUTPUT.check.json")
+    onnx.add_argument("--opset", type=int, help="ONNX opset version (default: torch.onnx's)")
+    onnx.set_defaults(handler=export_onnx)
+
+    bench = commands.add_parser("bench", help="benchmark models, the data generator and the metrics (markdown + JSON)")
+    bench.add_argument("--models", nargs="+", help="rows to run, e.g. dpt-hybrid baseline compact (default: all)")
+    bench.add_argument("--quick", action="store_true", help="tiny configurations at 64x96: a smoke test, not a benchmark")
+    bench.add_argument("--repeats", type=int, default=3, help="timed runs per latency (median; default: 3)")
+    bench.add_argument("--threads", type=int, help="torch and ONNX Runtime CPU threads (default: torch's choice)")
+    bench.add_argument("--compile", choices=("none", "compact", "all"), default="compact",
+                       help="rows timed with torch.compile (default: compact; compiling a paper model takes minutes on 2 cores)")
+    bench.add_argument("--checkpoints", default="checkpoints", help="folder whose */config.json give the compact rows")
+    bench.add_argument("--output", default="bench.md", help="markdown report (default: bench.md); raw numbers: bench.json")
+    bench.set_defaults(handler=run_benchmarks)
     return parser
 
 

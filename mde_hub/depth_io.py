@@ -15,9 +15,11 @@ from PIL import Image
 
 from mde_hub.data.sample import Intrinsics
 from mde_hub.files import atomic_output
+from mde_hub.protocols import EvalProtocol
 from mde_hub.visualization import colorize_depth
 
 PNG_MM_MAX_DEPTH_M = 65.535  # the largest depth a uint16 millimetre PNG can hold
+IMPLAUSIBLE_MEDIAN_DEPTH_M = 1000.0  # no camera depth benchmark has a median depth this far: wrong units
 
 _GLB_MAGIC = b"glTF"
 _GLB_JSON_CHUNK = 0x4E4F534A  # "JSON"
@@ -61,6 +63,36 @@ def load_depth_png_mm(path: str | os.PathLike) -> np.ndarray:
     if millimetres.dtype != np.uint16:
         raise ValueError(f"Expected a uint16 depth PNG at {os.fspath(path)!r}; got dtype {millimetres.dtype}.")
     return (millimetres.astype(np.float32) / np.float32(1000.0)).astype(np.float32)
+
+
+def check_ground_truth(depth_m: np.ndarray, source: str, protocol: EvalProtocol | None = None) -> str:
+    """Refuse a decoded ground-truth map that cannot be what its encoding claims; return its summary for the user.
+
+    Units cannot be read from the numbers, so wrong encodings are caught where they are implausible: no valid pixel
+    (all zero, negative, NaN or infinite), a median beyond 1000 m (millimetres stored as metres), or more than half of
+    the valid pixels outside the ``protocol``'s scored range (min_depth, max_depth] (e.g. a millimetre PNG read as
+    KITTI /256 under nyu_eigen). Returns e.g. ``"1.28-20.48 m (median 10.88 m), 100% of pixels valid"``.
+    """
+    depth = _depth_map(depth_m).astype(np.float64)
+    valid = depth[np.isfinite(depth) & (depth > 0)]
+    if valid.size == 0:
+        raise ValueError(f"{source}: the ground truth has no valid pixel (all zero, negative, NaN or infinite)")
+    median = float(np.median(valid))
+    span = f"{valid.min():.4g}-{valid.max():.4g} m (median {median:.4g} m)"
+    if median > IMPLAUSIBLE_MEDIAN_DEPTH_M:
+        raise ValueError(
+            f"{source}: the ground truth spans {span}: no camera depth benchmark reaches that far; were millimetres "
+            "saved as metres, or is the depth encoding wrong?"
+        )
+    if protocol is not None:
+        outside = float(np.mean((valid <= protocol.min_depth) | (valid > protocol.max_depth)))
+        if outside > 0.5:
+            raise ValueError(
+                f"{source}: the ground truth spans {span}, but protocol {protocol.name} scores depths in "
+                f"({protocol.min_depth:g}, {protocol.max_depth:g}] m and {outside:.0%} of its valid pixels fall "
+                "outside: is the depth encoding right?"
+            )
+    return f"{span}, {valid.size / depth.size:.0%} of pixels valid"
 
 
 def save_depth_npy(depth_m: np.ndarray, path: str | os.PathLike) -> None:

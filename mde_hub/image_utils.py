@@ -28,6 +28,8 @@ def load_image(path: str | os.PathLike) -> PIL.Image.Image:
             return PIL.ImageOps.exif_transpose(image)
     except FileNotFoundError:
         raise FileNotFoundError(f"Image file not found: {path}") from None
+    except PIL.Image.DecompressionBombError as error:  # raised from the header, before any pixel is allocated
+        raise ValueError(f"{path} has too many pixels: {error}") from None
     except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise ValueError(f"Cannot read image {path}: {error}") from None
 
@@ -104,6 +106,12 @@ def to_rgb_tensor(image: ImageLike) -> torch.Tensor:
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise ValueError(f"Image has no pixels (shape {array.shape[:2]}).")
     return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float()
+
+
+def to_rgb_uint8(image: ImageLike) -> np.ndarray:
+    """Any supported image as an (H, W, 3) uint8 RGB array, converted by bit depth like `to_rgb_tensor` (a 16-bit
+    image is divided by 257, not clipped at 255 as Pillow's ``convert("RGB")`` does)."""
+    return (to_rgb_tensor(image).permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
 
 
 def to_depth_tensor(depth: ImageLike) -> torch.Tensor:

@@ -6,11 +6,12 @@ import os
 import time
 from dataclasses import dataclass
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from transformers import AutoImageProcessor, AutoModelForDepthEstimation, PreTrainedModel
+from safetensors import SafetensorError
+from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation, PreTrainedModel
 from transformers.image_processing_utils import BaseImageProcessor
 
 from .auto import image_processor_for
@@ -18,7 +19,11 @@ from .image_processing_depth import DepthImageProcessor
 from .image_utils import ImageLike, to_rgb_tensor
 from .modeling_utils import DepthEstimationPreTrainedModel
 
+if TYPE_CHECKING:
+    from .onnx_runtime import OnnxDepthModel
 
+
+BACKENDS = ("pytorch", "onnxruntime")
 # transformers' own depth models whose configs do not say what they predict.
 _RELATIVE_BY_DEFAULT = ("dpt", "depth_anything")
 _METRIC_MODEL_TYPES = ("glpn", "zoedepth")
@@ -49,6 +54,41 @@ def predicts_inverse_depth(config: Any) -> bool:
     return getattr(config, "model_type", None) in _RELATIVE_BY_DEFAULT and depth_estimation_type_of(config) == "relative"
 
 
+def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> PreTrainedModel:
+    """A depth model from a checkpoint directory or Hub id, loaded safely: safetensors weights only unless
+    `allow_pickle` (a pickled `pytorch_model.bin` can run code when unpickled), never with `trust_remote_code`, and
+    refused, not randomly completed, when the weights lack tensors the model needs or have other shapes."""
+    local = os.path.isdir(path)
+    if local and not allow_pickle and not any(
+        os.path.isfile(os.path.join(path, name)) for name in ("model.safetensors", "model.safetensors.index.json")
+    ):
+        pickled = sorted(name for name in os.listdir(path) if name.startswith("pytorch_model") and name.endswith(".bin"))
+        if pickled:
+            raise ValueError(
+                f"{path} holds pickled {pickled[0]} weights only, and pickle files can run code when loaded: convert "
+                "them to model.safetensors, or pass allow_pickle=True (--allow-pickle) if you trust their source"
+            )
+        raise FileNotFoundError(f"{path} has no model.safetensors (or model.safetensors.index.json): no weights to load")
+    try:
+        model, info = AutoModelForDepthEstimation.from_pretrained(
+            path, use_safetensors=None if allow_pickle else True, trust_remote_code=False, output_loading_info=True
+        )
+    except SafetensorError as error:
+        raise ValueError(f"cannot load {path}: its model.safetensors is damaged or not a safetensors file ({error})") from None
+    except RuntimeError as error:  # transformers raises it for tensors whose shapes differ from the config's model
+        raise ValueError(
+            f"cannot load {path}: the shape of its weights does not match the model its config.json describes ({error})"
+        ) from None
+    missing = info.get("missing_keys") or []
+    if missing:
+        names = sorted(missing)
+        raise ValueError(
+            f"{path}: the checkpoint lacks {len(names)} of the model's weights (e.g. {names[0]}); refusing to fill "
+            "them with random values"
+        )
+    return model
+
+
 @dataclass
 class DepthPrediction:
     depth: np.ndarray  # (H, W) float32 at the input image's size, in metres for metric models
@@ -63,15 +103,29 @@ class DepthPredictor:
     processors are given the uint8 image and rescale it themselves.
     """
 
-    def __init__(self, model: PreTrainedModel, processor: BaseImageProcessor, name: str) -> None:
+    def __init__(self, model: PreTrainedModel | OnnxDepthModel, processor: BaseImageProcessor, name: str) -> None:
         self.model = model.eval()
         self.processor = processor
         self.name = name
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike) -> "DepthPredictor":
-        model = AutoModelForDepthEstimation.from_pretrained(path)
-        processor = AutoImageProcessor.from_pretrained(path)
+    def from_pretrained(
+        cls, path: str | os.PathLike, backend: str = "pytorch", allow_pickle: bool = False
+    ) -> "DepthPredictor":
+        """`backend="onnxruntime"` runs the checkpoint's `model.onnx` (`mde-hub export onnx`) instead of PyTorch,
+        with the same image processor and config. Weights load as `load_depth_model` says (safetensors only unless
+        `allow_pickle`); no checkpoint's own Python code is ever run."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")
+        if backend == "onnxruntime":
+            from .onnx_export import ONNX_FILENAME
+            from .onnx_runtime import OnnxDepthModel
+
+            config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+            model = OnnxDepthModel(os.path.join(path, ONNX_FILENAME), config)
+        else:
+            model = load_depth_model(path, allow_pickle)
+        processor = AutoImageProcessor.from_pretrained(path, trust_remote_code=False)
         return cls(model, processor, name=os.path.basename(os.path.normpath(str(path))))
 
     @classmethod

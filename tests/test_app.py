@@ -236,7 +236,7 @@ def test_benchmarks_show_published_and_measured_rows(served, client):
 
 
 def test_load_model_adds_a_local_checkpoint_and_explains_hub_failures(served, client, tmp_path):
-    extra = save_baseline(tmp_path / "extra-model", 3)
+    extra = save_baseline(served["models"] / "extra-model", 3)  # typed local paths load only beside served ones
     compare_models, evaluate_models, status = client.predict(str(extra), ["baseline-a"], [], api_name="/load_model")
     assert compare_models["value"] == ["baseline-a", "extra-model"] and evaluate_models["value"] == ["extra-model"]
     assert [choice[0] for choice in compare_models["choices"]] == [*MODELS, "hf-dpt", "extra-model"]

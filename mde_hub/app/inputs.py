@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from mde_hub.data.folder import ENCODINGS, rgb_array
-from mde_hub.image_utils import load_image
+from mde_hub.data.folder import ENCODINGS
+from mde_hub.image_utils import load_image, to_rgb_uint8
 
 GT_ENCODINGS: dict[str, str] = {
     "millimetres (16-bit PNG)": "mm",
@@ -55,9 +55,13 @@ def read_image(path: str | os.PathLike, limits: ImageLimits) -> np.ndarray:
         raise ValueError(f"{name} is not an image file this app can read (PNG, JPEG, WebP, BMP, TIFF, ...)") from None
     limits.check(width, height, name)
     try:
-        return rgb_array(load_image(path))
+        image = load_image(path)
     except ValueError as error:
         raise ValueError(f"{name} is damaged or truncated: {error}") from None
+    try:
+        return to_rgb_uint8(image)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
 
 
 def read_ground_truth(path: str | os.PathLike, encoding: str) -> np.ndarray:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 import PIL.Image
 from huggingface_hub import constants as hub_constants
 
 from mde_hub.alignment import ALIGNMENT_METHODS, ALIGNMENT_SPACES
+from mde_hub.depth_io import check_ground_truth
+from mde_hub.files import atomic_output
 from mde_hub.metrics import METRIC_NAMES
 from mde_hub.protocols import PROTOCOLS
 from mde_hub.visualization import COLORMAPS
@@ -43,6 +47,19 @@ class CheckedImage(gr.Image):
         except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError):
             name = getattr(payload, "orig_name", None) or "The upload"
             raise gr.Error(f"{name} is not an image file this app can read (PNG, JPEG, WebP, BMP, TIFF, ...)") from None
+
+
+def gallery_files(images: list[tuple[np.ndarray, str]], folder: Path, stem: str) -> list[tuple[str, str]]:
+    """Gallery images as PNG files in ``folder``. Gradio caches a returned numpy image under the hash of its bytes and
+    rewrites that file in place, so two requests that return the same image can serve each other a truncated file;
+    a returned file is copied into its cache under a temporary name and renamed, which is safe."""
+    files = []
+    for index, (image, caption) in enumerate(images):
+        path = folder / f"{stem}_{index}.png"
+        with atomic_output(path) as temporary:
+            PIL.Image.fromarray(image).save(temporary, format="PNG")
+        files.append((str(path), caption))
+    return files
 
 
 def user_errors(function: Callable) -> Callable:
@@ -126,6 +143,7 @@ def build_demo(
             raise ValueError("Upload an RGB image and its ground-truth depth (or pick a sample pair).")
         image = read_image(image_path, limits)
         gt = read_ground_truth(gt_path, encoding)
+        summary = check_ground_truth(gt, Path(gt_path).name, PROTOCOLS.get(protocol))
         result = evaluate_pair(registry, names or [], image, gt, protocol, alignment, alignment_space)
         skipped = [f"- {s.name}: {s.note}" for s in result.scores if s.metrics is None]
         for line in skipped:
@@ -134,8 +152,10 @@ def build_demo(
             f"Protocol **{protocol}**: {PROTOCOLS[protocol].description}. Alignment: {alignment}"
             + (f" ({alignment_space})" if alignment == "scale_shift" else "")
             + ". ★ marks the best value of each column (lowest error, highest delta)."
+            + f"\nGround truth as decoded: {summary}."
         )
-        return metrics_table(result.scores), result.error_maps(), "\n".join([note, *skipped])
+        error_maps = gallery_files(result.error_maps(), scratch.new_dir(), "abs_rel")
+        return metrics_table(result.scores), error_maps, "\n".join([note, *skipped])
 
     @user_errors
     def run_benchmarks(protocols):

@@ -5,6 +5,11 @@ of checkpoints), Hub ids (given with ``--models`` or typed into the page), and t
 GLPN, Depth Anything, ZoeDepth) by Hub id or local directory. With none of these, an untrained Baseline with random
 weights is offered, labelled as such. Models load on first use and stay in an LRU cache bounded by the bytes of
 their parameters and buffers.
+
+A local path typed into the page loads only if it lies inside a folder that holds one of the served local
+checkpoints (symbolic links resolved), unless the app runs with ``--allow-local-paths``: a visitor cannot make the
+server read arbitrary folders. Anything that is not a path must be a valid Hub id (``owner/name``: no ``..``, no
+extra ``/``), so an id cannot point into the file system either.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation
 from mde_hub.inference import DepthPredictor
+from mde_hub.onnx_export import ONNX_FILENAME
+from mde_hub.onnx_runtime import OnnxDepthModel
 
 UNTRAINED_NAME = "baseline (untrained, random weights)"
 DEFAULT_MAX_MODEL_BYTES = 4 * 1024**3
@@ -42,8 +49,10 @@ def is_checkpoint(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "config.json"))
 
 
-def model_bytes(model: torch.nn.Module) -> int:
-    """Bytes held by a model's parameters and buffers."""
+def model_bytes(model: torch.nn.Module | OnnxDepthModel) -> int:
+    """Bytes held by a model's parameters and buffers (an ONNX model: its graph file's size)."""
+    if isinstance(model, OnnxDepthModel):
+        return model.num_bytes
     tensors = [*model.parameters(), *model.buffers()]
     return sum(t.numel() * t.element_size() for t in tensors)
 
@@ -93,13 +102,24 @@ def check_hub_id(repo_id: str) -> str:
     return repo_id
 
 
-def load_predictor(source: ModelSource) -> DepthPredictor:
-    """Load a source, turning every failure into a ValueError that says what to do."""
+def looks_like_path(location: str) -> bool:
+    """True for what the page must treat as a local path: anything that exists on disk, starts like a path
+    (``/``, ``.``, ``~``) or holds a ``..`` or ``\\``."""
+    return (
+        os.path.exists(location) or location.startswith(("/", ".", "~")) or ".." in location or "\\" in location
+    )
+
+
+def load_predictor(source: ModelSource, backend: str = "pytorch") -> DepthPredictor:
+    """Load a source, turning every failure into a ValueError that says what to do. With
+    ``backend="onnxruntime"``, local checkpoints that hold a ``model.onnx`` run it with ONNX Runtime; others PyTorch."""
     if source.kind == "untrained":
         torch.manual_seed(0)
         return DepthPredictor.from_model(BaselineForDepthEstimation(BaselineConfig()), source.name)
+    if source.kind != "local" or not os.path.isfile(os.path.join(source.location, ONNX_FILENAME)):
+        backend = "pytorch"
     try:
-        predictor = DepthPredictor.from_pretrained(source.location)
+        predictor = DepthPredictor.from_pretrained(source.location, backend=backend)
     except OSError as error:
         if source.kind == "hub" and hub_constants.HF_HUB_OFFLINE:
             raise ValueError(
@@ -125,10 +145,15 @@ class ModelRegistry:
         sources: list[ModelSource],
         max_bytes: int = DEFAULT_MAX_MODEL_BYTES,
         loader: Callable[[ModelSource], DepthPredictor] = load_predictor,
+        allow_local_paths: bool = False,
     ) -> None:
         if max_bytes <= 0:
             raise ValueError(f"the model memory bound must be positive; got {max_bytes} bytes")
         self.sources: dict[str, ModelSource] = {source.name: source for source in sources}
+        self.allow_local_paths = allow_local_paths
+        self.local_roots = sorted(
+            {os.path.dirname(os.path.realpath(source.location)) for source in sources if source.kind == "local"}
+        )
         self.max_bytes = max_bytes
         self._loader = loader
         self._cache: OrderedDict[str, tuple[DepthPredictor, int]] = OrderedDict()
@@ -161,6 +186,8 @@ class ModelRegistry:
                 if source.location in (location, os.path.abspath(location)):
                     self.get(source.name)
                     return source.name
+            if looks_like_path(location):
+                self._check_local_path(location)
             if is_checkpoint(location):
                 source = ModelSource(os.path.basename(os.path.normpath(location)), os.path.abspath(location), "local")
             elif os.path.isdir(location):
@@ -172,6 +199,17 @@ class ModelRegistry:
             self._load(source)
             self.sources[source.name] = source
             return source.name
+
+    def _check_local_path(self, location: str) -> None:
+        """Refuse a typed local path outside the served folders (unless ``allow_local_paths``)."""
+        if self.allow_local_paths:
+            return
+        real = os.path.realpath(os.path.expanduser(location))
+        if not any(os.path.commonpath([real, root]) == root for root in self.local_roots):
+            raise ValueError(
+                f"{location}: the page loads local checkpoints only from the folders the app serves (--models or "
+                "./checkpoints); start the app with --allow-local-paths to load others, or type a Hub id (owner/name)"
+            )
 
     def get(self, name: str) -> DepthPredictor:
         """The predictor of ``name``, loading it (and evicting others) if it is not in memory."""

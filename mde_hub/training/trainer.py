@@ -63,12 +63,15 @@ def build_model(args: ModelArguments) -> DepthEstimationPreTrainedModel:
     """A new model of `args.model_type` (preset + overrides + encoder weights) or the saved `model_name_or_path`."""
     overrides = dict(args.config_overrides)
     if args.model_name_or_path is not None:
-        config = AutoConfig.from_pretrained(args.model_name_or_path, **overrides)
+        config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=False, **overrides)
         if args.model_type is not None and config.model_type != args.model_type:
             raise ValueError(
                 f"{args.model_name_or_path} holds a {config.model_type} model, not the requested {args.model_type}"
             )
-        return AutoModelForDepthEstimation.from_pretrained(args.model_name_or_path, config=config)
+        # safetensors only (a pickled checkpoint can run code), as `mde_hub.inference.load_depth_model`
+        return AutoModelForDepthEstimation.from_pretrained(
+            args.model_name_or_path, config=config, use_safetensors=True, trust_remote_code=False
+        )
     config_class, model_class = MODEL_CLASSES[args.model_type]
     if args.backbone_pretrained or args.backbone_weights:
         if not issubclass(config_class, BackboneDepthConfig):

@@ -1,0 +1,237 @@
+"""The bad-input battery (tests/bad_inputs.py) on three surfaces: the library, the CLI and the app.
+
+A case the surface handles is checked against an independent reference (the pixels it must be read as, the depth it
+must decode to, the metrics those give); a case it refuses must fail with a message naming the problem, as a
+ValueError/OSError in the library, as ``mde-hub: error: ...`` and exit status 2 (no traceback) in the CLI, as a
+``gr.Error`` in the app, which must go on serving. No refused case may leave a file in the output folder.
+One tiny Baseline and one in-process app serve every case.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+from app_helpers import save_baseline, start_app
+from bad_inputs import GT_CASES, HANDLED, IMAGE_CASES, MODEL_CASES, REMOTE_CODE_MARKER, Case, photo
+from gradio_client import Client, handle_file
+
+from mde_hub import cli
+from mde_hub.app.inputs import GT_ENCODINGS
+from mde_hub.data.folder import ENCODINGS, WRITTEN_FOLDER_INTRINSICS
+from mde_hub.depth_io import check_ground_truth
+from mde_hub.image_utils import load_image, to_rgb_uint8
+from mde_hub.inference import DepthPredictor
+from mde_hub.metrics import METRIC_NAMES, compute_depth_metrics
+from mde_hub.protocols import get_protocol
+
+MODEL = "good"
+pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # header_12000x9000, expected
+ENCODING_LABELS = {code: label for label, code in GT_ENCODINGS.items()}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("battery")
+    good = save_baseline(root / "models" / MODEL, 0)
+    demo, registry, _ = start_app(root / "models", root)
+    client = Client(demo.local_url, verbose=False)
+    photo_path = root / "photo.png"
+    PIL.Image.fromarray(photo()).save(photo_path)
+    yield {"good": good, "predictor": DepthPredictor.from_pretrained(good), "client": client, "root": root,
+           "photo": photo_path, "registry": registry}
+    demo.close()
+
+
+def _ids(cases):
+    return [case.name if isinstance(case, Case) else case[0] for case in cases]
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+def _run_cli(argv: list[str], capsys) -> tuple[int, str]:
+    code = cli.main(argv)
+    return code, capsys.readouterr().err
+
+
+def _assert_cli_refused(code: int, err: str, pattern: str, out: Path) -> None:
+    assert code == 2, err
+    assert "Traceback" not in err
+    message = err[err.index("mde-hub: error: "):]  # after transformers' progress bars, if any
+    assert re.search(pattern, message), message
+    assert _files_under(out) == [], "a refused input left files behind"
+
+
+def _assert_app_serving(served) -> None:
+    upload = handle_file(str(served["photo"]))
+    gallery = served["client"].predict(upload, [MODEL], "magma", "shared", 0, api_name="/compare")[0]
+    assert len(gallery) == 1 and gallery[0]["caption"].startswith(f"{MODEL} | ")
+
+
+# Images: load_image + DepthPredictor; mde-hub predict; /compare.
+
+
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=_ids(IMAGE_CASES))
+def test_image_library(served, case, tmp_path):
+    path = case.build(tmp_path)
+    predictor = served["predictor"]
+    if case.lib is not HANDLED:
+        with pytest.raises((ValueError, OSError), match=case.lib):
+            predictor.predict(load_image(path))
+        return
+    expected = case.expected(path)
+    image = load_image(path)
+    np.testing.assert_array_equal(to_rgb_uint8(image), expected)  # pixels as shown, orientation included
+    depth = predictor.predict(image).depth
+    assert depth.shape == expected.shape[:2] and np.isfinite(depth).all()
+    np.testing.assert_allclose(depth, predictor.predict(expected).depth, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=_ids(IMAGE_CASES))
+def test_image_cli(served, case, tmp_path, capsys):
+    path, out = case.build(tmp_path), tmp_path / "out"
+    argv = ["predict", str(path), "--model", str(served["good"]), "--out", str(out), "--formats", "png16,npy,color,ply"]
+    code, err = _run_cli(argv, capsys)
+    if case.cli is not HANDLED:
+        _assert_cli_refused(code, err, case.cli, out)
+        return
+    assert code == 0, err
+    stem = path.name.rsplit(".", 1)[0]
+    assert _files_under(out) == sorted(f"{stem}.{suffix}" for suffix in ("color.png", "depth.npy", "depth.png", "ply"))
+    expected_depth = served["predictor"].predict(case.expected(path)).depth
+    np.testing.assert_allclose(np.load(out / f"{stem}.depth.npy"), expected_depth, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=_ids(IMAGE_CASES))
+def test_image_app(served, case, tmp_path):
+    path = case.build(tmp_path)
+    upload = handle_file(str(path)) if path.exists() else None
+    call = lambda: served["client"].predict(upload, [MODEL], "magma", "shared", 0, api_name="/compare")  # noqa: E731
+    if case.app is not HANDLED:
+        before = _files_under(served["root"] / "requests")
+        with pytest.raises(Exception, match=case.app):
+            call()
+        assert _files_under(served["root"] / "requests") == before, "a refused upload left files behind"
+        _assert_app_serving(served)
+        return
+    downloads = call()[5]
+    (npy,) = [p for p in downloads if p.endswith(f"{MODEL}.depth_m.npy")]
+    expected_depth = served["predictor"].predict(case.expected(path)).depth
+    np.testing.assert_allclose(np.load(npy), expected_depth, rtol=1e-5, atol=1e-6)
+
+
+# Ground truth: decode + check_ground_truth + compute_depth_metrics; mde-hub evaluate on a one-frame folder; /evaluate.
+
+
+def _reference_metrics(served, gt: np.ndarray, protocol: str) -> dict[str, float]:
+    return compute_depth_metrics(served["predictor"].predict(photo()).depth, gt, protocol)
+
+
+@pytest.mark.parametrize("case", GT_CASES, ids=_ids(GT_CASES))
+def test_ground_truth_library(served, case, tmp_path):
+    path = case.build(tmp_path)
+    depth = served["predictor"].predict(photo()).depth
+
+    def score():
+        gt = ENCODINGS[case.encoding].read(path)
+        summary = check_ground_truth(gt, path.name, get_protocol(case.protocol))
+        return gt, summary, compute_depth_metrics(depth, gt, case.protocol)
+
+    if case.lib is not HANDLED:
+        with pytest.raises((ValueError, OSError), match=case.lib):
+            score()
+        return
+    gt, summary, metrics = score()
+    expected = case.expected(path)
+    np.testing.assert_allclose(gt, expected, rtol=1e-6)
+    valid = expected[expected > 0]
+    assert summary.startswith(f"{valid.min():.4g}-{valid.max():.4g} m")
+    assert all(np.isfinite(metrics[name]) for name in METRIC_NAMES)
+
+
+def _one_frame_dataset(case: Case, gt_path: Path, folder: Path) -> Path:
+    """A folder in the layout `mde-hub data synth` writes, holding the photo and the case's depth file as frame 0."""
+    (folder / "image").mkdir(parents=True)
+    (folder / "depth").mkdir()
+    PIL.Image.fromarray(photo()).save(folder / "image" / "000000.png")
+    shutil.copyfile(gt_path, folder / "depth" / "000000.png")  # the layout's name; the encoding says how to read it
+    (folder / WRITTEN_FOLDER_INTRINSICS).write_text(json.dumps({"encoding": case.encoding, "intrinsics": {}}))
+    return folder
+
+
+@pytest.mark.parametrize("case", GT_CASES, ids=_ids(GT_CASES))
+def test_ground_truth_cli(served, case, tmp_path, capsys):
+    dataset = _one_frame_dataset(case, case.build(tmp_path), tmp_path / "dataset")
+    out = tmp_path / "out"
+    argv = ["evaluate", "--model", str(served["good"]), "--dataset", str(dataset), "--protocol", "none",
+            "--output", str(out / "results.json")]
+    code, err = _run_cli(argv, capsys)
+    if case.cli is not HANDLED:
+        _assert_cli_refused(code, err, case.cli, out)
+        return
+    assert code == 0, err
+    metrics = json.loads((out / "results.json").read_text())["metrics"]
+    expected = _reference_metrics(served, case.expected(None), "none")
+    assert [metrics[name] for name in METRIC_NAMES] == pytest.approx([expected[n] for n in METRIC_NAMES], rel=1e-6)
+
+
+@pytest.mark.parametrize("case", GT_CASES, ids=_ids(GT_CASES))
+def test_ground_truth_app(served, case, tmp_path):
+    path = case.build(tmp_path)
+    label = ENCODING_LABELS.get(case.encoding, next(iter(GT_ENCODINGS)))  # .npy files are metres whatever the label
+
+    def call():
+        return served["client"].predict(
+            handle_file(str(served["photo"])), handle_file(str(path)), label, [MODEL], case.protocol, "none", "depth",
+            api_name="/evaluate",
+        )
+
+    if case.app is not HANDLED:
+        before = _files_under(served["root"] / "requests")
+        with pytest.raises(Exception, match=case.app):
+            call()
+        assert _files_under(served["root"] / "requests") == before, "a refused upload left files behind"
+        _assert_app_serving(served)
+        return
+    table, _, notes = call()
+    expected_gt = case.expected(path)
+    expected = _reference_metrics(served, expected_gt, case.protocol)
+    assert table["data"][0][1:10] == pytest.approx([expected[name] for name in METRIC_NAMES], rel=1e-6)
+    summary = check_ground_truth(expected_gt, path.name, get_protocol(case.protocol))
+    assert f"Ground truth as decoded: {summary}." in notes
+
+
+# Checkpoints: DepthPredictor.from_pretrained; mde-hub predict --model; /load_model (inside the served folder).
+
+
+@pytest.mark.parametrize(("name", "build", "pattern"), MODEL_CASES, ids=_ids(MODEL_CASES))
+def test_checkpoint_library(served, name, build, pattern, tmp_path):
+    checkpoint = build(served["good"], tmp_path)
+    with pytest.raises((ValueError, OSError), match=pattern):
+        DepthPredictor.from_pretrained(checkpoint)
+    assert not (checkpoint / REMOTE_CODE_MARKER).exists()
+
+
+@pytest.mark.parametrize(("name", "build", "pattern"), MODEL_CASES, ids=_ids(MODEL_CASES))
+def test_checkpoint_cli(served, name, build, pattern, tmp_path, capsys):
+    checkpoint, out = build(served["good"], tmp_path), tmp_path / "out"
+    code, err = _run_cli(["predict", str(served["photo"]), "--model", str(checkpoint), "--out", str(out)], capsys)
+    _assert_cli_refused(code, err, pattern, out)
+    assert not (checkpoint / REMOTE_CODE_MARKER).exists()
+
+
+@pytest.mark.parametrize(("name", "build", "pattern"), MODEL_CASES, ids=_ids(MODEL_CASES))
+def test_checkpoint_app(served, name, build, pattern):
+    checkpoint = build(served["good"], served["root"] / "models")
+    with pytest.raises(Exception, match=pattern):
+        served["client"].predict(str(checkpoint), [MODEL], [], api_name="/load_model")
+    assert not (checkpoint / REMOTE_CODE_MARKER).exists()
+    assert served["registry"].names == [MODEL]
+    _assert_app_serving(served)

@@ -1,0 +1,229 @@
+"""Faults: training killed with SIGKILL (between saves and in the middle of a checkpoint save) resumes to the same final
+step and the same weights as an uninterrupted run; predict and evaluate never leave a truncated output file.
+
+The training runs are real `train/train.py` processes. A kill inside a save is placed deterministically by a small
+driver that patches one Trainer or safetensors function to SIGKILL its own process at that point; the kill between
+saves comes from outside, as soon as the first checkpoint is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from safetensors.torch import load_file
+from test_training_processes import TRAIN_SCRIPT, subprocess_env
+
+from mde_hub import cli
+from mde_hub.training import parse_arguments, run_training
+from mde_hub.training.run import checkpoint_problem, latest_complete_checkpoint, resume_argument
+
+MAX_STEPS, SAVE_STEPS = 24, 8
+
+
+def train_argv(output_dir: Path, *extra: str) -> list[str]:
+    """A tiny Baseline, 24 steps of batch 2 over 8 synthetic 48x48 frames, a checkpoint every 8 steps."""
+    return [
+        "--model_type", "mde_baseline", "--config_preset", "tiny", "--config_overrides", '{"image_size": 48}',
+        "--dataset", "synthetic", "--synthetic_size", "8", "--synthetic_eval_size", "2", "--synthetic_height", "48",
+        "--synthetic_width", "48", "--output_dir", str(output_dir), "--dataloader_num_workers", "0", "--disable_tqdm",
+        "true", "--use_cpu", "true",
+        "--per_device_train_batch_size", "2", "--max_steps", str(MAX_STEPS), "--save_steps", str(SAVE_STEPS),
+        "--eval_strategy", "no", "--logging_steps", "1", "--report_to", "none", "--seed", "5",
+        "--learning_rate", "1e-3", *extra,
+    ]
+
+
+def run_train(output_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, TRAIN_SCRIPT, *train_argv(output_dir, *extra)], env=subprocess_env(), capture_output=True,
+        text=True, timeout=300,
+    )
+
+
+# Run in a child process: train.py's main, with `TARGET` patched to SIGKILL the process when it is called at step 16.
+KILL_DRIVER = """
+import os, signal, sys
+from transformers import Trainer
+import transformers.modeling_utils as modeling_utils
+from mde_hub.training import main
+
+def kill():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def rng_state(self, output_dir, original=Trainer._save_rng_state):
+    if self.state.global_step == 16:
+        kill()  # weights, optimizer and scheduler are written; trainer_state.json is not
+    return original(self, output_dir)
+
+def half_weights(tensors, filename, metadata=None, original=modeling_utils.safe_save_file):
+    if "checkpoint-16" in str(filename):
+        original(tensors, filename, metadata=metadata)
+        data = open(filename, "rb").read()
+        open(filename, "wb").write(data[: len(data) // 2])
+        kill()  # model.safetensors is half written
+    return original(tensors, filename, metadata=metadata)
+
+if sys.argv[1] == "rng_state":
+    Trainer._save_rng_state = rng_state
+else:
+    modeling_utils.safe_save_file = half_weights
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict[str, torch.Tensor]:
+    """The uninterrupted run, in this process with one thread like the subprocesses (OMP_NUM_THREADS=1)."""
+    output = tmp_path_factory.mktemp("uninterrupted")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert run_training(parse_arguments(train_argv(output)), "uninterrupted")["global_step"] == MAX_STEPS
+    finally:
+        torch.set_num_threads(threads)
+    return load_file(output / "model.safetensors")
+
+
+def _assert_same_weights(output: Path, reference: dict[str, torch.Tensor]) -> None:
+    weights = load_file(output / "model.safetensors")
+    assert weights.keys() == reference.keys()
+    for key, value in reference.items():
+        assert torch.equal(weights[key], value), key
+
+
+def _resume_and_check(output: Path, reference: dict[str, torch.Tensor]) -> subprocess.CompletedProcess:
+    resumed = run_train(output, "--resume_from_checkpoint", "true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    record = json.loads((output / "training_record.json").read_text())
+    assert record["global_step"] == MAX_STEPS
+    _assert_same_weights(output, reference)
+    return resumed
+
+
+@pytest.mark.parametrize("where", ["rng_state", pytest.param("half_weights", marks=pytest.mark.slow)])
+def test_kill_during_checkpoint_save_is_never_resumed_from(where, uninterrupted, tmp_path) -> None:
+    """SIGKILL inside the save of checkpoint-16 (after the weights, or halfway through writing them): the resume
+    skips that folder, starts again from checkpoint-8 and ends with the uninterrupted run's weights, bit for bit."""
+    output = tmp_path / "run"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_DRIVER, where, *train_argv(output)], env=subprocess_env(), capture_output=True,
+        text=True, timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    partial = output / "checkpoint-16"
+    assert partial.is_dir() and "its save was interrupted" in checkpoint_problem(str(partial))
+    if where == "half_weights":  # the weights Trainer would have loaded are damaged
+        with pytest.raises(Exception):
+            load_file(partial / "model.safetensors")
+    with pytest.warns(UserWarning, match="skipping .*checkpoint-16 has no trainer_state.json"):
+        assert latest_complete_checkpoint(str(output)) == str(output / "checkpoint-8")
+    with pytest.raises(ValueError, match="checkpoint-16 has no trainer_state.json: its save was interrupted"):
+        resume_argument(str(partial), str(output))
+    resumed = _resume_and_check(output, uninterrupted)
+    assert "skipping" in resumed.stderr and "checkpoint-16" in resumed.stderr
+    state = json.loads((output / "trainer_state.json").read_text())
+    logged = [entry["step"] for entry in state["log_history"] if "loss" in entry]
+    assert logged[:MAX_STEPS] == list(range(1, MAX_STEPS + 1))
+
+
+@pytest.mark.slow
+def test_training_killed_from_outside_resumes_to_the_same_final_step(uninterrupted, tmp_path) -> None:
+    """A real SIGKILL sent as soon as a checkpoint is complete; the resumed run finishes at step 24 with the same
+    weights as the uninterrupted one."""
+    output = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, TRAIN_SCRIPT, *train_argv(output)], env=subprocess_env(), stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 240
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a checkpoint caught while being written is skipped with a warning
+        while latest_complete_checkpoint(str(output)) is None and process.poll() is None:
+            assert time.monotonic() < deadline, "no complete checkpoint within 240 s"
+            time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "training finished before it could be killed"
+    assert not (output / "training_record.json").exists()
+    _resume_and_check(output, uninterrupted)
+
+
+# Outputs: every file goes through atomic_output, so a failure midway keeps the old file and leaves no temporary.
+
+
+def _break_writes_after(monkeypatch, count: int) -> None:
+    """Make the `count`-th PIL PNG save and every later one write half a file and fail with OSError."""
+    original = PIL.Image.Image.save
+    calls = []
+
+    def save(self, fp, format=None, **params):
+        calls.append(fp)
+        if len(calls) < count:
+            return original(self, fp, format=format, **params)
+        original(self, fp, format=format, **params)
+        data = Path(fp).read_bytes()
+        Path(fp).write_bytes(data[: len(data) // 2])
+        raise OSError(f"No space left on device: {fp}")
+
+    monkeypatch.setattr(PIL.Image.Image, "save", save)
+
+
+def test_predict_failing_midway_keeps_old_outputs_and_leaves_no_partial_file(tmp_path, monkeypatch, capsys) -> None:
+    from app_helpers import save_baseline
+
+    model = save_baseline(tmp_path / "model", 0)
+    photo = tmp_path / "photo.png"
+    PIL.Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "out"
+    argv = ["predict", str(photo), "--model", str(model), "--out", str(out), "--formats", "png16,npy,color"]
+    assert cli.main(argv) == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert sorted(before) == ["photo.color.png", "photo.depth.npy", "photo.depth.png"]
+    for name in before:
+        (out / name).write_bytes(b"old " + name.encode())  # mark the previous run's files
+    _break_writes_after(monkeypatch, 1)  # the 16-bit PNG, the first file predict writes
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    assert "mde-hub: error: No space left on device" in capsys.readouterr().err
+    old = {name: b"old " + name.encode() for name in before}
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == old
+
+
+def test_evaluate_killed_while_writing_keeps_the_old_results(tmp_path) -> None:
+    """`mde-hub evaluate` SIGKILLed halfway through writing its JSON: results.json still holds the previous run's
+    results, whole; only a hidden temporary is left beside it."""
+    from app_helpers import save_baseline
+
+    model = save_baseline(tmp_path / "model", 0)
+    results = tmp_path / "results.json"
+    results.write_text('{"previous": true}\n')
+    driver = (
+        "import os, signal, sys, pathlib\n"
+        "from mde_hub import cli\n"
+        "def write_text(self, data, *args, **kwargs):\n"
+        "    with open(self, 'w') as handle:\n"
+        "        handle.write(data[: len(data) // 2]); handle.flush()\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "pathlib.Path.write_text = write_text\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    command = [sys.executable, "-c", driver, "evaluate", "--model", str(model), "--dataset", "synthetic:indoor:1",
+               "--protocol", "none", "--output", str(results)]
+    done = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+    assert json.loads(results.read_text()) == {"previous": True}
+    (leftover,) = [p for p in tmp_path.iterdir() if p.name.startswith(".results.json.")]
+    with pytest.raises(ValueError):
+        json.loads(leftover.read_text())  # the half-written JSON only ever existed under the temporary name
+    assert os.path.getsize(leftover) > 0
