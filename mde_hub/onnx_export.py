@@ -170,12 +170,12 @@ def export_model(
 def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike | None = None, opset: int | None = None) -> OnnxExport:
     """Export a checkpoint directory to `output` (default: CHECKPOINT/model.onnx) and write the check beside it
     (`model.onnx.check.json`)."""
-    from transformers import AutoModelForDepthEstimation
+    from .inference import load_depth_model  # safetensors only, never remote code
 
     checkpoint = Path(checkpoint)
     if not (checkpoint / "config.json").is_file():
         raise FileNotFoundError(f"{checkpoint} is not a checkpoint directory (no config.json).")
-    model = AutoModelForDepthEstimation.from_pretrained(checkpoint)
+    model = load_depth_model(checkpoint)
     result = export_model(model, Path(output) if output else checkpoint / ONNX_FILENAME, opset)
     result.to_json(result.path + CHECK_SUFFIX)
     return result
