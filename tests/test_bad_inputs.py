@@ -109,17 +109,22 @@ def test_image_cli(served, case, tmp_path, capsys):
     np.testing.assert_allclose(np.load(out / f"{stem}.depth.npy"), expected_depth, rtol=1e-5, atol=1e-6)
 
 
+def _assert_refused_by_app(served, call, message: str) -> None:
+    """The request fails with `message`, leaves no file in the scratch folder, and the app still serves."""
+    before = _files_under(served["root"] / "requests")
+    with pytest.raises(Exception, match=message):
+        call()
+    assert _files_under(served["root"] / "requests") == before, "a refused upload left files behind"
+    _assert_app_serving(served)
+
+
 @pytest.mark.parametrize("case", IMAGE_CASES, ids=_ids(IMAGE_CASES))
 def test_image_app(served, case, tmp_path):
     path = case.build(tmp_path)
     upload = handle_file(str(path)) if path.exists() else None
     call = lambda: served["client"].predict(upload, [MODEL], "magma", "shared", 0, api_name="/compare")  # noqa: E731
     if case.app is not HANDLED:
-        before = _files_under(served["root"] / "requests")
-        with pytest.raises(Exception, match=case.app):
-            call()
-        assert _files_under(served["root"] / "requests") == before, "a refused upload left files behind"
-        _assert_app_serving(served)
+        _assert_refused_by_app(served, call, case.app)
         return
     downloads = call()[5]
     (npy,) = [p for p in downloads if p.endswith(f"{MODEL}.depth_m.npy")]
@@ -194,11 +199,7 @@ def test_ground_truth_app(served, case, tmp_path):
         )
 
     if case.app is not HANDLED:
-        before = _files_under(served["root"] / "requests")
-        with pytest.raises(Exception, match=case.app):
-            call()
-        assert _files_under(served["root"] / "requests") == before, "a refused upload left files behind"
-        _assert_app_serving(served)
+        _assert_refused_by_app(served, call, case.app)
         return
     table, _, notes = call()
     expected_gt = case.expected(path)
