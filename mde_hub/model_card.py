@@ -197,10 +197,17 @@ def config_summary(config: DepthConfig) -> str:
 def depth_meaning(config: DepthConfig) -> str:
     """What this checkpoint's ``predicted_depth`` is, from ``depth_estimation_type`` and the depth range."""
     if config.depth_estimation_type == "metric":
-        return (
+        meaning = (
             f"This checkpoint predicts **metric depth in metres** (`depth_estimation_type: metric`), between "
             f"{_number(config.min_depth)} m and {_number(config.max_depth)} m."
         )
+        if config.model_type == "mde_dpt":
+            largest = 1 / config.metric_shift if config.metric_shift else math.inf
+            meaning += (
+                f" Its output constants are s = {_number(config.metric_scale)} and t = {_number(config.metric_shift)}: "
+                f"depth = 1 / (s · out + t), at most 1 / t = {_number(largest)} m."
+            )
+        return meaning
     kind = "relative inverse depth (larger = nearer)" if config.model_type == "mde_dpt" else "relative depth"
     return (
         f"This checkpoint predicts **{kind}** (`depth_estimation_type: relative`): it is not in metres and is known "

@@ -227,3 +227,31 @@ def test_evaluate_killed_while_writing_keeps_the_old_results(tmp_path) -> None:
     with pytest.raises(ValueError):
         json.loads(leftover.read_text())  # the half-written JSON only ever existed under the temporary name
     assert os.path.getsize(leftover) > 0
+
+
+def test_atomic_output_flushes_the_file_before_the_rename_and_the_folder_after(tmp_path, monkeypatch) -> None:
+    """Survives a power loss too: the data reach the disk before the new name points at them, and the rename itself
+    is made durable by syncing the folder."""
+    from mde_hub import files
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{descriptor}")))
+        real_fsync(descriptor)
+
+    def replace(source, target) -> None:
+        events.append(("replace", str(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    monkeypatch.setattr(files.os, "replace", replace)
+    target = tmp_path / "depth.npy"
+    with files.atomic_output(target) as temporary:
+        temporary.write_bytes(b"0123456789")
+    (first, second, third) = events
+    assert first[0] == "fsync" and Path(first[1]).name.startswith(".depth.npy.")
+    assert second == ("replace", str(target))
+    assert third == ("fsync", str(tmp_path))
+    assert target.read_bytes() == b"0123456789"

@@ -299,6 +299,15 @@ def test_relative_dpt_card_says_so(tmp_path) -> None:
     assert f"{count / 1e6:.2f} M parameters ({count:,})" in card.text
 
 
+def test_metric_dpt_card_states_its_own_output_constants(tmp_path) -> None:
+    config_class, model_class = MODEL_CLASSES["mde_dpt"]
+    config = config_class.tiny(depth_estimation_type="metric", metric_scale=1.0, metric_shift=0.25, max_depth=4.0)
+    model_class(config).save_pretrained(tmp_path)
+    card = ModelCard(render_model_card(tmp_path, license="mit"))
+    assert "predicts **metric depth in metres**" in card.text
+    assert "Its output constants are s = 1 and t = 0.25: depth = 1 / (s · out + t), at most 1 / t = 4 m." in card.text
+
+
 def test_cli_card_end_to_end_with_a_real_evaluation(baseline_checkpoint, tmp_path, capsys) -> None:
     results = tmp_path / "results.json"
     assert main(["evaluate", "--model", str(baseline_checkpoint), "--dataset", "synthetic:indoor:4",
