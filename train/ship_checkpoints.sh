@@ -11,7 +11,7 @@
 #
 # Needs ../shared/data/rgbd (the recipes' mix_folders). Run from anywhere; paths are relative to the repository root.
 # On a CPU busy with other jobs, OMP_NUM_THREADS=1 keeps OpenMP threads from stalling each other (10x faster steps
-# there); the shipped DenseDepth, BTS, AdaBins and DPT runs used it, the Baseline run two threads.
+# there). The shipped runs used it, two or three at a time on two cores: `OMP_NUM_THREADS=1 $0 train NAME &` per run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
