@@ -26,6 +26,7 @@ from mde_hub.app import (  # noqa: E402
     launch,
     write_examples,
 )
+from mde_hub.app.allocator import fix_mmap_threshold  # noqa: E402
 from mde_hub.app.registry import load_predictor  # noqa: E402
 from mde_hub.inference import BACKENDS  # noqa: E402
 
@@ -58,6 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    fix_mmap_threshold()  # a long-running server: keep the heap from fragmenting (mde_hub/app/allocator.py)
     registry = ModelRegistry(
         discover_sources(args.models, CHECKPOINTS_DIR),
         max_bytes=int(args.max_model_memory * 2**20),

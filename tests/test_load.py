@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -53,3 +54,38 @@ def test_ten_clients_twenty_requests_without_a_failure(load_test, tmp_path) -> N
 def test_bad_arguments_are_refused(load_test) -> None:
     with pytest.raises(ValueError, match="need 1 <= clients <= requests; got 5 clients for 2 requests"):
         load_test.run_load("http://127.0.0.1:1", 5, 2, "a.png", "b.png", "mm", models=["m"])
+
+
+MMAP_PROBE = """
+import ctypes, sys
+from mde_hub.app.allocator import fix_mmap_threshold
+libc = ctypes.CDLL("libc.so.6")
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
+if sys.argv[1] == "fixed":
+    assert fix_mmap_threshold()
+libc.free(libc.malloc(8 << 20))  # freeing an 8 MiB mmapped block raises glibc's dynamic threshold to 8 MiB
+before = libc.mallinfo2().hblkhd
+block = libc.malloc(4 << 20)
+print((libc.mallinfo2().hblkhd - before) >> 20)  # MiB of the 4 MiB block that got its own mmap
+"""
+
+
+def _glibc() -> bool:
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
+    except (ValueError, OSError, AttributeError):
+        return False
+
+
+@pytest.mark.skipif(not _glibc(), reason="glibc's allocator only")
+@pytest.mark.parametrize(("mode", "mmapped_mib"), [("dynamic", 0), ("fixed", 4)])
+def test_fixed_mmap_threshold_keeps_large_buffers_off_the_heap(mode, mmapped_mib) -> None:
+    """glibc's default raises its mmap threshold when a large block is freed, after which multi-megabyte buffers
+    come from the heap and fragment it (the app's memory growth under load); app.py pins the threshold."""
+    done = subprocess.run([sys.executable, "-c", MMAP_PROBE, mode], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == mmapped_mib
