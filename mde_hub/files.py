@@ -10,6 +10,8 @@ from pathlib import Path
 
 
 def _fsync(path: str | os.PathLike, directory: bool = False) -> None:
+    if directory and os.name == "nt":
+        return  # Windows cannot open a folder to fsync it
     descriptor = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
         os.fsync(descriptor)
