@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import MODEL_CLASSES, __version__
+from .inference import BACKENDS
 
 
 def list_models(_: argparse.Namespace) -> int:
@@ -244,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--colormap", default="Spectral")
     predict.add_argument("--focal", type=float, help="focal length in pixels for point clouds (default: 60 degree FOV)")
     predict.add_argument("--stride", type=int, default=1, help="point clouds: keep every N-th pixel")
-    predict.add_argument("--backend", choices=("pytorch", "onnxruntime"), default="pytorch",
+    predict.add_argument("--backend", choices=BACKENDS, default="pytorch",
                          help="onnxruntime: run MODEL/model.onnx (written by mde-hub export onnx)")
     predict.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
     predict.set_defaults(handler=predict_depth)

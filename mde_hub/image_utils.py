@@ -108,10 +108,15 @@ def to_rgb_tensor(image: ImageLike) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float()
 
 
+def rgb_tensor_to_uint8(rgb: torch.Tensor) -> np.ndarray:
+    """A (3, H, W) tensor in [0, 1], as `to_rgb_tensor` returns, as an (H, W, 3) uint8 array."""
+    return (rgb.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+
+
 def to_rgb_uint8(image: ImageLike) -> np.ndarray:
     """Any supported image as an (H, W, 3) uint8 RGB array, converted by bit depth like `to_rgb_tensor` (a 16-bit
     image is divided by 257, not clipped at 255 as Pillow's ``convert("RGB")`` does)."""
-    return (to_rgb_tensor(image).permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    return rgb_tensor_to_uint8(to_rgb_tensor(image))
 
 
 def to_depth_tensor(depth: ImageLike) -> torch.Tensor:

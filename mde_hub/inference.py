@@ -16,7 +16,7 @@ from transformers.image_processing_utils import BaseImageProcessor
 
 from .auto import image_processor_for
 from .image_processing_depth import DepthImageProcessor
-from .image_utils import ImageLike, to_rgb_tensor
+from .image_utils import ImageLike, rgb_tensor_to_uint8, to_rgb_tensor
 from .modeling_utils import DepthEstimationPreTrainedModel
 
 if TYPE_CHECKING:
@@ -139,8 +139,7 @@ class DepthPredictor:
         if isinstance(self.processor, DepthImageProcessor):
             inputs = self.processor(rgb)
         else:
-            rgb_uint8 = (rgb.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
-            inputs = self.processor(images=rgb_uint8, return_tensors="pt")
+            inputs = self.processor(images=rgb_tensor_to_uint8(rgb), return_tensors="pt")
         outputs = self.model(pixel_values=inputs["pixel_values"].to(self.model.device, self.model.dtype))
         depth = self.processor.post_process_depth_estimation(outputs, [tuple(rgb.shape[-2:])])[0]["predicted_depth"]
         latency = time.perf_counter() - start

@@ -18,6 +18,7 @@ import torch
 
 from .registry import open_dataset
 
+
 def held_out_count(length: int, fraction: float) -> int:
     """How many of `length` frames the tail `fraction` holds: round(length * fraction), at least 1 and at most
     length - 1 so that both parts are non-empty."""
