@@ -1,12 +1,17 @@
-"""Per-image alignment of relative-depth predictions to ground truth before scoring.
+"""Per-image alignment of a prediction to ground truth before scoring, and its conversion to depth.
 
-Predictions are always *depth*-valued here. A model that outputs disparity/inverse depth ``d`` should be passed as
-``1 / d`` (then ``space="inverse_depth"`` fits in the model's own disparity space, as MiDaS/DPT zero-shot evaluation
-does).
+A prediction is depth or inverse depth (``prediction_type``, from ``mde_hub.depth_meaning``). Alignment fits it to
+the ground truth in a ``space``, depth or inverse depth, which defaults to the prediction's own: a relative
+inverse-depth model (MiDaS, DPT, Depth Anything) is fitted in inverse-depth space, ``s * pred + t ~ 1 / gt``, as
+MiDaS/DPT evaluate, and only then inverted to depth. The result is always depth.
 
-All functions take ``(H, W)`` tensors ``pred`` and ``gt`` and a boolean ``mask`` of the same shape. The fit uses
-the masked pixels where the fitted quantities are finite (and, in inverse-depth space, ``pred > 0``); the returned
-prediction is the aligned version of the whole image, in ``pred``'s dtype. Solves run in float64.
+* ``"none"``: no fit; an inverse-depth prediction is inverted (it must then be metric inverse depth, 1/m).
+* ``"median"``: ``x * median(y) / median(x)`` with ``x``, ``y`` the prediction and ground truth in ``space``.
+* ``"scale_shift"``: least squares ``s * x + t ~ y`` in closed form.
+
+All functions take ``(H, W)`` tensors ``pred`` and ``gt`` and a boolean ``mask`` of the same shape. The fit uses the
+masked pixels where the fitted quantities are finite (and, where a value is inverted, positive); the returned depth
+covers the whole image, in ``pred``'s dtype. Solves run in float64.
 """
 
 from typing import Literal
@@ -14,14 +19,13 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from .depth_meaning import MIN_INVERSE_DEPTH, PREDICTION_TYPES, PredictionType
+
 AlignmentMethod = Literal["none", "median", "scale_shift"]
 AlignmentSpace = Literal["depth", "inverse_depth"]
 
 ALIGNMENT_METHODS: tuple[str, ...] = ("none", "median", "scale_shift")
 ALIGNMENT_SPACES: tuple[str, ...] = ("depth", "inverse_depth")
-
-MIN_INVERSE_DEPTH = 1e-8
-"""Lower clamp of an aligned inverse depth, so that its reciprocal is a finite, positive depth."""
 
 
 def _check_inputs(pred: Tensor, gt: Tensor, mask: Tensor) -> None:
@@ -39,17 +43,9 @@ def _median(x: Tensor) -> Tensor:
     return (v[(n - 1) // 2] + v[n // 2]) / 2
 
 
-def median_scale(pred: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
-    """Return ``pred * median(gt[mask]) / median(pred[mask])``."""
-    _check_inputs(pred, gt, mask)
-    p, g = pred.double(), gt.double()
-    fit = mask.bool() & torch.isfinite(p) & torch.isfinite(g)
-    if not fit.any():
-        raise ValueError("median scaling needs at least one valid pixel with a finite prediction")
-    pred_median = _median(p[fit])
-    if not pred_median > 0:
-        raise ValueError(f"median scaling needs a positive median prediction, got {pred_median.item()}")
-    return (p * (_median(g[fit]) / pred_median)).to(pred.dtype)
+def _reciprocal(x: Tensor) -> Tensor:
+    """``1 / x`` with ``x`` clamped to at least ``MIN_INVERSE_DEPTH``: finite and positive."""
+    return 1 / x.clamp(min=MIN_INVERSE_DEPTH)
 
 
 def _fit_scale_shift(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -65,32 +61,14 @@ def _fit_scale_shift(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     return scale, y_mean - scale * x_mean
 
 
-def least_squares_scale_shift(
-    pred: Tensor, gt: Tensor, mask: Tensor, space: AlignmentSpace = "depth"
-) -> Tensor:
-    """Fit ``s, t`` in closed form and return the aligned depth.
-
-    ``space="depth"``: minimise ``||s pred + t - gt||^2``, return ``s pred + t``.
-    ``space="inverse_depth"``: minimise ``||s / pred + t - 1 / gt||^2``, return
-    ``1 / max(s / pred + t, MIN_INVERSE_DEPTH)`` (finite; a zero prediction, i.e. infinite inverse depth, stays 0
-    when ``s > 0``).
-    """
-    _check_inputs(pred, gt, mask)
-    if space not in ALIGNMENT_SPACES:
-        raise ValueError(f"alignment space must be one of {ALIGNMENT_SPACES}, got {space!r}")
-    p, g = pred.double(), gt.double()
-    if space == "depth":
-        x, y = p, g
-    else:
-        x, y = 1 / p, 1 / g
-    fit = mask.bool() & torch.isfinite(x) & torch.isfinite(y)
-    if space == "inverse_depth":
-        fit &= p > 0
-    scale, shift = _fit_scale_shift(x[fit], y[fit])
-    aligned = scale * x + shift
-    if space == "inverse_depth":
-        aligned = 1 / aligned.clamp(min=MIN_INVERSE_DEPTH)
-    return aligned.to(pred.dtype)
+def _fit_median_scale(x: Tensor, y: Tensor) -> Tensor:
+    """``median(y) / median(x)`` for 1-D float64 ``x``, ``y``."""
+    if x.numel() == 0:
+        raise ValueError("median scaling needs at least one valid pixel with a finite prediction")
+    x_median = _median(x)
+    if not x_median > 0:
+        raise ValueError(f"median scaling needs a positive median prediction, got {x_median.item()}")
+    return _median(y) / x_median
 
 
 def align(
@@ -98,13 +76,41 @@ def align(
     gt: Tensor,
     mask: Tensor,
     method: AlignmentMethod = "none",
-    space: AlignmentSpace = "depth",
+    space: AlignmentSpace | None = None,
+    prediction_type: PredictionType = "depth",
 ) -> Tensor:
-    """Align ``pred`` to ``gt`` with ``method``; ``space`` applies to ``"scale_shift"`` only."""
+    """The depth of ``pred`` (a ``prediction_type`` map) aligned to ``gt`` with ``method`` in ``space`` (default: the
+    prediction's own space)."""
+    _check_inputs(pred, gt, mask)
+    if method not in ALIGNMENT_METHODS:
+        raise ValueError(f"alignment method must be one of {ALIGNMENT_METHODS}, got {method!r}")
+    if prediction_type not in PREDICTION_TYPES:
+        raise ValueError(f"prediction type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
+    space = prediction_type if space is None else space
+    if space not in ALIGNMENT_SPACES:
+        raise ValueError(f"alignment space must be one of {ALIGNMENT_SPACES}, got {space!r}")
+    p = pred.double()
     if method == "none":
-        return pred
+        return (p if prediction_type == "depth" else _reciprocal(p)).to(pred.dtype)
+    x = p if prediction_type == space else 1 / p
+    y = gt.double() if space == "depth" else 1 / gt.double()
+    fit = mask.bool() & torch.isfinite(x) & torch.isfinite(y)
+    if prediction_type != space:
+        fit &= p > 0
     if method == "median":
-        return median_scale(pred, gt, mask)
-    if method == "scale_shift":
-        return least_squares_scale_shift(pred, gt, mask, space)
-    raise ValueError(f"alignment method must be one of {ALIGNMENT_METHODS}, got {method!r}")
+        aligned = x * _fit_median_scale(x[fit], y[fit])
+    else:
+        scale, shift = _fit_scale_shift(x[fit], y[fit])
+        aligned = scale * x + shift
+    return (aligned if space == "depth" else _reciprocal(aligned)).to(pred.dtype)
+
+
+def median_scale(pred: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
+    """``pred * median(gt[mask]) / median(pred[mask])`` for a depth prediction."""
+    return align(pred, gt, mask, "median")
+
+
+def least_squares_scale_shift(pred: Tensor, gt: Tensor, mask: Tensor, space: AlignmentSpace = "depth") -> Tensor:
+    """A depth prediction aligned by least squares in ``space``: ``s pred + t`` (depth), or
+    ``1 / max(s / pred + t, MIN_INVERSE_DEPTH)`` (inverse depth)."""
+    return align(pred, gt, mask, "scale_shift", space)

@@ -12,10 +12,12 @@ from .inference import BACKENDS
 
 def list_models(_: argparse.Namespace) -> int:
     """Print every registered model type with what its `predicted_depth` means by default."""
+    from .depth_meaning import depth_meaning_of
+
     for model_type, (config_class, model_class) in MODEL_CLASSES.items():
         config = config_class()
         print(
-            f"{model_type:<16} {model_class.__name__:<32} {config.depth_estimation_type} depth, "
+            f"{model_type:<16} {model_class.__name__:<32} {depth_meaning_of(config).describe()}, "
             f"{config.min_depth:g}-{config.max_depth:g} m"
         )
     return 0
@@ -119,7 +121,7 @@ def predict_depth(args: argparse.Namespace) -> int:
             if "glb" in formats:
                 save_point_cloud_glb(points, colors, stem.with_suffix(".glb"))
         print(
-            f"{path}: {prediction.depth_estimation_type} depth {depth.min():.3f}-{depth.max():.3f} m, "
+            f"{path}: {prediction.meaning.describe()}, {depth.min():.3f}-{depth.max():.3f}, "
             f"{prediction.latency_s * 1000:.0f} ms"
         )
     return 0

@@ -4,7 +4,7 @@ and `FixedSizeBackboneDepthConfig` add the fields of models built on a timm enco
 from __future__ import annotations
 
 from dataclasses import field
-from typing import Any
+from typing import Any, ClassVar
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
@@ -23,8 +23,12 @@ class DepthConfig(PreTrainedConfig):
         Largest depth in metres the model predicts (10 m for NYU Depth v2, 80 m for KITTI).
     depth_estimation_type (`str`, defaults to "metric"):
         "metric": `predicted_depth` is depth in metres. "relative": it is only defined up to an unknown scale and
-        shift (see the model's docstring for whether it is depth or inverse depth).
+        shift; the class attribute `relative_output` says whether it is then depth or inverse depth
+        (`mde_hub.depth_meaning` reads both).
     """
+
+    relative_output: ClassVar[str] = "depth"
+    """What a relative model of this family outputs: "depth" or "inverse_depth" (a fact of the architecture)."""
 
     min_depth: float = 1e-3
     max_depth: float = 10.0

@@ -23,17 +23,18 @@ import transformers
 from . import __version__
 from .alignment import AlignmentMethod, AlignmentSpace
 from .files import atomic_output
-from .inference import DepthPredictor, depth_estimation_type_of
+from .inference import DepthPredictor
 from .metrics import METRIC_NAMES, DepthMetricAccumulator
 from .protocols import EvalProtocol, get_protocol
 
 def _predict_with_tta(predictor: DepthPredictor, image: np.ndarray, flip_tta: bool) -> np.ndarray:
-    """The prediction, or with ``flip_tta`` the mean of it and the flipped-back prediction of the mirrored image."""
-    depth = predictor.predict(image).depth
+    """The model's output values, or with ``flip_tta`` the mean of them and the flipped-back output of the mirrored
+    image (averaged in the model's own space: depth or inverse depth)."""
+    values = predictor.predict(image).values
     if not flip_tta:
-        return depth
-    mirrored = predictor.predict(np.ascontiguousarray(image[:, ::-1])).depth
-    return 0.5 * (depth + mirrored[:, ::-1])
+        return values
+    mirrored = predictor.predict(np.ascontiguousarray(image[:, ::-1])).values
+    return 0.5 * (values + mirrored[:, ::-1])
 
 
 def _json_safe(value: Any) -> Any:
@@ -65,7 +66,8 @@ def _model_identity(predictor: DepthPredictor) -> dict[str, Any]:
         "name": predictor.name,
         "path": path,
         "model_type": getattr(config, "model_type", None),
-        "depth_estimation_type": depth_estimation_type_of(config),
+        "depth_estimation_type": predictor.meaning.depth_estimation_type,
+        "output": predictor.meaning.kind,
         "num_parameters": sum(p.numel() for p in model.parameters()),
         "weights_sha256": file_sha256(weights) if weights and os.path.isfile(weights) else None,
     }
@@ -108,7 +110,7 @@ def evaluate(
     protocol: str | EvalProtocol = "nyu_eigen",
     flip_tta: bool = False,
     alignment: AlignmentMethod = "none",
-    alignment_space: AlignmentSpace = "depth",
+    alignment_space: AlignmentSpace | None = None,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     dataset_source: str | None = None,
@@ -119,19 +121,24 @@ def evaluate(
     ``dataset_source`` (a path or ``synthetic:indoor:N``) and ``dataset_split`` are recorded with the dataset's
     class and length, so the JSON says which data was scored.
 
-    ``progress(done, total)`` is called after each sample. A relative-depth model needs ``alignment="median"`` or
-    ``"scale_shift"``; without it a ValueError is raised, since its metric numbers would be meaningless.
+    ``progress(done, total)`` is called after each sample. The model's output is scored as what it means
+    (``predictor.meaning``): a relative model needs ``alignment="median"`` or ``"scale_shift"`` (without it a
+    ValueError is raised, since its metric numbers would be meaningless), and an inverse-depth output is aligned in
+    inverse-depth space (``alignment_space`` None) and then turned into depth.
     """
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
     model_identity = _model_identity(predictor)
-    if model_identity["depth_estimation_type"] == "relative" and alignment == "none":
+    meaning = predictor.meaning
+    if not meaning.is_metric and alignment == "none":
         raise ValueError(
-            f"{predictor.name} predicts relative depth, so metric errors without alignment are meaningless; "
+            f"{predictor.name} predicts {meaning.describe()}, so metric errors without alignment are meaningless; "
             'pass alignment="median" or alignment="scale_shift"'
         )
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
-    accumulator = DepthMetricAccumulator(protocol, alignment=alignment, alignment_space=alignment_space)
+    accumulator = DepthMetricAccumulator(
+        protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=meaning.prediction_type
+    )
     total = len(dataset) if limit is None else min(limit, len(dataset))
     for index in range(total):
         sample = dataset[index]
@@ -144,7 +151,13 @@ def evaluate(
         num_images=accumulator.num_images,
         num_skipped=accumulator.num_skipped,
         protocol=_json_safe(dataclasses.asdict(protocol)),
-        settings={"flip_tta": flip_tta, "alignment": alignment, "alignment_space": alignment_space, "limit": limit},
+        settings={
+            "flip_tta": flip_tta,
+            "alignment": alignment,
+            "alignment_space": accumulator.alignment_space,
+            "prediction_type": meaning.prediction_type,
+            "limit": limit,
+        },
         model=model_identity,
         dataset={"class": type(dataset).__name__, "len": len(dataset), "source": dataset_source, "split": dataset_split},
         versions={"mde_hub": __version__, "transformers": transformers.__version__},

@@ -1,12 +1,12 @@
-"""`DepthPredictor`: one image in, a metric depth map out, for the app and the command line."""
+"""`DepthPredictor`: one image in, the model's depth map out (its meaning from `mde_hub.depth_meaning`), for
+`evaluate`, the app and the command line."""
 
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass
-
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,6 +15,7 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstima
 from transformers.image_processing_utils import BaseImageProcessor
 
 from .auto import image_processor_for
+from .depth_meaning import DepthMeaning, depth_meaning_of
 from .image_processing_depth import DepthImageProcessor
 from .image_utils import ImageLike, rgb_tensor_to_uint8, to_rgb_tensor
 from .modeling_utils import DepthEstimationPreTrainedModel
@@ -24,34 +25,6 @@ if TYPE_CHECKING:
 
 
 BACKENDS = ("pytorch", "onnxruntime")
-# transformers' own depth models whose configs do not say what they predict.
-_RELATIVE_BY_DEFAULT = ("dpt", "depth_anything")
-_METRIC_MODEL_TYPES = ("glpn", "zoedepth")
-
-
-def depth_estimation_type_of(config: Any) -> str:
-    """``"metric"`` or ``"relative"`` for a model configuration.
-
-    mde-hub configurations carry ``depth_estimation_type``; transformers' own depth models mostly do not, so they
-    are classified by ``model_type``: DPT and Depth Anything are relative unless the config says ``"metric"``,
-    GLPN and ZoeDepth are metric.
-    """
-    declared = getattr(config, "depth_estimation_type", None)
-    if declared is not None:
-        return declared
-    model_type = getattr(config, "model_type", None)
-    if model_type in _RELATIVE_BY_DEFAULT:
-        return "relative"
-    if model_type in _METRIC_MODEL_TYPES:
-        return "metric"
-    raise ValueError(f"cannot tell whether model type {model_type!r} predicts metric or relative depth")
-
-
-def predicts_inverse_depth(config: Any) -> bool:
-    """True for transformers' relative DPT and Depth Anything, whose ``predicted_depth`` is relative inverse depth
-    (disparity-like: larger is nearer), so ``1 / predicted_depth`` is depth up to scale. mde-hub models always
-    predict depth."""
-    return getattr(config, "model_type", None) in _RELATIVE_BY_DEFAULT and depth_estimation_type_of(config) == "relative"
 
 
 def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> PreTrainedModel:
@@ -91,9 +64,18 @@ def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> Pre
 
 @dataclass
 class DepthPrediction:
-    depth: np.ndarray  # (H, W) float32 at the input image's size, in metres for metric models
+    """A model's ``predicted_depth`` for one image, at the image's size. ``values`` mean what ``meaning`` says: metres
+    for a metric model, relative (inverse) depth otherwise; ``meaning.to_depth(values)`` is depth-valued."""
+
+    values: np.ndarray  # (H, W) float32
     latency_s: float
-    depth_estimation_type: str
+    meaning: DepthMeaning
+
+    @property
+    def depth(self) -> np.ndarray:
+        """Depth-valued output: ``values`` for depth models, their reciprocal for inverse-depth ones (see
+        ``DepthMeaning.to_depth``: only up to scale and shift for a relative model)."""
+        return self.meaning.to_depth(self.values)
 
 
 class DepthPredictor:
@@ -107,6 +89,7 @@ class DepthPredictor:
         self.model = model.eval()
         self.processor = processor
         self.name = name
+        self.meaning = depth_meaning_of(model.config)
 
     @classmethod
     def from_pretrained(
@@ -143,4 +126,4 @@ class DepthPredictor:
         outputs = self.model(pixel_values=inputs["pixel_values"].to(self.model.device, self.model.dtype))
         depth = self.processor.post_process_depth_estimation(outputs, [tuple(rgb.shape[-2:])])[0]["predicted_depth"]
         latency = time.perf_counter() - start
-        return DepthPrediction(depth.float().cpu().numpy(), latency, depth_estimation_type_of(self.model.config))
+        return DepthPrediction(depth.float().cpu().numpy(), latency, self.meaning)

@@ -12,7 +12,8 @@ Per image, in this order:
    or resized with :func:`resize_prediction`;
 2. valid pixels are those with finite GT in ``(min_depth, max_depth]``, inside the protocol crop and inside the
    optional user ``valid_mask``; an image without any is skipped (and counted);
-3. the prediction is aligned to the GT (:mod:`mde_hub.alignment`), if asked;
+3. the prediction (depth, or inverse depth with ``prediction_type="inverse_depth"``) is aligned to the GT if asked
+   and turned into depth (:mod:`mde_hub.alignment`);
 4. non-finite predictions are replaced: NaN and -inf by the lower clip bound, +inf by the upper bound (the lower
    one when the upper bound is infinite); then predictions are clipped to ``protocol.pred_clip``. A broken
    prediction therefore counts as an error but never makes a metric NaN or infinite.
@@ -28,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .alignment import ALIGNMENT_METHODS, ALIGNMENT_SPACES, AlignmentMethod, AlignmentSpace, align
+from .depth_meaning import PREDICTION_TYPES, PredictionType
 from .protocols import (
     KB_CROP_HEIGHT,
     KB_CROP_WIDTH,
@@ -143,7 +145,8 @@ def _metrics_from_sums(sums: Tensor) -> Tensor:
 class DepthMetricAccumulator:
     """Streaming depth metrics with O(1) memory in the number of images.
 
-    ``update`` takes single or batched predictions and GT; ``compute`` returns the 9 metrics. In ``"per_image"``
+    ``update`` takes single or batched predictions (depth, or inverse depth with ``prediction_type="inverse_depth"``;
+    ``alignment_space`` defaults to the prediction's own) and GT; ``compute`` returns the 9 metrics. In ``"per_image"``
     mode it keeps the sum of per-image metric vectors, in ``"pooled"`` mode the pixel sums over all images.
     ``num_images`` (images scored), ``num_skipped`` (images without any valid pixel) and ``num_pixels`` (valid
     pixels scored) are kept as attributes.
@@ -154,7 +157,8 @@ class DepthMetricAccumulator:
         protocol: str | EvalProtocol = "none",
         reduction: Reduction | None = None,
         alignment: AlignmentMethod = "none",
-        alignment_space: AlignmentSpace = "depth",
+        alignment_space: AlignmentSpace | None = None,
+        prediction_type: PredictionType = "depth",
     ) -> None:
         self.protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
         self.reduction = reduction or self.protocol.reduction
@@ -162,10 +166,13 @@ class DepthMetricAccumulator:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
         if alignment not in ALIGNMENT_METHODS:
             raise ValueError(f"alignment must be one of {ALIGNMENT_METHODS}, got {alignment!r}")
-        if alignment_space not in ALIGNMENT_SPACES:
+        if alignment_space not in (None, *ALIGNMENT_SPACES):
             raise ValueError(f"alignment_space must be one of {ALIGNMENT_SPACES}, got {alignment_space!r}")
+        if prediction_type not in PREDICTION_TYPES:
+            raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
         self.alignment = alignment
-        self.alignment_space = alignment_space
+        self.alignment_space = alignment_space or prediction_type
+        self.prediction_type = prediction_type
         self.reset()
 
     def reset(self) -> None:
@@ -213,7 +220,7 @@ class DepthMetricAccumulator:
         return self._aligned_and_clipped(pred_b[0], gt_b[0], mask), mask
 
     def _aligned_and_clipped(self, pred: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
-        pred = align(pred, gt, mask, self.alignment, self.alignment_space)
+        pred = align(pred, gt, mask, self.alignment, self.alignment_space, self.prediction_type)
         return _sanitize_and_clip(pred, *self.protocol.pred_clip)
 
     def _add_image(self, pred: Tensor, gt: Tensor, mask: Tensor) -> None:
@@ -241,9 +248,10 @@ def compute_depth_metrics(
     reduction: Reduction | None = None,
     valid_mask: ArrayLike | None = None,
     alignment: AlignmentMethod = "none",
-    alignment_space: AlignmentSpace = "depth",
+    alignment_space: AlignmentSpace | None = None,
+    prediction_type: PredictionType = "depth",
 ) -> dict[str, float]:
     """One-shot metrics of single or batched predictions; ``reduction=None`` uses the protocol default."""
-    accumulator = DepthMetricAccumulator(protocol, reduction, alignment, alignment_space)
+    accumulator = DepthMetricAccumulator(protocol, reduction, alignment, alignment_space, prediction_type)
     accumulator.update(pred, gt, valid_mask)
     return accumulator.compute()

@@ -24,6 +24,7 @@ from transformers import AutoConfig
 
 from . import MODEL_CLASSES
 from .configuration_utils import DepthConfig
+from .depth_meaning import depth_meaning_of
 from .evaluation import file_sha256
 from .files import atomic_output
 from .metrics import HIGHER_IS_BETTER, METRIC_NAMES
@@ -196,7 +197,7 @@ def config_summary(config: DepthConfig) -> str:
 
 def depth_meaning(config: DepthConfig) -> str:
     """What this checkpoint's ``predicted_depth`` is, from ``depth_estimation_type`` and the depth range."""
-    if config.depth_estimation_type == "metric":
+    if depth_meaning_of(config).is_metric:
         meaning = (
             f"This checkpoint predicts **metric depth in metres** (`depth_estimation_type: metric`), between "
             f"{_number(config.min_depth)} m and {_number(config.max_depth)} m."
@@ -208,10 +209,11 @@ def depth_meaning(config: DepthConfig) -> str:
                 f"depth = 1 / (s · out + t), at most 1 / t = {_number(largest)} m."
             )
         return meaning
-    kind = "relative inverse depth (larger = nearer)" if config.model_type == "mde_dpt" else "relative depth"
+    meaning = depth_meaning_of(config)
+    fit = "inverse-depth" if meaning.prediction_type == "inverse_depth" else "depth"
     return (
-        f"This checkpoint predicts **{kind}** (`depth_estimation_type: relative`): it is not in metres and is known "
-        "only up to an unknown scale and shift per image."
+        f"This checkpoint predicts **{meaning.describe()}** (`depth_estimation_type: relative`): it is not in metres. "
+        f"Align it to ground truth per image in {fit} space before scoring (`mde-hub evaluate --align scale_shift`)."
     )
 
 
@@ -425,7 +427,7 @@ def _card_data(
         for evaluation in evaluations
         for metric in METRIC_NAMES
     ]
-    tags = ["depth-estimation", "monocular-depth-estimation", f"{config.depth_estimation_type}-depth", "mde-hub",
+    tags = ["depth-estimation", "monocular-depth-estimation", f"{depth_meaning_of(config).depth_estimation_type}-depth", "mde-hub",
             config.model_type.removeprefix("mde_")]
     return ModelCardData(
         model_name=name,

@@ -19,6 +19,7 @@ from mde_hub import BaselineConfig, BtsConfig, DptConfig
 from mde_hub.app.compare import default_focal, point_stride, shared_range
 from mde_hub.app.evaluate import BEST_MARK, BEST_STYLE
 from mde_hub.app.inputs import ImageLimits, ScratchSpace
+from mde_hub.app.layout import OWN_SPACE
 from mde_hub.app.registry import UNTRAINED_NAME, ModelRegistry, ModelSource, discover_sources, load_predictor, model_bytes
 from mde_hub.data.folder import ENCODINGS
 from mde_hub.evaluation import evaluate
@@ -53,7 +54,7 @@ def _photo(path, height=48, width=64, seed=0):
 
 
 def _predict(served, name, image):
-    return DepthPredictor.from_pretrained(served["models"] / name).predict(image).depth
+    return DepthPredictor.from_pretrained(served["models"] / name).predict(image).values
 
 
 def _depth_from_inverse(inverse):
@@ -134,7 +135,7 @@ def test_inspect_switches_the_slider_and_the_3d_view(client, tmp_path):
     assert depth_png.endswith("baseline-b.color.png") and glb.endswith("baseline-b.glb")
 
 
-def _evaluate(client, image, gt, encoding, names, protocol="none", alignment="none", space="depth"):
+def _evaluate(client, image, gt, encoding, names, protocol="none", alignment="none", space=OWN_SPACE):
     return client.predict(
         handle_file(str(image)), handle_file(str(gt)), encoding, names, protocol, alignment, space, api_name="/evaluate"
     )
@@ -148,7 +149,8 @@ def test_evaluate_table_equals_compute_depth_metrics_and_marks_the_best(served, 
     assert table["headers"] == ["model", *METRIC_NAMES, "note"]
     expected = {name: compute_depth_metrics(_predict(served, name, image), gt, "none", alignment="median") for name in MODELS}
     inverse = _predict(served, "hf-dpt", image)
-    expected["hf-dpt"] = compute_depth_metrics(_depth_from_inverse(inverse), gt, "none", alignment="median")
+    # aligned in its own, inverse-depth space
+    expected["hf-dpt"] = compute_depth_metrics(inverse, gt, "none", alignment="median", prediction_type="inverse_depth")
     rows = {row[0]: row for row in table["data"]}
     for name, metrics in expected.items():
         np.testing.assert_allclose([rows[name][1 + i] for i in range(9)], [metrics[m] for m in METRIC_NAMES], rtol=1e-9)

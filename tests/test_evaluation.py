@@ -12,9 +12,10 @@ import pytest
 import torch
 from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
 
+from mde_hub import BtsConfig, DptConfig
 from mde_hub.data.sample import DepthSample
+from mde_hub.depth_meaning import depth_meaning_of
 from mde_hub.evaluation import EvaluationResult, evaluate
-from mde_hub.inference import depth_estimation_type_of
 from mde_hub.inference import DepthPrediction, DepthPredictor
 from mde_hub.metrics import METRIC_NAMES, compute_depth_metrics
 from mde_hub.protocols import EvalProtocol
@@ -25,18 +26,20 @@ H, W = 4, 6
 class FakePredictor:
     """Same interface as DepthPredictor; `depth_fn(image)` gives the prediction."""
 
-    def __init__(self, depth_fn, depth_estimation_type: str = "metric") -> None:
+    def __init__(self, depth_fn, depth_estimation_type: str = "metric", relative_output: str = "depth") -> None:
         self.name = "fake"
         self.model = torch.nn.Linear(2, 3)  # 9 parameters
         self.model.config = SimpleNamespace(
-            model_type="fake", depth_estimation_type=depth_estimation_type, _name_or_path=""
+            model_type="fake", depth_estimation_type=depth_estimation_type, relative_output=relative_output,
+            _name_or_path="",
         )
+        self.meaning = depth_meaning_of(self.model.config)
         self.depth_fn = depth_fn
         self.calls = 0
 
     def predict(self, image: np.ndarray) -> DepthPrediction:
         self.calls += 1
-        return DepthPrediction(self.depth_fn(image).astype(np.float32), 0.0, self.model.config.depth_estimation_type)
+        return DepthPrediction(self.depth_fn(image).astype(np.float32), 0.0, self.meaning)
 
 
 def make_samples(n: int = 3, height: int = H, width: int = W) -> list[DepthSample]:
@@ -152,7 +155,9 @@ def test_json_record_and_table(tmp_path):
     assert set(data["metrics"]) == set(METRIC_NAMES)
     assert data["protocol"]["name"] == "none" and data["protocol"]["crop"] is None
     assert data["protocol"]["max_depth"] == "inf" and data["protocol"]["pred_clip"] == [0.001, "inf"]
-    assert data["settings"] == {"flip_tta": False, "alignment": "median", "alignment_space": "depth", "limit": None}
+    assert data["settings"] == {
+        "flip_tta": False, "alignment": "median", "alignment_space": "depth", "prediction_type": "depth", "limit": None
+    }
     assert data["model"]["name"] == "fake" and data["model"]["num_parameters"] == 9
     assert data["model"]["weights_sha256"] is None
     assert set(data["versions"]) == {"mde_hub", "transformers"} and data["timestamp"]
@@ -170,15 +175,19 @@ def test_json_records_nyu_crop(tmp_path):
     assert crop == {"top": 45, "bottom": 471, "left": 41, "right": 601, "frame": [480, 640]}
 
 
-def test_depth_estimation_type_of():
-    assert depth_estimation_type_of(SimpleNamespace(model_type="mde_bts", depth_estimation_type="metric")) == "metric"
-    assert depth_estimation_type_of(DPTConfig()) == "relative"
-    assert depth_estimation_type_of(SimpleNamespace(model_type="depth_anything")) == "relative"
-    assert depth_estimation_type_of(SimpleNamespace(model_type="depth_anything", depth_estimation_type="metric")) == "metric"
-    assert depth_estimation_type_of(SimpleNamespace(model_type="glpn")) == "metric"
-    assert depth_estimation_type_of(SimpleNamespace(model_type="zoedepth")) == "metric"
+def test_depth_meaning_of_every_kind_of_config():
+    assert depth_meaning_of(SimpleNamespace(model_type="mde_bts", depth_estimation_type="metric")).kind == "metric_depth"
+    assert depth_meaning_of(DPTConfig()).kind == "relative_inverse_depth"
+    assert depth_meaning_of(SimpleNamespace(model_type="depth_anything")).kind == "relative_inverse_depth"
+    metric_anything = SimpleNamespace(model_type="depth_anything", depth_estimation_type="metric")
+    assert depth_meaning_of(metric_anything).kind == "metric_depth"
+    for model_type in ("glpn", "zoedepth", "depth_pro", "prompt_depth_anything"):
+        assert depth_meaning_of(SimpleNamespace(model_type=model_type)).kind == "metric_depth"
+    assert depth_meaning_of(DptConfig.tiny(depth_estimation_type="relative")).kind == "relative_inverse_depth"
+    assert depth_meaning_of(DptConfig.tiny()).kind == "metric_depth"
+    assert depth_meaning_of(BtsConfig.tiny()).kind == "metric_depth"
     with pytest.raises(ValueError, match="unknown_model"):
-        depth_estimation_type_of(SimpleNamespace(model_type="unknown_model"))
+        depth_meaning_of(SimpleNamespace(model_type="unknown_model"))
 
 
 def test_transformers_dpt_end_to_end(tmp_path):
@@ -191,7 +200,7 @@ def test_transformers_dpt_end_to_end(tmp_path):
     DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=False).save_pretrained(tmp_path)
     predictor = DepthPredictor.from_pretrained(tmp_path)
     samples = make_samples(3, 24, 30)
-    with pytest.raises(ValueError, match="relative depth"):
+    with pytest.raises(ValueError, match="relative inverse depth"):
         evaluate(predictor, samples, protocol="none")
     result = evaluate(predictor, samples, protocol="none", alignment="median", flip_tta=True)
     assert result.num_images == 3

@@ -294,7 +294,8 @@ def test_relative_dpt_card_says_so(tmp_path) -> None:
     model_class(config).save_pretrained(tmp_path)
     card = ModelCard(render_model_card(tmp_path, license="mit"))
     assert card.data.license == "mit" and "relative-depth" in card.data.tags
-    assert "predicts **relative inverse depth (larger = nearer)**" in card.text
+    assert "predicts **relative inverse depth (larger = nearer; unknown scale and shift, no unit)**" in card.text
+    assert "in inverse-depth space" in card.text
     count = sum(p.numel() for p in model_class(config).parameters())
     assert f"{count / 1e6:.2f} M parameters ({count:,})" in card.text
 

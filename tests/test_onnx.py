@@ -94,7 +94,7 @@ def test_onnxruntime_predictor_equals_pytorch(model_type: str, exported) -> None
     assert isinstance(onnx.model, OnnxDepthModel)
     prediction = onnx.predict(image)
     assert prediction.depth.shape == reference.depth.shape == (45, 70)
-    assert prediction.depth_estimation_type == reference.depth_estimation_type
+    assert prediction.meaning == reference.meaning
     np.testing.assert_allclose(prediction.depth, reference.depth, rtol=1e-5, atol=1e-5)
     assert float(reference.depth.std()) > 1e-4
 

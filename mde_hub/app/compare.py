@@ -28,7 +28,8 @@ from mde_hub.depth_io import (
     save_depth_png_mm,
     save_point_cloud_glb,
 )
-from mde_hub.inference import DepthPredictor, predicts_inverse_depth
+from mde_hub.depth_meaning import DepthMeaning
+from mde_hub.inference import DepthPredictor
 from mde_hub.models.bts.modeling_bts import KITTI_FOCAL as BTS_KITTI_FOCAL
 
 from .registry import ModelRegistry
@@ -39,22 +40,26 @@ MAX_POINTS = 250_000
 
 @dataclass
 class ModelDepth:
-    """One model's depth for one image. ``depth`` is depth-valued: metres for metric models, depth up to an unknown
-    scale (and shift) for relative ones; ``from_inverse`` says it is 1 / the model's relative inverse depth."""
+    """One model's output for one image: ``values`` as the model gave them and what they mean (``meaning``, from
+    ``mde_hub.depth_meaning``); ``depth`` is their depth-valued version for viewing and point clouds."""
 
     name: str
-    depth: np.ndarray
+    values: np.ndarray
     latency_s: float
-    depth_estimation_type: str
-    from_inverse: bool
+    meaning: DepthMeaning
     config: Any
 
     @property
     def metric(self) -> bool:
-        return self.depth_estimation_type == "metric"
+        return self.meaning.is_metric
+
+    @property
+    def depth(self) -> np.ndarray:
+        return self.meaning.to_depth(self.values)
 
     def valid_range(self) -> tuple[float, float] | None:
-        valid = self.depth[np.isfinite(self.depth) & (self.depth > 0)]
+        depth = self.depth
+        valid = depth[np.isfinite(depth) & (depth > 0)]
         return (float(valid.min()), float(valid.max())) if valid.size else None
 
     def caption(self) -> str:
@@ -69,15 +74,10 @@ class ModelDepth:
 
 
 def predict_depth(predictor: DepthPredictor, image: np.ndarray) -> ModelDepth:
-    """Run one model; a relative inverse-depth output (transformers' DPT, Depth Anything) is turned into depth."""
+    """Run one model."""
     prediction = predictor.predict(image)
-    config = predictor.model.config
-    depth = prediction.depth.astype(np.float32)
-    inverse = predicts_inverse_depth(config)
-    if inverse:
-        with np.errstate(divide="ignore"):
-            depth = np.where(depth > 0, 1.0 / depth, 0.0).astype(np.float32)
-    return ModelDepth(predictor.name, depth, prediction.latency_s, prediction.depth_estimation_type, inverse, config)
+    values = prediction.values.astype(np.float32)
+    return ModelDepth(predictor.name, values, prediction.latency_s, prediction.meaning, predictor.model.config)
 
 
 def default_focal(config: Any, width: int) -> float:
@@ -189,9 +189,7 @@ class Comparison:
                 "(relative maps keep their own)."
             )
         for r in self.results:
-            kind = "metric depth in metres" if r.metric else "relative depth (up to scale" + (
-                ", from the model's inverse depth)" if r.from_inverse else ")"
-            )
+            kind = r.meaning.describe() + ("" if r.meaning.prediction_type == "depth" else ", shown as its reciprocal")
             focal = self.files[r.name].focal
             lines.append(f"{r.name}: {kind}; 3D view with focal length {focal:.1f} px.")
             lines += self.files[r.name].notes

@@ -37,14 +37,21 @@ def score_model(
     gt: np.ndarray,
     protocol: str,
     alignment: AlignmentMethod,
-    alignment_space: AlignmentSpace,
+    alignment_space: AlignmentSpace | None,
 ) -> ModelScore:
-    """Metrics exactly as ``compute_depth_metrics`` gives them, and the per-pixel abs-rel of the same prediction."""
+    """Metrics exactly as ``compute_depth_metrics`` gives them, and the per-pixel abs-rel of the same prediction.
+    The model's output is scored as what it means (an inverse-depth one aligned in inverse-depth space unless
+    ``alignment_space`` names another)."""
     if not result.metric and alignment == "none":
         return ModelScore(result.name, None, None, "relative depth: pick the median or scale_shift alignment")
-    metrics = compute_depth_metrics(result.depth, gt, protocol, alignment=alignment, alignment_space=alignment_space)
-    accumulator = DepthMetricAccumulator(protocol, alignment=alignment, alignment_space=alignment_space)
-    pred, mask = accumulator.scored(result.depth, gt)
+    prediction_type = result.meaning.prediction_type
+    metrics = compute_depth_metrics(
+        result.values, gt, protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=prediction_type
+    )
+    accumulator = DepthMetricAccumulator(
+        protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=prediction_type
+    )
+    pred, mask = accumulator.scored(result.values, gt)
     gt64 = np.asarray(gt, dtype=np.float64)
     error = np.full(gt64.shape, np.nan)
     valid = mask.numpy()
@@ -111,7 +118,7 @@ def evaluate_pair(
     gt: np.ndarray,
     protocol: str = "none",
     alignment: AlignmentMethod = "none",
-    alignment_space: AlignmentSpace = "depth",
+    alignment_space: AlignmentSpace | None = None,
 ) -> PairEvaluation:
     """Score each model in ``names`` on one RGB image and its ground truth (metres, 0 = invalid, same size)."""
     if not names:

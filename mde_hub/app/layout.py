@@ -31,6 +31,7 @@ from .inputs import GT_ENCODINGS, ImageLimits, ScratchSpace, read_ground_truth, 
 from .registry import ModelRegistry
 
 RANGE_MODES = ("shared", "per image")
+OWN_SPACE = "the model's own space"
 ANALYTICS_ENABLED = False
 
 
@@ -144,13 +145,14 @@ def build_demo(
         image = read_image(image_path, limits)
         gt = read_ground_truth(gt_path, encoding)
         summary = check_ground_truth(gt, Path(gt_path).name, PROTOCOLS.get(protocol))
-        result = evaluate_pair(registry, names or [], image, gt, protocol, alignment, alignment_space)
+        space = None if alignment_space == OWN_SPACE else alignment_space
+        result = evaluate_pair(registry, names or [], image, gt, protocol, alignment, space)
         skipped = [f"- {s.name}: {s.note}" for s in result.scores if s.metrics is None]
         for line in skipped:
             gr.Warning(line[2:])
         note = (
             f"Protocol **{protocol}**: {PROTOCOLS[protocol].description}. Alignment: {alignment}"
-            + (f" ({alignment_space})" if alignment == "scale_shift" else "")
+            + (f" (fitted in {alignment_space})" if alignment != "none" else "")
             + ". ★ marks the best value of each column (lowest error, highest delta)."
             + f"\nGround truth as decoded: {summary}."
         )
@@ -234,7 +236,10 @@ def build_demo(
                     )
                     protocol = gr.Dropdown(list(PROTOCOLS), value="none", label="Protocol")
                     alignment = gr.Radio(list(ALIGNMENT_METHODS), value="none", label="Alignment")
-                    alignment_space = gr.Radio(list(ALIGNMENT_SPACES), value="depth", label="scale_shift fits in")
+                    alignment_space = gr.Radio(
+                        [OWN_SPACE, *ALIGNMENT_SPACES], value=OWN_SPACE, label="Alignment fits in",
+                        info="the model's own space: inverse depth for MiDaS-style models, depth otherwise",
+                    )
                     eval_button = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
                 with gr.Column(scale=2):
                     table = gr.Dataframe(label="Metrics", interactive=False, wrap=True, elem_id="metrics-table")

@@ -69,6 +69,7 @@ class DptConfig(BackboneDepthConfig):
     """
 
     model_type = "mde_dpt"
+    relative_output = "inverse_depth"  # a relative DPT returns its raw disparity (`mde_hub.depth_meaning`)
 
     backbone: str = "vit_base_r50_s16_384"
     image_size: int = 384
