@@ -26,12 +26,12 @@ def list_models(_: argparse.Namespace) -> int:
 def inspect_data(args: argparse.Namespace) -> int:
     """Print counts and depth statistics of a dataset and write a preview grid PNG."""
     from .data.preview import depth_statistics, preview_grid
-    from .data.registry import open_dataset
+    from .data.registry import open_split
     from .files import atomic_output
 
-    dataset = open_dataset(args.path, args.layout, args.split)
+    dataset, split = open_split(args.path, args.layout, args.split, **_dataset_options(args))
     count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
-    print(f"{args.path}: {type(dataset).__name__}, {len(dataset)} samples")
+    print(f"{args.path}: {type(dataset).__name__}, {len(dataset)} samples" + (f", split {split}" if split else ""))
     print(depth_statistics(dataset[index] for index in range(count)).format())
     step = max(1, count // args.preview_count)
     grid = preview_grid([dataset[index] for index in range(0, count, step)][: args.preview_count])
@@ -127,9 +127,15 @@ def predict_depth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluation_dataset(spec: str, layout: str | None, split: str):
-    """A dataset path (layout detected or named; split `tail:F` = the last fraction F of its frames by index), or
-    `synthetic:indoor:N[:SEED]` / `synthetic:outdoor:N[:SEED]` (seed 0 unless given)."""
+def _dataset_options(args: argparse.Namespace) -> dict[str, str | None]:
+    """The layout options of `mde_hub.data.registry.open_dataset` given on the command line."""
+    return {"split_file": args.split_file, "depth_field": args.depth_field, "gt_root": args.gt_root}
+
+
+def _evaluation_dataset(spec: str, layout: str | None, split: str | None, **options: str | None):
+    """`(dataset, split)`: a dataset path (layout detected or named; `split` one it has, by default test where it
+    has named splits, else all its frames; `tail:F` = the last fraction F of its frames by index) and the split
+    scored, or `synthetic:indoor:N[:SEED]` / `synthetic:outdoor:N[:SEED]` (seed 0 unless given) and None."""
     if spec.startswith("synthetic:"):
         from .data.synthetic import SyntheticDepthDataset
 
@@ -139,14 +145,17 @@ def _evaluation_dataset(spec: str, layout: str | None, split: str):
                 f"Synthetic datasets are written synthetic:indoor:N or synthetic:outdoor:N, optionally followed by "
                 f":SEED; got {spec!r}."
             )
-        return SyntheticDepthDataset(parts[1], size=int(parts[2]), seed=int(parts[3]) if len(parts) == 4 else 0)
-    from .data.registry import open_dataset
+        given = [name for name, value in (("layout", layout), ("split", split), *options.items()) if value is not None]
+        if given:
+            raise ValueError(f"{spec} is one set of rendered frames; it takes no {', '.join(given)}")
+        return SyntheticDepthDataset(parts[1], size=int(parts[2]), seed=int(parts[3]) if len(parts) == 4 else 0), None
+    from .data.registry import open_dataset, open_split
     from .data.splits import parse_tail_split, split_tail
 
-    fraction = parse_tail_split(split)
+    fraction = None if split is None else parse_tail_split(split)
     if fraction is not None:
-        return split_tail(open_dataset(spec, layout), fraction)[1]
-    return open_dataset(spec, layout, split)
+        return split_tail(open_dataset(spec, layout, **options), fraction)[1], split
+    return open_split(spec, layout, split, "test", **options)
 
 
 def evaluate_model(args: argparse.Namespace) -> int:
@@ -154,11 +163,11 @@ def evaluate_model(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
     from .inference import DepthPredictor
 
-    dataset = _evaluation_dataset(args.dataset, args.layout, args.split)
+    dataset, split = _evaluation_dataset(args.dataset, args.layout, args.split, **_dataset_options(args))
     predictor = DepthPredictor.from_pretrained(args.model, allow_pickle=args.allow_pickle)
     result = evaluate(
         predictor, dataset, args.protocol, args.flip_tta, args.align, args.align_space, args.limit,
-        dataset_source=args.dataset, dataset_split=None if args.dataset.startswith("synthetic:") else args.split,
+        dataset_source=args.dataset, dataset_split=split,
     )
     print(f"{args.model} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
     print(result.format_table())
@@ -210,6 +219,17 @@ def run_benchmarks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--split-file", help="the file that defines the split: nyu_labeled, the official splits.mat "
+                        "(default: splits.mat beside the .mat); kitti_eigen, a BTS-style list (required), e.g. "
+                        "eigen_test_files_with_gt.txt")
+    parser.add_argument("--depth-field", choices=("rawDepths", "depths"),
+                        help="nyu_labeled ground truth: rawDepths, the raw Kinect depth with 0 = invalid that "
+                        "BTS/AdaBins/DPT score against (default), or depths, the in-painted dense depth")
+    parser.add_argument("--gt-root", help="kitti_eigen: the annotated depth folder (data_depth_annotated, its train "
+                        "and val drives merged) that the list's depth paths are relative to")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mde-hub", description="Monocular depth estimation models for transformers.")
     parser.add_argument("--version", action="version", version=f"mde-hub {__version__}")
@@ -221,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = data_commands.add_parser("inspect", help="counts, depth statistics and a preview grid of a dataset")
     inspect.add_argument("path", help="dataset file or folder (layout recognised from its files)")
     inspect.add_argument("--layout", help="name the layout instead of detecting it")
-    inspect.add_argument("--split", default="train", help="split, for layouts that have several (default: train)")
+    inspect.add_argument("--split", help="a split the data set has (default: its first: train of nyu_data.zip, all of "
+                         "the labeled .mat; all frames of a layout without splits)")
+    _add_dataset_options(inspect)
     inspect.add_argument("--limit", type=int, help="look at the first N samples only")
     inspect.add_argument("--preview", default="preview.png", help="where to write the preview grid (default: preview.png)")
     inspect.add_argument("--preview-count", type=int, default=8, help="samples in the preview grid (default: 8)")
@@ -257,9 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--dataset", required=True,
                             help="dataset path, or synthetic:indoor:N / synthetic:outdoor:N (optionally :SEED, default 0)")
     evaluation.add_argument("--layout", help="name the dataset layout instead of detecting it")
-    evaluation.add_argument("--split", default="test",
-                            help="split, for layouts that have several (default: test); tail:F scores the last "
-                            "fraction F of the frames by index (the held-out block of a video, e.g. tail:0.2)")
+    evaluation.add_argument("--split",
+                            help="a split the data set has (default: test where it has named splits, e.g. "
+                            "nyu_data.zip, nyu_test.zip, the labeled .mat; else all its frames); tail:F scores the "
+                            "last fraction F of the frames by index (the held-out block of a video, e.g. tail:0.2)")
+    _add_dataset_options(evaluation)
     evaluation.add_argument("--protocol", default="nyu_eigen", help="nyu_eigen, nyu_densedepth, kitti_garg, kitti_eigen, none")
     evaluation.add_argument("--flip-tta", action="store_true", help="average with the prediction of the mirrored image")
     evaluation.add_argument("--align", default="none", choices=("none", "median", "scale_shift"), help="for relative models")

@@ -120,8 +120,9 @@ def test_labeled_mat_errors_name_the_file(tmp_path, labeled):
         mat["images"], mat["depths"] = images, depths
     with pytest.raises(ValueError, match=r"row_major\.mat: 'images' must be uint8 of shape \(N, 3, 640, 480\)"):
         NyuLabeledMat(row_major, "all")
-    with pytest.raises(ValueError, match="needs splits_path"):
-        NyuLabeledMat(mat_path, "test")
+    assert len(NyuLabeledMat(mat_path, "test")) == 2  # splits.mat beside the .mat
+    with pytest.raises(FileNotFoundError, match=r"NYU splits file not found: .*none\.mat\. Split 'test' needs"):
+        NyuLabeledMat(mat_path, "test", tmp_path / "none.mat")
     bad_splits = tmp_path / "bad_splits.mat"
     scipy.io.savemat(bad_splits, {"trainNdxs": np.array([[0], [1]]), "testNdxs": np.array([[5]])})
     with pytest.raises(ValueError, match=r"bad_splits\.mat: testNdxs holds 5, outside the 1-based range 1\.\.4"):

@@ -122,12 +122,17 @@ def test_synthetic_cache_round_trips_bit_identically(tmp_path, monkeypatch):
 
 def test_evaluation_dataset_specs(video_folders):
     path = video_folders[0].partition(":")[2]
-    tail = _evaluation_dataset(path, "rgbd_folder", "tail:0.2")
-    assert [tail[i].id for i in range(len(tail))] == ["a/image/000008.png", "a/image/000009.png"]
-    assert _evaluation_dataset("synthetic:indoor:4:7", None, "test").seed == 7
-    assert _evaluation_dataset("synthetic:indoor:4", None, "test").seed == 0
+    tail, split = _evaluation_dataset(path, "rgbd_folder", "tail:0.2")
+    assert [tail[i].id for i in range(len(tail))] == ["a/image/000008.png", "a/image/000009.png"] and split == "tail:0.2"
+    whole, split = _evaluation_dataset(path, None, None)
+    assert len(whole) == 10 and split is None  # no named splits: all frames, whatever the default "test"
+    synthetic, split = _evaluation_dataset("synthetic:indoor:4:7", None, None)
+    assert synthetic.seed == 7 and split is None
+    assert _evaluation_dataset("synthetic:indoor:4", None, None)[0].seed == 0
     with pytest.raises(ValueError, match="optionally followed by :SEED"):
-        _evaluation_dataset("synthetic:indoor:4:x", None, "test")
+        _evaluation_dataset("synthetic:indoor:4:x", None, None)
+    with pytest.raises(ValueError, match="one set of rendered frames; it takes no split, depth_field"):
+        _evaluation_dataset("synthetic:indoor:4", None, "test", depth_field="depths")
 
 
 def test_cli_evaluates_a_held_out_tail(video_folders, tmp_path, capsys):

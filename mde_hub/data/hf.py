@@ -99,6 +99,13 @@ class HfDepthDataset(torch.utils.data.Dataset):
         return depth.astype(np.float64) / (self.depth_scale or 1.0)
 
 
+def parquet_splits(folder: str | os.PathLike) -> tuple[str, ...]:
+    """The splits ``datasets`` assigns a folder's parquet files to (by file or folder name, e.g. ``train-*``);
+    found without reading the files."""
+    builder = _import_datasets().load_dataset_builder("parquet", data_dir=str(folder))
+    return tuple(builder.config.data_files)
+
+
 def _load_split(datasets: Any, source: Any, split: str, cache_dir: str | os.PathLike | None) -> Any:
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)

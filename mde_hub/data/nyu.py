@@ -4,6 +4,8 @@
   (795 train / 654 test), the source of the Eigen test set every paper scores on.
 * :class:`NyuDenseDepth`: DenseDepth's ``nyu_data.zip`` (about 50K training pairs, 8-bit depth; 654 test pairs,
   16-bit mm), read straight from the archive, or the same layout extracted to a folder.
+* :class:`NyuDenseDepthTest`: DenseDepth's ``nyu_test.zip`` (the 654 Eigen test frames as .npy arrays, in-painted
+  depth in metres, with DenseDepth's evaluation crop), memory-mapped in place.
 * :class:`NyuSyncFolder`: the BTS/AdaBins "sync" folders with their file lists (24,231 training pairs; the 654
   test pairs under ``official_splits/test``), uint16 mm.
 * :func:`nyu_raw_frames`: frames of the raw Kinect dump (PPM colour + PGM disparity).
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import os
+import struct
 import threading
 import zipfile
 from collections.abc import Callable
@@ -42,6 +46,7 @@ from .folder import (
     rgb_array,
     single_channel_array,
 )
+from ..protocols import AbsoluteCrop
 from .sample import DepthSample, Intrinsics
 
 NYU_FRAME = (480, 640)
@@ -93,8 +98,8 @@ class NyuLabeledMat(torch.utils.data.Dataset):
     test GT matches, MODELS.md §6.1); ``"rawDepths"`` is the raw projected Kinect depth, 0 = invalid (the GT of
     BTS/AdaBins/DPT).
     ``split`` "train" (795) / "test" (654) selects frames by ``trainNdxs``/``testNdxs`` of the official
-    ``splits.mat`` (1-based), "all" keeps every frame. ids are ``"nyu_labeled/<0-based frame index, 5 digits>"``,
-    the numbering of BTS's ``rgb_XXXXX.jpg``.
+    ``splits.mat`` (1-based; ``splits_path``, by default ``splits.mat`` beside the .mat), "all" keeps every frame.
+    ids are ``"nyu_labeled/<0-based frame index, 5 digits>"``, the numbering of BTS's ``rgb_XXXXX.jpg``.
     """
 
     def __init__(
@@ -111,11 +116,11 @@ class NyuLabeledMat(torch.utils.data.Dataset):
         self.mat_path = Path(mat_path)
         self.depth_field = depth_field
         num_frames = self._check_file()
+        self.split = split
         if split == "all":
             self.frames = np.arange(num_frames)
-        elif splits_path is None:
-            raise ValueError(f"split={split!r} needs splits_path, the official splits.mat (trainNdxs/testNdxs)")
         else:
+            splits_path = self.mat_path.with_name("splits.mat") if splits_path is None else splits_path
             self.frames = _read_official_split(Path(splits_path), split, num_frames)
         self._file = _PerProcessHandle(functools.partial(h5py.File, self.mat_path, "r"))
 
@@ -159,10 +164,13 @@ class NyuLabeledMat(torch.utils.data.Dataset):
 def _read_official_split(path: Path, split: str, num_frames: int) -> np.ndarray:
     """0-based frame indices from ``trainNdxs``/``testNdxs`` (1-based) of the official ``splits.mat``."""
     key = f"{split}Ndxs"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"NYU splits file not found: {path}. Split {split!r} needs the official splits.mat (trainNdxs/testNdxs): "
+            "put it beside the .mat or give its path (--split-file), or use split 'all'"
+        )
     try:
         splits = scipy.io.loadmat(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"NYU splits file not found: {path}") from None
     except (ValueError, TypeError, OSError) as error:
         raise ValueError(f"Cannot read {path} as a MATLAB (v5) .mat file: {error}") from None
     if key not in splits:
@@ -249,6 +257,141 @@ def _open_image_bytes(data: bytes, source: str) -> PIL.Image.Image:
         return image
     except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise ValueError(f"Cannot read image {source}: {error}") from None
+
+
+def densedepth_splits(path: PathLike) -> tuple[str, ...]:
+    """The splits ("train", "test") whose ``data/nyu2_<split>.csv`` a DenseDepth ``nyu_data.zip`` or folder holds."""
+    path = Path(path)
+    if path.is_dir():
+        names = {f"data/{csv.name}" for csv in (path / "data").glob("nyu2_*.csv")}
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    else:
+        raise ValueError(f"{path} is neither a folder nor a zip archive (DenseDepth's nyu_data.zip)")
+    return tuple(split for split in ("train", "test") if f"data/nyu2_{split}.csv" in names)
+
+
+DENSEDEPTH_TEST_RGB, DENSEDEPTH_TEST_DEPTH, DENSEDEPTH_TEST_CROP = (
+    "eigen_test_rgb.npy",
+    "eigen_test_depth.npy",
+    "eigen_test_crop.npy",
+)
+DENSEDEPTH_TEST_MEMBERS = (DENSEDEPTH_TEST_RGB, DENSEDEPTH_TEST_DEPTH, DENSEDEPTH_TEST_CROP)
+"""The members of DenseDepth's ``nyu_test.zip``, at the archive root (DD:utils.py ``load_test_data``)."""
+
+
+class NyuDenseDepthTest(torch.utils.data.Dataset):
+    """DenseDepth's ``nyu_test.zip``: the 654 Eigen test frames as three ``.npy`` arrays at the archive root.
+
+    ``eigen_test_rgb.npy`` is (N, 480, 640, 3) uint8; ``eigen_test_depth.npy`` (N, 480, 640) float metres, dense
+    (in-painted) depth; ``eigen_test_crop.npy`` the 4 integers [top, bottom, left, right] = [20, 459, 24, 615] of
+    DenseDepth's evaluation crop, inclusive (its evaluate() slices ``crop[0]:crop[1]+1, crop[2]:crop[3]+1``).
+    ``crop`` holds them as published; ``eval_crop`` is the same box, half-open, as a protocol crop.
+
+    Memory: members stored uncompressed (``ZIP_STORED``) are memory-mapped in place, so reading a frame costs only
+    that frame's pages; a compressed member cannot be mapped and is read whole into memory, once per process, on
+    first use (about 0.6 GB of RGB and 0.8 GB of float32 depth for 654 frames). ids are
+    ``"nyu_test/<index, 5 digits>"``; intrinsics are the NYU colour camera's.
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"DenseDepth nyu_test.zip not found: {self.path}")
+        if not zipfile.is_zipfile(self.path):
+            raise ValueError(f"{self.path} is not a zip archive")
+        with zipfile.ZipFile(self.path) as archive:
+            missing = [name for name in DENSEDEPTH_TEST_MEMBERS if name not in archive.namelist()]
+            if missing:
+                raise KeyError(
+                    f"{self.path} has no {missing[0]}; DenseDepth's nyu_test.zip holds {', '.join(DENSEDEPTH_TEST_MEMBERS)}"
+                )
+            with archive.open(DENSEDEPTH_TEST_RGB) as member:
+                rgb_shape, _, rgb_dtype = _read_npy_header(member, f"{self.path}:{DENSEDEPTH_TEST_RGB}")
+            with archive.open(DENSEDEPTH_TEST_DEPTH) as member:
+                depth_shape, _, depth_dtype = _read_npy_header(member, f"{self.path}:{DENSEDEPTH_TEST_DEPTH}")
+            with archive.open(DENSEDEPTH_TEST_CROP) as member:
+                crop = np.lib.format.read_array(member, allow_pickle=False)
+        height, width = NYU_FRAME
+        num_frames = rgb_shape[0] if rgb_shape else 0
+        if num_frames < 1 or rgb_shape != (num_frames, height, width, 3) or rgb_dtype != np.uint8:
+            raise ValueError(
+                f"{self.path}:{DENSEDEPTH_TEST_RGB} must be uint8 of shape (N, {height}, {width}, 3); "
+                f"got {rgb_dtype} {rgb_shape}"
+            )
+        if depth_shape != (num_frames, height, width) or not np.issubdtype(depth_dtype, np.floating):
+            raise ValueError(
+                f"{self.path}:{DENSEDEPTH_TEST_DEPTH} must be float metres of shape ({num_frames}, {height}, {width}); "
+                f"got {depth_dtype} {depth_shape}"
+            )
+        integers = crop.shape == (4,) and np.issubdtype(crop.dtype, np.integer)
+        top, bottom, left, right = crop.tolist() if integers else (-1, -1, -1, -1)
+        if not (0 <= top <= bottom < height and 0 <= left <= right < width):
+            raise ValueError(
+                f"{self.path}:{DENSEDEPTH_TEST_CROP} must be 4 integers [top, bottom, left, right] (inclusive) inside "
+                f"{height}x{width}; got {crop.dtype} {crop.tolist()}"
+            )
+        self.crop = (top, bottom, left, right)
+        self.num_frames = num_frames
+        self._arrays = _PerProcessHandle(functools.partial(_open_densedepth_test_arrays, self.path))
+
+    @property
+    def eval_crop(self) -> AbsoluteCrop:
+        """``crop`` as a half-open protocol crop: rows top..bottom and columns left..right, inclusive."""
+        top, bottom, left, right = self.crop
+        return AbsoluteCrop(top=top, bottom=bottom + 1, left=left, right=right + 1, frame=NYU_FRAME)
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def __getitem__(self, index: int) -> DepthSample:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} frames of {self.path}")
+        index = index % len(self)
+        rgb, depth = self._arrays.get()
+        return DepthSample.from_depth(np.array(rgb[index]), np.array(depth[index]), NYU_INTRINSICS, f"nyu_test/{index:05d}")
+
+
+def _read_npy_header(file: Any, source: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) of the .npy array whose header starts at the file's position."""
+    try:
+        version = np.lib.format.read_magic(file)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(file)
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(file)
+        raise ValueError(f".npy format version {version} is not supported (1.0 and 2.0 are)")
+    except ValueError as error:
+        raise ValueError(f"Cannot read {source} as a .npy array: {error}") from None
+
+
+def _open_densedepth_test_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The RGB and depth arrays of a ``nyu_test.zip``: memory-mapped when stored, else read into memory."""
+    with zipfile.ZipFile(path) as archive:
+        return tuple(_zip_npy(path, archive, name) for name in (DENSEDEPTH_TEST_RGB, DENSEDEPTH_TEST_DEPTH))
+
+
+def _zip_npy(path: Path, archive: zipfile.ZipFile, name: str) -> np.ndarray:
+    """The .npy member ``name``: a read-only ``np.memmap`` of the archive when the member is stored uncompressed
+    and unencrypted (its bytes are then contiguous in the file, after the local header), else a loaded array."""
+    source, info = f"{path}:{name}", archive.getinfo(name)
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+        with archive.open(name) as member:
+            return np.lib.format.read_array(member, allow_pickle=False)
+    with open(path, "rb") as file:
+        file.seek(info.header_offset)
+        local_header = file.read(30)
+        if len(local_header) != 30 or local_header[:4] != b"PK\x03\x04":
+            raise ValueError(f"{source}: damaged zip archive (no local file header at offset {info.header_offset})")
+        name_length, extra_length = struct.unpack("<HH", local_header[26:30])
+        data_start = info.header_offset + 30 + name_length + extra_length
+        file.seek(data_start)
+        shape, fortran_order, dtype = _read_npy_header(file, source)
+        offset = file.tell()
+    if dtype.hasobject or offset - data_start + dtype.itemsize * math.prod(shape) != info.file_size:
+        raise ValueError(f"{source}: the .npy header ({dtype} {shape}) does not match the member's {info.file_size} bytes")
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran_order else "C")
 
 
 class NyuSyncFolder(torch.utils.data.Dataset):

@@ -109,16 +109,38 @@ class DataArguments:
         default=0.2,
         metadata={"help": "mix: the last fraction of each folder's frames (by index) is held out for evaluation"},
     )
-    train_split: str = field(default="train", metadata={"help": "split to train on (nyu zip, folder, hf)"})
-    eval_split: str = field(default="test", metadata={"help": "split to evaluate on (nyu zip, folder, hf)"})
+    train_split: str | None = field(
+        default=None,
+        metadata={
+            "help": "split to train on (nyu zip, folder, hf; default: train, or all frames of a folder layout "
+            "without splits)"
+        },
+    )
+    eval_split: str | None = field(
+        default=None,
+        metadata={
+            "help": "split to evaluate on (nyu zip, folder, hf; default: test, or all frames of a folder layout "
+            "without splits)"
+        },
+    )
     train_file_list: str | None = field(
-        default=None, metadata={"help": "nyu (sync layout) and kitti: BTS-style list of training pairs"}
+        default=None,
+        metadata={
+            "help": "nyu (sync layout) and kitti: BTS-style list of training pairs; folder: the layout's split file "
+            "(nyu_labeled: splits.mat, default beside the .mat; kitti_eigen: a BTS-style list)"
+        },
     )
     eval_file_list: str | None = field(
-        default=None, metadata={"help": "nyu (sync layout) and kitti: BTS-style list of evaluation pairs"}
+        default=None,
+        metadata={"help": "nyu (sync layout) and kitti: BTS-style list of evaluation pairs; folder: as train_file_list"},
     )
     kitti_gt_path: str | None = field(
-        default=None, metadata={"help": "kitti: folder of the annotated depth maps (data_depth_annotated)"}
+        default=None,
+        metadata={"help": "kitti, folder (kitti_eigen): folder of the annotated depth maps (data_depth_annotated)"},
+    )
+    depth_field: str | None = field(
+        default=None,
+        metadata={"help": "folder (nyu_labeled): rawDepths (raw Kinect depth, 0 = invalid; the default) or depths (in-painted)"},
     )
     hf_depth_scale: float | None = field(
         default=None, metadata={"help": "hf: stored depth units per metre for integer depth maps (1000 = mm)"}

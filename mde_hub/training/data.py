@@ -11,8 +11,10 @@ Sources (`DataArguments.dataset`):
 * nyu: DenseDepth's `nyu_data.zip` (splits train/test), or with `train_file_list` the BTS/AdaBins sync folder
   (evaluation with `eval_file_list`, under `eval_dataset_path` if given).
 * kitti: the BTS-style Eigen split (`train_file_list`, `eval_file_list`, `kitti_gt_path`), KB-cropped.
-* folder: `open_dataset(dataset_path, layout, train_split)`; evaluation only from `eval_dataset_path`, so that a
-  layout without splits is never scored on its training frames.
+* folder: `open_dataset(dataset_path, layout, train_split)` (train by default where the layout has named splits,
+  with `train_file_list` as its split file, `kitti_gt_path` and `depth_field` where it takes them); evaluation
+  only from `eval_dataset_path` (`eval_split`, test by default), so that a layout without splits is never scored
+  on its training frames.
 * hf: `HfDepthDataset` splits `train_split` and `eval_split` of a parquet file or folder.
 * mix: the synthetic frames (as for synthetic) plus each of `mix_folders` ("LAYOUT:PATH"), whose last
   `mix_held_out_fraction` of frames by index is held out (`mde_hub.data.splits.split_tail`: one contiguous block,
@@ -40,7 +42,7 @@ from ..data.augmentation import get_augmentation, resize_sample
 from ..data.hf import HfDepthDataset
 from ..data.kitti import KittiEigenSplit
 from ..data.nyu import NyuDenseDepth, NyuSyncFolder
-from ..data.registry import open_dataset
+from ..data.registry import open_split
 from ..data.sample import DepthSample, ModelInputDataset
 from ..data.splits import open_folder_spec, split_tail
 from ..data.synthetic import SyntheticDepthDataset
@@ -135,29 +137,33 @@ def _limited(samples: Any, limit: int | None) -> Any:
     return samples if limit is None or limit >= len(samples) else torch.utils.data.Subset(samples, range(limit))
 
 
-def _real_samples(args: DataArguments, training: bool) -> Any | None:
-    """The training or evaluation samples of a dataset on disk; None when no evaluation source is given."""
+def _real_samples(args: DataArguments, training: bool) -> tuple[Any | None, str | None]:
+    """The training or evaluation samples of a dataset on disk (None when no evaluation source is given) and their
+    split (None for all frames of a folder layout without splits)."""
     path = args.dataset_path if training else (args.eval_dataset_path or args.dataset_path)
-    split = args.train_split if training else args.eval_split
+    split = (args.train_split or "train") if training else (args.eval_split or "test")
     file_list = args.train_file_list if training else args.eval_file_list
     if args.dataset == "nyu":
         if args.train_file_list is None:
-            return NyuDenseDepth(path, split)
-        return NyuSyncFolder(path, file_list) if file_list is not None else None
+            return NyuDenseDepth(path, split), split
+        return (NyuSyncFolder(path, file_list) if file_list is not None else None), split
     if args.dataset == "kitti":
         if args.train_file_list is None or args.kitti_gt_path is None:
             raise ValueError("dataset 'kitti' needs train_file_list (BTS's Eigen list) and kitti_gt_path")
-        return KittiEigenSplit(path, args.kitti_gt_path, file_list) if file_list is not None else None
+        return (KittiEigenSplit(path, args.kitti_gt_path, file_list) if file_list is not None else None), split
     if args.dataset == "folder":
         if not training and args.eval_dataset_path is None:
-            return None
-        return open_dataset(path, args.layout, split)
-    return HfDepthDataset(path, split=split, depth_scale=args.hf_depth_scale)
+            return None, None
+        return open_split(
+            path, args.layout, args.train_split if training else args.eval_split, split,
+            split_file=file_list, gt_root=args.kitti_gt_path, depth_field=args.depth_field,
+        )
+    return HfDepthDataset(path, split=split, depth_scale=args.hf_depth_scale), split
 
 
-def _real_description(args: DataArguments, samples: Any, training: bool) -> str:
+def _real_description(args: DataArguments, samples: Any, training: bool, split: str | None) -> str:
     path = args.dataset_path if training else (args.eval_dataset_path or args.dataset_path)
-    source = (args.train_file_list if training else args.eval_file_list) or (args.train_split if training else args.eval_split)
+    source = (args.train_file_list if training else args.eval_file_list) or split or "all frames"
     return f"{args.dataset} {path} ({source}, {len(samples)} samples)"
 
 
@@ -170,12 +176,13 @@ def build_datasets(
     elif args.dataset == "mix":
         train, description, evaluation, eval_description = _mixed_splits(args, device)
     else:
-        train = _limited(_real_samples(args, training=True), args.max_train_samples)
-        description = _real_description(args, train, training=True)
-        evaluation = _real_samples(args, training=False)
+        train, split = _real_samples(args, training=True)
+        train = _limited(train, args.max_train_samples)
+        description = _real_description(args, train, training=True, split=split)
+        evaluation, split = _real_samples(args, training=False)
         if evaluation is not None:
             evaluation = _limited(evaluation, args.max_eval_samples)
-            eval_description = _real_description(args, evaluation, training=False)
+            eval_description = _real_description(args, evaluation, training=False, split=split)
     if len(train) == 0:
         raise ValueError(f"no training samples in {description}")
     if evaluation is not None and len(evaluation) == 0:
