@@ -9,7 +9,8 @@ import pytest
 
 datasets = pytest.importorskip("datasets")
 
-from mde_hub.data.hf import HfDepthDataset  # noqa: E402
+from mde_hub.data.hf import HfDepthDataset, parquet_splits  # noqa: E402
+from mde_hub.data.registry import open_dataset, open_split  # noqa: E402
 from mde_hub.data.sample import Intrinsics  # noqa: E402
 
 H, W = 4, 5
@@ -81,6 +82,23 @@ def test_in_memory_dataset_dict_and_single_parquet_file(parquet_dir, tmp_path):
         HfDepthDataset(splits)
     single = parquet_dir / "data" / "test-00000-of-00001.parquet"
     assert len(HfDepthDataset(single, split="test", cache_dir=tmp_path / "cache")) == 1
+
+
+def test_parquet_layout_honours_the_folder_splits_only(parquet_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")  # open_dataset's default cache
+    assert parquet_splits(parquet_dir) == ("train", "test")
+    assert len(open_dataset(parquet_dir)) == 2  # its first split: train
+    dataset, split = open_split(parquet_dir, default_split="test")
+    assert split == "test" and len(dataset) == 1
+    with pytest.raises(ValueError, match=r"nyu_tiny \(hf_parquet layout\) has no split 'validation': its splits are train, test"):
+        open_dataset(parquet_dir, split="validation")
+    (parquet_dir / "data" / "test-00000-of-00001.parquet").unlink()
+    with pytest.raises(ValueError, match=r"has no split 'test' \(the default here\): its splits are train"):
+        open_dataset(parquet_dir, default_split="test")
+    single = parquet_dir / "data" / "train-00000-of-00001.parquet"
+    assert len(open_dataset(single, "hf_parquet")) == 2  # one file: all its rows
+    with pytest.raises(ValueError, match="it is one set of frames with no named splits"):
+        open_dataset(single, "hf_parquet", split="train")
 
 
 def test_errors_are_explicit(parquet_dir, tmp_path, monkeypatch):

@@ -9,7 +9,8 @@ import pytest
 from mde_hub.cli import main as cli_main
 from mde_hub.data import DepthSample
 from mde_hub.data.preview import depth_statistics, preview_grid
-from mde_hub.data.registry import LAYOUTS, open_dataset
+from mde_hub.data.folder import write_rgbd_folder
+from mde_hub.data.registry import LAYOUTS, open_dataset, open_split
 
 
 def two_samples() -> list[DepthSample]:
@@ -67,3 +68,27 @@ def test_synth_then_inspect(kind: str, layout: str, tmp_path, capsys) -> None:
     reopened = open_dataset(out)
     assert reopened[1].depth.max() <= (10.0 if kind == "indoor" else 80.0) and reopened[1].valid.any()
     assert cli_main(["data", "synth", "--n", "0", "--out", str(out)]) == 2
+
+
+def test_a_split_the_data_set_lacks_is_refused_by_every_layout(tmp_path, capsys) -> None:
+    frames = [DepthSample.from_depth(np.zeros((4, 6, 3), np.uint8), np.ones((4, 6)), None, str(i)) for i in range(3)]
+    folder = write_rgbd_folder(frames, tmp_path / "video")
+    assert open_split(folder, default_split="test")[1] is None and len(open_dataset(folder)) == 3  # all frames
+    for split in ("train", "test", "all"):
+        with pytest.raises(ValueError, match=r"video \(rgbd_folder layout\) has no split '\w+': it is one set of frames"):
+            open_dataset(folder, split=split)
+    with pytest.raises(ValueError, match=r"\(rgbd_folder layout\) does not take split_file: it takes none"):
+        open_dataset(folder, split_file="splits.mat")
+    assert cli_main(["data", "inspect", str(folder), "--split", "train", "--preview", str(tmp_path / "grid.png")]) == 2
+    assert "(rgbd_folder layout) has no split 'train'" in capsys.readouterr().err
+    synth = tmp_path / "synth"  # DenseDepth layout with a training CSV only
+    assert cli_main(["data", "synth", "--n", "2", "--out", str(synth), "--height", "48", "--width", "64"]) == 0
+    assert open_split(synth)[1] == "train"
+    with pytest.raises(ValueError, match=r"synth \(densedepth layout\) has no split 'test' \(the default here\): its splits are train"):
+        open_dataset(synth, default_split="test")
+    with pytest.raises(ValueError, match=r"\(densedepth layout\) has no split 'test': its splits are train"):
+        open_dataset(synth, split="test")
+    for layout in LAYOUTS:  # every layout checks the split before opening anything
+        if not callable(layout.splits):
+            with pytest.raises(ValueError, match=rf"\({layout.name} layout\) has no split 'nope'"):
+                layout.resolve_split(tmp_path, "nope")

@@ -1,15 +1,20 @@
 """KITTI Eigen split loader (mde_hub.data.kitti) on fixtures in the BTS layout: raw RGB under data_root, annotated
-uint16 (/256) sparse depth under gt_root, a file list with a "None" line; synthetic and from real KITTI pixels."""
+uint16 (/256) sparse depth under gt_root, a file list with a "None" line; synthetic and from real KITTI pixels;
+the kitti_eigen layout through open_dataset, `mde-hub data inspect` and `mde-hub evaluate`."""
 
+import json
 import os
 
 import numpy as np
 import PIL.Image
 import pytest
+import torch
 
-from mde_hub import protocols
+from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for, protocols
+from mde_hub.cli import main as cli_main
 from mde_hub.data.folder import kitti_samples
 from mde_hub.data.kitti import KittiEigenSplit, kb_crop_box, read_rectified_intrinsics
+from mde_hub.data.registry import open_split
 from mde_hub.data.sample import Intrinsics
 
 DRIVE = "2011_09_26_drive_0002_sync"
@@ -96,6 +101,42 @@ def test_eigen_split_errors_name_the_files(tmp_path):
     small_root, small_gt, small_list = _write_layout(small, image[:300, :1000], np.zeros((300, 1000), np.uint16))
     with pytest.raises(ValueError, match="KB crop needs a frame of at least 352x1216, got 300x1000"):
         KittiEigenSplit(small_root, small_gt, small_list)[0]
+
+
+def test_kitti_eigen_layout_gives_full_frames(synthetic):
+    _, data_root, gt_root, listing = synthetic
+    dataset, split = open_split(data_root, split_file=listing, gt_root=gt_root, default_split="test")
+    assert isinstance(dataset, KittiEigenSplit) and not dataset.kb_crop and split is None  # detected, no named splits
+    sample = dataset[0]
+    assert sample.depth.shape == (375, 1242) and sample.depth[370, 100] == 12.5 and sample.depth[0, 0] == 80.0
+    with pytest.raises(ValueError, match=r"raw \(kitti_eigen layout\) has no split 'test': it is one set of frames"):
+        open_split(data_root, split="test", split_file=listing, gt_root=gt_root)
+    with pytest.raises(ValueError, match=r"kitti_eigen layout\) needs split_file .* and gt_root .*; missing: gt_root"):
+        open_split(data_root, split_file=listing)
+    with pytest.raises(ValueError, match=r"kitti_eigen layout\) does not take depth_field: it takes split_file, gt_root"):
+        open_split(data_root, split_file=listing, gt_root=gt_root, depth_field="depths")
+
+
+def test_kitti_eigen_through_the_cli(synthetic, tmp_path, capsys):
+    _, data_root, gt_root, listing = synthetic
+    files = ["--split-file", str(listing), "--gt-root", str(gt_root)]
+    assert cli_main(["data", "inspect", str(data_root), *files, "--preview", str(tmp_path / "grid.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "KittiEigenSplit, 1 samples" in printed and "375x1242 (1)" in printed and ", split" not in printed
+    torch.manual_seed(0)
+    model = BaselineForDepthEstimation(BaselineConfig.tiny(image_size=32))
+    model.save_pretrained(tmp_path / "model")
+    image_processor_for(model.config).save_pretrained(tmp_path / "model")
+    output = tmp_path / "results.json"
+    run = ["evaluate", "--model", str(tmp_path / "model"), "--dataset", str(data_root), "--layout", "kitti_eigen",
+           *files, "--protocol", "none", "--output", str(output)]
+    assert cli_main(run) == 0
+    result = json.loads(output.read_text())
+    assert result["num_images"] == 1 and result["dataset"]["class"] == "KittiEigenSplit" and result["dataset"]["split"] is None
+    assert cli_main([*run, "--split", "test"]) == 2
+    assert "has no split 'test': it is one set of frames with no named splits" in capsys.readouterr().err
+    assert cli_main(run[:-6] + ["--output", str(output)]) == 2  # no --gt-root
+    assert "missing: gt_root" in capsys.readouterr().err
 
 
 def test_eigen_split_from_real_kitti_pixels(shared_rgbd, tmp_path):

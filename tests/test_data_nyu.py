@@ -1,7 +1,9 @@
 """NYU Depth v2 loaders (mde_hub.data.nyu) on fixtures written in the published layouts: the v7.3 labeled .mat with
-its transposed axes and the v5 splits.mat, DenseDepth's nyu_data.zip, and the BTS/AdaBins sync folders."""
+its transposed axes and the v5 splits.mat (also through open_dataset and `mde-hub evaluate`), DenseDepth's
+nyu_data.zip and nyu_test.zip, and the BTS/AdaBins sync folders."""
 
 import io
+import json
 import os
 import pickle
 import zipfile
@@ -12,10 +14,16 @@ import numpy as np
 import PIL.Image
 import pytest
 import scipy.io
+import torch
 
+from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
+from mde_hub.cli import main as cli_main
 from mde_hub.data import nyu
-from mde_hub.data.nyu import NYU_INTRINSICS, NyuDenseDepth, NyuLabeledMat, NyuSyncFolder
+from mde_hub.data.nyu import NYU_INTRINSICS, NyuDenseDepth, NyuDenseDepthTest, NyuLabeledMat, NyuSyncFolder
+from mde_hub.data.registry import open_dataset, open_split
 from mde_hub.data.sample import Intrinsics
+from mde_hub.protocols import PROTOCOLS, AbsoluteCrop
+from mde_hub.training import DataArguments, build_datasets
 
 H, W = 480, 640
 
@@ -47,12 +55,14 @@ def _labeled_frames() -> tuple[np.ndarray, np.ndarray]:
     return images, depths
 
 
-def _write_labeled_mat(path, images=None, depths=None, keys=("images", "depths", "rawDepths")) -> None:
-    """MATLAB v7.3 column-major storage as h5py sees it: images [N, C, W, H], depths [N, W, H]."""
+def _write_labeled_mat(path, images=None, depths=None, keys=("images", "depths", "rawDepths"), raw=None) -> None:
+    """MATLAB v7.3 column-major storage as h5py sees it: images [N, C, W, H], depths [N, W, H]. rawDepths are
+    `raw`, by default the depths with row 0 missing (0)."""
     if images is None:
         images, depths = _labeled_frames()
-    raw = depths.copy()
-    raw[:, 0, :] = 0.0  # raw Kinect depth has holes
+    if raw is None:
+        raw = depths.copy()
+        raw[:, 0, :] = 0.0  # raw Kinect depth has holes
     arrays = {
         "images": images.transpose(0, 3, 2, 1),
         "depths": depths.transpose(0, 2, 1),
@@ -67,7 +77,8 @@ def _write_labeled_mat(path, images=None, depths=None, keys=("images", "depths",
 def labeled(tmp_path):
     mat_path, splits_path = tmp_path / "nyu_depth_v2_labeled.mat", tmp_path / "splits.mat"
     _write_labeled_mat(mat_path)
-    scipy.io.savemat(splits_path, {"trainNdxs": np.array([[1], [3]]), "testNdxs": np.array([[2], [4]])})
+    # 1-based column vectors of MATLAB doubles, as in the official splits.mat
+    scipy.io.savemat(splits_path, {"trainNdxs": np.array([[1.0], [3.0]]), "testNdxs": np.array([[2.0], [4.0]])})
     return mat_path, splits_path
 
 
@@ -134,6 +145,92 @@ def test_labeled_mat_errors_name_the_file(tmp_path, labeled):
         NyuLabeledMat(mat_path, "test", bad_splits)
     with pytest.raises(IndexError, match=r"index 2 out of range for 2 frames of .*labeled\.mat"):
         NyuLabeledMat(mat_path, "train", splits_path)[2]
+
+
+def test_open_dataset_honours_the_official_split_and_raw_depth(labeled, tmp_path):
+    mat_path, splits_path = labeled
+    test = open_dataset(mat_path, split="test")  # splits.mat beside the .mat; rawDepths by default
+    assert isinstance(test, NyuLabeledMat) and test.depth_field == "rawDepths"
+    assert [s.id for s in test] == ["nyu_labeled/00001", "nyu_labeled/00003"]  # testNdxs 2, 4 (1-based)
+    last = test[1]
+    assert last.image[1, 2].tolist() == [4, 103, 203] and last.depth[1, 2] == np.float32(4.5)
+    assert not last.valid[0].any() and last.valid[1:].all()  # raw holes stay invalid
+    assert [s.id for s in open_dataset(mat_path, split="train")] == ["nyu_labeled/00000", "nyu_labeled/00002"]
+    assert len(open_dataset(mat_path)) == N_FRAMES  # the layout's first split: all
+    assert len(open_dataset(mat_path, split="all")) == N_FRAMES
+    dataset, split = open_split(mat_path, default_split="test")
+    assert split == "test" and len(dataset) == 2
+    assert open_dataset(mat_path, split="test", depth_field="depths")[1].valid.all()  # in-painted
+    moved = tmp_path / "elsewhere" / "official_splits.mat"
+    moved.parent.mkdir()
+    splits_path.rename(moved)
+    assert [s.id for s in open_dataset(mat_path, split="test", split_file=moved)][1] == "nyu_labeled/00003"
+    with pytest.raises(FileNotFoundError, match=r"splits file not found: .*splits\.mat\. Split 'test' needs"):
+        open_dataset(mat_path, split="test")
+    assert len(open_dataset(mat_path, split="all")) == N_FRAMES  # needs no splits.mat
+
+
+def test_open_dataset_refuses_splits_and_options_the_mat_lacks(labeled):
+    mat_path, _ = labeled
+    with pytest.raises(ValueError, match=r"labeled\.mat \(nyu_labeled layout\) has no split 'val': its splits are all, train, test"):
+        open_dataset(mat_path, split="val")
+    with pytest.raises(ValueError, match=r"nyu_labeled layout\) does not take gt_root: it takes split_file, depth_field"):
+        open_dataset(mat_path, gt_root="annotated")
+    with pytest.raises(ValueError, match="depth_field must be 'depths' or 'rawDepths', got 'raw'"):
+        open_dataset(mat_path, depth_field="raw")
+
+
+def test_training_opens_the_official_splits_of_the_labeled_mat(labeled):
+    mat_path = str(labeled[0])
+    args = DataArguments(dataset="folder", dataset_path=mat_path, eval_dataset_path=mat_path, depth_field="depths")
+    data = build_datasets(args, BaselineConfig.tiny(image_size=32))
+    train, evaluation = data.train.samples, data.eval.samples
+    assert train.frames.tolist() == [0, 2] and evaluation.frames.tolist() == [1, 3] and train.depth_field == "depths"
+    assert f"folder {mat_path} (train, 2 samples); evaluation: folder {mat_path} (test, 2 samples)" == data.description
+    raw = build_datasets(DataArguments(dataset="folder", dataset_path=mat_path, train_split="all"), BaselineConfig.tiny())
+    assert len(raw.train) == N_FRAMES and raw.train.samples.depth_field == "rawDepths" and raw.eval is None
+    with pytest.raises(ValueError, match=r"\(nyu_labeled layout\) does not take gt_root"):
+        build_datasets(DataArguments(dataset="folder", dataset_path=mat_path, kitti_gt_path="x"), BaselineConfig.tiny())
+
+
+def _save_tiny_model(path) -> str:
+    torch.manual_seed(0)
+    model = BaselineForDepthEstimation(BaselineConfig.tiny(image_size=32))
+    model.save_pretrained(path)
+    image_processor_for(model.config).save_pretrained(path)
+    return str(path)
+
+
+def test_cli_evaluates_the_official_test_split_against_raw_depth(tmp_path, capsys):
+    images, depths = _labeled_frames()
+    mat_path = tmp_path / "nyu_depth_v2_labeled.mat"
+    _write_labeled_mat(mat_path, images, depths, raw=np.full_like(depths, 5.0))  # raw 5 m, in-painted 2 m
+    scipy.io.savemat(tmp_path / "splits.mat", {"trainNdxs": np.array([[1.0], [3.0]]), "testNdxs": np.array([[2.0], [4.0]])})
+    model, output = _save_tiny_model(tmp_path / "model"), tmp_path / "results.json"
+    run = ["evaluate", "--model", model, "--dataset", str(mat_path), "--protocol", "nyu_eigen", "--output", str(output)]
+
+    assert cli_main(run) == 0  # default split: test; default ground truth: rawDepths
+    raw = json.loads(output.read_text())
+    assert raw["num_images"] == 2 and "2 images" in capsys.readouterr().out
+    assert raw["dataset"] == {"class": "NyuLabeledMat", "len": 2, "source": str(mat_path), "split": "test"}
+    assert cli_main([*run, "--split", "test", "--depth-field", "rawDepths"]) == 0
+    assert json.loads(output.read_text())["metrics"] == raw["metrics"]
+    assert cli_main([*run, "--depth-field", "depths"]) == 0
+    filled = json.loads(output.read_text())
+    assert filled["num_images"] == 2 and filled["metrics"]["rmse"] != pytest.approx(raw["metrics"]["rmse"])
+    assert cli_main([*run, "--split", "all"]) == 0
+    assert json.loads(output.read_text())["dataset"]["len"] == N_FRAMES
+
+    assert cli_main([*run, "--split", "val"]) == 2
+    assert "has no split 'val': its splits are all, train, test" in capsys.readouterr().err
+    assert cli_main([*run, "--split-file", str(tmp_path / "missing.mat")]) == 2
+    assert "NYU splits file not found" in capsys.readouterr().err
+    assert cli_main([*run, "--gt-root", str(tmp_path)]) == 2
+    assert "does not take gt_root" in capsys.readouterr().err
+    assert cli_main(["data", "inspect", str(mat_path), "--preview", str(tmp_path / "grid.png")]) == 0
+    assert f"NyuLabeledMat, {N_FRAMES} samples, split all" in capsys.readouterr().out
+    assert cli_main(["data", "inspect", str(mat_path), "--split", "train", "--preview", str(tmp_path / "grid.png")]) == 0
+    assert "NyuLabeledMat, 2 samples, split train" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------------------------ DenseDepth zip
@@ -220,6 +317,101 @@ def test_densedepth_zip_errors_name_the_file(tmp_path):
         NyuDenseDepth(tmp_path / "fake.zip")
     with pytest.raises(FileNotFoundError, match=r"missing\.zip"):
         NyuDenseDepth(tmp_path / "missing.zip")
+
+
+# ------------------------------------------------------------------------------------------ DenseDepth nyu_test.zip
+
+N_TEST = 3
+DENSEDEPTH_CROP = [20, 459, 24, 615]
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _write_nyu_test_zip(path, compression: int = zipfile.ZIP_STORED, **replace: np.ndarray) -> None:
+    """DenseDepth's nyu_test.zip in its published format (np.save of each array into the zip, at its root):
+    eigen_test_rgb.npy (N, 480, 640, 3) uint8, eigen_test_depth.npy (N, 480, 640) float32 metres, eigen_test_crop.npy.
+    Frame k has image value (k+1, 50+k, 100+k) and depth k + 1.25 m at row 3, col 4; 2 m elsewhere."""
+    rgb = np.zeros((N_TEST, H, W, 3), np.uint8)
+    depth = np.full((N_TEST, H, W), 2.0, np.float32)
+    for k in range(N_TEST):
+        rgb[k, 3, 4] = (k + 1, 50 + k, 100 + k)
+        depth[k, 3, 4] = k + 1.25
+    arrays = {"eigen_test_rgb.npy": rgb, "eigen_test_depth.npy": depth, "eigen_test_crop.npy": np.array(DENSEDEPTH_CROP)}
+    arrays.update({f"eigen_test_{key}.npy": value for key, value in replace.items()})
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, array in arrays.items():
+            if array is not None:
+                archive.writestr(name, _npy_bytes(array))
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_nyu_test_zip_frames_crop_and_memory_mapping(tmp_path, compression):
+    path = tmp_path / "nyu_test.zip"
+    _write_nyu_test_zip(path, compression)
+    dataset = NyuDenseDepthTest(path)
+    assert len(dataset) == N_TEST and dataset.crop == (20, 459, 24, 615)
+    assert dataset.eval_crop == AbsoluteCrop(20, 460, 24, 616, (H, W)) == PROTOCOLS["nyu_densedepth"].crop
+    sample = dataset[2]
+    assert sample.id == "nyu_test/00002" and sample.intrinsics == NYU_INTRINSICS
+    assert sample.image.shape == (H, W, 3) and sample.image[3, 4].tolist() == [3, 52, 102]
+    assert sample.depth.dtype == np.float32 and sample.depth[3, 4] == np.float32(3.25) and sample.valid.all()
+    assert dataset[-1].id == "nyu_test/00002" and not isinstance(sample.depth, np.memmap)
+    rgb, depth = dataset._arrays.get()
+    assert isinstance(rgb, np.memmap) == isinstance(depth, np.memmap) == (compression == zipfile.ZIP_STORED)
+    clone = pickle.loads(pickle.dumps(dataset))
+    assert len(pickle.dumps(dataset)) < 4096  # the arrays are reopened, not pickled
+    assert np.array_equal(clone[1].image, dataset[1].image) and clone[1].depth[3, 4] == np.float32(2.25)
+    with pytest.raises(IndexError, match=r"index 3 out of range for 3 frames of .*nyu_test\.zip"):
+        dataset[3]
+
+
+def test_nyu_test_zip_is_its_own_layout_with_only_a_test_split(tmp_path):
+    path, data_zip = tmp_path / "nyu_test.zip", tmp_path / "nyu_data.zip"
+    _write_nyu_test_zip(path)
+    _write_densedepth_zip(data_zip)
+    dataset, split = open_split(path, default_split="test")
+    assert isinstance(dataset, NyuDenseDepthTest) and split == "test" and len(dataset) == N_TEST
+    assert open_split(path)[1] == "test"  # its only split is also its default
+    assert isinstance(open_dataset(data_zip), NyuDenseDepth)  # nyu_data.zip stays the densedepth layout
+    with pytest.raises(ValueError, match=r"nyu_test\.zip \(densedepth_test layout\) has no split 'train': its splits are test"):
+        open_dataset(path, split="train")
+    with pytest.raises(ValueError, match=r"\(densedepth layout\) has no split 'val': its splits are train, test"):
+        open_dataset(data_zip, split="val")
+    with pytest.raises(ValueError, match=r"does not take depth_field: it takes none"):
+        open_dataset(path, depth_field="depths")
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("readme.txt", "")
+    with pytest.raises(ValueError, match="no layout mde-hub recognises"):
+        open_dataset(other)
+
+
+def test_nyu_test_zip_errors_name_the_member(tmp_path):
+    path = tmp_path / "nyu_test.zip"
+    cases = [
+        ({"crop": None}, KeyError, r"nyu_test\.zip has no eigen_test_crop\.npy; DenseDepth's nyu_test\.zip holds"),
+        ({"rgb": np.zeros((N_TEST, H, W, 3), np.float32)}, ValueError, r"eigen_test_rgb\.npy must be uint8 of shape \(N, 480, 640, 3\)"),
+        ({"rgb": np.zeros((N_TEST, W, H, 3), np.uint8)}, ValueError, r"eigen_test_rgb\.npy must be uint8 .* got uint8 \(3, 640, 480, 3\)"),
+        ({"depth": np.zeros((N_TEST, H, W), np.uint16)}, ValueError, r"eigen_test_depth\.npy must be float metres of shape \(3, 480, 640\)"),
+        ({"depth": np.zeros((2, H, W), np.float32)}, ValueError, r"eigen_test_depth\.npy must be float .* got float32 \(2, 480, 640\)"),
+        ({"crop": np.array([20, 480, 24, 615])}, ValueError, r"eigen_test_crop\.npy must be 4 integers .* got int64 \[20, 480, 24, 615\]"),
+        ({"crop": np.array([20.0, 459.0, 24.0, 615.0])}, ValueError, r"eigen_test_crop\.npy must be 4 integers"),
+    ]
+    for replace, error, message in cases:
+        _write_nyu_test_zip(path, **replace)
+        with pytest.raises(error, match=message):
+            NyuDenseDepthTest(path)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in nyu.DENSEDEPTH_TEST_MEMBERS:
+            archive.writestr(name, b"not an array")
+    with pytest.raises(ValueError, match=r"Cannot read .*nyu_test\.zip:eigen_test_rgb\.npy as a \.npy array"):
+        NyuDenseDepthTest(path)
+    with pytest.raises(FileNotFoundError, match=r"nyu_test\.zip not found: .*missing\.zip"):
+        NyuDenseDepthTest(tmp_path / "missing.zip")
 
 
 # ------------------------------------------------------------------------------------------ BTS sync folders

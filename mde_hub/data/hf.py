@@ -99,10 +99,12 @@ class HfDepthDataset(torch.utils.data.Dataset):
         return depth.astype(np.float64) / (self.depth_scale or 1.0)
 
 
-def parquet_splits(folder: str | os.PathLike) -> tuple[str, ...]:
-    """The splits ``datasets`` assigns a folder's parquet files to (by file or folder name, e.g. ``train-*``);
-    found without reading the files."""
-    builder = _import_datasets().load_dataset_builder("parquet", data_dir=str(folder))
+def parquet_splits(path: str | os.PathLike) -> tuple[str, ...]:
+    """The splits ``datasets`` assigns a folder's parquet files to (by file or folder name, e.g. ``train-*``),
+    found without reading the files; none for a single parquet file."""
+    if not Path(path).is_dir():
+        return ()
+    builder = _import_datasets().load_dataset_builder("parquet", data_dir=str(path))
     return tuple(builder.config.data_files)
 
 

@@ -131,7 +131,7 @@ LAYOUTS: tuple[Layout, ...] = (
            "and the annotated depth (gt_root); full frames, the protocol applies the KB crop",
            _has_glob("*/*_drive_*_sync"), lambda p, _, o: _open_kitti_eigen(p, o), options=("split_file", "gt_root")),
     Layout("hf_parquet", "Hugging Face dataset as parquet files (image + depth_map columns, depth in metres)",
-           _has_glob("**/*.parquet"), lambda p, split, o: HfDepthDataset(p, split=split), splits=parquet_splits),
+           _has_glob("**/*.parquet"), lambda p, split, o: HfDepthDataset(p, split=split or "train"), splits=parquet_splits),
 )
 
 
