@@ -32,6 +32,7 @@ import PIL.Image
 import scipy.io
 import torch
 
+from ..protocols import AbsoluteCrop
 from .folder import (
     ENCODINGS,
     PathLike,
@@ -46,7 +47,6 @@ from .folder import (
     rgb_array,
     single_channel_array,
 )
-from ..protocols import AbsoluteCrop
 from .sample import DepthSample, Intrinsics
 
 NYU_FRAME = (480, 640)
@@ -116,7 +116,6 @@ class NyuLabeledMat(torch.utils.data.Dataset):
         self.mat_path = Path(mat_path)
         self.depth_field = depth_field
         num_frames = self._check_file()
-        self.split = split
         if split == "all":
             self.frames = np.arange(num_frames)
         else:
@@ -304,9 +303,8 @@ class NyuDenseDepthTest(torch.utils.data.Dataset):
         with zipfile.ZipFile(self.path) as archive:
             missing = [name for name in DENSEDEPTH_TEST_MEMBERS if name not in archive.namelist()]
             if missing:
-                raise KeyError(
-                    f"{self.path} has no {missing[0]}; DenseDepth's nyu_test.zip holds {', '.join(DENSEDEPTH_TEST_MEMBERS)}"
-                )
+                members = ", ".join(DENSEDEPTH_TEST_MEMBERS)
+                raise KeyError(f"{self.path} has no {missing[0]}; DenseDepth's nyu_test.zip holds {members}")
             with archive.open(DENSEDEPTH_TEST_RGB) as member:
                 rgb_shape, _, rgb_dtype = _read_npy_header(member, f"{self.path}:{DENSEDEPTH_TEST_RGB}")
             with archive.open(DENSEDEPTH_TEST_DEPTH) as member:
@@ -350,7 +348,8 @@ class NyuDenseDepthTest(torch.utils.data.Dataset):
             raise IndexError(f"index {index} out of range for {len(self)} frames of {self.path}")
         index = index % len(self)
         rgb, depth = self._arrays.get()
-        return DepthSample.from_depth(np.array(rgb[index]), np.array(depth[index]), NYU_INTRINSICS, f"nyu_test/{index:05d}")
+        image, depth = np.array(rgb[index]), np.array(depth[index])  # copies: no view of the mapped file escapes
+        return DepthSample.from_depth(image, depth, NYU_INTRINSICS, f"nyu_test/{index:05d}")
 
 
 def _read_npy_header(file: Any, source: str) -> tuple[tuple[int, ...], bool, np.dtype]:
@@ -390,7 +389,7 @@ def _zip_npy(path: Path, archive: zipfile.ZipFile, name: str) -> np.ndarray:
         shape, fortran_order, dtype = _read_npy_header(file, source)
         offset = file.tell()
     if dtype.hasobject or offset - data_start + dtype.itemsize * math.prod(shape) != info.file_size:
-        raise ValueError(f"{source}: the .npy header ({dtype} {shape}) does not match the member's {info.file_size} bytes")
+        raise ValueError(f"{source}: the .npy header ({dtype} {shape}) does not fit the member's {info.file_size} bytes")
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran_order else "C")
 
 

@@ -34,7 +34,14 @@ from .folder import (
 )
 from .hf import HfDepthDataset, parquet_splits
 from .kitti import KittiEigenSplit
-from .nyu import DENSEDEPTH_TEST_MEMBERS, NyuDenseDepth, NyuDenseDepthTest, NyuLabeledMat, densedepth_splits, nyu_raw_frames
+from .nyu import (
+    DENSEDEPTH_TEST_MEMBERS,
+    NyuDenseDepth,
+    NyuDenseDepthTest,
+    NyuLabeledMat,
+    densedepth_splits,
+    nyu_raw_frames,
+)
 
 OPTIONS = ("split_file", "depth_field", "gt_root")
 """The keyword options of `open_dataset` that some layouts take."""
@@ -64,10 +71,11 @@ class Layout:
         wanted = split if split is not None else default_split
         if wanted in splits:
             return wanted
+        missing = f"{path} ({self.name} layout) has no split {wanted!r}"
         if not splits:
-            raise ValueError(f"{path} ({self.name} layout) has no split {wanted!r}: it is one set of frames with no named splits")
+            raise ValueError(f"{missing}: it is one set of frames with no named splits")
         default = "" if split is not None else " (the default here)"
-        raise ValueError(f"{path} ({self.name} layout) has no split {wanted!r}{default}: its splits are {', '.join(splits)}")
+        raise ValueError(f"{missing}{default}: its splits are {', '.join(splits)}")
 
 
 def _has(*names: str) -> Callable[[Path], bool]:
@@ -114,7 +122,8 @@ LAYOUTS: tuple[Layout, ...] = (
            lambda p: p.suffix == ".mat",
            lambda p, split, o: NyuLabeledMat(p, split, o.get("split_file"), o.get("depth_field") or "rawDepths"),
            splits=("all", "train", "test"), options=("split_file", "depth_field")),
-    Layout("icl", "ICL-NUIM folder: image/NNNNN.jpg + depth/NNNNN.png (mm)", _has("image", "depth"), lambda p, _, o: icl_livingroom(p)),
+    Layout("icl", "ICL-NUIM folder: image/NNNNN.jpg + depth/NNNNN.png (mm)", _has("image", "depth"),
+           lambda p, _, o: icl_livingroom(p)),
     Layout("7scenes", "Microsoft 7-Scenes: frames/frame-N.color.jpg + .depth.png", _has("frames", "camera-intrinsics.txt"),
            lambda p, _, o: seven_scenes(p)),
     Layout("kitti_samples", "KITTI frames: rgb/*.png + depth/*.png (/256) + test_annotations.json",
@@ -131,7 +140,8 @@ LAYOUTS: tuple[Layout, ...] = (
            "and the annotated depth (gt_root); full frames, the protocol applies the KB crop",
            _has_glob("*/*_drive_*_sync"), lambda p, _, o: _open_kitti_eigen(p, o), options=("split_file", "gt_root")),
     Layout("hf_parquet", "Hugging Face dataset as parquet files (image + depth_map columns, depth in metres)",
-           _has_glob("**/*.parquet"), lambda p, split, o: HfDepthDataset(p, split=split or "train"), splits=parquet_splits),
+           _has_glob("**/*.parquet"), lambda p, split, o: HfDepthDataset(p, split=split or "train"),
+           splits=parquet_splits),
 )
 
 

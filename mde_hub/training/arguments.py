@@ -140,7 +140,10 @@ class DataArguments:
     )
     depth_field: str | None = field(
         default=None,
-        metadata={"help": "folder (nyu_labeled): rawDepths (raw Kinect depth, 0 = invalid; the default) or depths (in-painted)"},
+        metadata={
+            "help": "folder (nyu_labeled): rawDepths (raw Kinect depth, 0 = invalid; the default) or depths "
+            "(in-painted)"
+        },
     )
     hf_depth_scale: float | None = field(
         default=None, metadata={"help": "hf: stored depth units per metre for integer depth maps (1000 = mm)"}
