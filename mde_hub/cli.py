@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from . import MODEL_CLASSES, __version__
 from .inference import BACKENDS

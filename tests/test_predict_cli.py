@@ -67,7 +67,8 @@ def _snapshot(folder):
 
 
 def _predict(tmp_path, inputs, out, formats="png16,npy,color", *extra):
-    argv = ["predict", *map(str, inputs), "--model", str(_checkpoint(tmp_path)), "--out", str(out), "--formats", formats]
+    model = _checkpoint(tmp_path)
+    argv = ["predict", *map(str, inputs), "--model", str(model), "--out", str(out), "--formats", formats]
     return cli_main([*argv, *extra])
 
 
@@ -78,7 +79,8 @@ def test_inner_dots_keep_the_whole_name(tmp_path, capsys) -> None:
     _photo(images / "room.v2.jpg", seed=2)
     assert _predict(tmp_path, [images], tmp_path / "out") == 0
     written = _snapshot(tmp_path / "out")
-    assert sorted(written) == [f"room.v{i}.{suffix}" for i in (1, 2) for suffix in ("color.png", "depth.npy", "depth.png")]
+    suffixes = ("color.png", "depth.npy", "depth.png")
+    assert sorted(written) == [f"room.v{i}.{suffix}" for i in (1, 2) for suffix in suffixes]
     assert written["room.v1.depth.npy"] != written["room.v2.depth.npy"]
 
 
@@ -90,7 +92,10 @@ def test_out_in_the_data_folder_never_touches_ground_truth(tmp_path, capsys) -> 
     ground_truth = (scene / "frame-1.depth.png").read_bytes()
     assert _predict(tmp_path, [scene], scene) == 0
     err = capsys.readouterr().err
-    assert f"skipped 1 depth map(s) in the input folders (single-channel 16-bit or float images, not photos), e.g. {scene / 'frame-1.depth.png'}" in err
+    assert (
+        "skipped 1 depth map(s) in the input folders (single-channel 16-bit or float images, not photos), "
+        f"e.g. {scene / 'frame-1.depth.png'}"
+    ) in err
     written = _snapshot(scene)
     assert written["frame-1.depth.png"] == ground_truth
     assert sorted(written) == ["frame-1.color.color.png", "frame-1.color.depth.npy", "frame-1.color.depth.png",
@@ -110,7 +115,8 @@ def test_an_output_named_like_a_ground_truth_file_is_refused(tmp_path, capsys) -
     before = _snapshot(data)
     assert _predict(tmp_path, [data / "room.jpg"], data) == 2
     err = capsys.readouterr().err
-    assert f"{data / 'room.jpg'} would replace {data / 'room.depth.png'}" in err and "choose another output folder" in err
+    assert f"{data / 'room.jpg'} would replace {data / 'room.depth.png'}" in err
+    assert "choose another output folder" in err
     assert _snapshot(data) == before
     assert _predict(tmp_path, [data / "room.jpg"], tmp_path / "out") == 0  # elsewhere, earlier outputs are replaced
     assert _predict(tmp_path, [data / "room.jpg"], tmp_path / "out") == 0
@@ -138,7 +144,8 @@ def test_depth_maps_in_a_folder_are_skipped_but_named_files_are_predicted(tmp_pa
     assert PIL.Image.open(images / "b.png").mode in ("I;16", "I") and PIL.Image.open(images / "d.tif").mode == "F"
     assert _predict(tmp_path, [images], tmp_path / "out", "npy") == 0
     captured = capsys.readouterr()
-    assert f"mde-hub: skipped 3 depth map(s) in the input folders" in captured.err and f"e.g. {images / 'b.png'}" in captured.err
+    assert "mde-hub: skipped 3 depth map(s) in the input folders" in captured.err
+    assert f"e.g. {images / 'b.png'}" in captured.err
     assert [line.split(":")[0] for line in captured.out.splitlines()] == [str(images / "a.png")]
     assert sorted(_snapshot(tmp_path / "out")) == ["a.depth.npy"]
     assert _predict(tmp_path, [images / "b.png"], tmp_path / "out", "npy") == 0  # named on its own: predicted
@@ -172,7 +179,8 @@ def test_cli_and_app_write_identical_files(tmp_path, capsys) -> None:
     predictor = DepthPredictor.from_pretrained(tmp_path / "ckpt")
     image = np.asarray(PIL.Image.open(photo))
     result = compare(_Registry({"photo": predictor}), ["photo"], image, tmp_path / "app", "magma", False, 50.0)
-    assert result.downloads() == [str(tmp_path / "app" / name) for name in ("photo.depth.png", "photo.depth.npy", "photo.color.png", "photo.glb")]
+    names = ("photo.depth.png", "photo.depth.npy", "photo.color.png", "photo.glb")
+    assert result.downloads() == [str(tmp_path / "app" / name) for name in names]
     assert _snapshot(tmp_path / "app") == _snapshot(tmp_path / "cli")
 
 

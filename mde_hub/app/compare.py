@@ -11,7 +11,7 @@ models without a ``max_depth``, are NYU-range (518.8579 px at 640 px, the NYU co
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +148,8 @@ def write_model_files(
     height, width = result.values.shape
     focal = focal if focal else default_focal(result.config, width)
     files = write_prediction_files(
-        result.values, result.meaning, image, base, APP_FORMATS, colormap, value_range, focal, point_stride(height, width)
+        result.values, result.meaning, image, base, APP_FORMATS, colormap, value_range, focal,
+        point_stride(height, width),
     )
     return ModelFiles(files, focal)
 
