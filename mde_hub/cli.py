@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from . import MODEL_CLASSES, __version__
 from .inference import BACKENDS
+from .prediction_files import FORMATS, list_inputs, parse_formats, plan_outputs, write_prediction_files
 
 
 def list_models(_: argparse.Namespace) -> int:
@@ -59,67 +59,31 @@ def synthesize_data(args: argparse.Namespace) -> int:
     return 0
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
-PREDICT_FORMATS = ("png16", "npy", "color", "ply", "glb")
 ALLOW_PICKLE_HELP = "also load pickled pytorch_model.bin weights (they can run code: only from a trusted source)"
 
 
-def _image_paths(inputs: list[str]) -> list[Path]:
-    paths = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            paths.extend(sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
-        elif item.is_file():
-            paths.append(item)
-        else:
-            raise FileNotFoundError(f"No image or folder at {item}")
-    if not paths:
-        raise ValueError(f"No images found in {inputs}.")
-    return paths
-
-
 def predict_depth(args: argparse.Namespace) -> int:
-    """Depth for images or folders: 16-bit mm PNG, .npy metres, colourised PNG and point clouds."""
-    from .depth_io import (
-        default_intrinsics,
-        depth_to_points,
-        save_colorized_depth,
-        save_depth_npy,
-        save_depth_png_mm,
-        save_point_cloud_glb,
-        save_point_cloud_ply,
-    )
-    from .data.sample import Intrinsics
-    from .image_utils import load_image, to_rgb_uint8
+    """Depth for images or folders, written as `mde_hub.prediction_files` names them; refused before anything is
+    written when an output would be another's or replace a file in an input folder."""
+    from .image_utils import load_image
     from .inference import DepthPredictor
 
-    formats = args.formats.split(",")
-    unknown = sorted(set(formats) - set(PREDICT_FORMATS))
-    if unknown:
-        raise ValueError(f"Unknown output formats {unknown}; choose from {PREDICT_FORMATS}.")
-    paths = _image_paths(args.inputs)
+    formats = parse_formats(args.formats)
+    inputs = list_inputs(args.inputs)
+    if inputs.skipped:
+        print(f"mde-hub: {inputs.skipped_note()}", file=sys.stderr)
     predictor = DepthPredictor.from_pretrained(args.model, backend=args.backend, allow_pickle=args.allow_pickle)
-    out = Path(args.out)
-    for path in paths:
+    bases = plan_outputs(inputs, args.out, formats, predictor.meaning)
+    for path, base in bases.items():
         image = load_image(path)
         prediction = predictor.predict(image)
-        depth, stem = prediction.depth, out / path.stem
-        if "png16" in formats:
-            save_depth_png_mm(depth, stem.with_suffix(".depth.png"))
-        if "npy" in formats:
-            save_depth_npy(depth, stem.with_suffix(".depth.npy"))
-        if "color" in formats:
-            save_colorized_depth(depth, stem.with_suffix(".color.png"), args.colormap)
-        if {"ply", "glb"} & set(formats):
-            height, width = depth.shape
-            camera = default_intrinsics(height, width)
-            if args.focal:
-                camera = Intrinsics(args.focal, args.focal, camera.cx, camera.cy)
-            points, colors = depth_to_points(depth, camera, to_rgb_uint8(image), stride=args.stride)
-            if "ply" in formats:
-                save_point_cloud_ply(points, colors, stem.with_suffix(".ply"))
-            if "glb" in formats:
-                save_point_cloud_glb(points, colors, stem.with_suffix(".glb"))
+        files = write_prediction_files(
+            prediction.values, prediction.meaning, image, base, formats, args.colormap, focal=args.focal,
+            stride=args.stride,
+        )
+        for note in files.notes:
+            print(f"{path}: {note}", file=sys.stderr)
+        depth = prediction.depth
         print(
             f"{path}: {prediction.meaning.describe()}, {depth.min():.3f}-{depth.max():.3f}, "
             f"{prediction.latency_s * 1000:.0f} ms"
@@ -264,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="depth maps (and point clouds) for images or folders of images")
     predict.add_argument("inputs", nargs="+", help="image files or folders")
     predict.add_argument("--model", required=True, help="checkpoint directory (or Hub id when online)")
-    predict.add_argument("--out", required=True, help="output folder")
-    predict.add_argument("--formats", default="png16,npy,color", help=f"comma-separated, from {','.join(PREDICT_FORMATS)}")
+    predict.add_argument("--out", required=True,
+                         help="output folder (may be an input folder: nothing there is ever replaced)")
+    predict.add_argument("--formats", default="png16,npy,color", help=f"comma-separated, from {','.join(FORMATS)}")
     predict.add_argument("--colormap", default="Spectral")
     predict.add_argument("--focal", type=float, help="focal length in pixels for point clouds (default: 60 degree FOV)")
     predict.add_argument("--stride", type=int, default=1, help="point clouds: keep every N-th pixel")

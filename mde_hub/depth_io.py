@@ -37,20 +37,31 @@ def _depth_map(depth_m: np.ndarray) -> np.ndarray:
     return depth
 
 
+def max_valid_depth(depth_m: np.ndarray) -> float | None:
+    """The largest finite, positive depth of a map; None when it has none."""
+    depth = _depth_map(depth_m)
+    valid = depth[np.isfinite(depth) & (depth > 0)]
+    return float(valid.max()) if valid.size else None
+
+
+def fits_depth_png_mm(depth_m: np.ndarray) -> bool:
+    """True when every valid depth rounds to at most 65535 mm, so `save_depth_png_mm` can hold the map."""
+    max_depth = max_valid_depth(depth_m)
+    return max_depth is None or round(max_depth * 1000) <= 65535
+
+
 def save_depth_png_mm(depth_m: np.ndarray, path: str | os.PathLike) -> None:
     """Save depth in metres as a uint16 PNG in millimetres; non-finite or non-positive depths are written as 0.
 
     Raises ValueError if a depth exceeds 65.535 m, rather than clipping it.
     """
     depth = _depth_map(depth_m).astype(np.float64)
+    if not fits_depth_png_mm(depth):
+        raise ValueError(
+            f"Cannot save {os.fspath(path)!r} as a millimetre PNG: max depth {max_valid_depth(depth):.3f} m exceeds "
+            f"{PNG_MM_MAX_DEPTH_M} m; save it with save_depth_npy instead."
+        )
     valid = np.isfinite(depth) & (depth > 0)
-    if valid.any():
-        max_depth = float(depth[valid].max())
-        if round(max_depth * 1000) > 65535:
-            raise ValueError(
-                f"Cannot save {os.fspath(path)!r} as a millimetre PNG: max depth {max_depth:.3f} m exceeds "
-                f"{PNG_MM_MAX_DEPTH_M} m; save it with save_depth_npy instead."
-            )
     millimetres = np.round(np.where(valid, depth, 0.0) * 1000).astype(np.uint16)
     with atomic_output(path) as temporary:
         Image.fromarray(millimetres).save(temporary, format="PNG")
@@ -96,7 +107,7 @@ def check_ground_truth(depth_m: np.ndarray, source: str, protocol: EvalProtocol 
 
 
 def save_depth_npy(depth_m: np.ndarray, path: str | os.PathLike) -> None:
-    """Save depth in metres as a float32 .npy array."""
+    """Save an (H, W) map (depth in metres, or a relative model's values) as a float32 .npy array."""
     depth = _depth_map(depth_m).astype(np.float32)
     with atomic_output(path) as temporary:
         with open(temporary, "wb") as handle:

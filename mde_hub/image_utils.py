@@ -17,7 +17,8 @@ import torch
 
 ImageLike = Union[PIL.Image.Image, np.ndarray, torch.Tensor]
 
-_SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+"""Pillow modes of single-channel 16-bit images (32-bit integer "I" is how older Pillow opens a 16-bit PNG)."""
 
 
 def load_image(path: str | os.PathLike) -> PIL.Image.Image:
@@ -37,7 +38,7 @@ def load_image(path: str | os.PathLike) -> PIL.Image.Image:
 def _pil_to_array(image: PIL.Image.Image) -> np.ndarray:
     """A PIL image as an HxWx3 float32 array in [0, 1]."""
     image = PIL.ImageOps.exif_transpose(image)
-    if image.mode in _SIXTEEN_BIT_MODES:
+    if image.mode in SIXTEEN_BIT_MODES:
         gray = np.asarray(image, dtype=np.float32) / 65535.0
         return np.repeat(np.clip(gray, 0.0, 1.0)[..., None], 3, axis=-1)
     if image.mode == "F":

@@ -94,9 +94,9 @@ def test_compare_returns_labelled_maps_and_exact_downloads(served, client, tmp_p
     # 518.8579 px at NYU's 640 px width, scaled to 64 px: 51.9 px.
     assert "focal length 51.9 px" in notes
     for name in MODELS:
-        npy = np.load(_by_suffix(downloads, f"{name}.depth_m.npy"))
+        npy = np.load(_by_suffix(downloads, f"{name}.depth.npy"))
         np.testing.assert_allclose(npy, depths[name], rtol=1e-6)
-        png16 = np.asarray(PIL.Image.open(_by_suffix(downloads, f"{name}.depth_mm.png")))
+        png16 = np.asarray(PIL.Image.open(_by_suffix(downloads, f"{name}.depth.png")))
         assert png16.dtype == np.uint16 and png16.shape == (48, 64)
         np.testing.assert_array_equal(png16, np.round(npy.astype(np.float64) * 1000).astype(np.uint16))
         colour = np.asarray(PIL.Image.open(_by_suffix(downloads, f"{name}.color.png")))
@@ -117,12 +117,15 @@ def test_compare_per_image_range_focal_and_relative_model(served, client, tmp_pa
     own = _predict(served, "baseline-b", image)
     colour = np.asarray(PIL.Image.open(_by_suffix(downloads, "baseline-b.color.png")))
     np.testing.assert_array_equal(colour, colorize_depth(own, "turbo"))
-    # transformers' DPT predicts relative inverse depth: the app shows 1 / d, labelled relative, without a mm PNG.
+    # transformers' DPT predicts relative inverse depth: the app shows 1 / d, labelled relative, without a mm PNG;
+    # its .npy, named by meaning, holds the values as the model gave them.
     inverse = _predict(served, "hf-dpt", image)
-    relative = np.load(_by_suffix(downloads, "hf-dpt.depth_relative.npy"))
-    np.testing.assert_allclose(relative, _depth_from_inverse(inverse), rtol=1e-5)
-    assert not any(p.endswith("hf-dpt.depth_mm.png") for p in downloads)
+    np.testing.assert_array_equal(np.load(_by_suffix(downloads, "hf-dpt.inverse_depth.npy")), inverse)
+    colour = np.asarray(PIL.Image.open(_by_suffix(downloads, "hf-dpt.color.png")))
+    np.testing.assert_array_equal(colour, colorize_depth(_depth_from_inverse(inverse).astype(np.float32), "turbo"))
+    assert not any(p.endswith("hf-dpt.depth.png") for p in downloads)
     assert "relative depth" in gallery[1]["caption"] and "no millimetres" in notes
+    assert "hf-dpt: the point cloud is not in metres" in notes
     assert notes.count("focal length 100.0 px") == 2
     points = _parse_glb(_by_suffix(downloads, "baseline-b.glb"))["accessors"][0]
     # x = (u - cx) z / f with f = 100: the leftmost column (u = 0, cx = 29.5) bounds x at -29.5 z / 100.

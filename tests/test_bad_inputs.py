@@ -127,7 +127,7 @@ def test_image_app(served, case, tmp_path):
         _assert_refused_by_app(served, call, case.app)
         return
     downloads = call()[5]
-    (npy,) = [p for p in downloads if p.endswith(f"{MODEL}.depth_m.npy")]
+    (npy,) = [p for p in downloads if p.endswith(f"{MODEL}.depth.npy")]
     expected_depth = served["predictor"].predict(case.expected(path)).depth
     np.testing.assert_allclose(np.load(npy), expected_depth, rtol=1e-5, atol=1e-6)
 

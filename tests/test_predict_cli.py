@@ -40,3 +40,165 @@ def test_predict_errors_are_messages(tmp_path, capsys) -> None:
     PIL.Image.new("RGB", (8, 8)).save(tmp_path / "photo.png")
     assert cli_main(["predict", str(tmp_path / "photo.png"), "--model", str(tmp_path / "no-model"), "--out", str(tmp_path)]) == 2
     assert "no-model" in capsys.readouterr().err
+
+
+# Output names and clashes: outputs never replace an input or one another, and a refused run writes nothing.
+
+
+def _checkpoint(tmp_path):
+    from app_helpers import save_baseline
+
+    return save_baseline(tmp_path / "ckpt", 0)
+
+
+def _photo(path, seed=0, shape=(30, 40)):
+    PIL.Image.fromarray(np.random.default_rng(seed).integers(0, 255, (*shape, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def _depth_png(path, seed=0, shape=(30, 40)):
+    """A 16-bit millimetre ground-truth PNG, as 7-Scenes and NYU store them."""
+    PIL.Image.fromarray(np.random.default_rng(seed).integers(500, 5000, shape, dtype=np.uint16)).save(path)
+    return path
+
+
+def _snapshot(folder):
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def _predict(tmp_path, inputs, out, formats="png16,npy,color", *extra):
+    model = _checkpoint(tmp_path)
+    argv = ["predict", *map(str, inputs), "--model", str(model), "--out", str(out), "--formats", formats]
+    return cli_main([*argv, *extra])
+
+
+def test_inner_dots_keep_the_whole_name(tmp_path, capsys) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    _photo(images / "room.v1.jpg", seed=1)
+    _photo(images / "room.v2.jpg", seed=2)
+    assert _predict(tmp_path, [images], tmp_path / "out") == 0
+    written = _snapshot(tmp_path / "out")
+    suffixes = ("color.png", "depth.npy", "depth.png")
+    assert sorted(written) == [f"room.v{i}.{suffix}" for i in (1, 2) for suffix in suffixes]
+    assert written["room.v1.depth.npy"] != written["room.v2.depth.npy"]
+
+
+def test_out_in_the_data_folder_never_touches_ground_truth(tmp_path, capsys) -> None:
+    scene = tmp_path / "seq-01"
+    scene.mkdir()
+    _photo(scene / "frame-1.color.jpg")
+    _depth_png(scene / "frame-1.depth.png")
+    ground_truth = (scene / "frame-1.depth.png").read_bytes()
+    assert _predict(tmp_path, [scene], scene) == 0
+    err = capsys.readouterr().err
+    assert (
+        "skipped 1 depth map(s) in the input folders (single-channel 16-bit or float images, not photos), "
+        f"e.g. {scene / 'frame-1.depth.png'}"
+    ) in err
+    written = _snapshot(scene)
+    assert written["frame-1.depth.png"] == ground_truth
+    assert sorted(written) == ["frame-1.color.color.png", "frame-1.color.depth.npy", "frame-1.color.depth.png",
+                               "frame-1.color.jpg", "frame-1.depth.png"]
+    # A second run into the data folder would replace files there: refused, naming them, with nothing written.
+    assert _predict(tmp_path, [scene], scene) == 2
+    err = capsys.readouterr().err
+    assert "mde-hub: error: nothing written: " in err and f"would replace {scene / 'frame-1.color.depth.png'}" in err
+    assert _snapshot(scene) == written
+
+
+def test_an_output_named_like_a_ground_truth_file_is_refused(tmp_path, capsys) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    _photo(data / "room.jpg")
+    _depth_png(data / "room.depth.png")
+    before = _snapshot(data)
+    assert _predict(tmp_path, [data / "room.jpg"], data) == 2
+    err = capsys.readouterr().err
+    assert f"{data / 'room.jpg'} would replace {data / 'room.depth.png'}" in err
+    assert "choose another output folder" in err
+    assert _snapshot(data) == before
+    assert _predict(tmp_path, [data / "room.jpg"], tmp_path / "out") == 0  # elsewhere, earlier outputs are replaced
+    assert _predict(tmp_path, [data / "room.jpg"], tmp_path / "out") == 0
+
+
+def test_same_name_with_two_extensions_is_refused_before_writing(tmp_path, capsys) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    _photo(images / "photo.jpg", seed=1)
+    _photo(images / "photo.png", seed=2)
+    out = tmp_path / "out"
+    assert _predict(tmp_path, [images], out) == 2
+    err = capsys.readouterr().err
+    assert f"{images / 'photo.jpg'} and {images / 'photo.png'} would both write {out / 'photo.depth.png'}" in err
+    assert "rename one of each pair" in err and not out.exists()
+
+
+def test_depth_maps_in_a_folder_are_skipped_but_named_files_are_predicted(tmp_path, capsys) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    _photo(images / "a.png")
+    _depth_png(images / "b.png")
+    _depth_png(images / "c.png", seed=1)
+    PIL.Image.fromarray(np.ones((30, 40), np.float32)).save(images / "d.tif")  # mode F
+    assert PIL.Image.open(images / "b.png").mode in ("I;16", "I") and PIL.Image.open(images / "d.tif").mode == "F"
+    assert _predict(tmp_path, [images], tmp_path / "out", "npy") == 0
+    captured = capsys.readouterr()
+    assert "mde-hub: skipped 3 depth map(s) in the input folders" in captured.err
+    assert f"e.g. {images / 'b.png'}" in captured.err
+    assert [line.split(":")[0] for line in captured.out.splitlines()] == [str(images / "a.png")]
+    assert sorted(_snapshot(tmp_path / "out")) == ["a.depth.npy"]
+    assert _predict(tmp_path, [images / "b.png"], tmp_path / "out", "npy") == 0  # named on its own: predicted
+    assert sorted(_snapshot(tmp_path / "out")) == ["a.depth.npy", "b.depth.npy"]
+    _depth_png(images / "a.png")
+    assert _predict(tmp_path, [images], tmp_path / "out", "npy") == 2
+    assert "No images found" in capsys.readouterr().err
+
+
+# One writer for the CLI and the app.
+
+
+class _Registry:
+    """The one method of ModelRegistry that `compare` uses; like the registry, it names each predictor."""
+
+    def __init__(self, predictors: dict[str, DepthPredictor]) -> None:
+        self.predictors = predictors
+        for name, predictor in predictors.items():
+            predictor.name = name
+
+    def get(self, name: str) -> DepthPredictor:
+        return self.predictors[name]
+
+
+def test_cli_and_app_write_identical_files(tmp_path, capsys) -> None:
+    from mde_hub.app.compare import compare
+
+    photo = _photo(tmp_path / "photo.png", shape=(36, 52))
+    argv = ["--colormap", "magma", "--focal", "50"]
+    assert _predict(tmp_path, [photo], tmp_path / "cli", "png16,npy,color,glb", *argv) == 0
+    predictor = DepthPredictor.from_pretrained(tmp_path / "ckpt")
+    image = np.asarray(PIL.Image.open(photo))
+    result = compare(_Registry({"photo": predictor}), ["photo"], image, tmp_path / "app", "magma", False, 50.0)
+    names = ("photo.depth.png", "photo.depth.npy", "photo.color.png", "photo.glb")
+    assert result.downloads() == [str(tmp_path / "app" / name) for name in names]
+    assert _snapshot(tmp_path / "app") == _snapshot(tmp_path / "cli")
+
+
+def test_metric_depth_beyond_a_millimetre_png_is_a_note_not_an_error(tmp_path, capsys, monkeypatch) -> None:
+    from mde_hub.app.compare import compare
+    from mde_hub.depth_meaning import METRIC_DEPTH
+    from mde_hub.inference import DepthPrediction
+
+    far = np.linspace(1.0, 120.0, 30 * 40, dtype=np.float32).reshape(30, 40)
+    monkeypatch.setattr(DepthPredictor, "predict", lambda self, image: DepthPrediction(far, 0.01, METRIC_DEPTH))
+    photo = _photo(tmp_path / "far.png")
+    assert _predict(tmp_path, [photo], tmp_path / "cli", "png16,npy,color") == 0
+    note = "depth reaches 120.0 m, beyond the 65.535 m a millimetre PNG holds, so no 16-bit PNG (the .npy holds it)"
+    assert f"{photo}: {note}" in capsys.readouterr().err
+    assert sorted(_snapshot(tmp_path / "cli")) == ["far.color.png", "far.depth.npy"]
+    np.testing.assert_array_equal(np.load(tmp_path / "cli" / "far.depth.npy"), far)
+    predictor = DepthPredictor.from_pretrained(tmp_path / "ckpt")
+    result = compare(_Registry({"far": predictor}), ["far"], np.asarray(PIL.Image.open(photo)), tmp_path / "app")
+    assert f"far: {note}" in result.notes()
+    assert [path.rsplit("/", 1)[1] for path in result.downloads()] == ["far.depth.npy", "far.color.png", "far.glb"]
+    np.testing.assert_array_equal(np.load(tmp_path / "app" / "far.depth.npy"), far)

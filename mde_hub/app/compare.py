@@ -1,5 +1,6 @@
 """The Compare tab's logic, free of Gradio: depth from several models, colourised with one range or one each,
-labelled, written out as downloads (16-bit millimetre PNG, .npy metres, colour PNG) and as a GLB point cloud.
+labelled, and written by `mde_hub.prediction_files` as `mde-hub predict` writes them (16-bit millimetre PNG, .npy
+named by meaning, colour PNG, GLB point cloud), named after the model.
 
 Focal length of the point cloud, when none is typed: the camera the model was trained for, scaled to the image
 width. BTS KITTI models (``focal_scaling``) assume 715.0873 px at KITTI's 1242 px width; other models whose
@@ -10,27 +11,18 @@ models without a ``max_depth``, are NYU-range (518.8579 px at 640 px, the NYU co
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mde_hub.data.nyu import NYU_FRAME, NYU_INTRINSICS
-from mde_hub.data.sample import Intrinsics
 from mde_hub.data.synthetic.scene import KITTI_FRAME, KITTI_INTRINSICS
-from mde_hub.depth_io import (
-    PNG_MM_MAX_DEPTH_M,
-    default_intrinsics,
-    depth_to_points,
-    save_colorized_depth,
-    save_depth_npy,
-    save_depth_png_mm,
-    save_point_cloud_glb,
-)
 from mde_hub.depth_meaning import DepthMeaning
 from mde_hub.inference import DepthPredictor
 from mde_hub.models.bts.modeling_bts import KITTI_FOCAL as BTS_KITTI_FOCAL
+from mde_hub.prediction_files import PredictionFiles, write_prediction_files
 
 from .registry import ModelRegistry
 
@@ -108,63 +100,58 @@ def point_stride(height: int, width: int, max_points: int = MAX_POINTS) -> int:
     return stride
 
 
-def file_stem(name: str) -> str:
-    """A model name as a safe file name stem."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"
+APP_FORMATS = ("png16", "npy", "color", "glb")
+"""What the Compare tab writes for each model."""
+
+
+def file_stems(names: list[str]) -> dict[str, str]:
+    """Model names as safe file name stems, made unique (``-2``, ``-3``, ...) so no model's files replace another's."""
+    stems: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"
+        unique, count = stem, 1
+        while unique.casefold() in taken:
+            count += 1
+            unique = f"{stem}-{count}"
+        taken.add(unique.casefold())
+        stems[name] = unique
+    return stems
 
 
 @dataclass
 class ModelFiles:
-    """What was written for one model: downloads, the colour PNG, the GLB (None if not written) and notes."""
+    """What was written for one model, and the focal length of its point cloud."""
 
-    downloads: list[Path] = field(default_factory=list)
-    color_png: Path | None = None
-    glb: Path | None = None
-    focal: float | None = None
-    notes: list[str] = field(default_factory=list)
+    files: PredictionFiles
+    focal: float
+
+    @property
+    def color_png(self) -> Path:
+        return self.files.written["color"]
+
+    @property
+    def glb(self) -> Path | None:
+        return self.files.written.get("glb")
 
 
 def write_model_files(
     result: ModelDepth,
     image: np.ndarray,
-    folder: Path,
+    base: Path,
     colormap: str,
     value_range: tuple[float, float] | None,
     focal: float | None,
 ) -> ModelFiles:
-    """Write the colour PNG, the .npy, the 16-bit mm PNG (metric depth up to 65.535 m only) and the GLB."""
-    stem = folder / file_stem(result.name)
-    files = ModelFiles()
-    files.color_png = stem.with_suffix(".color.png")
-    save_colorized_depth(result.depth, files.color_png, colormap, value_range)
-    files.downloads.append(files.color_png)
-    npy = stem.with_suffix(".depth_m.npy" if result.metric else ".depth_relative.npy")
-    save_depth_npy(result.depth, npy)
-    files.downloads.append(npy)
-    span = result.valid_range()
-    if not result.metric:
-        files.notes.append(f"{result.name}: relative depth has no millimetres, so no 16-bit PNG (the .npy holds it)")
-    elif span is not None and span[1] > PNG_MM_MAX_DEPTH_M:
-        files.notes.append(
-            f"{result.name}: depth reaches {span[1]:.1f} m, beyond the {PNG_MM_MAX_DEPTH_M} m a millimetre PNG holds; "
-            "use the .npy"
-        )
-    else:
-        png = stem.with_suffix(".depth_mm.png")
-        save_depth_png_mm(result.depth, png)
-        files.downloads.append(png)
-    height, width = result.depth.shape
-    files.focal = focal if focal else default_focal(result.config, width)
-    camera = default_intrinsics(height, width)
-    camera = Intrinsics(files.focal, files.focal, camera.cx, camera.cy)
-    points, colors = depth_to_points(result.depth, camera, image, stride=point_stride(height, width))
-    if len(points):
-        files.glb = stem.with_suffix(".glb")
-        save_point_cloud_glb(points, colors, files.glb)
-        files.downloads.append(files.glb)
-    else:
-        files.notes.append(f"{result.name}: no valid depth, so no point cloud")
-    return files
+    """Write one model's `APP_FORMATS` at ``base`` (``folder/STEM``) with `write_prediction_files`, its point cloud
+    seen with ``focal`` pixels (None or 0: the model's default) and thinned to at most `MAX_POINTS`."""
+    height, width = result.values.shape
+    focal = focal if focal else default_focal(result.config, width)
+    files = write_prediction_files(
+        result.values, result.meaning, image, base, APP_FORMATS, colormap, value_range, focal,
+        point_stride(height, width),
+    )
+    return ModelFiles(files, focal)
 
 
 @dataclass
@@ -179,7 +166,7 @@ class Comparison:
         return [(str(self.files[r.name].color_png), r.caption()) for r in self.results]
 
     def downloads(self) -> list[str]:
-        return [str(path) for r in self.results for path in self.files[r.name].downloads]
+        return [str(path) for r in self.results for path in self.files[r.name].files.written.values()]
 
     def notes(self) -> str:
         lines = []
@@ -192,7 +179,7 @@ class Comparison:
             kind = r.meaning.describe() + ("" if r.meaning.prediction_type == "depth" else ", shown as its reciprocal")
             focal = self.files[r.name].focal
             lines.append(f"{r.name}: {kind}; 3D view with focal length {focal:.1f} px.")
-            lines += self.files[r.name].notes
+            lines += [f"{r.name}: {note}" for note in self.files[r.name].files.notes]
         return "\n".join(f"- {line}" for line in lines)
 
 
@@ -214,8 +201,9 @@ def compare(
         raise ValueError(f"the focal length must be positive (pixels), or 0 for each model's default; got {focal}")
     results = [predict_depth(registry.get(name), image) for name in dict.fromkeys(names)]
     value_range = shared_range([r.depth for r in results if r.metric]) if shared else None
+    stems = file_stems([r.name for r in results])
     files = {
-        r.name: write_model_files(r, image, folder, colormap, value_range if r.metric else None, focal)
+        r.name: write_model_files(r, image, folder / stems[r.name], colormap, value_range if r.metric else None, focal)
         for r in results
     }
     return Comparison(results, files, value_range)

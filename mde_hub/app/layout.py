@@ -207,7 +207,7 @@ def build_demo(
                     inspect_model = gr.Dropdown(choices=[], label="Inspect one model (slider and 3D view)")
                     slider = gr.ImageSlider(label="Input | depth", type="filepath")
                     cloud = gr.Model3D(label="3D point cloud (GLB)", clear_color=(0.1, 0.1, 0.12, 1.0), height=360)
-                    downloads = gr.File(label="Downloads: 16-bit PNG (mm), .npy (m), colour PNG, GLB", file_count="multiple")
+                    downloads = gr.File(label="Downloads: 16-bit PNG (mm), .npy (the model's values), colour PNG, GLB", file_count="multiple")
             compare_state = gr.State()
             compare_button.click(
                 run_compare,

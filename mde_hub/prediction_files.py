@@ -1,0 +1,229 @@
+"""The files of a prediction, named and written one way for `mde-hub predict` and the app's Compare tab.
+
+An input (or, in the app, a model) named ``NAME.EXT`` gives, with only the last extension dropped (``room.v1.jpg``
+gives ``room.v1``):
+
+* ``NAME.depth.png``: depth in millimetres, 16-bit (metric models only, and only up to 65.535 m);
+* ``NAME.depth.npy`` (metric depth, metres), ``NAME.relative_depth.npy`` or ``NAME.inverse_depth.npy``: the values as
+  the model gave them, float32, named by what they mean (`mde_hub.depth_meaning`);
+* ``NAME.color.png``: the depth-valued map colourised; ``NAME.ply`` / ``NAME.glb``: its point cloud.
+
+`plan_outputs` refuses a run, before anything is written, when two of its outputs would be one file (``photo.jpg``
+and ``photo.png``) or an output would replace an existing file in a folder the inputs come from (a ground-truth
+``room.depth.png`` beside ``room.jpg``, an input, an earlier run's output). In any other output folder an earlier
+run's files are replaced.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+
+from .data.sample import Intrinsics
+from .depth_io import (
+    PNG_MM_MAX_DEPTH_M,
+    default_intrinsics,
+    depth_to_points,
+    fits_depth_png_mm,
+    max_valid_depth,
+    save_colorized_depth,
+    save_depth_npy,
+    save_depth_png_mm,
+    save_point_cloud_glb,
+    save_point_cloud_ply,
+)
+from .depth_meaning import DepthMeaning
+from .image_utils import SIXTEEN_BIT_MODES, ImageLike, to_rgb_uint8
+
+FORMATS: tuple[str, ...] = ("png16", "npy", "color", "ply", "glb")
+"""Output formats, in the order they are written."""
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
+"""Files of a folder that are read as images."""
+
+DEPTH_MAP_MODES = frozenset(SIXTEEN_BIT_MODES | {"F"})
+"""Pillow modes of single-channel 16-bit and float images: in a folder of photos, these are depth maps."""
+
+_NPY_SUFFIXES = {
+    "metric_depth": ".depth.npy",
+    "relative_depth": ".relative_depth.npy",
+    "relative_inverse_depth": ".inverse_depth.npy",
+}
+_SUFFIXES = {"png16": ".depth.png", "color": ".color.png", "ply": ".ply", "glb": ".glb"}
+_SHOWN_CLASHES = 5
+
+
+def parse_formats(formats: str) -> tuple[str, ...]:
+    """Comma-separated format names (``"npy,color"``) as a tuple in writing order; unknown names are refused."""
+    names = formats.split(",")
+    unknown = sorted(set(names) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"Unknown output formats {unknown}; choose from {FORMATS}.")
+    return tuple(name for name in FORMATS if name in names)
+
+
+def output_paths(base: Path, formats: Sequence[str], meaning: DepthMeaning) -> dict[str, Path]:
+    """Where each of ``formats`` goes for the prediction named ``base`` (``folder/NAME``); ``png16`` is left out for
+    a relative model, which has no millimetres."""
+    paths = {}
+    for name in FORMATS:
+        if name in formats and (name != "png16" or meaning.is_metric):
+            suffix = _NPY_SUFFIXES[meaning.kind] if name == "npy" else _SUFFIXES[name]
+            paths[name] = base.with_name(base.name + suffix)
+    return paths
+
+
+def is_depth_map(path: str | os.PathLike) -> bool:
+    """True for a single-channel 16-bit or float image (Pillow mode I;16, I or F): a depth map, not a photo."""
+    try:
+        with PIL.Image.open(path) as image:
+            return image.mode in DEPTH_MAP_MODES
+    except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError):
+        return False  # not readable: `load_image` says why when it is predicted
+
+
+@dataclass
+class PredictionInputs:
+    """The images to predict, the depth maps skipped in folders, and the (resolved) folders the inputs come from."""
+
+    images: list[Path]
+    skipped: list[Path]
+    folders: set[Path]
+
+    def skipped_note(self) -> str | None:
+        """One line on the skipped depth maps; None when there are none."""
+        if not self.skipped:
+            return None
+        return (
+            f"skipped {len(self.skipped)} depth map(s) in the input folders (single-channel 16-bit or float images, "
+            f"not photos), e.g. {self.skipped[0]}; name a file on its own to predict on it anyway"
+        )
+
+
+def list_inputs(inputs: Sequence[str | os.PathLike]) -> PredictionInputs:
+    """Image files as given, and the image files of folders (sorted), less their depth maps; each image once."""
+    images: dict[Path, Path] = {}
+    skipped, folders = [], set()
+    for item in map(Path, inputs):
+        if item.is_dir():
+            folders.add(item.resolve())
+            for path in sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+                if is_depth_map(path):
+                    skipped.append(path)
+                else:
+                    images.setdefault(path.resolve(), path)
+        elif item.is_file():
+            folders.add(item.resolve().parent)
+            images.setdefault(item.resolve(), item)
+        else:
+            raise FileNotFoundError(f"No image or folder at {item}")
+    found = PredictionInputs(list(images.values()), skipped, folders)
+    if not found.images:
+        note = found.skipped_note()
+        raise ValueError(f"No images found in {[str(item) for item in inputs]}" + (f" ({note})." if note else "."))
+    return found
+
+
+def plan_outputs(
+    inputs: PredictionInputs, out: str | os.PathLike, formats: Sequence[str], meaning: DepthMeaning
+) -> dict[Path, Path]:
+    """Each image's output base (``out/NAME``, see the module docstring), once no two outputs are one file (names
+    compared ignoring case, as some file systems do) and no output would replace an existing file in a folder the
+    inputs come from; otherwise ValueError naming the files, and nothing may be written."""
+    out = Path(out)
+    guarded = out.resolve() in inputs.folders
+    bases: dict[Path, Path] = {}
+    claimed: dict[str, Path] = {}
+    shared, replaced = [], []
+    for image in inputs.images:
+        bases[image] = out / image.stem
+        for path in output_paths(bases[image], formats, meaning).values():
+            other = claimed.setdefault(path.name.casefold(), image)
+            if other is not image:
+                shared.append(f"{other} and {image} would both write {path}")
+            elif guarded and path.exists():
+                replaced.append(f"{image} would replace {path}")
+    reasons = []
+    if shared:
+        reasons.append(f"{_listed(shared)}: rename one of each pair, or predict them into separate output folders")
+    if replaced:
+        reasons.append(
+            f"{_listed(replaced)}: {out} holds inputs, and predict never replaces a file in a folder it reads from "
+            "(ground truth, photos, an earlier run's outputs): choose another output folder"
+        )
+    if reasons:
+        raise ValueError("nothing written: " + "; ".join(reasons))
+    return bases
+
+
+def _listed(items: list[str]) -> str:
+    more = len(items) - _SHOWN_CLASHES
+    return ", ".join(items[:_SHOWN_CLASHES]) + (f" and {more} more" if more > 0 else "")
+
+
+@dataclass
+class PredictionFiles:
+    """What `write_prediction_files` wrote (format -> path, in writing order) and notes on what it left out."""
+
+    written: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def write_prediction_files(
+    values: np.ndarray,
+    meaning: DepthMeaning,
+    image: ImageLike,
+    base: Path,
+    formats: Sequence[str],
+    colormap: str = "Spectral",
+    value_range: tuple[float, float] | None = None,
+    focal: float | None = None,
+    stride: int = 1,
+) -> PredictionFiles:
+    """Write ``formats`` of one prediction (``values`` as the model gave them, meaning ``meaning``) at `output_paths`
+    of ``base``, each atomically. The colour PNG and the point clouds show ``meaning.to_depth(values)``: colours over
+    ``value_range`` (default: the map's 2nd-98th percentile); points seen by a camera of ``focal`` pixels (default: a
+    60 degree horizontal field of view), every ``stride``-th pixel, coloured from ``image``. No millimetre PNG for a
+    relative model or for metric depth beyond 65.535 m, no point cloud without valid depth: notes say so, and say
+    when a point cloud is not metric."""
+    files = PredictionFiles()
+    paths = output_paths(base, formats, meaning)
+    depth = meaning.to_depth(values)
+    if "png16" in formats and not meaning.is_metric:
+        files.notes.append(f"{meaning.describe()} has no millimetres, so no 16-bit PNG (the .npy holds the values)")
+    if "png16" in paths:
+        if fits_depth_png_mm(depth):
+            save_depth_png_mm(depth, paths["png16"])
+            files.written["png16"] = paths["png16"]
+        else:
+            files.notes.append(
+                f"depth reaches {max_valid_depth(depth):.1f} m, beyond the {PNG_MM_MAX_DEPTH_M} m a millimetre PNG "
+                "holds, so no 16-bit PNG (the .npy holds it)"
+            )
+    if "npy" in paths:
+        save_depth_npy(values, paths["npy"])
+        files.written["npy"] = paths["npy"]
+    if "color" in paths:
+        save_colorized_depth(depth, paths["color"], colormap, value_range)
+        files.written["color"] = paths["color"]
+    clouds = [name for name in ("ply", "glb") if name in paths]
+    if clouds:
+        height, width = depth.shape
+        camera = default_intrinsics(height, width)
+        if focal:
+            camera = Intrinsics(focal, focal, camera.cx, camera.cy)
+        points, colors = depth_to_points(depth, camera, to_rgb_uint8(image), stride=stride)
+        if not len(points):
+            files.notes.append("no valid depth, so no point cloud")
+            return files
+        if not meaning.is_metric:
+            files.notes.append(f"the point cloud is not in metres: the model predicts {meaning.describe()}")
+        for name in clouds:
+            (save_point_cloud_ply if name == "ply" else save_point_cloud_glb)(points, colors, paths[name])
+            files.written[name] = paths[name]
+    return files
