@@ -26,7 +26,7 @@ from .alignment import AlignmentMethod, AlignmentSpace
 from .files import atomic_output
 from .inference import DepthPredictor
 from .metrics import METRIC_NAMES, DepthMetricAccumulator
-from .protocols import KB_CROP_HEIGHT, KB_CROP_WIDTH, EvalProtocol, check_kb_frame, get_protocol, kb_crop_box
+from .protocols import EvalProtocol, check_kb_frame, get_protocol, is_full_kitti_frame, kb_crop_box
 
 
 def _predict_with_tta(
@@ -49,7 +49,7 @@ def _network_input(image: np.ndarray, protocol: EvalProtocol) -> np.ndarray:
     protocol also takes an already cropped one); otherwise the image itself. A sample's depth has its image's size."""
     height, width = image.shape[:2]
     check_kb_frame(protocol, height, width)
-    if protocol.kb_crop == "none" or (height, width) == (KB_CROP_HEIGHT, KB_CROP_WIDTH):
+    if protocol.kb_crop == "none" or not is_full_kitti_frame(height, width):
         return image
     top, left, crop_height, crop_width = kb_crop_box(height, width)
     return image[top : top + crop_height, left : left + crop_width]

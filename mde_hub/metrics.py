@@ -12,7 +12,7 @@ as ``abs_rel`` and the standard value above as ``abs_rel_standard``.
 Per image, in this order:
 
 1. the frame: a ``kb_crop="crop"`` protocol (AdaBins) crops a full-frame GT, its valid mask and a prediction of the
-   GT's size to the KB crop; a ``kb_crop="paste"`` protocol (BTS/DPT) needs a full-frame GT and pastes a prediction
+   GT's size to the KB crop (a smaller GT is taken as already cropped); a ``kb_crop="paste"`` protocol (BTS/DPT) needs a full-frame GT and pastes a prediction
    of another size (the KB crop's, resized to 352x1216 if needed) into a zero canvas of it; otherwise a prediction
    whose size differs from the GT is resized with :func:`resize_prediction`;
 2. valid pixels are those with finite GT in ``(min_depth, max_depth]`` (``(min_depth, max_depth)`` when the protocol's
@@ -37,8 +37,6 @@ from torch import Tensor
 from .alignment import ALIGNMENT_METHODS, ALIGNMENT_SPACES, AlignmentMethod, AlignmentSpace, align
 from .depth_meaning import PREDICTION_TYPES, PredictionType
 from .protocols import (
-    KB_CROP_HEIGHT,
-    KB_CROP_WIDTH,
     REDUCTIONS,
     RESIZE_MODES,
     EvalProtocol,
@@ -47,6 +45,7 @@ from .protocols import (
     check_kb_frame,
     crop_mask,
     get_protocol,
+    is_full_kitti_frame,
     kb_crop_box,
 )
 
@@ -114,7 +113,7 @@ def _to_scoring_frame(
     crop of a full frame (``kb_crop="crop"``), else the GT's own frame."""
     height, width = gt.shape[-2:]
     check_kb_frame(protocol, height, width)
-    if protocol.kb_crop == "crop" and (height, width) != (KB_CROP_HEIGHT, KB_CROP_WIDTH):
+    if protocol.kb_crop == "crop" and is_full_kitti_frame(height, width):
         top, left, h, w = kb_crop_box(height, width)
         window = (slice(None), slice(top, top + h), slice(left, left + w))
         pred = pred[window] if pred.shape[-2:] == gt.shape[-2:] else pred

@@ -109,7 +109,8 @@ class EvalProtocol:
         align_corners: ``align_corners`` of that interpolation (ignored for ``"nearest"``).
         kb_crop: the KITTI KB crop: ``"none"``; ``"paste"`` (BTS/DPT): the network sees the 352x1216 crop and its
             prediction is pasted into a zero canvas of the full GT frame, which the crop fractions refer to;
-            ``"crop"`` (AdaBins): image, GT and valid mask are cropped to 352x1216, the frame the fractions refer to.
+            ``"crop"`` (AdaBins): image, GT and valid mask are cropped to 352x1216, the frame the fractions refer to
+            (a GT no larger than the crop is taken as already cropped).
         flip_tta: the reference always averages with the flipped image's prediction, so ``evaluate`` does too.
         abs_rel_denominator: ``"gt"`` (standard AbsRel) or ``"prediction"`` (DenseDepth's swapped arguments); with
             ``"prediction"`` the standard value is reported beside it as ``abs_rel_standard``.
@@ -150,12 +151,16 @@ class EvalProtocol:
         return f"{self.min_depth:g} < gt{high}"
 
 
+def is_full_kitti_frame(height: int, width: int) -> bool:
+    """True for a frame the KB crop cuts down (at least 352x1216 and not exactly that); smaller ones are taken as
+    already cropped."""
+    return height >= KB_CROP_HEIGHT and width >= KB_CROP_WIDTH and (height, width) != (KB_CROP_HEIGHT, KB_CROP_WIDTH)
+
+
 def check_kb_frame(protocol: EvalProtocol, height: int, width: int) -> None:
     """Raise unless a ``height`` x ``width`` ground truth suits ``protocol``'s KB crop: a paste protocol scores the
     full KITTI frame, so its GT must be larger than the 352x1216 crop."""
-    if protocol.kb_crop != "paste":
-        return
-    if height < KB_CROP_HEIGHT or width < KB_CROP_WIDTH or (height, width) == (KB_CROP_HEIGHT, KB_CROP_WIDTH):
+    if protocol.kb_crop == "paste" and not is_full_kitti_frame(height, width):
         raise ValueError(
             f"protocol {protocol.name!r} pastes the 352x1216 KB-crop prediction into the full KITTI frame (BTS "
             f"convention), but the ground truth is {height}x{width}: give full-frame samples (e.g. "
