@@ -260,8 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--split", default="test",
                             help="split, for layouts that have several (default: test); tail:F scores the last "
                             "fraction F of the frames by index (the held-out block of a video, e.g. tail:0.2)")
-    evaluation.add_argument("--protocol", default="nyu_eigen", help="nyu_eigen, nyu_densedepth, kitti_garg, kitti_eigen, none")
-    evaluation.add_argument("--flip-tta", action="store_true", help="average with the prediction of the mirrored image")
+    evaluation.add_argument("--protocol", default="nyu_eigen",
+                            help="nyu_eigen, nyu_densedepth, kitti_garg, kitti_eigen (BTS/DPT: prediction pasted into "
+                            "the full frame), kitti_garg_adabins, kitti_eigen_adabins (AdaBins: cropped frame), none; "
+                            "KITTI protocols take full frames and predict on their KB crop")
+    evaluation.add_argument("--flip-tta", action="store_true",
+                            help="average with the prediction of the mirrored image (always on for nyu_densedepth)")
     evaluation.add_argument("--align", default="none", choices=("none", "median", "scale_shift"), help="for relative models")
     evaluation.add_argument("--align-space", default="depth", choices=("depth", "inverse_depth"))
     evaluation.add_argument("--limit", type=int, help="score the first N samples only")

@@ -196,7 +196,7 @@ def test_card_renders_with_front_matter_model_index_and_published_table(checkpoi
 
     assert "${" not in card.text and 'model="someone/tiny-depth"' in card.text
     assert "crop rows 45-470, cols 41-600 of the 480×640 frame" in card.text
-    assert "0.001 m < gt ≤ 10 m" in card.text and "clipped to [0.001, 10] m" in card.text
+    assert "0.001 m < gt < 10 m" in card.text and "clipped to [0.001, 10] m" in card.text
     rows = _table_rows(card.text)
     assert [float(cell) for cell in rows["NYU Depth v2"][2:]] == [round(NYU_METRICS[m], 4) for m in METRIC_NAMES]
     published = published_results(model_type) or published_results(dataset="nyu_depth_v2")
