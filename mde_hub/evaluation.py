@@ -33,15 +33,16 @@ def _predict_with_tta(
     predictor: DepthPredictor, image: np.ndarray, flip_tta: bool, clip: tuple[float, float] | None
 ) -> np.ndarray:
     """The model's output values, or with ``flip_tta`` the mean of them and the flipped-back output of the mirrored
-    image (averaged in the model's own space: depth or inverse depth). ``clip`` bounds each pass before the mean, as
-    AdaBins' predict_tta and DenseDepth's evaluate do with metric depth."""
+    image (averaged in float64 in the model's own space: depth or inverse depth). ``clip`` bounds each pass before the
+    mean, as AdaBins' predict_tta and DenseDepth's evaluate do with metric depth."""
     values = predictor.predict(image).values
     if not flip_tta:
         return values
     mirrored = predictor.predict(np.ascontiguousarray(image[:, ::-1])).values[:, ::-1]
+    passes = [np.asarray(output, dtype=np.float64) for output in (values, mirrored)]
     if clip is not None:
-        values, mirrored = np.clip(values, *clip), np.clip(mirrored, *clip)
-    return 0.5 * (values + mirrored)
+        passes = [np.clip(output, *clip) for output in passes]
+    return 0.5 * (passes[0] + passes[1])
 
 
 def _network_input(image: np.ndarray, protocol: EvalProtocol) -> np.ndarray:

@@ -24,9 +24,12 @@ H, W = 4, 6
 
 
 class FakePredictor:
-    """Same interface as DepthPredictor; `depth_fn(image)` gives the prediction."""
+    """Same interface as DepthPredictor; `depth_fn(image)` gives the prediction (float32 like a real model's, or
+    `dtype`)."""
 
-    def __init__(self, depth_fn, depth_estimation_type: str = "metric", relative_output: str = "depth") -> None:
+    def __init__(
+        self, depth_fn, depth_estimation_type: str = "metric", relative_output: str = "depth", dtype=np.float32
+    ) -> None:
         self.name = "fake"
         self.model = torch.nn.Linear(2, 3)  # 9 parameters
         self.model.config = SimpleNamespace(
@@ -35,11 +38,12 @@ class FakePredictor:
         )
         self.meaning = depth_meaning_of(self.model.config)
         self.depth_fn = depth_fn
+        self.dtype = dtype
         self.calls = 0
 
     def predict(self, image: np.ndarray) -> DepthPrediction:
         self.calls += 1
-        return DepthPrediction(self.depth_fn(image).astype(np.float32), 0.0, self.meaning)
+        return DepthPrediction(self.depth_fn(image).astype(self.dtype), 0.0, self.meaning)
 
 
 def make_samples(n: int = 3, height: int = H, width: int = W) -> list[DepthSample]:
