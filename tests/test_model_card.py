@@ -234,6 +234,20 @@ def test_kitti_evaluation_with_flip_tta_lands_in_the_kitti_table(checkpoint, tmp
         assert missing in card.text
 
 
+def test_densedepth_protocol_states_its_abs_rel_and_old_jsons_still_read(baseline_checkpoint, tmp_path) -> None:
+    path = _eval_json(tmp_path / "dd.json", baseline_checkpoint, "nyu_densedepth", flip_tta=True)
+    data = json.loads(path.read_text())
+    data["metrics"]["abs_rel_standard"] = 0.1234
+    path.write_text(json.dumps(data))
+    text = ModelCard(render_model_card(baseline_checkpoint, [path])).text
+    assert "AbsRel: divided by the prediction" in text and "0.1234 for this checkpoint" in text
+    assert "gt > 0 m" in text  # no cap
+    data["protocol"] = {**data["protocol"], "name": "kitti_garg", "kb_crop": False}  # before kb_crop named a frame
+    data["protocol"].pop("abs_rel_denominator")
+    path.write_text(json.dumps(data))
+    assert "resized to the ground truth" in render_model_card(baseline_checkpoint, [path])
+
+
 def test_training_record_is_summarised(baseline_checkpoint, tmp_path) -> None:
     checkpoint = tmp_path / "trained"
     checkpoint.mkdir()
