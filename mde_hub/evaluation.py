@@ -3,8 +3,9 @@
 `evaluate` streams the dataset: each sample is predicted at its image size (optionally with horizontal-flip
 test-time augmentation, always where the protocol says so), scored into a `DepthMetricAccumulator` and dropped, so
 memory does not grow with the dataset. Under a KITTI protocol (``kb_crop`` "paste" or "crop") samples are full frames
-and the network sees their 352x1216 KB crop; the accumulator then scores the protocol's frame (docs/MODELS.md §6.2). The returned `EvaluationResult` records the metrics together with everything needed to reproduce them:
-protocol, settings, model and dataset identity, library versions.
+and the network sees their 352x1216 KB crop; the accumulator then scores the protocol's frame (docs/MODELS.md §6.2).
+The returned `EvaluationResult` records the metrics together with everything needed to reproduce them: protocol,
+settings, model and dataset identity, library versions.
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ as ``abs_rel`` and the standard value above as ``abs_rel_standard``.
 Per image, in this order:
 
 1. the frame: a ``kb_crop="crop"`` protocol (AdaBins) crops a full-frame GT, its valid mask and a prediction of the
-   GT's size to the KB crop (a smaller GT is taken as already cropped); a ``kb_crop="paste"`` protocol (BTS/DPT) needs a full-frame GT and pastes a prediction
-   of another size (the KB crop's, resized to 352x1216 if needed) into a zero canvas of it; otherwise a prediction
-   whose size differs from the GT is resized with :func:`resize_prediction`;
+   GT's size to the KB crop (a smaller GT is taken as already cropped); a ``kb_crop="paste"`` protocol (BTS/DPT)
+   needs a full-frame GT and pastes a prediction of another size (the KB crop's, resized to 352x1216 if needed) into a
+   zero canvas of it; otherwise a prediction whose size differs from the GT is resized with
+   :func:`resize_prediction`;
 2. valid pixels are those with finite GT in ``(min_depth, max_depth]`` (``(min_depth, max_depth)`` when the protocol's
    cap is exclusive), inside the protocol crop and inside the optional user ``valid_mask``; an image without any is
    skipped (and counted);
@@ -136,9 +137,7 @@ def _to_gt_frame(pred: Tensor, gt_size: tuple[int, int], protocol: EvalProtocol)
     return resize_prediction(pred, gt_size, protocol.resize_mode, protocol.align_corners)
 
 
-def _in_gt_frame(
-    pred: Tensor, mask: Tensor, gt_size: tuple[int, int], protocol: EvalProtocol
-) -> tuple[Tensor, Tensor]:
+def _in_gt_frame(pred: Tensor, mask: Tensor, gt_size: tuple[int, int]) -> tuple[Tensor, Tensor]:
     """A scored ``(h, w)`` prediction (NaN outside) and mask placed back into a ``gt_size`` GT frame it was
     KB-cropped from; unchanged when it is that frame."""
     if tuple(pred.shape) == tuple(gt_size):
@@ -254,17 +253,16 @@ class DepthMetricAccumulator:
         return mask if user is None else mask & user
 
     def scored(self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None = None) -> tuple[Tensor, Tensor]:
-        """One ``(H, W)`` prediction exactly as ``update`` scores it (in the scoring frame, aligned, sanitised and
+        """One ``(H, W)`` prediction exactly as ``update`` scores it (in the GT's frame, aligned, sanitised and
         clipped) and its valid mask, e.g. for per-pixel error maps. Under a ``kb_crop="crop"`` protocol a full-frame
-        GT's pixels outside the KB crop are returned as not valid, so both keep the GT's size. Raises ValueError if no
-        pixel is valid."""
+        GT's pixels outside the KB crop are NaN and not valid. Raises ValueError if no pixel is valid."""
         pred_b, gt_b, mask = self._in_scoring_frame(pred, gt, valid_mask)
         if pred_b.shape[0] != 1:
             raise ValueError(f"scored takes one image; got pred {tuple(pred_b.shape)} and gt {tuple(gt_b.shape)}")
         if not mask[0].any():
             raise ValueError("no valid ground-truth pixels under this protocol")
         scored = self._aligned_and_clipped(pred_b[0], gt_b[0], mask[0])
-        return _in_gt_frame(scored, mask[0], _as_cpu_tensor(gt).shape[-2:], self.protocol)
+        return _in_gt_frame(scored, mask[0], _as_cpu_tensor(gt).shape[-2:])
 
     def _aligned_and_clipped(self, pred: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
         pred = align(pred, gt, mask, self.alignment, self.alignment_space, self.prediction_type)
@@ -282,7 +280,8 @@ class DepthMetricAccumulator:
 
     def compute(self) -> dict[str, float]:
         """The 9 metrics (keys ``METRIC_NAMES``) over everything added since the last ``reset``; where the protocol's
-        AbsRel divides by the prediction, ``abs_rel`` is that one and ``abs_rel_standard`` (divided by the GT) follows."""
+        AbsRel divides by the prediction, ``abs_rel`` is that one and ``abs_rel_standard`` (divided by the GT)
+        follows."""
         if self.num_images == 0:
             raise ValueError(f"no valid pixels to score ({self.num_skipped} image(s) had none)")
         values = _metrics_from_sums(self._sums) if self.reduction == "pooled" else self._sums / self.num_images
