@@ -249,10 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "nyu_data.zip, nyu_test.zip, the labeled .mat; else all its frames); tail:F scores the "
                             "last fraction F of the frames by index (the held-out block of a video, e.g. tail:0.2)")
     _add_dataset_options(evaluation)
-    evaluation.add_argument("--protocol", default="nyu_eigen", help="nyu_eigen, nyu_densedepth, kitti_garg, kitti_eigen, none")
-    evaluation.add_argument("--flip-tta", action="store_true", help="average with the prediction of the mirrored image")
+    evaluation.add_argument("--protocol", default="nyu_eigen",
+                            help="nyu_eigen, nyu_densedepth, kitti_garg, kitti_eigen (BTS/DPT: prediction pasted into "
+                            "the full frame), kitti_garg_adabins, kitti_eigen_adabins (AdaBins: cropped frame), none; "
+                            "KITTI protocols take full frames and predict on their KB crop")
+    evaluation.add_argument("--flip-tta", action="store_true",
+                            help="average with the prediction of the mirrored image (always on for nyu_densedepth)")
     evaluation.add_argument("--align", default="none", choices=("none", "median", "scale_shift"), help="for relative models")
-    evaluation.add_argument("--align-space", default="depth", choices=("depth", "inverse_depth"))
+    evaluation.add_argument("--align-space", choices=("depth", "inverse_depth"),
+                            help="space the alignment fits in (default: the prediction's own: inverse depth for "
+                            "MiDaS-style models, depth otherwise)")
     evaluation.add_argument("--limit", type=int, help="score the first N samples only")
     evaluation.add_argument("--output", default="results.json", help="evaluation JSON (default: results.json)")
     evaluation.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)

@@ -81,8 +81,8 @@ def check_ground_truth(depth_m: np.ndarray, source: str, protocol: EvalProtocol 
 
     Units cannot be read from the numbers, so wrong encodings are caught where they are implausible: no valid pixel
     (all zero, negative, NaN or infinite), a median beyond 1000 m (millimetres stored as metres), or more than half of
-    the valid pixels outside the ``protocol``'s scored range (min_depth, max_depth] (e.g. a millimetre PNG read as
-    KITTI /256 under nyu_eigen). Returns e.g. ``"1.28-20.48 m (median 10.88 m), 100% of pixels valid"``.
+    the valid pixels outside the ``protocol``'s scored range (e.g. a millimetre PNG read as KITTI /256 under
+    nyu_eigen). Returns e.g. ``"1.28-20.48 m (median 10.88 m), 100% of pixels valid"``.
     """
     depth = _depth_map(depth_m).astype(np.float64)
     valid = depth[np.isfinite(depth) & (depth > 0)]
@@ -96,12 +96,13 @@ def check_ground_truth(depth_m: np.ndarray, source: str, protocol: EvalProtocol 
             "saved as metres, or is the depth encoding wrong?"
         )
     if protocol is not None:
-        outside = float(np.mean((valid <= protocol.min_depth) | (valid > protocol.max_depth)))
+        above = valid >= protocol.max_depth if protocol.max_depth_exclusive else valid > protocol.max_depth
+        outside = float(np.mean((valid <= protocol.min_depth) | above))
         if outside > 0.5:
             raise ValueError(
-                f"{source}: the ground truth spans {span}, but protocol {protocol.name} scores depths in "
-                f"({protocol.min_depth:g}, {protocol.max_depth:g}] m and {outside:.0%} of its valid pixels fall "
-                "outside: is the depth encoding right?"
+                f"{source}: the ground truth spans {span}, but protocol {protocol.name} scores "
+                f"{protocol.gt_range_text()} m and {outside:.0%} of its valid pixels fall outside: is the depth "
+                "encoding right?"
             )
     return f"{span}, {valid.size / depth.size:.0%} of pixels valid"
 

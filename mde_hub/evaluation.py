@@ -1,9 +1,11 @@
 """Evaluating a `DepthPredictor` on a dataset of `DepthSample`s under a named protocol (docs/MODELS.md §6).
 
 `evaluate` streams the dataset: each sample is predicted at its image size (optionally with horizontal-flip
-test-time augmentation), scored into a `DepthMetricAccumulator` and dropped, so memory does not grow with the
-dataset. The returned `EvaluationResult` records the metrics together with everything needed to reproduce them:
-protocol, settings, model and dataset identity, library versions.
+test-time augmentation, always where the protocol says so), scored into a `DepthMetricAccumulator` and dropped, so
+memory does not grow with the dataset. Under a KITTI protocol (``kb_crop`` "paste" or "crop") samples are full frames
+and the network sees their 352x1216 KB crop; the accumulator then scores the protocol's frame (docs/MODELS.md §6.2).
+The returned `EvaluationResult` records the metrics together with everything needed to reproduce them: protocol,
+settings, model and dataset identity, library versions.
 """
 
 from __future__ import annotations
@@ -25,16 +27,34 @@ from .alignment import AlignmentMethod, AlignmentSpace
 from .files import atomic_output
 from .inference import DepthPredictor
 from .metrics import METRIC_NAMES, DepthMetricAccumulator
-from .protocols import EvalProtocol, get_protocol
+from .protocols import EvalProtocol, check_kb_frame, get_protocol, is_full_kitti_frame, kb_crop_box
 
-def _predict_with_tta(predictor: DepthPredictor, image: np.ndarray, flip_tta: bool) -> np.ndarray:
+
+def _predict_with_tta(
+    predictor: DepthPredictor, image: np.ndarray, flip_tta: bool, clip: tuple[float, float] | None
+) -> np.ndarray:
     """The model's output values, or with ``flip_tta`` the mean of them and the flipped-back output of the mirrored
-    image (averaged in the model's own space: depth or inverse depth)."""
+    image (averaged in float64 in the model's own space: depth or inverse depth). ``clip`` bounds each pass before the
+    mean, as AdaBins' predict_tta and DenseDepth's evaluate do with metric depth."""
     values = predictor.predict(image).values
     if not flip_tta:
         return values
-    mirrored = predictor.predict(np.ascontiguousarray(image[:, ::-1])).values
-    return 0.5 * (values + mirrored[:, ::-1])
+    mirrored = predictor.predict(np.ascontiguousarray(image[:, ::-1])).values[:, ::-1]
+    passes = [np.asarray(output, dtype=np.float64) for output in (values, mirrored)]
+    if clip is not None:
+        passes = [np.clip(output, *clip) for output in passes]
+    return 0.5 * (passes[0] + passes[1])
+
+
+def _network_input(image: np.ndarray, protocol: EvalProtocol) -> np.ndarray:
+    """The image the network sees: under a KITTI protocol the KB crop of a full frame (an AdaBins-convention
+    protocol also takes an already cropped one); otherwise the image itself. A sample's depth has its image's size."""
+    height, width = image.shape[:2]
+    check_kb_frame(protocol, height, width)
+    if protocol.kb_crop == "none" or not is_full_kitti_frame(height, width):
+        return image
+    top, left, crop_height, crop_width = kb_crop_box(height, width)
+    return image[top : top + crop_height, left : left + crop_width]
 
 
 def _json_safe(value: Any) -> Any:
@@ -125,6 +145,12 @@ def evaluate(
     (``predictor.meaning``): a relative model needs ``alignment="median"`` or ``"scale_shift"`` (without it a
     ValueError is raised, since its metric numbers would be meaningless), and an inverse-depth output is aligned in
     inverse-depth space (``alignment_space`` None) and then turned into depth.
+
+    A protocol with ``flip_tta`` (``nyu_densedepth``) turns flip TTA on whatever ``flip_tta`` says; the settings record
+    what ran. With flip TTA a metric prediction scored without alignment is clipped to the protocol's ``pred_clip``
+    in each pass before the two are averaged. KITTI protocols take full-frame samples (``KittiEigenSplit(kb_crop=
+    False)``) and predict on their KB crop; a BTS-convention ("paste") protocol refuses ground truth that is not a
+    full frame.
     """
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
     model_identity = _model_identity(predictor)
@@ -139,10 +165,13 @@ def evaluate(
     accumulator = DepthMetricAccumulator(
         protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=meaning.prediction_type
     )
+    flip_tta = flip_tta or protocol.flip_tta
+    clip = protocol.pred_clip if meaning.is_metric and alignment == "none" else None
     total = len(dataset) if limit is None else min(limit, len(dataset))
     for index in range(total):
         sample = dataset[index]
-        depth = _predict_with_tta(predictor, sample.image, flip_tta)
+        image = _network_input(sample.image, protocol)
+        depth = _predict_with_tta(predictor, image, flip_tta, clip)
         accumulator.update(depth, sample.depth, valid_mask=sample.valid)
         if progress is not None:
             progress(index + 1, total)

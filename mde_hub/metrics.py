@@ -6,12 +6,19 @@ With ``e = ln pred - ln gt`` over the valid pixels:
 * ``rmse_log`` = sqrt mean e^2, ``log10`` = mean |log10 gt - log10 pred|, ``silog`` = 100 sqrt(mean e^2 - (mean e)^2);
 * ``delta{k}`` = mean(max(gt / pred, pred / gt) < 1.25^k), k = 1, 2, 3.
 
+A protocol with ``abs_rel_denominator="prediction"`` (``nyu_densedepth``) reports DenseDepth's mean |gt - pred| / pred
+as ``abs_rel`` and the standard value above as ``abs_rel_standard``.
+
 Per image, in this order:
 
-1. a prediction whose size differs from the GT is pasted into the GT frame (KB crop protocols, 352x1216 input)
-   or resized with :func:`resize_prediction`;
-2. valid pixels are those with finite GT in ``(min_depth, max_depth]``, inside the protocol crop and inside the
-   optional user ``valid_mask``; an image without any is skipped (and counted);
+1. the frame: a ``kb_crop="crop"`` protocol (AdaBins) crops a full-frame GT, its valid mask and a prediction of the
+   GT's size to the KB crop (a smaller GT is taken as already cropped); a ``kb_crop="paste"`` protocol (BTS/DPT)
+   needs a full-frame GT and pastes a prediction of another size (the KB crop's, resized to 352x1216 if needed) into a
+   zero canvas of it; otherwise a prediction whose size differs from the GT is resized with
+   :func:`resize_prediction`;
+2. valid pixels are those with finite GT in ``(min_depth, max_depth]`` (``(min_depth, max_depth)`` when the protocol's
+   cap is exclusive), inside the protocol crop and inside the optional user ``valid_mask``; an image without any is
+   skipped (and counted);
 3. the prediction (depth, or inverse depth with ``prediction_type="inverse_depth"``) is aligned to the GT if asked
    and turned into depth (:mod:`mde_hub.alignment`);
 4. non-finite predictions are replaced: NaN and -inf by the lower clip bound, +inf by the upper bound (the lower
@@ -31,15 +38,15 @@ from torch import Tensor
 from .alignment import ALIGNMENT_METHODS, ALIGNMENT_SPACES, AlignmentMethod, AlignmentSpace, align
 from .depth_meaning import PREDICTION_TYPES, PredictionType
 from .protocols import (
-    KB_CROP_HEIGHT,
-    KB_CROP_WIDTH,
     REDUCTIONS,
     RESIZE_MODES,
     EvalProtocol,
     Reduction,
     ResizeMode,
+    check_kb_frame,
     crop_mask,
     get_protocol,
+    is_full_kitti_frame,
     kb_crop_box,
 )
 
@@ -59,7 +66,11 @@ METRIC_NAMES: tuple[str, ...] = (
 HIGHER_IS_BETTER: dict[str, bool] = {name: name.startswith("delta") for name in METRIC_NAMES}
 """Whether a larger value of each metric is better (only the delta accuracies)."""
 
-_NUM_SUMS = 10  # count, |d|/gt, d^2/gt, d^2, e^2, e, |log10 ratio|, delta1..3 hits
+ABS_REL_STANDARD = "abs_rel_standard"
+"""Extra key under a protocol whose ``abs_rel`` divides by the prediction (DenseDepth): AbsRel divided by the GT."""
+
+_NUM_SUMS = 11  # count, |d|/gt, d^2/gt, d^2, e^2, e, |log10 ratio|, delta1..3 hits, |d|/pred
+_NUM_VALUES = len(METRIC_NAMES) + 1  # the nine metrics, then AbsRel divided by the prediction
 
 
 def resize_prediction(
@@ -96,18 +107,45 @@ def _as_batch(x: Tensor, name: str) -> Tensor:
     raise ValueError(f"{name} must be (H, W), (B, H, W) or (B, 1, H, W), got shape {tuple(x.shape)}")
 
 
+def _to_scoring_frame(
+    pred: Tensor, gt: Tensor, user: Tensor | None, protocol: EvalProtocol
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """``(B, h, w)`` prediction, ``(B, H, W)`` GT and user mask (or None) in the frame the protocol scores: the KB
+    crop of a full frame (``kb_crop="crop"``), else the GT's own frame."""
+    height, width = gt.shape[-2:]
+    check_kb_frame(protocol, height, width)
+    if protocol.kb_crop == "crop" and is_full_kitti_frame(height, width):
+        top, left, h, w = kb_crop_box(height, width)
+        window = (slice(None), slice(top, top + h), slice(left, left + w))
+        pred = pred[window] if pred.shape[-2:] == gt.shape[-2:] else pred
+        gt, user = gt[window], None if user is None else user[window]
+    return _to_gt_frame(pred, tuple(gt.shape[-2:]), protocol), gt, user
+
+
 def _to_gt_frame(pred: Tensor, gt_size: tuple[int, int], protocol: EvalProtocol) -> Tensor:
     """Bring a ``(B, h, w)`` prediction to the GT size: KB paste (BTS) where it applies, resize otherwise."""
     size = tuple(pred.shape[-2:])
     if size == gt_size:
         return pred
-    height, width = gt_size
-    if protocol.kb_crop and size == (KB_CROP_HEIGHT, KB_CROP_WIDTH) and height >= size[0] and width >= size[1]:
-        top, left, h, w = kb_crop_box(height, width)
-        canvas = pred.new_zeros(pred.shape[0], height, width)
+    if protocol.kb_crop == "paste":
+        top, left, h, w = kb_crop_box(*gt_size)
+        if size != (h, w):
+            pred = resize_prediction(pred, (h, w), protocol.resize_mode, protocol.align_corners)
+        canvas = pred.new_zeros(pred.shape[0], *gt_size)
         canvas[:, top : top + h, left : left + w] = pred
         return canvas
     return resize_prediction(pred, gt_size, protocol.resize_mode, protocol.align_corners)
+
+
+def _in_gt_frame(pred: Tensor, mask: Tensor, gt_size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """A scored ``(h, w)`` prediction (NaN outside) and mask placed back into a ``gt_size`` GT frame it was
+    KB-cropped from; unchanged when it is that frame."""
+    if tuple(pred.shape) == tuple(gt_size):
+        return pred, mask
+    top, left, h, w = kb_crop_box(*gt_size)
+    full_pred, full_mask = pred.new_full(tuple(gt_size), math.nan), mask.new_zeros(tuple(gt_size))
+    full_pred[top : top + h, left : left + w], full_mask[top : top + h, left : left + w] = pred, mask
+    return full_pred, full_mask
 
 
 def _sanitize_and_clip(pred: Tensor, low: float, high: float) -> Tensor:
@@ -131,23 +169,26 @@ def _pixel_sums(pred: Tensor, gt: Tensor) -> Tensor:
             e.sum(),
             (torch.log10(gt) - torch.log10(pred)).abs().sum(),
             *[(ratio < 1.25**k).sum().double() for k in (1, 2, 3)],
+            (diff.abs() / pred).sum(),
         ]
     )
 
 
 def _metrics_from_sums(sums: Tensor) -> Tensor:
-    """The 9 metrics (``METRIC_NAMES`` order) from the running sums of one image or of a pooled set."""
-    abs_rel, sq_rel, mse, mean_e2, mean_e, log10, d1, d2, d3 = sums[1:] / sums[0]
+    """The 9 metrics (``METRIC_NAMES`` order) and AbsRel divided by the prediction, from the running sums of one
+    image or of a pooled set."""
+    abs_rel, sq_rel, mse, mean_e2, mean_e, log10, d1, d2, d3, abs_rel_pred = sums[1:] / sums[0]
     silog = 100 * torch.sqrt((mean_e2 - mean_e**2).clamp(min=0))
-    return torch.stack([abs_rel, sq_rel, mse.sqrt(), mean_e2.sqrt(), log10, silog, d1, d2, d3])
+    return torch.stack([abs_rel, sq_rel, mse.sqrt(), mean_e2.sqrt(), log10, silog, d1, d2, d3, abs_rel_pred])
 
 
 class DepthMetricAccumulator:
     """Streaming depth metrics with O(1) memory in the number of images.
 
     ``update`` takes single or batched predictions (depth, or inverse depth with ``prediction_type="inverse_depth"``;
-    ``alignment_space`` defaults to the prediction's own) and GT; ``compute`` returns the 9 metrics. In ``"per_image"``
-    mode it keeps the sum of per-image metric vectors, in ``"pooled"`` mode the pixel sums over all images.
+    ``alignment_space`` defaults to the prediction's own) and GT; ``compute`` returns the 9 metrics (and
+    ``abs_rel_standard`` where the protocol's AbsRel divides by the prediction). In ``"per_image"`` mode it keeps the
+    sum of per-image metric vectors, in ``"pooled"`` mode the pixel sums over all images.
     ``num_images`` (images scored), ``num_skipped`` (images without any valid pixel) and ``num_pixels`` (valid
     pixels scored) are kept as attributes.
     """
@@ -177,47 +218,51 @@ class DepthMetricAccumulator:
 
     def reset(self) -> None:
         """Forget every image seen so far."""
-        self._sums = torch.zeros(_NUM_SUMS if self.reduction == "pooled" else len(METRIC_NAMES), dtype=torch.float64)
+        self._sums = torch.zeros(_NUM_SUMS if self.reduction == "pooled" else _NUM_VALUES, dtype=torch.float64)
         self.num_images = 0
         self.num_skipped = 0
         self.num_pixels = 0
 
     def update(self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None = None) -> None:
         """Add ``(H, W)``, ``(B, H, W)`` or ``(B, 1, H, W)`` predictions and GT (numpy or torch, any mix)."""
+        pred_b, gt_b, mask = self._in_scoring_frame(pred, gt, valid_mask)
+        for p, g, m in zip(pred_b, gt_b, mask):
+            self._add_image(p, g, m)
+
+    def _in_scoring_frame(
+        self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``(B, H, W)`` float64 prediction and GT in the protocol's scoring frame, and their valid mask there."""
         pred_b = _as_batch(_as_cpu_tensor(pred).double(), "pred")
         gt_b = _as_batch(_as_cpu_tensor(gt).double(), "gt")
         if pred_b.shape[0] != gt_b.shape[0]:
             raise ValueError(
                 f"pred shape {tuple(pred_b.shape)} and gt shape {tuple(gt_b.shape)} have different batch sizes"
             )
-        mask = self._valid_mask(gt_b, valid_mask)
-        pred_b = _to_gt_frame(pred_b, tuple(gt_b.shape[-2:]), self.protocol)
-        for p, g, m in zip(pred_b, gt_b, mask):
-            self._add_image(p, g, m)
+        user = None if valid_mask is None else _as_batch(_as_cpu_tensor(valid_mask).bool(), "valid_mask")
+        if user is not None and user.shape != gt_b.shape:
+            raise ValueError(f"valid_mask shape {tuple(user.shape)} does not match gt shape {tuple(gt_b.shape)}")
+        pred_b, gt_b, user = _to_scoring_frame(pred_b, gt_b, user, self.protocol)
+        return pred_b, gt_b, self._valid_mask(gt_b, user)
 
-    def _valid_mask(self, gt: Tensor, valid_mask: ArrayLike | None) -> Tensor:
-        """Finite GT in ``(min_depth, max_depth]``, inside the crop and the user mask; ``(B, H, W)`` bool."""
+    def _valid_mask(self, gt: Tensor, user: Tensor | None) -> Tensor:
+        """Finite GT in the protocol's range, inside the crop and the user mask; ``(B, H, W)`` bool."""
         p = self.protocol
-        mask = torch.isfinite(gt) & (gt > p.min_depth) & (gt <= p.max_depth) & crop_mask(p.crop, *gt.shape[-2:])
-        if valid_mask is None:
-            return mask
-        user = _as_batch(_as_cpu_tensor(valid_mask).bool(), "valid_mask")
-        if user.shape != gt.shape:
-            raise ValueError(f"valid_mask shape {tuple(user.shape)} does not match gt shape {tuple(gt.shape)}")
-        return mask & user
+        below_cap = gt < p.max_depth if p.max_depth_exclusive else gt <= p.max_depth
+        mask = torch.isfinite(gt) & (gt > p.min_depth) & below_cap & crop_mask(p.crop, *gt.shape[-2:])
+        return mask if user is None else mask & user
 
     def scored(self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None = None) -> tuple[Tensor, Tensor]:
-        """One ``(H, W)`` prediction exactly as ``update`` scores it (in the GT frame, aligned, sanitised and
-        clipped) and its valid mask, e.g. for per-pixel error maps. Raises ValueError if no pixel is valid."""
-        pred_b = _as_batch(_as_cpu_tensor(pred).double(), "pred")
-        gt_b = _as_batch(_as_cpu_tensor(gt).double(), "gt")
-        if pred_b.shape[0] != 1 or gt_b.shape[0] != 1:
+        """One ``(H, W)`` prediction exactly as ``update`` scores it (in the GT's frame, aligned, sanitised and
+        clipped) and its valid mask, e.g. for per-pixel error maps. Under a ``kb_crop="crop"`` protocol a full-frame
+        GT's pixels outside the KB crop are NaN and not valid. Raises ValueError if no pixel is valid."""
+        pred_b, gt_b, mask = self._in_scoring_frame(pred, gt, valid_mask)
+        if pred_b.shape[0] != 1:
             raise ValueError(f"scored takes one image; got pred {tuple(pred_b.shape)} and gt {tuple(gt_b.shape)}")
-        mask = self._valid_mask(gt_b, valid_mask)[0]
-        if not mask.any():
+        if not mask[0].any():
             raise ValueError("no valid ground-truth pixels under this protocol")
-        pred_b = _to_gt_frame(pred_b, tuple(gt_b.shape[-2:]), self.protocol)
-        return self._aligned_and_clipped(pred_b[0], gt_b[0], mask), mask
+        scored = self._aligned_and_clipped(pred_b[0], gt_b[0], mask[0])
+        return _in_gt_frame(scored, mask[0], _as_cpu_tensor(gt).shape[-2:])
 
     def _aligned_and_clipped(self, pred: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
         pred = align(pred, gt, mask, self.alignment, self.alignment_space, self.prediction_type)
@@ -234,11 +279,17 @@ class DepthMetricAccumulator:
         self.num_pixels += int(mask.sum())
 
     def compute(self) -> dict[str, float]:
-        """The 9 metrics (keys ``METRIC_NAMES``) over everything added since the last ``reset``."""
+        """The 9 metrics (keys ``METRIC_NAMES``) over everything added since the last ``reset``; where the protocol's
+        AbsRel divides by the prediction, ``abs_rel`` is that one and ``abs_rel_standard`` (divided by the GT)
+        follows."""
         if self.num_images == 0:
             raise ValueError(f"no valid pixels to score ({self.num_skipped} image(s) had none)")
         values = _metrics_from_sums(self._sums) if self.reduction == "pooled" else self._sums / self.num_images
-        return dict(zip(METRIC_NAMES, values.tolist()))
+        *nine, abs_rel_by_prediction = values.tolist()
+        metrics = dict(zip(METRIC_NAMES, nine))
+        if self.protocol.abs_rel_denominator == "prediction":
+            metrics[ABS_REL_STANDARD], metrics["abs_rel"] = metrics["abs_rel"], abs_rel_by_prediction
+        return metrics
 
 
 def compute_depth_metrics(

@@ -27,7 +27,7 @@ from .configuration_utils import DepthConfig
 from .depth_meaning import depth_meaning_of
 from .evaluation import file_sha256
 from .files import atomic_output
-from .metrics import HIGHER_IS_BETTER, METRIC_NAMES
+from .metrics import ABS_REL_STANDARD, HIGHER_IS_BETTER, METRIC_NAMES
 from .protocols import AbsoluteCrop, EvalProtocol, FractionalCrop
 from .published import DATASET_NAMES, PublishedResult, published_results
 
@@ -90,7 +90,11 @@ def _protocol_from_json(data: dict[str, Any]) -> EvalProtocol:
     if crop is not None:
         crop = AbsoluteCrop(**{**crop, "frame": tuple(crop["frame"])}) if "frame" in crop else FractionalCrop(**crop)
     bounds = {key: float(data[key]) for key in ("min_depth", "max_depth")}
-    return EvalProtocol(**{**data, **bounds, "pred_clip": tuple(map(float, data["pred_clip"])), "crop": crop})
+    recorded = data.get("kb_crop", "none")
+    kb_crop = {False: "none", True: "paste"}.get(recorded, recorded)  # older JSONs recorded a bool
+    return EvalProtocol(
+        **{**data, **bounds, "pred_clip": tuple(map(float, data["pred_clip"])), "crop": crop, "kb_crop": kb_crop}
+    )
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,7 @@ def load_evaluation(path: str | os.PathLike, model_type: str, weights: Path | No
     dataset_type, dataset_name = _dataset_identity(data["dataset"], protocol)
     return CardEvaluation(
         path=path,
-        metrics={name: float(metrics[name]) for name in METRIC_NAMES},
+        metrics={name: float(metrics[name]) for name in (*METRIC_NAMES, ABS_REL_STANDARD) if name in metrics},
         protocol=protocol,
         settings=data["settings"],
         num_images=int(data["num_images"]),
@@ -269,10 +273,30 @@ def _crop_text(protocol: EvalProtocol) -> str:
     return f"crop rows {crop.top}·H to {crop.bottom}·H, cols {crop.left}·W to {crop.right}·W"
 
 
-def _range_text(low: float, high: float, variable: str) -> str:
+def _gt_range_text(protocol: EvalProtocol) -> str:
+    low, high = protocol.min_depth, protocol.max_depth
     if math.isinf(high):
-        return f"{variable} > {_number(low)} m"
-    return f"{_number(low)} m < {variable} ≤ {_number(high)} m"
+        return f"gt > {_number(low)} m"
+    return f"{_number(low)} m < gt {'<' if protocol.max_depth_exclusive else '≤'} {_number(high)} m"
+
+
+_FRAME_TEXT = {
+    "none": "resized to the ground truth",
+    "paste": "the network sees the 352×1216 KB crop and its prediction is pasted into a zero canvas of the full "
+    "ground-truth frame (BTS convention); other sizes are resized to the crop first",
+    "crop": "the network sees the 352×1216 KB crop and the ground truth is cropped to it (AdaBins convention); other "
+    "sizes are resized",
+}
+
+
+def _abs_rel_text(evaluation: CardEvaluation) -> list[str]:
+    """A bullet for a protocol whose AbsRel divides by the prediction (DenseDepth), with the standard value."""
+    if evaluation.protocol.abs_rel_denominator != "prediction":
+        return []
+    standard = evaluation.metrics.get(ABS_REL_STANDARD)
+    value = f": {standard:.4f} for this checkpoint" if standard is not None else ""
+    return [f"* AbsRel: divided by the prediction, as DenseDepth's evaluation computes it; the standard AbsRel "
+            f"(divided by the ground truth) is reported beside it{value}"]
 
 
 def describe_evaluation(evaluation: CardEvaluation) -> str:
@@ -280,12 +304,9 @@ def describe_evaluation(evaluation: CardEvaluation) -> str:
     protocol, settings = evaluation.protocol, evaluation.settings
     low, high = protocol.pred_clip
     clip = f"clipped to [{_number(low)}, {_number(high)}] m" if math.isfinite(high) else f"clipped to ≥ {_number(low)} m"
-    ground_truth = f"finite and {_range_text(protocol.min_depth, protocol.max_depth, 'gt')}; {_crop_text(protocol)}"
+    ground_truth = f"finite and {_gt_range_text(protocol)}; {_crop_text(protocol)}"
     scored = f"{evaluation.num_images} images scored, {evaluation.num_skipped} skipped"
-    resize = (
-        "a 352×1216 KB-crop prediction is pasted into the ground-truth frame, other sizes are resized "
-        if protocol.kb_crop else "resized to the ground truth "
-    ) + f"({protocol.resize_mode})"
+    resize = f"{_FRAME_TEXT[protocol.kb_crop]} ({protocol.resize_mode})"
     alignment = settings.get("alignment", "none")
     space = settings.get("alignment_space", "depth").replace("_", " ")
     aligned = {
@@ -300,6 +321,7 @@ def describe_evaluation(evaluation: CardEvaluation) -> str:
         f"* ground truth: {ground_truth}",
         f"* predictions: {clip}; {resize}",
         f"* averaging: {'per image, then the mean' if protocol.reduction == 'per_image' else 'all pixels pooled'}",
+        *_abs_rel_text(evaluation),
         f"* test-time augmentation: {'horizontal flip' if settings.get('flip_tta') else 'none (one forward pass)'}",
         f"* alignment: {aligned}",
         f"* {scored}; {versions}" if versions else f"* {scored}",

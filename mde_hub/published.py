@@ -49,7 +49,8 @@ PUBLISHED_RESULTS: tuple[PublishedResult, ...] = (
         source="DenseDepth paper, as tabulated by third parties (MODELS.md §2.5)",
         metrics={"delta1": 0.846, "delta2": 0.974, "delta3": 0.994, "abs_rel": 0.123, "rmse": 0.465, "log10": 0.053},
         notes="in-painted (dense) ground truth, all pixels pooled, flip TTA; AbsRel divides by the prediction "
-        "(DenseDepth's swapped arguments)",
+        "(DenseDepth's swapped compute_errors arguments), as nyu_densedepth's abs_rel does (abs_rel_standard is the "
+        "usual one)",
     ),
     PublishedResult(
         model="mde_densedepth",
@@ -66,8 +67,9 @@ PUBLISHED_RESULTS: tuple[PublishedResult, ...] = (
             "rmse": 4.170,
             "rmse_log": 0.171,
         },
-        notes="[unverified]: numbers recorded from memory and the evaluation crop is not documented; trained on "
-        "in-painted LiDAR depth; 80 m cap",
+        notes="[unverified]: numbers recorded from memory; DenseDepth's repository has no KITTI evaluation code "
+        "(evaluate.py and utils.py evaluate() score only NYU's nyu_test.zip), so its crop, frame and cap are "
+        "undocumented and kitti_garg is only the papers' usual protocol; trained on in-painted LiDAR depth",
     ),
     PublishedResult(
         model="mde_bts",
@@ -128,7 +130,7 @@ PUBLISHED_RESULTS: tuple[PublishedResult, ...] = (
         model="mde_adabins",
         variant="EfficientNet-B5",
         dataset="kitti",
-        protocol="kitti_garg",
+        protocol="kitti_garg_adabins",
         source="AdaBins paper and mmsegmentation's AdaBins README (MODELS.md §4.6)",
         metrics={
             "delta1": 0.964,
@@ -139,8 +141,8 @@ PUBLISHED_RESULTS: tuple[PublishedResult, ...] = (
             "rmse": 2.360,
             "rmse_log": 0.088,
         },
-        notes="flip TTA; Garg crop applied in the 352x1216 cropped frame, a slightly smaller region than the full "
-        "frame",
+        notes="flip TTA; image and ground truth KB-cropped, Garg fractions of the 352x1216 cropped frame (AdaBins "
+        "evaluate.py), a slightly smaller region than kitti_garg's",
     ),
     PublishedResult(
         model="mde_dpt",

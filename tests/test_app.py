@@ -232,7 +232,7 @@ def test_benchmarks_show_published_and_measured_rows(served, client):
     for row, name in zip(measured, MODELS):
         assert row[5:14] == pytest.approx([results[name].metrics[m] for m in METRIC_NAMES], rel=1e-6), name
     kitti = client.predict("KITTI protocols", api_name="/benchmarks")
-    assert {row[4] for row in kitti["data"]} == {"kitti_garg"}
+    assert {row[4] for row in kitti["data"]} == {"kitti_garg", "kitti_garg_adabins"}
     assert len(kitti["data"]) == len(published_results(dataset="kitti"))
     other = client.predict("other protocols", api_name="/benchmarks")
     assert [row[2] for row in other["data"]] == MODELS

@@ -17,16 +17,19 @@ from mde_hub.data.sample import DepthSample
 from mde_hub.depth_meaning import depth_meaning_of
 from mde_hub.evaluation import EvaluationResult, evaluate
 from mde_hub.inference import DepthPrediction, DepthPredictor
-from mde_hub.metrics import METRIC_NAMES, compute_depth_metrics
-from mde_hub.protocols import EvalProtocol
+from mde_hub.metrics import ABS_REL_STANDARD, METRIC_NAMES, compute_depth_metrics
+from mde_hub.protocols import PROTOCOLS, EvalProtocol, get_protocol, kb_crop_box
 
 H, W = 4, 6
 
 
 class FakePredictor:
-    """Same interface as DepthPredictor; `depth_fn(image)` gives the prediction."""
+    """Same interface as DepthPredictor; `depth_fn(image)` gives the prediction (float32 like a real model's, or
+    `dtype`)."""
 
-    def __init__(self, depth_fn, depth_estimation_type: str = "metric", relative_output: str = "depth") -> None:
+    def __init__(
+        self, depth_fn, depth_estimation_type: str = "metric", relative_output: str = "depth", dtype=np.float32
+    ) -> None:
         self.name = "fake"
         self.model = torch.nn.Linear(2, 3)  # 9 parameters
         self.model.config = SimpleNamespace(
@@ -35,11 +38,12 @@ class FakePredictor:
         )
         self.meaning = depth_meaning_of(self.model.config)
         self.depth_fn = depth_fn
+        self.dtype = dtype
         self.calls = 0
 
     def predict(self, image: np.ndarray) -> DepthPrediction:
         self.calls += 1
-        return DepthPrediction(self.depth_fn(image).astype(np.float32), 0.0, self.meaning)
+        return DepthPrediction(self.depth_fn(image).astype(self.dtype), 0.0, self.meaning)
 
 
 def make_samples(n: int = 3, height: int = H, width: int = W) -> list[DepthSample]:
@@ -173,6 +177,74 @@ def test_json_records_nyu_crop(tmp_path):
     result.to_json(tmp_path / "eval.json")
     crop = json.loads((tmp_path / "eval.json").read_text())["protocol"]["crop"]
     assert crop == {"top": 45, "bottom": 471, "left": 41, "right": 601, "frame": [480, 640]}
+
+
+def _oracle_samples(protocol: str) -> list[DepthSample]:
+    """Full KITTI frames (sparse GT up to 79 m) for a KITTI protocol, else 480x640 frames (GT up to 9.5 m)."""
+    kitti = get_protocol(protocol).kb_crop != "none"
+    sizes, high = ([(375, 1242), (370, 1224)], 79.0) if kitti else ([(480, 640)] * 2, 9.5)
+    rng = np.random.default_rng(7)
+    samples = []
+    for i, size in enumerate(sizes):
+        depth = rng.uniform(0.5, high, size).astype(np.float32)
+        depth[rng.random(size) < 0.5] = 0  # sparse
+        samples.append(DepthSample.from_depth(rng.integers(0, 256, (*size, 3), dtype=np.uint8), depth, None, f"o{i}"))
+    return samples
+
+
+def _oracle_predictor(samples: list[DepthSample], depth_to_output, **kwargs) -> FakePredictor:
+    """Predicts ``depth_to_output(gt)`` for every view the network may get: the frame or its KB crop, each mirrored."""
+    table = {}
+    for sample in samples:
+        views = [(sample.image, sample.depth)]
+        if sample.depth.shape != (352, 1216) and sample.depth.shape[1] >= 1216:
+            top, left, height, width = kb_crop_box(*sample.depth.shape)
+            window = (slice(top, top + height), slice(left, left + width))
+            views.append((sample.image[window], sample.depth[window]))
+        for image, depth in views:
+            table[np.ascontiguousarray(image).tobytes()] = depth_to_output(depth)
+            table[np.ascontiguousarray(image[:, ::-1]).tobytes()] = depth_to_output(depth[:, ::-1])
+    return FakePredictor(lambda image: table[image.tobytes()], dtype=np.float64, **kwargs)
+
+
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
+def test_a_perfect_metric_predictor_is_perfect_under_every_protocol(protocol):
+    samples = _oracle_samples(protocol)
+    result = evaluate(_oracle_predictor(samples, lambda depth: depth), samples, protocol=protocol)
+    assert result.metrics["abs_rel"] == 0 and result.metrics["rmse"] == 0 and result.metrics["delta1"] == 1
+    assert result.metrics.get(ABS_REL_STANDARD, 0) == 0 and result.num_images == 2
+
+
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
+def test_an_affine_disparity_predictor_is_perfect_after_scale_shift_under_every_protocol(protocol):
+    samples = _oracle_samples(protocol)
+    with np.errstate(divide="ignore"):
+        predictor = _oracle_predictor(
+            samples, lambda depth: np.where(depth > 0, 37 / depth.astype(np.float64) + 4, 4.0),
+            depth_estimation_type="relative", relative_output="inverse_depth",
+        )
+    result = evaluate(predictor, samples, protocol=protocol, alignment="scale_shift")
+    assert result.metrics["abs_rel"] < 1e-9 and result.metrics["delta1"] == 1
+    assert result.settings["alignment_space"] == "inverse_depth"
+
+
+def test_kitti_protocols_crop_the_network_input_and_refuse_cropped_ground_truth():
+    samples = _oracle_samples("kitti_garg")
+    seen = []
+    predictor = _oracle_predictor(samples, lambda depth: depth)
+    lookup = predictor.depth_fn
+    predictor.depth_fn = lambda image: seen.append(image.shape[:2]) or lookup(image)
+    evaluate(predictor, samples, protocol="kitti_garg")
+    evaluate(predictor, samples, protocol="kitti_garg_adabins")
+    assert seen == [(352, 1216)] * 4
+    top, left, height, width = kb_crop_box(375, 1242)
+    window = (slice(top, top + height), slice(left, left + width))
+    cropped = [DepthSample.from_depth(samples[0].image[window], samples[0].depth[window], None, "cropped")]
+    assert evaluate(predictor, cropped, protocol="kitti_garg_adabins").metrics["abs_rel"] == 0  # already cropped
+    calls = predictor.calls
+    with pytest.raises(ValueError, match=r"full KITTI frame.*352x1216.*KittiEigenSplit\(kb_crop=False\)"):
+        evaluate(predictor, cropped, protocol="kitti_garg")
+    assert predictor.calls == calls  # refused before predicting
 
 
 def test_depth_meaning_of_every_kind_of_config():

@@ -8,6 +8,7 @@ import torch
 
 from mde_hub.alignment import align, least_squares_scale_shift, median_scale
 from mde_hub.metrics import (
+    ABS_REL_STANDARD,
     HIGHER_IS_BETTER,
     METRIC_NAMES,
     DepthMetricAccumulator,
@@ -107,6 +108,15 @@ def test_gt_mask_excludes_zero_nan_inf_and_out_of_range():
     _assert_metrics(compute_depth_metrics(pred * 2, gt, CAPPED, valid_mask=user), PERFECT)  # 20 clipped to 10
 
 
+def test_exclusive_cap_drops_gt_at_the_cap():
+    # BTS/AdaBins: min_depth_eval < gt < max_depth_eval; the 10.0 pixel (prediction 1, wrong) no longer counts
+    exclusive = EvalProtocol(name="exclusive", description="", max_depth=10.0, max_depth_exclusive=True)
+    gt, pred = np.array([[1.0, 10.0]]), np.array([[1.0, 1.0]])
+    _assert_metrics(compute_depth_metrics(pred, gt, exclusive), PERFECT)
+    assert compute_depth_metrics(pred, gt, CAPPED)["delta1"] == 0.5
+    assert all(get_protocol(name).max_depth_exclusive for name in PROTOCOLS if name.startswith(("nyu_eigen", "kitti")))
+
+
 def test_bad_predictions_never_give_nan():
     gt = np.ones((1, 4))
     pred = np.array([[NAN, INF, -INF, -5.0]])
@@ -173,13 +183,21 @@ def test_errors():
 
 
 def test_protocol_registry():
-    assert set(PROTOCOLS) == {"nyu_eigen", "nyu_densedepth", "kitti_garg", "kitti_eigen", "none"}
-    assert get_protocol("nyu_densedepth").reduction == "pooled"
-    assert get_protocol("nyu_densedepth").pred_clip == (0.1, 10.0)
+    assert set(PROTOCOLS) == {
+        "nyu_eigen", "nyu_densedepth", "kitti_garg", "kitti_eigen", "kitti_garg_adabins", "kitti_eigen_adabins", "none"
+    }
+    densedepth = get_protocol("nyu_densedepth")
+    assert densedepth.reduction == "pooled" and densedepth.pred_clip == (0.1, 10.0) and densedepth.flip_tta
+    assert densedepth.max_depth == INF and densedepth.abs_rel_denominator == "prediction"
     assert get_protocol("kitti_garg").pred_clip == (1e-3, 80.0)
-    assert get_protocol("kitti_eigen").kb_crop and not get_protocol("nyu_eigen").kb_crop
+    assert [get_protocol(n).kb_crop for n in ("kitti_garg", "kitti_eigen", "kitti_garg_adabins", "nyu_eigen")] == [
+        "paste", "paste", "crop", "none"
+    ]
+    assert all(".py" in get_protocol(name).description for name in PROTOCOLS if name != "none")  # cites its script
     with pytest.raises(ValueError, match="pred_clip"):
         EvalProtocol(name="bad", description="", pred_clip=(0.0, 10.0))
+    with pytest.raises(ValueError, match="kb_crop"):
+        EvalProtocol(name="bad", description="", kb_crop=True)
 
 
 def test_nyu_eigen_crop_only_scores_inside():
@@ -208,6 +226,7 @@ def test_nyu_densedepth_crop_box():
         ("kitti_garg", (376, 1241), (153, 372, 44, 1196)),
         ("kitti_garg", (370, 1226), (151, 366, 44, 1181)),
         ("kitti_eigen", (375, 1242), (124, 342, 44, 1197)),
+        ("kitti_garg_adabins", (352, 1216), (143, 349, 43, 1172)),  # MODELS.md §6.2: the cropped frame's box
     ],
 )
 def test_kitti_crop_indices(name, shape, bounds):
@@ -223,9 +242,47 @@ def test_kb_crop_paste():
     pred = gt[23 : 23 + 352, 13 : 13 + 1216]
     _assert_metrics(compute_depth_metrics(pred, gt, "kitti_garg"), PERFECT)
     # without the crop, GT pixels outside the KB box see the zero canvas (clipped to 1e-3)
-    acc = DepthMetricAccumulator(EvalProtocol(name="kb", description="", kb_crop=True), reduction="pooled")
+    acc = DepthMetricAccumulator(EvalProtocol(name="kb", description="", kb_crop="paste"), reduction="pooled")
     acc.update(pred, gt)
     assert acc.compute()["delta1"] == pytest.approx(352 * 1216 / (375 * 1242))
+    # a half-resolution crop prediction is resized to 352x1216 before the paste
+    acc = DepthMetricAccumulator(EvalProtocol(name="kb", description="", kb_crop="paste"), reduction="pooled")
+    acc.update(np.full((176, 608), 2.0), np.full((375, 1242), 2.0))
+    assert acc.compute()["delta1"] == pytest.approx(352 * 1216 / (375 * 1242))
+
+
+@pytest.mark.parametrize("shape", [(352, 1216), (300, 1242), (375, 1000)])
+def test_paste_protocol_refuses_ground_truth_that_is_not_a_full_frame(shape):
+    with pytest.raises(ValueError, match=r"full KITTI frame.*KittiEigenSplit\(kb_crop=False\).*kitti_garg_adabins"):
+        compute_depth_metrics(np.ones((352, 1216)), np.ones(shape), "kitti_garg")
+
+
+def test_adabins_convention_crops_ground_truth_and_mask():
+    rows, cols = np.meshgrid(np.arange(375), np.arange(1242), indexing="ij")
+    gt = 1.0 + rows / 10 + cols / 100
+    crop = (slice(23, 23 + 352), slice(13, 13 + 1216))
+    user = np.ones_like(gt, dtype=bool)
+    user[200:] = False
+    full = compute_depth_metrics(gt, gt, "kitti_garg_adabins", valid_mask=user)  # a full-frame prediction is cropped
+    _assert_metrics(full, PERFECT)
+    acc = DepthMetricAccumulator("kitti_garg_adabins")
+    acc.update(gt[crop], gt, user)  # a 352x1216 prediction with the full frame
+    acc.update(gt[crop], gt[crop], user[crop])  # or everything already cropped
+    # Garg box of the cropped frame: rows 143:349, cols 43:1172; the user mask keeps cropped rows < 200 - 23
+    assert acc.num_pixels == 2 * (177 - 143) * (1172 - 43)
+    pred, mask = acc.scored(gt[crop] * 2, gt)  # error maps keep the GT frame: NaN and invalid outside the crop
+    assert pred.shape == mask.shape == gt.shape and int(mask.sum()) == (349 - 143) * (1172 - 43)
+    assert torch.isnan(pred[0, 0]) and pred[23 + 143, 13 + 43] == pytest.approx(2 * gt[23 + 143, 13 + 43])
+
+
+def test_abs_rel_divided_by_the_prediction():
+    gt, pred = np.array([[1.0, 2.0]]), np.array([[2.0, 4.0]])
+    metrics = compute_depth_metrics(pred, gt, "none")
+    assert tuple(metrics) == METRIC_NAMES and metrics["abs_rel"] == pytest.approx(1.0)
+    swapped = EvalProtocol(name="dd", description="", abs_rel_denominator="prediction", reduction="pooled")
+    metrics = compute_depth_metrics(pred, gt, swapped)
+    assert metrics["abs_rel"] == pytest.approx(0.5) and metrics[ABS_REL_STANDARD] == pytest.approx(1.0)
+    assert set(metrics) == {*METRIC_NAMES, ABS_REL_STANDARD}
 
 
 def test_resize_half_resolution():

@@ -196,7 +196,7 @@ def test_card_renders_with_front_matter_model_index_and_published_table(checkpoi
 
     assert "${" not in card.text and 'model="someone/tiny-depth"' in card.text
     assert "crop rows 45-470, cols 41-600 of the 480×640 frame" in card.text
-    assert "0.001 m < gt ≤ 10 m" in card.text and "clipped to [0.001, 10] m" in card.text
+    assert "0.001 m < gt < 10 m" in card.text and "clipped to [0.001, 10] m" in card.text
     rows = _table_rows(card.text)
     assert [float(cell) for cell in rows["NYU Depth v2"][2:]] == [round(NYU_METRICS[m], 4) for m in METRIC_NAMES]
     published = published_results(model_type) or published_results(dataset="nyu_depth_v2")
@@ -232,6 +232,20 @@ def test_kitti_evaluation_with_flip_tta_lands_in_the_kitti_table(checkpoint, tmp
         nyu_protocol = "nyu_densedepth" if model_type == "mde_densedepth" else "nyu_eigen"  # the paper's own protocol
         missing = f"* this checkpoint: not evaluated on NYU Depth v2 (`mde-hub evaluate --protocol {nyu_protocol}`)"
         assert missing in card.text
+
+
+def test_densedepth_protocol_states_its_abs_rel_and_old_jsons_still_read(baseline_checkpoint, tmp_path) -> None:
+    path = _eval_json(tmp_path / "dd.json", baseline_checkpoint, "nyu_densedepth", flip_tta=True)
+    data = json.loads(path.read_text())
+    data["metrics"]["abs_rel_standard"] = 0.1234
+    path.write_text(json.dumps(data))
+    text = ModelCard(render_model_card(baseline_checkpoint, [path])).text
+    assert "AbsRel: divided by the prediction" in text and "0.1234 for this checkpoint" in text
+    assert "gt > 0 m" in text  # no cap
+    data["protocol"] = {**data["protocol"], "name": "kitti_garg", "kb_crop": False}  # before kb_crop named a frame
+    data["protocol"].pop("abs_rel_denominator")
+    path.write_text(json.dumps(data))
+    assert "resized to the ground truth" in render_model_card(baseline_checkpoint, [path])
 
 
 def test_training_record_is_summarised(baseline_checkpoint, tmp_path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -234,12 +235,22 @@ def test_streaming_metrics_state_is_constant_and_resizes_to_the_protocol_frame()
     for index, (pred, label) in enumerate(zip(preds, labels)):
         result = metrics(Batch(pred, label), compute_result=index == 2)
         sizes.append(metrics.accumulator._sums.numel())
-    assert sizes == [9, 9, 9]  # nine running sums, whatever the number of images
+    assert sizes == [10, 10, 10]  # the nine metrics and DenseDepth's AbsRel, whatever the number of images
     frame_pred = torch.nn.functional.interpolate(torch.cat(preds)[:, None], size=(480, 640), mode="bilinear")[:, 0]
     frame_labels = torch.cat(labels).repeat_interleave(8, dim=1).repeat_interleave(8, dim=2)  # nearest x8
     expected = compute_depth_metrics(frame_pred, frame_labels, protocol="nyu_eigen")
     assert result == pytest.approx(expected, rel=1e-9)
     assert metrics.accumulator.num_images == 0  # reset for the next evaluation
+
+
+@pytest.mark.parametrize("protocol", ["kitti_garg", "kitti_eigen", "kitti_garg_adabins", "kitti_eigen_adabins"])
+def test_streaming_metrics_score_kitti_protocols_in_the_network_frame(protocol: str) -> None:
+    # labels come KB-cropped (and resized) by the loader: crop fractions of that frame, i.e. AdaBins' convention
+    generator = torch.Generator().manual_seed(1)
+    pred, labels = (torch.rand(2, 88, 304, generator=generator) * 70 + 1 for _ in range(2))
+    result = StreamingDepthMetrics(protocol)(SimpleNamespace(predictions=pred, label_ids=labels), compute_result=True)
+    adabins = protocol if protocol.endswith("_adabins") else f"{protocol}_adabins"
+    assert result == pytest.approx(compute_depth_metrics(pred, labels, adabins), rel=1e-12)
 
 
 def test_baseline_learns_on_synthetic_frames(tmp_path) -> None:

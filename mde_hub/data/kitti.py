@@ -53,8 +53,10 @@ class KittiEigenSplit(torch.utils.data.Dataset):
     data's calibration file is there; otherwise fx = fy = the line's focal with the principal point at the image
     centre (the calibrated one is up to about 15 px away: use the calibration where exactness matters).
 
-    ``kb_crop=True`` (the network input of BTS/AdaBins/DPT) crops image and depth to 352x1216 at
-    ``kb_crop_box`` (top = H - 352, left = (W - 1216) // 2) and shifts cx, cy accordingly.
+    ``kb_crop=True`` (the network input of BTS/AdaBins/DPT, for training) crops image and depth to 352x1216 at
+    ``kb_crop_box`` (top = H - 352, left = (W - 1216) // 2) and shifts cx, cy accordingly. For ``evaluate`` pass
+    ``kb_crop=False``: the KITTI protocols crop the full frames themselves, and the BTS/DPT ones (``kitti_garg``,
+    ``kitti_eigen``) score the full frame the prediction is pasted into, so they refuse cropped ground truth.
     ids are ``"kitti/<rgb path>"``.
     """
 

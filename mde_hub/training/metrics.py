@@ -9,11 +9,14 @@ nearest neighbour). A protocol whose crop is fixed in pixels of a reference fram
 480x640) gets both resized to that frame first, the labels by nearest neighbour and the prediction with the
 protocol's interpolation, so the crop covers the same part of the scene. This approximates the paper protocol, which
 scores the prediction against the original ground truth: for reportable numbers evaluate the saved model with
-`mde-hub evaluate` (`mde_hub.evaluation.evaluate`). Fractional crops (KITTI) apply at any size as they are.
+`mde-hub evaluate` (`mde_hub.evaluation.evaluate`). Fractional crops (KITTI) apply at any size as they are: the
+labels are the loader's KB crop (resized), so every KITTI protocol is scored here in that cropped frame, i.e. AdaBins'
+convention; `evaluate` on full frames gives the BTS/DPT convention's paste into the full frame.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -21,7 +24,7 @@ from transformers import EvalPrediction
 
 from ..image_processing_depth import resize_maps
 from ..metrics import DepthMetricAccumulator, resize_prediction
-from ..protocols import AbsoluteCrop, EvalProtocol
+from ..protocols import AbsoluteCrop, EvalProtocol, get_protocol
 
 
 def predicted_depth_only(logits: Any, labels: Any) -> torch.Tensor:
@@ -44,7 +47,9 @@ class StreamingDepthMetrics:
     """`compute_metrics` for `Trainer` with `batch_eval_metrics=True`: the protocol's nine metrics."""
 
     def __init__(self, protocol: str | EvalProtocol = "none") -> None:
-        self.accumulator = DepthMetricAccumulator(protocol)
+        protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
+        # the labels are already in the network's (KB-cropped) frame: no paste into, or crop of, a full frame
+        self.accumulator = DepthMetricAccumulator(dataclasses.replace(protocol, kb_crop="none"))
 
     @property
     def protocol(self) -> EvalProtocol:
@@ -60,7 +65,7 @@ class StreamingDepthMetrics:
             if self.accumulator.num_images == 0:
                 raise ValueError(
                     f"no evaluation image has valid ground truth under protocol {self.protocol.name!r} "
-                    f"({self.protocol.min_depth} < depth <= {self.protocol.max_depth} m)"
+                    f"({self.protocol.gt_range_text()} m)"
                 )
             return self.accumulator.compute()
         finally:
