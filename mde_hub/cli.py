@@ -123,17 +123,32 @@ def _evaluation_dataset(spec: str, layout: str | None, split: str | None, **opti
 
 
 def evaluate_model(args: argparse.Namespace) -> int:
-    """Stream a dataset through a model, print the metrics table and write the evaluation JSON."""
-    from .evaluation import evaluate
-    from .inference import DepthPredictor
+    """Stream a dataset through a model (or score saved predictions), print the metrics table and write the JSON."""
+    from .evaluation import DatasetRecord, evaluate, evaluate_predictions
 
-    dataset, split = _evaluation_dataset(args.dataset, args.layout, args.split, **_dataset_options(args))
-    predictor = DepthPredictor.from_pretrained(args.model, allow_pickle=args.allow_pickle)
-    result = evaluate(
-        predictor, dataset, args.protocol, args.flip_tta, args.align, args.align_space, args.limit,
-        dataset_source=args.dataset, dataset_split=split,
-    )
-    print(f"{args.model} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
+    if (args.model is None) == (args.predictions is None):
+        raise ValueError("give either --model (a checkpoint to run) or --predictions (a folder of saved .npy predictions)")
+    if args.predictions is not None and args.flip_tta:
+        raise ValueError("--flip-tta needs a model to run; saved predictions are scored as saved")
+    if args.model is not None and args.prediction_type is not None:
+        raise ValueError("--prediction-type describes saved predictions; a model's output meaning comes from its config")
+    options = _dataset_options(args)
+    dataset, split = _evaluation_dataset(args.dataset, args.layout, args.split, **options)
+    recorded = {key: value for key, value in options.items() if value is not None}
+    if hasattr(dataset, "depth_field"):  # the labeled .mat: which ground truth was scored, raw or in-painted
+        recorded["depth_field"] = dataset.depth_field
+    record = DatasetRecord(args.dataset, split, recorded)
+    scoring = {"alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record}
+    if args.predictions is not None:
+        result = evaluate_predictions(
+            args.predictions, dataset, args.protocol, prediction_type=args.prediction_type or "depth", **scoring
+        )
+    else:
+        from .inference import DepthPredictor
+
+        predictor = DepthPredictor.from_pretrained(args.model, allow_pickle=args.allow_pickle)
+        result = evaluate(predictor, dataset, args.protocol, flip_tta=args.flip_tta, **scoring)
+    print(f"{args.model or args.predictions} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
     print(result.format_table())
     result.to_json(args.output)
     print(f"wrote {args.output}")
@@ -240,7 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(handler=predict_depth)
 
     evaluation = commands.add_parser("evaluate", help="the nine depth metrics of a model on a dataset, as the papers score")
-    evaluation.add_argument("--model", required=True, help="checkpoint directory (mde-hub or transformers depth model)")
+    evaluation.add_argument("--model", help="checkpoint directory (mde-hub or transformers depth model)")
+    evaluation.add_argument("--predictions", metavar="DIR",
+                            help="instead of --model: a folder of saved .npy predictions, one per sample, matched by "
+                            "name (the sample's path without extension, e.g. DIR/2011_09_26/.../0000000069.npy)")
+    evaluation.add_argument("--prediction-type", choices=("depth", "inverse_depth"),
+                            help="what the saved predictions hold (default: depth); metric (metres or 1/m) unless --align")
     evaluation.add_argument("--dataset", required=True,
                             help="dataset path, or synthetic:indoor:N / synthetic:outdoor:N (optionally :SEED, default 0)")
     evaluation.add_argument("--layout", help="name the dataset layout instead of detecting it")

@@ -24,10 +24,13 @@ import transformers
 
 from . import __version__
 from .alignment import AlignmentMethod, AlignmentSpace
+from .data.sample import DepthSample
+from .depth_meaning import PredictionType
 from .files import atomic_output
 from .inference import DepthPredictor
 from .metrics import METRIC_NAMES, DepthMetricAccumulator
 from .protocols import EvalProtocol, check_kb_frame, get_protocol, is_full_kitti_frame, kb_crop_box
+from .saved_predictions import PredictionFolder
 
 
 def _predict_with_tta(
@@ -124,6 +127,59 @@ class EvaluationResult:
         return "\n".join([header, rule, row])
 
 
+@dataclasses.dataclass(frozen=True)
+class DatasetRecord:
+    """What the evaluation JSON records of the scored data: ``source`` (a path or ``synthetic:indoor:N``), ``split``
+    and the options it was opened with (e.g. ``depth_field``, ``split_file``)."""
+
+    source: str | None = None
+    split: str | None = None
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _score_dataset(
+    predict: Callable[[DepthSample], np.ndarray],
+    dataset: Any,
+    accumulator: DepthMetricAccumulator,
+    limit: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Add ``predict(sample)`` of the first ``limit`` samples of ``dataset`` to ``accumulator``, one at a time."""
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    total = len(dataset) if limit is None else min(limit, len(dataset))
+    for index in range(total):
+        sample = dataset[index]
+        accumulator.update(predict(sample), sample.depth, valid_mask=sample.valid)
+        if progress is not None:
+            progress(index + 1, total)
+
+
+def _result(
+    accumulator: DepthMetricAccumulator,
+    settings: dict[str, Any],
+    model: dict[str, Any],
+    dataset: Any,
+    record: DatasetRecord,
+) -> EvaluationResult:
+    return EvaluationResult(
+        metrics=accumulator.compute(),
+        num_images=accumulator.num_images,
+        num_skipped=accumulator.num_skipped,
+        protocol=_json_safe(dataclasses.asdict(accumulator.protocol)),
+        settings={
+            **settings,
+            "alignment": accumulator.alignment,
+            "alignment_space": accumulator.alignment_space,
+            "prediction_type": accumulator.prediction_type,
+        },
+        model=model,
+        dataset={"class": type(dataset).__name__, "len": len(dataset), **_json_safe(dataclasses.asdict(record))},
+        versions={"mde_hub": __version__, "transformers": transformers.__version__},
+        timestamp=datetime.now(timezone.utc).isoformat(),
+    )
+
+
 def evaluate(
     predictor: DepthPredictor,
     dataset: Any,
@@ -133,13 +189,12 @@ def evaluate(
     alignment_space: AlignmentSpace | None = None,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-    dataset_source: str | None = None,
-    dataset_split: str | None = None,
+    record: DatasetRecord = DatasetRecord(),
 ) -> EvaluationResult:
     """Score ``predictor`` on the first ``limit`` samples (all when None) of an indexable ``dataset``.
 
-    ``dataset_source`` (a path or ``synthetic:indoor:N``) and ``dataset_split`` are recorded with the dataset's
-    class and length, so the JSON says which data was scored.
+    ``record`` (the data's source, split and options) is stored with the dataset's class and length, so the JSON
+    says which data was scored.
 
     ``progress(done, total)`` is called after each sample. The model's output is scored as what it means
     (``predictor.meaning``): a relative model needs ``alignment="median"`` or ``"scale_shift"`` (without it a
@@ -153,42 +208,55 @@ def evaluate(
     full frame.
     """
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
-    model_identity = _model_identity(predictor)
     meaning = predictor.meaning
     if not meaning.is_metric and alignment == "none":
         raise ValueError(
             f"{predictor.name} predicts {meaning.describe()}, so metric errors without alignment are meaningless; "
             'pass alignment="median" or alignment="scale_shift"'
         )
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
     accumulator = DepthMetricAccumulator(
         protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=meaning.prediction_type
     )
     flip_tta = flip_tta or protocol.flip_tta
     clip = protocol.pred_clip if meaning.is_metric and alignment == "none" else None
-    total = len(dataset) if limit is None else min(limit, len(dataset))
-    for index in range(total):
-        sample = dataset[index]
-        image = _network_input(sample.image, protocol)
-        depth = _predict_with_tta(predictor, image, flip_tta, clip)
-        accumulator.update(depth, sample.depth, valid_mask=sample.valid)
-        if progress is not None:
-            progress(index + 1, total)
-    return EvaluationResult(
-        metrics=accumulator.compute(),
-        num_images=accumulator.num_images,
-        num_skipped=accumulator.num_skipped,
-        protocol=_json_safe(dataclasses.asdict(protocol)),
-        settings={
-            "flip_tta": flip_tta,
-            "alignment": alignment,
-            "alignment_space": accumulator.alignment_space,
-            "prediction_type": meaning.prediction_type,
-            "limit": limit,
-        },
-        model=model_identity,
-        dataset={"class": type(dataset).__name__, "len": len(dataset), "source": dataset_source, "split": dataset_split},
-        versions={"mde_hub": __version__, "transformers": transformers.__version__},
-        timestamp=datetime.now(timezone.utc).isoformat(),
+
+    def predict(sample: DepthSample) -> np.ndarray:
+        return _predict_with_tta(predictor, _network_input(sample.image, protocol), flip_tta, clip)
+
+    model_identity = _model_identity(predictor)
+    _score_dataset(predict, dataset, accumulator, limit, progress)
+    return _result(accumulator, {"flip_tta": flip_tta, "limit": limit}, model_identity, dataset, record)
+
+
+def evaluate_predictions(
+    predictions: str | os.PathLike,
+    dataset: Any,
+    protocol: str | EvalProtocol = "nyu_eigen",
+    prediction_type: PredictionType = "depth",
+    alignment: AlignmentMethod = "none",
+    alignment_space: AlignmentSpace | None = None,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    record: DatasetRecord = DatasetRecord(),
+) -> EvaluationResult:
+    """Score saved ``.npy`` predictions (``mde_hub.saved_predictions``: one file per sample, matched by name) exactly
+    as ``evaluate`` scores a model's output: same protocol, alignment and metrics.
+
+    ``prediction_type`` says what the files hold: ``"depth"`` or ``"inverse_depth"``; without alignment they must be
+    metric (metres, or 1/m). Files are scored as saved: a prediction of a KITTI protocol is either the 352x1216 KB
+    crop's (pasted or scored in place, as the protocol says) or the full frame's; flip averaging is the saver's job,
+    so a protocol that demands it (``nyu_densedepth``) is refused.
+    """
+    protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
+    if protocol.flip_tta:
+        raise ValueError(
+            f"protocol {protocol.name} averages each prediction with that of the mirrored image; saved predictions "
+            "are scored as saved, so save the flip-averaged ones and score them with a protocol without forced flip"
+        )
+    folder = PredictionFolder(predictions)
+    accumulator = DepthMetricAccumulator(
+        protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=prediction_type
     )
+    _score_dataset(lambda sample: folder.load(sample.id), dataset, accumulator, limit, progress)
+    model = {"name": folder.root.name, "path": str(folder.root.resolve()), "saved_predictions": len(folder)}
+    return _result(accumulator, {"flip_tta": False, "limit": limit}, model, dataset, record)

@@ -22,7 +22,7 @@ from mde_hub.app.inputs import ImageLimits, ScratchSpace
 from mde_hub.app.layout import OWN_SPACE
 from mde_hub.app.registry import UNTRAINED_NAME, ModelRegistry, ModelSource, discover_sources, load_predictor, model_bytes
 from mde_hub.data.folder import ENCODINGS
-from mde_hub.evaluation import evaluate
+from mde_hub.evaluation import DatasetRecord, evaluate
 from mde_hub.inference import DepthPredictor
 from mde_hub.model_card import write_model_card
 from mde_hub.data.synthetic import SyntheticDepthDataset
@@ -144,6 +144,22 @@ def _evaluate(client, image, gt, encoding, names, protocol="none", alignment="no
     )
 
 
+def test_evaluate_tab_oracles_score_zero_error(served, client, tmp_path):
+    """Ground truth equal to a metric model's own output scores AbsRel 0 and delta1 1; ground truth whose inverse is
+    affine in transformers' DPT's relative inverse depth does too, once aligned in inverse-depth space."""
+    photo = _photo(tmp_path / "photo.png", 48, 64, seed=3)
+    image = np.asarray(PIL.Image.open(photo))
+    np.save(tmp_path / "own.npy", _predict(served, "baseline-a", image).astype(np.float32))
+    inverse = _predict(served, "hf-dpt", image).astype(np.float64)
+    np.save(tmp_path / "affine.npy", (1 / (inverse / np.median(inverse) + 0.2)).astype(np.float32))
+    abs_rel, delta1 = 1 + METRIC_NAMES.index("abs_rel"), 1 + METRIC_NAMES.index("delta1")
+    for gt, name, alignment in (("own.npy", "baseline-a", "none"), ("affine.npy", "hf-dpt", "scale_shift")):
+        table, _, notes = _evaluate(client, photo, tmp_path / gt, "millimetres (16-bit PNG)", [name], alignment=alignment)
+        (row,) = table["data"]
+        assert row[abs_rel] < 1e-6 and row[delta1] == 1, (name, row)
+    assert "fitted in the model's own space" in notes
+
+
 def test_evaluate_table_equals_compute_depth_metrics_and_marks_the_best(served, client):
     sample = served["samples"][0]  # indoor, millimetre PNG
     table, error_maps, notes = _evaluate(client, sample.image, sample.depth, sample.encoding, [*MODELS, "hf-dpt"], alignment="median")
@@ -214,7 +230,7 @@ def test_benchmarks_show_published_and_measured_rows(served, client):
         checkpoint = served["models"] / name
         results[name] = evaluate(
             DepthPredictor.from_pretrained(checkpoint), SyntheticDepthDataset(size=2, height=32, width=40), "none",
-            dataset_source="synthetic:indoor:2",
+            record=DatasetRecord("synthetic:indoor:2"),
         )
         results[name].to_json(checkpoint / "results_synthetic.json")
         write_model_card(checkpoint, [checkpoint / "results_synthetic.json"])

@@ -212,7 +212,9 @@ def test_cli_evaluates_the_official_test_split_against_raw_depth(tmp_path, capsy
     assert cli_main(run) == 0  # default split: test; default ground truth: rawDepths
     raw = json.loads(output.read_text())
     assert raw["num_images"] == 2 and "2 images" in capsys.readouterr().out
-    assert raw["dataset"] == {"class": "NyuLabeledMat", "len": 2, "source": str(mat_path), "split": "test"}
+    assert raw["dataset"] == {
+        "class": "NyuLabeledMat", "len": 2, "source": str(mat_path), "split": "test", "options": {"depth_field": "rawDepths"}
+    }
     assert cli_main([*run, "--split", "test", "--depth-field", "rawDepths"]) == 0
     assert json.loads(output.read_text())["metrics"] == raw["metrics"]
     assert cli_main([*run, "--depth-field", "depths"]) == 0

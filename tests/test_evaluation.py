@@ -147,7 +147,8 @@ def test_limit_and_progress():
     result = evaluate(predictor, samples, protocol="none", limit=2, progress=lambda done, total: seen.append((done, total)))
     assert result.num_images == 2 and predictor.calls == 2
     assert seen == [(1, 2), (2, 2)]
-    assert result.settings["limit"] == 2 and result.dataset == {"class": "list", "len": 3, "source": None, "split": None}
+    assert result.settings["limit"] == 2
+    assert result.dataset == {"class": "list", "len": 3, "source": None, "split": None, "options": {}}
 
 
 def test_json_record_and_table(tmp_path):
@@ -301,5 +302,6 @@ def test_evaluate_command_writes_the_json(tmp_path, capsys):
     written = json.loads((tmp_path / "results.json").read_text())
     assert written["num_images"] == 2 and set(written["metrics"]) >= {"abs_rel", "delta1", "silog"}
     assert written["protocol"]["name"] == "none" and written["model"]["model_type"] == "mde_baseline"
-    assert written["dataset"] == {"class": "SyntheticDepthDataset", "len": 2, "source": "synthetic:indoor:2", "split": None}
+    assert written["dataset"] == {"class": "SyntheticDepthDataset", "len": 2, "source": "synthetic:indoor:2", "split": None,
+                                  "options": {}}
     assert cli_main(["evaluate", "--model", str(tmp_path / "ckpt"), "--dataset", "synthetic:park:2"]) == 2
