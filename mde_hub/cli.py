@@ -76,7 +76,7 @@ def predict_depth(args: argparse.Namespace) -> int:
     bases = plan_outputs(inputs, args.out, formats, predictor.meaning)
     for path, base in bases.items():
         image = load_image(path)
-        prediction = predictor.predict(image)
+        prediction = predictor.predict(image, args.focal)
         files = write_prediction_files(
             prediction.values, prediction.meaning, image, base, formats, args.colormap, focal=args.focal,
             stride=args.stride,
@@ -247,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="output folder (may be an input folder: nothing there is ever replaced)")
     predict.add_argument("--formats", default="png16,npy,color", help=f"comma-separated, from {','.join(FORMATS)}")
     predict.add_argument("--colormap", default="Spectral")
-    predict.add_argument("--focal", type=float, help="focal length in pixels for point clouds (default: 60 degree FOV)")
+    predict.add_argument("--focal", type=float, help="the camera's focal length in pixels: point clouds (default: 60 degree FOV) and models "
+                         "that scale depth by it (BTS KITTI; default: no scaling)")
     predict.add_argument("--stride", type=int, default=1, help="point clouds: keep every N-th pixel")
     predict.add_argument("--backend", choices=BACKENDS, default="pytorch",
                          help="onnxruntime: run MODEL/model.onnx (written by mde-hub export onnx)")

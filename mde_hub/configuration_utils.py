@@ -97,3 +97,9 @@ class FixedSizeBackboneDepthConfig(BackboneDepthConfig):
             "image_mean": list(IMAGENET_MEAN),
             "image_std": list(IMAGENET_STD),
         }
+
+
+def scales_depth_by_focal(config: Any) -> bool:
+    """Whether the model multiplies its depth by focal / `config.reference_focal` when given each image's focal length
+    in pixels (BTS's KITTI models, `focal_scaling`). Callers pass the focal at the network's input width."""
+    return bool(getattr(config, "focal_scaling", False))

@@ -34,15 +34,20 @@ from .saved_predictions import PredictionFolder
 
 
 def _predict_with_tta(
-    predictor: DepthPredictor, image: np.ndarray, flip_tta: bool, clip: tuple[float, float] | None
+    predictor: DepthPredictor,
+    image: np.ndarray,
+    flip_tta: bool,
+    clip: tuple[float, float] | None,
+    focal: float | None = None,
 ) -> np.ndarray:
     """The model's output values, or with ``flip_tta`` the mean of them and the flipped-back output of the mirrored
     image (averaged in float64 in the model's own space: depth or inverse depth). ``clip`` bounds each pass before the
-    mean, as AdaBins' predict_tta and DenseDepth's evaluate do with metric depth."""
-    values = predictor.predict(image).values
+    mean, as AdaBins' predict_tta and DenseDepth's evaluate do with metric depth. ``focal`` (fx in pixels, unchanged
+    by the mirror) goes to models that scale depth by it."""
+    values = predictor.predict(image, focal).values
     if not flip_tta:
         return values
-    mirrored = predictor.predict(np.ascontiguousarray(image[:, ::-1])).values[:, ::-1]
+    mirrored = predictor.predict(np.ascontiguousarray(image[:, ::-1]), focal).values[:, ::-1]
     passes = [np.asarray(output, dtype=np.float64) for output in (values, mirrored)]
     if clip is not None:
         passes = [np.clip(output, *clip) for output in passes]
@@ -203,7 +208,8 @@ def evaluate(
 
     A protocol with ``flip_tta`` (``nyu_densedepth``) turns flip TTA on whatever ``flip_tta`` says; the settings record
     what ran. With flip TTA a metric prediction scored without alignment is clipped to the protocol's ``pred_clip``
-    in each pass before the two are averaged. KITTI protocols take full-frame samples (``KittiEigenSplit(kb_crop=
+    in each pass before the two are averaged. Each sample's focal length (its intrinsics' fx) goes to models that
+    scale depth by it (BTS's KITTI models, as BTS's test script passes the list's focal). KITTI protocols take full-frame samples (``KittiEigenSplit(kb_crop=
     False)``) and predict on their KB crop; a BTS-convention ("paste") protocol refuses ground truth that is not a
     full frame.
     """
@@ -221,7 +227,8 @@ def evaluate(
     clip = protocol.pred_clip if meaning.is_metric and alignment == "none" else None
 
     def predict(sample: DepthSample) -> np.ndarray:
-        return _predict_with_tta(predictor, _network_input(sample.image, protocol), flip_tta, clip)
+        focal = sample.intrinsics.fx if sample.intrinsics is not None else None  # the KB crop keeps fx
+        return _predict_with_tta(predictor, _network_input(sample.image, protocol), flip_tta, clip, focal)
 
     model_identity = _model_identity(predictor)
     _score_dataset(predict, dataset, accumulator, limit, progress)

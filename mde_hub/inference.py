@@ -15,6 +15,7 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstima
 from transformers.image_processing_utils import BaseImageProcessor
 
 from .auto import image_processor_for
+from .configuration_utils import scales_depth_by_focal
 from .depth_meaning import DepthMeaning, depth_meaning_of
 from .image_processing_depth import DepthImageProcessor
 from .image_utils import ImageLike, rgb_tensor_to_uint8, to_rgb_tensor
@@ -116,14 +117,23 @@ class DepthPredictor:
         return cls(model, image_processor_for(model.config), name=name)
 
     @torch.inference_mode()
-    def predict(self, image: ImageLike) -> DepthPrediction:
+    def predict(self, image: ImageLike, focal: float | None = None) -> DepthPrediction:
+        """Depth for one image. ``focal``: the camera's horizontal focal length in pixels (fx) for this image, passed
+        (rescaled to the network's input width) to models that scale depth by it; other models ignore it."""
         rgb = to_rgb_tensor(image)
         start = time.perf_counter()
         if isinstance(self.processor, DepthImageProcessor):
             inputs = self.processor(rgb)
         else:
             inputs = self.processor(images=rgb_tensor_to_uint8(rgb), return_tensors="pt")
-        outputs = self.model(pixel_values=inputs["pixel_values"].to(self.model.device, self.model.dtype))
+        pixel_values = inputs["pixel_values"].to(self.model.device, self.model.dtype)
+        extra = {}
+        if focal is not None and scales_depth_by_focal(self.model.config):
+            if not np.isfinite(focal) or focal <= 0:
+                raise ValueError(f"the focal length must be a positive number of pixels; got {focal}")
+            network_focal = focal * pixel_values.shape[-1] / rgb.shape[-1]
+            extra["focal"] = torch.tensor([network_focal], dtype=self.model.dtype, device=self.model.device)
+        outputs = self.model(pixel_values=pixel_values, **extra)
         depth = self.processor.post_process_depth_estimation(outputs, [tuple(rgb.shape[-2:])])[0]["predicted_depth"]
         latency = time.perf_counter() - start
         return DepthPrediction(depth.float().cpu().numpy(), latency, self.meaning)

@@ -47,7 +47,8 @@ SUMMARY_FIELDS = {
     "mde_densedepth": ("backbone", "backbone_kwargs", "decoder_width_factor", "image_size"),
     "mde_bts": ("backbone", "backbone_kwargs", "bts_size", "focal_scaling", "image_size"),
     "mde_adabins": ("backbone", "backbone_kwargs", "n_bins", "patch_size", "embedding_dim", "image_size"),
-    "mde_dpt": ("backbone", "backbone_kwargs", "is_hybrid", "backbone_out_indices", "readout_type", "image_size"),
+    "mde_dpt": ("backbone", "backbone_kwargs", "is_hybrid", "backbone_out_indices", "readout_type", "image_size",
+                "inference_size"),
 }
 METRIC_LABELS = {
     "abs_rel": "AbsRel", "sq_rel": "SqRel", "rmse": "RMSE (m)", "rmse_log": "RMSE log", "log10": "log10",

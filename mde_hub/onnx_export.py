@@ -14,7 +14,9 @@ Height and width are dynamic where the architecture allows (the batch is dynamic
   tokens by a size computed with a square root, which the exporter cannot trace symbolically). The processor resizes
   every image to `image_size` anyway.
 
-BTS's optional `focal` input (KITTI focal scaling) is not part of the graph, as `DepthPredictor` never passes it.
+Models that scale depth by the camera's focal length (BTS's KITTI models) take a second input, `focal` (batch,),
+in pixels at the network's input width; `OnnxDepthModel` feeds the config's `reference_focal` (no scaling) when a
+caller gives none, as the PyTorch model applies no scaling without one.
 """
 
 from __future__ import annotations
@@ -31,25 +33,37 @@ import torch
 from torch import nn
 
 from .files import atomic_output
+from .configuration_utils import scales_depth_by_focal
 from .modeling_utils import DepthEstimationPreTrainedModel
 
 ONNX_FILENAME = "model.onnx"
 CHECK_SUFFIX = ".check.json"
-INPUT_NAME, OUTPUT_NAME = "pixel_values", "predicted_depth"
+INPUT_NAME, OUTPUT_NAME, FOCAL_NAME = "pixel_values", "predicted_depth", "focal"
 # Side multiple of the dynamic height and width per model type; absent: fixed size (see the module docstring).
 DYNAMIC_SIDE_MULTIPLE = {"mde_baseline": 8, "mde_densedepth": 32, "mde_bts": 32, "mde_dpt": 32}
 MAX_SIDE = 4096
 
 
 class PredictedDepth(nn.Module):
-    """The model as a function of `pixel_values` alone, returning `predicted_depth` (what ONNX exports)."""
+    """The model as a function of `pixel_values` (and `focal` for focal-scaling models), returning `predicted_depth`
+    (what ONNX exports)."""
 
     def __init__(self, model: DepthEstimationPreTrainedModel) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.model(pixel_values=pixel_values, return_dict=True).predicted_depth
+    def forward(self, pixel_values: torch.Tensor, focal: torch.Tensor | None = None) -> torch.Tensor:
+        extra = {} if focal is None else {"focal": focal}
+        return self.model(pixel_values=pixel_values, return_dict=True, **extra).predicted_depth
+
+
+def graph_inputs(model: DepthEstimationPreTrainedModel, pixel_values: torch.Tensor, focal_factor: float = 1.0) -> dict:
+    """The graph's inputs for `pixel_values`: with a focal-scaling model also `focal` = `focal_factor` x its
+    reference focal for every image."""
+    inputs = {INPUT_NAME: pixel_values}
+    if scales_depth_by_focal(model.config):
+        inputs[FOCAL_NAME] = torch.full((pixel_values.shape[0],), focal_factor * model.config.reference_focal)
+    return inputs
 
 
 @dataclass
@@ -83,15 +97,16 @@ def check_sizes(model: DepthEstimationPreTrainedModel) -> list[tuple[int, int]]:
     return [(height, width)] if multiple is None else [(height, width), (height + multiple, width + 2 * multiple)]
 
 
-def _dynamic_shapes(model_type: str) -> dict[str, dict[int, object]]:
+def _dynamic_shapes(model_type: str, input_names: list[str]) -> dict[str, dict[int, object]]:
     dim = torch.export.Dim
-    shapes: dict[int, object] = {0: dim("batch", min=1, max=1024)}
+    batch = dim("batch", min=1, max=1024)
+    shapes: dict[int, object] = {0: batch}
     multiple = DYNAMIC_SIDE_MULTIPLE.get(model_type)
     if multiple is not None:
         steps = MAX_SIDE // multiple
         shapes[2] = multiple * dim("height_steps", min=1, max=steps)
         shapes[3] = multiple * dim("width_steps", min=1, max=steps)
-    return {INPUT_NAME: shapes}
+    return {INPUT_NAME: shapes, **({FOCAL_NAME: {0: batch}} if FOCAL_NAME in input_names else {})}
 
 
 def onnx_session(path: str | os.PathLike, threads: int | None = None):
@@ -114,17 +129,17 @@ def export_graph(
     sides where the architecture allows (a fixed-size graph then only takes `size`)."""
     if not isinstance(model, DepthEstimationPreTrainedModel):
         raise ValueError(f"Only mde-hub models export to ONNX here; got {type(model).__name__}.")
-    traced = torch.randn(2, 3, *(size or export_size(model)))  # batch 2: torch.export specialises sizes of 1
+    traced = graph_inputs(model, torch.randn(2, 3, *(size or export_size(model))))  # batch 2: sizes of 1 specialise
     path = Path(path)
     with atomic_output(path) as temporary, contextlib.redirect_stdout(io.StringIO()):
         torch.onnx.export(
             PredictedDepth(model.eval()).eval(),
-            (traced,),
+            tuple(traced.values()),
             temporary,
-            input_names=[INPUT_NAME],
+            input_names=list(traced),
             output_names=[OUTPUT_NAME],
             opset_version=opset,
-            dynamic_shapes=_dynamic_shapes(model.config.model_type),
+            dynamic_shapes=_dynamic_shapes(model.config.model_type, list(traced)),
             dynamo=True,
             external_data=False,
         )
@@ -136,8 +151,9 @@ def export_model(
 ) -> OnnxExport:
     """`export_graph`, then compare ONNX Runtime with PyTorch on random inputs.
 
-    The check feeds N(0, 1) pixel values of each `check_sizes` size (batch 1) to both and records the largest
-    absolute difference of `predicted_depth`; a mismatch of shape raises a ValueError.
+    The check feeds N(0, 1) pixel values of each `check_sizes` size (batch 1; a focal-scaling model also gets a focal
+    of 1.25 x its reference) to both and records the largest absolute difference of `predicted_depth`; a mismatch of
+    shape raises a ValueError.
     """
     path = export_graph(model, path, opset)
     model_type = model.config.model_type
@@ -149,8 +165,9 @@ def export_model(
     differences, largest = [], 0.0
     with torch.inference_mode():
         for pixel_values in inputs:
-            expected = wrapped(pixel_values).numpy()
-            (actual,) = session.run([OUTPUT_NAME], {INPUT_NAME: pixel_values.numpy()})
+            feed = graph_inputs(model, pixel_values, focal_factor=1.25)
+            expected = wrapped(*feed.values()).numpy()
+            (actual,) = session.run([OUTPUT_NAME], {name: value.numpy() for name, value in feed.items()})
             if actual.shape != expected.shape:
                 raise ValueError(f"{path}: ONNX output shape {actual.shape} differs from PyTorch's {expected.shape}.")
             differences.append(float(np.abs(actual - expected).max()))

@@ -10,12 +10,14 @@ import numpy as np
 import torch
 from transformers.modeling_outputs import DepthEstimatorOutput
 
-from .onnx_export import INPUT_NAME, OUTPUT_NAME, onnx_session
+from .configuration_utils import scales_depth_by_focal
+from .onnx_export import FOCAL_NAME, INPUT_NAME, OUTPUT_NAME, onnx_session
 
 
 class OnnxDepthModel:
-    """Callable like a depth model: `model(pixel_values=...)` returns a `DepthEstimatorOutput` whose
-    `predicted_depth` comes from ONNX Runtime (CPU). `config` is the checkpoint's, for what the depth means."""
+    """Callable like a depth model: `model(pixel_values=..., focal=None)` returns a `DepthEstimatorOutput` whose
+    `predicted_depth` comes from ONNX Runtime (CPU). `config` is the checkpoint's, for what the depth means. A graph
+    with a `focal` input (BTS KITTI) gets the config's `reference_focal` when no focal is given: no scaling."""
 
     device = torch.device("cpu")
     dtype = torch.float32
@@ -27,9 +29,14 @@ class OnnxDepthModel:
         self.path = path
         self.config = config
         self.session = onnx_session(path, threads)
-        (self._input,) = self.session.get_inputs()
-        if self._input.name != INPUT_NAME:
-            raise ValueError(f"{path}: the graph's input is {self._input.name!r}, not {INPUT_NAME!r}.")
+        inputs = {graph_input.name: graph_input for graph_input in self.session.get_inputs()}
+        expected = [INPUT_NAME, FOCAL_NAME] if scales_depth_by_focal(config) else [INPUT_NAME]
+        if sorted(inputs) != sorted(expected):
+            raise ValueError(
+                f"{path}: the graph's inputs are {sorted(inputs)}, but this model needs {expected}; export it again "
+                "with `mde-hub export onnx CHECKPOINT`."
+            )
+        self._input = inputs[INPUT_NAME]
 
     @property
     def num_bytes(self) -> int:
@@ -39,12 +46,17 @@ class OnnxDepthModel:
     def eval(self) -> "OnnxDepthModel":
         return self
 
-    def __call__(self, pixel_values: torch.Tensor) -> DepthEstimatorOutput:
+    def __call__(self, pixel_values: torch.Tensor, focal: torch.Tensor | None = None) -> DepthEstimatorOutput:
         height, width = self._input.shape[2:]
         if isinstance(height, int) and tuple(pixel_values.shape[-2:]) != (height, width):
             raise ValueError(
                 f"{self.path} was exported for {height}x{width} inputs; got {tuple(pixel_values.shape[-2:])}. "
                 "Use the checkpoint's image processor (it resizes to that size)."
             )
-        (depth,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: pixel_values.float().cpu().numpy()})
+        feed = {INPUT_NAME: pixel_values.float().cpu().numpy()}
+        if scales_depth_by_focal(self.config):
+            batch = pixel_values.shape[0]
+            focal = np.full(batch, self.config.reference_focal) if focal is None else focal.float().cpu().numpy()
+            feed[FOCAL_NAME] = np.broadcast_to(focal, (batch,)).astype(np.float32)
+        (depth,) = self.session.run([OUTPUT_NAME], feed)
         return DepthEstimatorOutput(predicted_depth=torch.from_numpy(np.ascontiguousarray(depth)))

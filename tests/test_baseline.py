@@ -58,4 +58,4 @@ def test_cli_lists_the_baseline(capsys) -> None:
     assert "mde_baseline" in capsys.readouterr().out
     console_script = os.path.join(os.path.dirname(sys.executable), "mde-hub")  # installed by `pip install -e .`
     result = subprocess.run([console_script, "models"], capture_output=True, text=True, check=True)
-    assert "metric depth, 0.001-10 m" in result.stdout
+    assert "metric depth in metres, 0.001-10 m" in result.stdout

@@ -13,7 +13,7 @@ from torch import nn
 from mde_hub import BtsConfig, BtsForDepthEstimation, image_processor_for
 from mde_hub.backbones import create_backbone
 from mde_hub.losses import SILogLoss, silog_loss
-from mde_hub.models.bts.modeling_bts import KITTI_FOCAL, AtrousConv, LocalPlanarGuidance, Reduction1x1
+from mde_hub.models.bts.modeling_bts import AtrousConv, LocalPlanarGuidance, Reduction1x1
 
 PAPER_PARAMETERS = 47.0e6  # BTS README model zoo: DenseNet-161 BTS
 
@@ -118,7 +118,7 @@ def test_atrous_branch_keeps_the_resolution() -> None:
 
 def test_focal_scaling() -> None:
     pixels = torch.rand(2, 3, 64, 96)
-    focal = torch.tensor([2 * KITTI_FOCAL, KITTI_FOCAL])
+    focal = torch.tensor([2 * 715.0873, 715.0873])  # BTS:pytorch/bts.py divides by 715.0873
     with torch.no_grad():
         plain = tiny_model()(pixel_values=pixels).predicted_depth
         ignored = tiny_model()(pixel_values=pixels, focal=focal).predicted_depth

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,6 +11,7 @@ from safetensors.torch import save_file
 from transformers import DPTConfig, DPTForDepthEstimation
 
 from mde_hub.backbones import create_backbone
+from mde_hub.image_processing_depth import DepthImageProcessor
 from mde_hub.models.dpt import DptConfig, DptForDepthEstimation
 from mde_hub.models.dpt.convert_dpt_from_transformers import convert_dpt_from_transformers, dpt_config_from_transformers
 from mde_hub.models.dpt.modeling_dpt import ReadoutProject
@@ -168,8 +170,25 @@ def test_presets() -> None:
         0.00006016, 0.00579, 80.0, 0.0)
     assert (large.loss_type, base.loss_type, large.depth_estimation_type) == ("ssi", "ssi", "relative")
     kwargs = hybrid.image_processor_kwargs()
-    assert kwargs["size"] == {"height": 384, "width": 384} and kwargs["keep_aspect_ratio"] and kwargs["ensure_multiple_of"] == 32
+    assert kwargs["keep_aspect_ratio"] and kwargs["ensure_multiple_of"] == 32
     assert tuple(kwargs["image_mean"]) == tuple(kwargs["image_std"]) == (0.5, 0.5, 0.5)
+    with pytest.raises(StrictDataclassClassValidationError, match="inference_size"):
+        DptConfig(inference_size=(480, 630))
+
+
+@pytest.mark.parametrize(
+    ("preset", "frame", "network_input"),
+    [
+        ("hybrid", (480, 640), (480, 640)),  # DPT:run_monodepth.py dpt_hybrid_nyu: net 480x640, NYU frames unchanged
+        ("kitti", (352, 1216), (352, 1216)),  # dpt_hybrid_kitti: net 352x1216, the KB crop unchanged
+        ("large", (480, 640), (384, 512)),  # MiDaS-trained: 384 "minimal", aspect kept
+        ("base", (352, 1216), (384, 1312)),  # 1216 * 384 / 352 = 1326.5, rounded to a multiple of 32
+    ],
+)
+def test_each_preset_processes_at_its_reference_resolution(preset: str, frame: tuple, network_input: tuple) -> None:
+    processor = DepthImageProcessor(**getattr(DptConfig, preset)().image_processor_kwargs())
+    image = np.random.default_rng(0).integers(0, 256, (*frame, 3), dtype=np.uint8)
+    assert tuple(processor(image, return_tensors="pt")["pixel_values"].shape[-2:]) == network_input
     with pytest.raises(ValueError, match="is_hybrid"):
         DptForDepthEstimation(DptConfig.tiny(is_hybrid=True, backbone_out_indices=(0, 1, 2, 3)))
 

@@ -41,7 +41,7 @@ class FakePredictor:
         self.dtype = dtype
         self.calls = 0
 
-    def predict(self, image: np.ndarray) -> DepthPrediction:
+    def predict(self, image: np.ndarray, focal: float | None = None) -> DepthPrediction:
         self.calls += 1
         return DepthPrediction(self.depth_fn(image).astype(self.dtype), 0.0, self.meaning)
 

@@ -65,7 +65,7 @@ def test_loss_goes_down_on_a_fixed_batch(model_type: str) -> None:
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
-def test_save_and_load_round_trip_is_bit_identical(model_type: str, tmp_path) -> None:
+def test_save_and_load_round_trip_keeps_weights_bit_identical(model_type: str, tmp_path) -> None:
     model = build(model_type)
     image_processor_for(model.config).save_pretrained(tmp_path)
     model.save_pretrained(tmp_path)
@@ -82,7 +82,11 @@ def test_save_and_load_round_trip_is_bit_identical(model_type: str, tmp_path) ->
             assert torch.equal(value, saved[key]), key
     pixels = torch.rand(1, 3, 64, 96)
     with torch.no_grad():
-        assert torch.equal(model(pixel_values=pixels).predicted_depth, loaded(pixel_values=pixels).predicted_depth)
+        # Weights are compared bit for bit above; kernel outputs only to a tolerance, since oneDNN may pick
+        # differently vectorised kernels for the two copies (1.9e-6 apart on AMD EPYC).
+        torch.testing.assert_close(
+            loaded(pixel_values=pixels).predicted_depth, model(pixel_values=pixels).predicted_depth, rtol=1e-5, atol=1e-5
+        )
     assert type(AutoImageProcessor.from_pretrained(tmp_path)).__name__ == "DepthImageProcessor"
 
 

@@ -20,7 +20,7 @@ from mde_hub.onnx_runtime import OnnxDepthModel
 SMALL = {
     "mde_baseline": {"image_size": 64},
     "mde_densedepth": {"image_size": [64, 96]},
-    "mde_bts": {"image_size": [64, 96]},
+    "mde_bts": {"image_size": [64, 96], "focal_scaling": True},  # KITTI's focal scaling: a second graph input
     "mde_adabins": {"image_size": [64, 96]},
     "mde_dpt": {"depth_estimation_type": "relative"},  # raw disparity: metric depth is nearly constant here
 }
@@ -97,6 +97,28 @@ def test_onnxruntime_predictor_equals_pytorch(model_type: str, exported) -> None
     assert prediction.meaning == reference.meaning
     np.testing.assert_allclose(prediction.depth, reference.depth, rtol=1e-5, atol=1e-5)
     assert float(reference.depth.std()) > 1e-4
+
+
+def test_focal_scaling_graph_takes_each_images_focal(exported) -> None:
+    checkpoint, _ = exported("mde_bts")
+    image = np.random.default_rng(2).integers(0, 256, size=(64, 96, 3), dtype=np.uint8)  # the network's size
+    pytorch = DepthPredictor.from_pretrained(checkpoint)
+    onnx = DepthPredictor.from_pretrained(checkpoint, backend="onnxruntime")
+    reference_focal = pytorch.model.config.reference_focal
+    plain = pytorch.predict(image).depth
+    for focal in (None, reference_focal, 2 * reference_focal):
+        expected = pytorch.predict(image, focal).depth
+        np.testing.assert_allclose(onnx.predict(image, focal).depth, expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(expected, plain * (focal or reference_focal) / reference_focal, rtol=1e-5)
+    graph_inputs = [graph_input.name for graph_input in onnx.model.session.get_inputs()]
+    assert graph_inputs == ["pixel_values", "focal"]
+
+
+def test_graph_without_the_focal_input_is_refused(exported) -> None:
+    checkpoint, _ = exported("mde_baseline")
+    bts_config = tiny_model("mde_bts").config
+    with pytest.raises(ValueError, match=r"needs \['pixel_values', 'focal'\]; export it again"):
+        OnnxDepthModel(checkpoint / ONNX_FILENAME, bts_config)
 
 
 def test_predict_cli_and_app_registry_use_onnxruntime(tmp_path, capsys) -> None:

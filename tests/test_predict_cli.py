@@ -190,7 +190,7 @@ def test_metric_depth_beyond_a_millimetre_png_is_a_note_not_an_error(tmp_path, c
     from mde_hub.inference import DepthPrediction
 
     far = np.linspace(1.0, 120.0, 30 * 40, dtype=np.float32).reshape(30, 40)
-    monkeypatch.setattr(DepthPredictor, "predict", lambda self, image: DepthPrediction(far, 0.01, METRIC_DEPTH))
+    monkeypatch.setattr(DepthPredictor, "predict", lambda self, image, focal=None: DepthPrediction(far, 0.01, METRIC_DEPTH))
     photo = _photo(tmp_path / "far.png")
     assert _predict(tmp_path, [photo], tmp_path / "cli", "png16,npy,color") == 0
     note = "depth reaches 120.0 m, beyond the 65.535 m a millimetre PNG holds, so no 16-bit PNG (the .npy holds it)"

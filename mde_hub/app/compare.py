@@ -2,8 +2,9 @@
 labelled, and written by `mde_hub.prediction_files` as `mde-hub predict` writes them (16-bit millimetre PNG, .npy
 named by meaning, colour PNG, GLB point cloud), named after the model.
 
-Focal length of the point cloud, when none is typed: the camera the model was trained for, scaled to the image
-width. BTS KITTI models (``focal_scaling``) assume 715.0873 px at KITTI's 1242 px width; other models whose
+Focal length, when none is typed: the camera the model was trained for, scaled to the image width. It sets the
+point cloud's geometry and goes to models that scale depth by it (BTS's KITTI models, ``focal_scaling``), which
+assume their ``reference_focal`` (715.0873 px) at KITTI's 1242 px width; other models whose
 ``max_depth`` exceeds 10 m are KITTI-range (721.5377 px at 1242 px, KITTI's ``P_rect_02``); all others, including
 models without a ``max_depth``, are NYU-range (518.8579 px at 640 px, the NYU colour camera).
 """
@@ -17,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from mde_hub.configuration_utils import scales_depth_by_focal
 from mde_hub.data.nyu import NYU_FRAME, NYU_INTRINSICS
 from mde_hub.data.synthetic.scene import KITTI_FRAME, KITTI_INTRINSICS
 from mde_hub.depth_meaning import DepthMeaning
 from mde_hub.inference import DepthPredictor
-from mde_hub.models.bts.modeling_bts import KITTI_FOCAL as BTS_KITTI_FOCAL
 from mde_hub.prediction_files import PredictionFiles, write_prediction_files
 
 from .registry import ModelRegistry
@@ -33,13 +34,15 @@ MAX_POINTS = 250_000
 @dataclass
 class ModelDepth:
     """One model's output for one image: ``values`` as the model gave them and what they mean (``meaning``, from
-    ``mde_hub.depth_meaning``); ``depth`` is their depth-valued version for viewing and point clouds."""
+    ``mde_hub.depth_meaning``); ``depth`` is their depth-valued version for viewing and point clouds. ``focal``:
+    the focal length in pixels assumed for the image (the model got it if it scales depth by it)."""
 
     name: str
     values: np.ndarray
     latency_s: float
     meaning: DepthMeaning
     config: Any
+    focal: float
 
     @property
     def metric(self) -> bool:
@@ -65,17 +68,19 @@ class ModelDepth:
         return f"{self.name} | {self.latency_s * 1000:.0f} ms | {values}"
 
 
-def predict_depth(predictor: DepthPredictor, image: np.ndarray) -> ModelDepth:
-    """Run one model."""
-    prediction = predictor.predict(image)
+def predict_depth(predictor: DepthPredictor, image: np.ndarray, focal: float | None = None) -> ModelDepth:
+    """Run one model on an image seen with ``focal`` pixels (None or 0: the model's default, `default_focal`)."""
+    config = predictor.model.config
+    focal = focal or default_focal(config, image.shape[1])
+    prediction = predictor.predict(image, focal)
     values = prediction.values.astype(np.float32)
-    return ModelDepth(predictor.name, values, prediction.latency_s, prediction.meaning, predictor.model.config)
+    return ModelDepth(predictor.name, values, prediction.latency_s, prediction.meaning, config, focal)
 
 
 def default_focal(config: Any, width: int) -> float:
     """The focal length in pixels assumed for a ``width``-pixel-wide image (rule in the module docstring)."""
-    if getattr(config, "focal_scaling", False):
-        return BTS_KITTI_FOCAL * width / KITTI_FRAME[1]
+    if scales_depth_by_focal(config):
+        return config.reference_focal * width / KITTI_FRAME[1]
     max_depth = getattr(config, "max_depth", None)
     if max_depth is not None and max_depth > 10.0:
         return KITTI_INTRINSICS.fx * width / KITTI_FRAME[1]
@@ -121,10 +126,9 @@ def file_stems(names: list[str]) -> dict[str, str]:
 
 @dataclass
 class ModelFiles:
-    """What was written for one model, and the focal length of its point cloud."""
+    """What was written for one model."""
 
     files: PredictionFiles
-    focal: float
 
     @property
     def color_png(self) -> Path:
@@ -141,17 +145,15 @@ def write_model_files(
     base: Path,
     colormap: str,
     value_range: tuple[float, float] | None,
-    focal: float | None,
 ) -> ModelFiles:
     """Write one model's `APP_FORMATS` at ``base`` (``folder/STEM``) with `write_prediction_files`, its point cloud
-    seen with ``focal`` pixels (None or 0: the model's default) and thinned to at most `MAX_POINTS`."""
+    seen with the result's focal length and thinned to at most `MAX_POINTS`."""
     height, width = result.values.shape
-    focal = focal if focal else default_focal(result.config, width)
     files = write_prediction_files(
-        result.values, result.meaning, image, base, APP_FORMATS, colormap, value_range, focal,
+        result.values, result.meaning, image, base, APP_FORMATS, colormap, value_range, result.focal,
         point_stride(height, width),
     )
-    return ModelFiles(files, focal)
+    return ModelFiles(files)
 
 
 @dataclass
@@ -177,8 +179,9 @@ class Comparison:
             )
         for r in self.results:
             kind = r.meaning.describe() + ("" if r.meaning.prediction_type == "depth" else ", shown as its reciprocal")
-            focal = self.files[r.name].focal
-            lines.append(f"{r.name}: {kind}; 3D view with focal length {focal:.1f} px.")
+            focal = f"focal length {r.focal:.1f} px"
+            uses = f"depth scaled by its {focal}" if scales_depth_by_focal(r.config) else f"3D view with {focal}"
+            lines.append(f"{r.name}: {kind}; {uses}.")
             lines += [f"{r.name}: {note}" for note in self.files[r.name].files.notes]
         return "\n".join(f"- {line}" for line in lines)
 
@@ -199,11 +202,11 @@ def compare(
         raise ValueError("pick at least one model")
     if focal is not None and focal < 0:
         raise ValueError(f"the focal length must be positive (pixels), or 0 for each model's default; got {focal}")
-    results = [predict_depth(registry.get(name), image) for name in dict.fromkeys(names)]
+    results = [predict_depth(registry.get(name), image, focal) for name in dict.fromkeys(names)]
     value_range = shared_range([r.depth for r in results if r.metric]) if shared else None
     stems = file_stems([r.name for r in results])
     files = {
-        r.name: write_model_files(r, image, folder / stems[r.name], colormap, value_range if r.metric else None, focal)
+        r.name: write_model_files(r, image, folder / stems[r.name], colormap, value_range if r.metric else None)
         for r in results
     }
     return Comparison(results, files, value_range)

@@ -197,7 +197,11 @@ def build_demo(
                     )
                     colormap = gr.Radio(list(COLORMAPS), value="Spectral", label="Colormap (near = warm/bright)")
                     range_mode = gr.Radio(list(RANGE_MODES), value="shared", label="Colour range")
-                    focal = gr.Number(value=0, label="Focal length (px) for the 3D view; 0 = each model's default")
+                    focal = gr.Number(
+                        value=0,
+                        label="Camera focal length (px), 0 = each model's default",
+                        info="Sets the 3D view, and the depth of models that scale by it (BTS KITTI).",
+                    )
                     compare_button = gr.Button("Estimate depth", variant="primary", elem_id="compare-run")
                 with gr.Column(scale=2):
                     gallery = gr.Gallery(

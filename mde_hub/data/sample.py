@@ -74,10 +74,19 @@ class DepthSample:
         return replace(self, image=image, depth=np.where(valid, depth, 0.0).astype(np.float32), valid=valid, intrinsics=intrinsics)
 
 
-def to_model_inputs(sample: DepthSample, processor: Any) -> dict[str, torch.Tensor]:
-    """`pixel_values` (3, h, w) and `labels` (h, w) in metres (0 = invalid) through a `DepthImageProcessor`."""
+def to_model_inputs(sample: DepthSample, processor: Any, with_focal: bool = False) -> dict[str, torch.Tensor]:
+    """`pixel_values` (3, h, w) and `labels` (h, w) in metres (0 = invalid) through a `DepthImageProcessor`; with
+    `with_focal` also `focal`, the camera's fx at the network's input width (for BTS's KITTI focal scaling)."""
     batch = processor(sample.image, depth_maps=sample.depth)
-    return {"pixel_values": batch["pixel_values"][0], "labels": batch["labels"][0]}
+    inputs = {"pixel_values": batch["pixel_values"][0], "labels": batch["labels"][0]}
+    if with_focal:
+        if sample.intrinsics is None:
+            raise ValueError(
+                f"{sample.id}: the model scales its depth by the focal length, but this sample has no camera intrinsics"
+            )
+        network_focal = sample.intrinsics.fx * inputs["pixel_values"].shape[-1] / sample.image.shape[1]
+        inputs["focal"] = torch.tensor(network_focal, dtype=torch.float32)
+    return inputs
 
 
 class ModelInputDataset(torch.utils.data.Dataset):
@@ -87,14 +96,23 @@ class ModelInputDataset(torch.utils.data.Dataset):
     seeded by (`seed`, epoch, index, the number of times that index was read in this epoch), so runs are
     reproducible yet every epoch sees new augmentations. `set_epoch` (called by the trainer at each epoch) makes
     the draws independent of the process that reads them: DataLoader workers get a copy of the dataset, and a run
-    resumed mid-epoch repeats the augmentations of an uninterrupted one.
+    resumed mid-epoch repeats the augmentations of an uninterrupted one. `with_focal`: items carry each sample's
+    focal length (see `to_model_inputs`), for models with `focal_scaling`.
     """
 
-    def __init__(self, samples: torch.utils.data.Dataset, processor: Any, augmentation: Any = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        samples: torch.utils.data.Dataset,
+        processor: Any,
+        augmentation: Any = None,
+        seed: int = 0,
+        with_focal: bool = False,
+    ) -> None:
         self.samples = samples
         self.processor = processor
         self.augmentation = augmentation
         self.seed = seed
+        self.with_focal = with_focal
         self.epoch = 0
         self._reads: dict[int, int] = {}
 
@@ -112,4 +130,4 @@ class ModelInputDataset(torch.utils.data.Dataset):
             reads = self._reads.get(index, 0)
             self._reads[index] = reads + 1
             sample = self.augmentation(sample, np.random.default_rng((self.seed, self.epoch, index, reads)))
-        return to_model_inputs(sample, self.processor)
+        return to_model_inputs(sample, self.processor, self.with_focal)

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..auto import image_processor_for
-from ..configuration_utils import DepthConfig
+from ..configuration_utils import DepthConfig, scales_depth_by_focal
 from ..data.augmentation import get_augmentation, resize_sample
 from ..data.hf import HfDepthDataset
 from ..data.kitti import KittiEigenSplit
@@ -195,8 +195,9 @@ def build_datasets(
         height, width = args.train_image_size
         train_processor = DepthImageProcessor(**{**config.image_processor_kwargs(), "size": {"height": height, "width": width}})
     augmentation = get_augmentation(args.augmentation)
+    with_focal = scales_depth_by_focal(config)  # BTS KITTI: each image's focal goes to the model
     return TrainingData(
-        train=ModelInputDataset(train, train_processor, augmentation, seed=seed),
-        eval=ModelInputDataset(evaluation, processor) if evaluation is not None else None,
+        train=ModelInputDataset(train, train_processor, augmentation, seed=seed, with_focal=with_focal),
+        eval=ModelInputDataset(evaluation, processor, with_focal=with_focal) if evaluation is not None else None,
         description=description,
     )

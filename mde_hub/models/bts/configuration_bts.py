@@ -8,6 +8,8 @@ from huggingface_hub.dataclasses import strict
 
 from ...configuration_utils import FixedSizeBackboneDepthConfig
 
+KITTI_REFERENCE_FOCAL = 715.0873  # BTS:pytorch/bts.py: depth * focal / 715.0873 for its KITTI models
+
 
 @strict
 class BtsConfig(FixedSizeBackboneDepthConfig):
@@ -25,8 +27,11 @@ class BtsConfig(FixedSizeBackboneDepthConfig):
         loss (0.1 m for NYU, 1.0 m for KITTI).
     variance_focus (`float`, defaults to 0.85) and silog_scale (`float`, defaults to 10.0): the SILog loss
         `silog_scale * sqrt(mean g^2 - variance_focus * (mean g)^2)`.
-    focal_scaling (`bool`, defaults to False): multiply the depth by `focal / 715.0873` when `forward` is given a
-        per-image focal length in pixels (BTS's KITTI models only).
+    focal_scaling (`bool`, defaults to False): multiply the depth by `focal / reference_focal` when `forward` is given
+        a per-image focal length in pixels (BTS's KITTI models only). `DepthPredictor`, `evaluate`, training and the
+        app pass each image's focal (its intrinsics' fx at the network's input size); without one, no scaling.
+    reference_focal (`float`, defaults to 715.0873): the focal length in pixels at which focal scaling leaves the depth
+        unchanged (BTS:pytorch/bts.py divides by 715.0873).
     """
 
     model_type = "mde_bts"
@@ -38,6 +43,7 @@ class BtsConfig(FixedSizeBackboneDepthConfig):
     variance_focus: float = 0.85
     silog_scale: float = 10.0
     focal_scaling: bool = False
+    reference_focal: float = KITTI_REFERENCE_FOCAL
 
     def validate_architecture(self) -> None:
         super().validate_architecture()
@@ -49,6 +55,8 @@ class BtsConfig(FixedSizeBackboneDepthConfig):
             raise ValueError(f"daspp_dilations must be positive integers; got {self.daspp_dilations}.")
         if self.loss_min_depth < 0:
             raise ValueError(f"loss_min_depth must be >= 0; got {self.loss_min_depth}.")
+        if self.reference_focal <= 0:
+            raise ValueError(f"reference_focal must be a positive focal length in pixels; got {self.reference_focal}.")
 
     @classmethod
     def tiny(cls, **overrides: Any) -> "BtsConfig":

@@ -46,8 +46,10 @@ Choices where the sources or the brief disagree, or say nothing:
 * Decoder BatchNorms use the reference's TensorFlow-like momentum 0.01 and eps 1.1e-5 (not in MODELS.md), and
   decoder convs are Xavier-uniform initialised (MODELS.md §5.2); the encoder keeps timm's init or loaded weights.
 * KITTI focal scaling: with `config.focal_scaling` and a `focal` tensor (pixels, per image) given to `forward`,
-  depth is multiplied by focal / 715.0873 (BTS's KITTI models only; the depth may then exceed `max_depth`).
-  Without `focal` no scaling is applied. The reference passes the focal to the LPG layers but never uses it there.
+  depth is multiplied by focal / 715.0873 (`config.reference_focal`; BTS's KITTI models only; the depth may then
+  exceed `max_depth`). Without `focal` no scaling is applied. The reference passes the focal to the LPG layers but
+  never uses it there. The focal must be the one of the image the network sees: our processor resizes to
+  `image_size`, so callers scale the camera's fx by network width / image width (1 for KITTI's 352x1216 KB crop).
 * Loss: SILog (variance focus 0.85, x10) on the full-resolution prediction, ground truth > `loss_min_depth`
   (0.1 m NYU, 1.0 m KITTI). Labels of another size get a bilinearly resized prediction (BTS's labels match).
 * `hidden_states` (when requested): the 5 encoder taps, then the LPG outputs at 8x8, 4x4, 2x2 and reduc1x1, each
@@ -76,9 +78,6 @@ from ...backbones import DenseNetFeatureTaps
 from ...losses import SILogLoss
 from ...modeling_utils import DepthEstimationPreTrainedModel
 from .configuration_bts import BtsConfig
-
-KITTI_FOCAL = 715.0873
-"""Focal length (pixels) BTS's KITTI models are normalised to."""
 
 BN_MOMENTUM, BN_EPS = 0.01, 1.1e-5
 
@@ -289,14 +288,14 @@ class BtsForDepthEstimation(DepthEstimationPreTrainedModel):
     ) -> DepthEstimatorOutput | tuple:
         r"""
         focal (`torch.Tensor` of shape (batch,), *optional*): focal length of each image in pixels; used only when
-            `config.focal_scaling` is set (KITTI), to multiply the depth by focal / 715.0873.
+            `config.focal_scaling` is set (KITTI), to multiply the depth by focal / `config.reference_focal`.
         """
         self.check_input_multiple(pixel_values, 32)
         features = self.encoder(pixel_values)
         predicted_depth, guidance = self.decoder(features)
         if self.config.focal_scaling and focal is not None:
             focal = torch.as_tensor(focal, dtype=predicted_depth.dtype, device=predicted_depth.device)
-            predicted_depth = predicted_depth * focal.reshape(-1, 1, 1) / KITTI_FOCAL
+            predicted_depth = predicted_depth * focal.reshape(-1, 1, 1) / self.config.reference_focal
 
         loss = None
         if labels is not None:

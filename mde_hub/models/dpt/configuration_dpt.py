@@ -30,8 +30,12 @@ class DptConfig(BackboneDepthConfig):
     backbone (`str`, defaults to "vit_base_r50_s16_384"): timm ViT name (`vit_large_patch16_384` for DPT-Large,
         `vit_base_patch16_384` for DPT-Base). Its tokens must cover 16x16 pixels. `backbone_kwargs` may set e.g.
         `embed_dim`, `depth` and `num_heads` (the other backbone fields: see `BackboneDepthConfig`).
-    image_size (`int`, defaults to 384): the square size the ViT's position embeddings were trained at, and the
-        image processor's target size. Other sizes (multiples of 32) work: the embeddings are resized bilinearly.
+    image_size (`int`, defaults to 384): the square size the ViT's position embeddings were trained at. Other input
+        sizes (multiples of 32) work: the embeddings are resized bilinearly.
+    inference_size (`list[int]`, defaults to [480, 640]): (height, width) the image processor resizes towards, keeping
+        the aspect ratio ("minimal" resize, multiples of 32). The reference (DPT:run_monodepth.py) runs
+        `dpt_hybrid_nyu` at 480x640 (NYU frames unchanged) and `dpt_hybrid_kitti` at 352x1216 (the KB crop unchanged);
+        `None` means image_size x image_size, as for the MiDaS-trained relative models (384x384).
     is_hybrid (`bool`, defaults to True): the backbone is a ResNet-50 + ViT hybrid; its first two reassembled levels are
         then the raw ResNet stage outputs.
     backbone_out_indices (`list[int]`, defaults to [0, 1, 8, 11]): 0-indexed hooks. Hybrid: two ResNet stages, then two
@@ -73,6 +77,7 @@ class DptConfig(BackboneDepthConfig):
 
     backbone: str = "vit_base_r50_s16_384"
     image_size: int = 384
+    inference_size: list[int] | tuple[int, ...] | None = (480, 640)
     is_hybrid: bool = True
     backbone_out_indices: list[int] | tuple[int, ...] = (0, 1, 8, 11)
     layer_norm_eps: float = 1e-6
@@ -118,6 +123,10 @@ class DptConfig(BackboneDepthConfig):
             raise ValueError(f"Need metric_scale > 0 and metric_shift >= 0; got {self.metric_scale}, {self.metric_shift}.")
         if self.image_size <= 0 or self.image_size % 32:
             raise ValueError(f"image_size must be a positive multiple of 32; got {self.image_size}.")
+        if self.inference_size is not None and (
+            len(self.inference_size) != 2 or any(side <= 0 or side % 32 for side in self.inference_size)
+        ):
+            raise ValueError(f"inference_size must be (height, width), positive multiples of 32; got {self.inference_size}.")
         if self.gradient_matching_weight < 0 or not 0 <= self.trim_ratio < 1:
             raise ValueError("Need gradient_matching_weight >= 0 and 0 <= trim_ratio < 1.")
 
@@ -128,11 +137,10 @@ class DptConfig(BackboneDepthConfig):
 
     @classmethod
     def kitti(cls, **overrides: Any) -> "DptConfig":
-        """DPT-Hybrid fine-tuned on KITTI: KITTI's inverse-depth constants, 80 m, no gradient matching (sparse GT).
-
-        DPT runs KITTI at the 352x1216 KB crop: give the image processor `size={"height": 352, "width": 1216}`.
-        """
+        """DPT-Hybrid fine-tuned on KITTI: KITTI's inverse-depth constants, 80 m, no gradient matching (sparse GT),
+        run at the 352x1216 KB crop."""
         kitti = {
+            "inference_size": (352, 1216),
             "metric_scale": KITTI_METRIC_SCALE,
             "metric_shift": KITTI_METRIC_SHIFT,
             "max_depth": 80.0,
@@ -149,6 +157,7 @@ class DptConfig(BackboneDepthConfig):
             "backbone_out_indices": (5, 11, 17, 23),
             "reassemble_widths": (256, 512, 1024, 1024),
             "depth_estimation_type": "relative",
+            "inference_size": None,
         }
         return cls(**{**large, **overrides})
 
@@ -161,6 +170,7 @@ class DptConfig(BackboneDepthConfig):
             "backbone_out_indices": (2, 5, 8, 11),
             "reassemble_widths": (96, 192, 384, 768),
             "depth_estimation_type": "relative",
+            "inference_size": None,
         }
         return cls(**{**base, **overrides})
 
@@ -171,6 +181,7 @@ class DptConfig(BackboneDepthConfig):
             "backbone": "vit_tiny_patch16_384",
             "backbone_kwargs": {"embed_dim": 32, "depth": 4, "num_heads": 2, "mlp_ratio": 2.0},
             "image_size": 64,
+            "inference_size": None,
             "is_hybrid": False,
             "backbone_out_indices": (0, 1, 2, 3),
             "reassemble_widths": (8, 16, 32, 32),
@@ -180,10 +191,11 @@ class DptConfig(BackboneDepthConfig):
         return cls(**{**tiny, **overrides})
 
     def image_processor_kwargs(self) -> dict[str, Any]:
-        # MiDaS's "minimal" resize: keep the aspect ratio, scale as little as possible towards image_size x image_size,
+        # MiDaS's "minimal" resize: keep the aspect ratio, scale as little as possible towards the inference size,
         # round each side to a multiple of 32 (bicubic, as cv2.INTER_CUBIC); predictions go back bicubically.
+        height, width = self.inference_size or (self.image_size, self.image_size)
         return {
-            "size": {"height": self.image_size, "width": self.image_size},
+            "size": {"height": height, "width": width},
             "keep_aspect_ratio": True,
             "ensure_multiple_of": 32,
             "resample": "bicubic",

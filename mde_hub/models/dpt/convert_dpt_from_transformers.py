@@ -126,6 +126,7 @@ def dpt_config_from_transformers(hf_config: DPTConfig, **overrides: Any) -> DptC
         "backbone": backbone,
         "backbone_kwargs": backbone_kwargs,
         "image_size": image_size,
+        "inference_size": None,  # the MiDaS-trained checkpoints run at image_size x image_size
         "is_hybrid": hf_config.is_hybrid,
         "backbone_out_indices": out_indices,
         "layer_norm_eps": hf_config.layer_norm_eps,

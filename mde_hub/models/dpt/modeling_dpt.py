@@ -27,6 +27,9 @@ Choices where the paper, the reference code (isl-org/DPT) and ../shared/docs/MOD
   convention), plus `gradient_matching_weight` (0.5, MiDaS's alpha) x MiDaS's gradient-matching term on the aligned
   disparities. The fine-tuning constants are not in the paper's main text: lambda, scale and weight are [unverified].
 * Labels are valid where finite and > `min_depth`; both losses are computed at the input resolution.
+* Input resolution follows DPT:run_monodepth.py per checkpoint, not the 384x384 of pre-training: the NYU model sees
+  480x640 (NYU frames unchanged) and the KITTI model the 352x1216 KB crop (`DptConfig.inference_size`); the
+  MiDaS-trained relative models 384 on the short side ("minimal" resize, aspect kept, multiples of 32).
 """
 
 from __future__ import annotations
