@@ -89,13 +89,16 @@ def test_compare_returns_labelled_maps_and_exact_downloads(served, client, tmp_p
     for item, name in zip(gallery, MODELS):
         low, high = depths[name].min(), depths[name].max()
         assert item["caption"].endswith(f"{low:.2f}-{high:.2f} m") and " ms | " in item["caption"]
-    value_range = shared_range(list(depths.values()))
+    # The app's files agree exactly with one another; with an independent run of the model only to a tolerance
+    # (kernels may differ in the last bits from run to run, e.g. on AMD CPUs).
+    saved = {name: np.load(_by_suffix(downloads, f"{name}.depth.npy")) for name in MODELS}
+    value_range = shared_range(list(saved.values()))
     assert f"{value_range[0]:.3g} to {value_range[1]:.3g} m" in notes
     # 518.8579 px at NYU's 640 px width, scaled to 64 px: 51.9 px.
     assert "focal length 51.9 px" in notes
     for name in MODELS:
-        npy = np.load(_by_suffix(downloads, f"{name}.depth.npy"))
-        np.testing.assert_allclose(npy, depths[name], rtol=1e-6)
+        npy = saved[name]
+        np.testing.assert_allclose(npy, depths[name], rtol=1e-5, atol=1e-6)
         png16 = np.asarray(PIL.Image.open(_by_suffix(downloads, f"{name}.depth.png")))
         assert png16.dtype == np.uint16 and png16.shape == (48, 64)
         np.testing.assert_array_equal(png16, np.round(npy.astype(np.float64) * 1000).astype(np.uint16))
@@ -107,20 +110,21 @@ def test_compare_returns_labelled_maps_and_exact_downloads(served, client, tmp_p
     assert inspect["value"] == "baseline-a" and [c[0] for c in inspect["choices"]] == MODELS
     assert glb.endswith("baseline-a.glb")
     np.testing.assert_array_equal(np.asarray(PIL.Image.open(slider_in).convert("RGB")), image)
-    np.testing.assert_array_equal(np.asarray(PIL.Image.open(slider_depth)), colorize_depth(depths["baseline-a"], "magma", value_range))
+    np.testing.assert_array_equal(np.asarray(PIL.Image.open(slider_depth)), colorize_depth(saved["baseline-a"], "magma", value_range))
 
 
 def test_compare_per_image_range_focal_and_relative_model(served, client, tmp_path):
     photo = _photo(tmp_path / "photo.png", 40, 60, seed=1)
     image = np.asarray(PIL.Image.open(photo))
     gallery, notes, _, _, _, downloads = _compare(client, photo, ["baseline-b", "hf-dpt"], "turbo", "per image", 100.0)
-    own = _predict(served, "baseline-b", image)
+    own = np.load(_by_suffix(downloads, "baseline-b.depth.npy"))
+    np.testing.assert_allclose(own, _predict(served, "baseline-b", image), rtol=1e-5, atol=1e-6)
     colour = np.asarray(PIL.Image.open(_by_suffix(downloads, "baseline-b.color.png")))
     np.testing.assert_array_equal(colour, colorize_depth(own, "turbo"))
     # transformers' DPT predicts relative inverse depth: the app shows 1 / d, labelled relative, without a mm PNG;
     # its .npy, named by meaning, holds the values as the model gave them.
-    inverse = _predict(served, "hf-dpt", image)
-    np.testing.assert_array_equal(np.load(_by_suffix(downloads, "hf-dpt.inverse_depth.npy")), inverse)
+    inverse = np.load(_by_suffix(downloads, "hf-dpt.inverse_depth.npy"))
+    np.testing.assert_allclose(inverse, _predict(served, "hf-dpt", image), rtol=1e-5, atol=1e-6)
     colour = np.asarray(PIL.Image.open(_by_suffix(downloads, "hf-dpt.color.png")))
     np.testing.assert_array_equal(colour, colorize_depth(_depth_from_inverse(inverse).astype(np.float32), "turbo"))
     assert not any(p.endswith("hf-dpt.depth.png") for p in downloads)
@@ -195,7 +199,9 @@ def test_evaluate_error_map_is_the_abs_rel_of_the_scored_prediction(served, clie
     scale = float(error_maps[0]["caption"].rsplit(" ", 1)[1])
     assert math.isclose(scale, np.nanpercentile(error, 98), rel_tol=5e-3)  # the caption has 3 digits
     shown = np.asarray(PIL.Image.open(error_maps[0]["image"]).convert("RGB"))
-    np.testing.assert_array_equal(shown, colorize_error(error, float(np.nanpercentile(error, 98)), "magma"))
+    expected = colorize_error(error, float(np.nanpercentile(error, 98)), "magma")
+    # an independent run of the model: equal up to neighbouring colour-map entries where the last bits differ
+    assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 4
     # the two paths agree: the mean of the map is the abs_rel metric
     assert math.isclose(np.nanmean(error), compute_depth_metrics(pred, gt, "none")["abs_rel"], rel_tol=1e-9)
 
