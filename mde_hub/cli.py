@@ -199,7 +199,7 @@ def run_benchmarks(args: argparse.Namespace) -> int:
 
 
 def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--split-file", help="the file that defines the split: nyu_labeled, the official splits.mat "
+    parser.add_argument("--split-file", "--splits-file", dest="split_file", help="the file that defines the split: nyu_labeled, the official splits.mat "
                         "(default: splits.mat beside the .mat); kitti_eigen, a BTS-style list (required), e.g. "
                         "eigen_test_files_with_gt.txt")
     parser.add_argument("--depth-field", choices=("rawDepths", "depths"),

@@ -227,6 +227,11 @@ def test_cli_evaluates_the_official_test_split_against_raw_depth(tmp_path, capsy
     assert "has no split 'val': its splits are all, train, test" in capsys.readouterr().err
     assert cli_main([*run, "--split-file", str(tmp_path / "missing.mat")]) == 2
     assert "NYU splits file not found" in capsys.readouterr().err
+    elsewhere = tmp_path / "official" / "splits.mat"  # the spelling, --splits-file, names it too
+    elsewhere.parent.mkdir()
+    scipy.io.savemat(elsewhere, {"trainNdxs": np.array([[1.0], [2.0], [3.0]]), "testNdxs": np.array([[4.0]])})
+    assert cli_main([*run, "--splits-file", str(elsewhere)]) == 0
+    assert json.loads(output.read_text())["num_images"] == 1
     assert cli_main([*run, "--gt-root", str(tmp_path)]) == 2
     assert "does not take gt_root" in capsys.readouterr().err
     assert cli_main(["data", "inspect", str(mat_path), "--preview", str(tmp_path / "grid.png")]) == 0
