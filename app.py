@@ -28,7 +28,7 @@ from mde_hub.app import (  # noqa: E402
 )
 from mde_hub.app.allocator import fix_mmap_threshold  # noqa: E402
 from mde_hub.app.registry import load_predictor  # noqa: E402
-from mde_hub.inference import BACKENDS  # noqa: E402
+from mde_hub.inference.predictor import BACKENDS  # noqa: E402
 
 CHECKPOINTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints")
 

@@ -6,13 +6,13 @@ import argparse
 import sys
 
 from . import MODEL_CLASSES, __version__
-from .inference import BACKENDS
-from .prediction_files import FORMATS, list_inputs, parse_formats, plan_outputs, write_prediction_files
+from .inference.predictor import BACKENDS
+from .outputs.prediction_files import FORMATS, list_inputs, parse_formats, plan_outputs, write_prediction_files
 
 
 def list_models(_: argparse.Namespace) -> int:
     """Print every registered model type with what its `predicted_depth` means by default."""
-    from .depth_meaning import depth_meaning_of
+    from .models.depth_meaning import depth_meaning_of
 
     for model_type, (config_class, model_class) in MODEL_CLASSES.items():
         config = config_class()
@@ -25,9 +25,9 @@ def list_models(_: argparse.Namespace) -> int:
 
 def inspect_data(args: argparse.Namespace) -> int:
     """Print counts and depth statistics of a dataset and write a preview grid PNG."""
-    from .data.preview import depth_statistics, preview_grid
+    from .outputs.preview import depth_statistics, preview_grid
     from .data.registry import open_split
-    from .files import atomic_output
+    from .data.files import atomic_output
 
     dataset, split = open_split(args.path, args.layout, args.split, **_dataset_options(args))
     count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
@@ -63,10 +63,10 @@ ALLOW_PICKLE_HELP = "also load pickled pytorch_model.bin weights (they can run c
 
 
 def predict_depth(args: argparse.Namespace) -> int:
-    """Depth for images or folders, written as `mde_hub.prediction_files` names them; refused before anything is
+    """Depth for images or folders, written as `mde_hub.outputs.prediction_files` names them; refused before anything is
     written when an output would be another's or replace a file in an input folder."""
-    from .image_utils import load_image
-    from .inference import DepthPredictor
+    from .data.images import load_image
+    from .inference.predictor import DepthPredictor
 
     formats = parse_formats(args.formats)
     inputs = list_inputs(args.inputs)
@@ -124,7 +124,7 @@ def _evaluation_dataset(spec: str, layout: str | None, split: str | None, **opti
 
 def evaluate_model(args: argparse.Namespace) -> int:
     """Stream a dataset through a model (or score saved predictions), print the metrics table and write the JSON."""
-    from .evaluation import DatasetRecord, evaluate, evaluate_predictions
+    from .evaluation.evaluate import DatasetRecord, evaluate, evaluate_predictions
 
     if (args.model is None) == (args.predictions is None):
         raise ValueError("give either --model (a checkpoint to run) or --predictions (a folder of saved .npy predictions)")
@@ -144,7 +144,7 @@ def evaluate_model(args: argparse.Namespace) -> int:
             args.predictions, dataset, args.protocol, prediction_type=args.prediction_type or "depth", **scoring
         )
     else:
-        from .inference import DepthPredictor
+        from .inference.predictor import DepthPredictor
 
         predictor = DepthPredictor.from_pretrained(args.model, allow_pickle=args.allow_pickle)
         result = evaluate(predictor, dataset, args.protocol, flip_tta=args.flip_tta, **scoring)
@@ -157,7 +157,7 @@ def evaluate_model(args: argparse.Namespace) -> int:
 
 def write_card(args: argparse.Namespace) -> int:
     """Write the Hub model card of a checkpoint, with the results of its evaluation JSONs."""
-    from .model_card import write_model_card
+    from .outputs.model_card import write_model_card
 
     path = write_model_card(args.checkpoint, args.eval, args.repo_id, args.license, args.output)
     print(f"wrote {path}")
@@ -166,7 +166,7 @@ def write_card(args: argparse.Namespace) -> int:
 
 def push_model(args: argparse.Namespace) -> int:
     """Upload a checkpoint (config, processor config, safetensors weights, card, records) to a Hub repo in one commit."""
-    from .hub import push_checkpoint
+    from .outputs.hub import push_checkpoint
 
     commit = push_checkpoint(args.checkpoint, args.repo_id, args.private, commit_message=args.message, revision=args.revision)
     print(commit)
@@ -175,7 +175,7 @@ def push_model(args: argparse.Namespace) -> int:
 
 def export_onnx(args: argparse.Namespace) -> int:
     """Export a checkpoint to ONNX and print how closely ONNX Runtime matches PyTorch."""
-    from .onnx_export import CHECK_SUFFIX, export_checkpoint
+    from .inference.onnx_export import CHECK_SUFFIX, export_checkpoint
 
     result = export_checkpoint(args.checkpoint, args.output, args.opset)
     sides = f"dynamic height and width (multiples of {result.side_multiple})" if result.dynamic_sides else "fixed size"

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 from transformers.testing_utils import CaptureLogger
 
 from mde_hub import AdaBinsConfig, AdaBinsForDepthEstimation
-from mde_hub.losses import AdaBinsLoss
+from mde_hub.models.losses import AdaBinsLoss
 from mde_hub.models.adabins import AdaBinsDepthEstimatorOutput
 from mde_hub.models.adabins import modeling_adabins
 from mde_hub.models.adabins.modeling_adabins import adaptive_bin_edges, hybrid_regression, pooled_token_grid

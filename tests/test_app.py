@@ -22,13 +22,13 @@ from mde_hub.app.inputs import ImageLimits, ScratchSpace
 from mde_hub.app.layout import OWN_SPACE
 from mde_hub.app.registry import UNTRAINED_NAME, ModelRegistry, ModelSource, discover_sources, load_predictor, model_bytes
 from mde_hub.data.folder import ENCODINGS
-from mde_hub.evaluation import DatasetRecord, evaluate
-from mde_hub.inference import DepthPredictor
-from mde_hub.model_card import write_model_card
+from mde_hub.evaluation.evaluate import DatasetRecord, evaluate
+from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.outputs.model_card import write_model_card
 from mde_hub.data.synthetic import SyntheticDepthDataset
-from mde_hub.metrics import HIGHER_IS_BETTER, METRIC_NAMES, compute_depth_metrics
-from mde_hub.published import published_results
-from mde_hub.visualization import colorize_depth, colorize_error
+from mde_hub.evaluation.metrics import HIGHER_IS_BETTER, METRIC_NAMES, compute_depth_metrics
+from mde_hub.evaluation.published import published_results
+from mde_hub.outputs.colormaps import colorize_depth, colorize_error
 
 LIMITS = ImageLimits(max_pixels=200_000, min_side=16)
 MODELS = ["baseline-a", "baseline-b"]

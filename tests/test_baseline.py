@@ -12,7 +12,7 @@ from torch import nn
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
 from mde_hub.cli import main as cli_main
-from mde_hub.losses import l1_loss, ssim_loss
+from mde_hub.models.losses import l1_loss, ssim_loss
 
 
 def test_three_convs_down_three_deconvs_up_at_256() -> None:

@@ -11,8 +11,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from mde_hub import BtsConfig, BtsForDepthEstimation, image_processor_for
-from mde_hub.backbones import create_backbone
-from mde_hub.losses import SILogLoss, silog_loss
+from mde_hub.models.backbones import create_backbone
+from mde_hub.models.losses import SILogLoss, silog_loss
 from mde_hub.models.bts.modeling_bts import AtrousConv, LocalPlanarGuidance, Reduction1x1
 
 PAPER_PARAMETERS = 47.0e6  # BTS README model zoo: DenseNet-161 BTS

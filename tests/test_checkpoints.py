@@ -17,10 +17,10 @@ from safetensors import safe_open
 from transformers import AutoConfig, AutoModelForDepthEstimation, pipeline
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation
-from mde_hub.auto import image_processor_for
+from mde_hub.models.auto import image_processor_for
 from mde_hub.cli import main
-from mde_hub.inference import DepthPredictor
-from mde_hub.metrics import METRIC_NAMES
+from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.evaluation.metrics import METRIC_NAMES
 from mde_hub.training import load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,7 +26,8 @@ from mde_hub.data.folder import (
     tum_frames,
     write_rgbd_folder,
 )
-from mde_hub.data.nyu import NYU_INTRINSICS, nyu_raw_frames
+from mde_hub.data.frames import NYU_INTRINSICS
+from mde_hub.data.nyu import nyu_raw_frames
 from mde_hub.data.registry import open_dataset
 from mde_hub.data.sample import DepthSample, Intrinsics
 

@@ -8,7 +8,7 @@ import pytest
 
 from mde_hub.cli import main as cli_main
 from mde_hub.data import DepthSample
-from mde_hub.data.preview import depth_statistics, preview_grid
+from mde_hub.outputs.preview import depth_statistics, preview_grid
 from mde_hub.data.folder import write_rgbd_folder
 from mde_hub.data.registry import LAYOUTS, open_dataset, open_split
 

@@ -10,7 +10,8 @@ import PIL.Image
 import pytest
 import torch
 
-from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for, protocols
+from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
+from mde_hub.evaluation import protocols
 from mde_hub.cli import main as cli_main
 from mde_hub.data.folder import kitti_samples
 from mde_hub.data.kitti import KittiEigenSplit, kb_crop_box, read_rectified_intrinsics

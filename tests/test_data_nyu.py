@@ -19,10 +19,11 @@ import torch
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
 from mde_hub.cli import main as cli_main
 from mde_hub.data import nyu
-from mde_hub.data.nyu import NYU_INTRINSICS, NyuDenseDepth, NyuDenseDepthTest, NyuLabeledMat, NyuSyncFolder
+from mde_hub.data.frames import NYU_INTRINSICS
+from mde_hub.data.nyu import NyuDenseDepth, NyuDenseDepthTest, NyuLabeledMat, NyuSyncFolder
 from mde_hub.data.registry import open_dataset, open_split
 from mde_hub.data.sample import Intrinsics
-from mde_hub.protocols import PROTOCOLS, AbsoluteCrop
+from mde_hub.evaluation.protocols import PROTOCOLS, AbsoluteCrop
 from mde_hub.training import DataArguments, build_datasets
 
 H, W = 480, 640

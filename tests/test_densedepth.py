@@ -9,7 +9,7 @@ from huggingface_hub.errors import StrictDataclassClassValidationError
 from safetensors.torch import save_file
 
 from mde_hub import DenseDepthConfig, DenseDepthForDepthEstimation, image_processor_for
-from mde_hub.losses import DenseDepthLoss
+from mde_hub.models.losses import DenseDepthLoss
 from mde_hub.models.densedepth.modeling_densedepth import masked_average_pool2x2
 
 PAPER_PARAMETERS = 42.6e6

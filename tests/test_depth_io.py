@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mde_hub import depth_io
+from mde_hub.outputs import depth_files
 from mde_hub.data.sample import Intrinsics
-from mde_hub.depth_io import (
+from mde_hub.outputs.depth_files import (
     default_intrinsics,
     depth_to_points,
     load_depth_png_mm,
@@ -206,10 +206,10 @@ def test_failure_while_writing_leaves_no_file(tmp_path):
             raise RuntimeError("boom")
         return real_pack(fmt, *values)
 
-    with mock.patch.object(depth_io.struct, "pack", side_effect=pack_failing_at_bin_chunk):
+    with mock.patch.object(depth_files.struct, "pack", side_effect=pack_failing_at_bin_chunk):
         with pytest.raises(RuntimeError, match="boom"):
             save_point_cloud_glb(points, colors, path)
-    with mock.patch.object(depth_io.Image.Image, "save", side_effect=OSError("disk full")):
+    with mock.patch.object(depth_files.Image.Image, "save", side_effect=OSError("disk full")):
         with pytest.raises(OSError):
             save_depth_png_mm(np.ones((2, 2)), tmp_path / "broken.png")
     assert _names(tmp_path) == []

@@ -10,8 +10,8 @@ from huggingface_hub.errors import StrictDataclassClassValidationError
 from safetensors.torch import save_file
 from transformers import DPTConfig, DPTForDepthEstimation
 
-from mde_hub.backbones import create_backbone
-from mde_hub.image_processing_depth import DepthImageProcessor
+from mde_hub.models.backbones import create_backbone
+from mde_hub.processing.image_processing_depth import DepthImageProcessor
 from mde_hub.models.dpt import DptConfig, DptForDepthEstimation
 from mde_hub.models.dpt.convert_dpt_from_transformers import convert_dpt_from_transformers, dpt_config_from_transformers
 from mde_hub.models.dpt.modeling_dpt import ReadoutProject

@@ -232,7 +232,7 @@ def test_evaluate_killed_while_writing_keeps_the_old_results(tmp_path) -> None:
 def test_atomic_output_flushes_the_file_before_the_rename_and_the_folder_after(tmp_path, monkeypatch) -> None:
     """Survives a power loss too: the data reach the disk before the new name points at them, and the rename itself
     is made durable by syncing the folder."""
-    from mde_hub import files
+    from mde_hub.data import files
 
     events = []
     real_fsync, real_replace = os.fsync, os.replace

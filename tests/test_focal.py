@@ -13,8 +13,8 @@ from mde_hub.app import ModelRegistry, discover_sources
 from mde_hub.app.compare import compare, default_focal
 from mde_hub.cli import main as cli_main
 from mde_hub.data.sample import DepthSample, Intrinsics, ModelInputDataset
-from mde_hub.evaluation import evaluate
-from mde_hub.inference import DepthPredictor
+from mde_hub.evaluation.evaluate import evaluate
+from mde_hub.inference.predictor import DepthPredictor
 
 NETWORK = (64, 96)  # (height, width) the tiny KITTI model's processor resizes to
 REFERENCE_FOCAL = 715.0873  # BTS:pytorch/bts.py

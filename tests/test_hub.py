@@ -24,9 +24,9 @@ import local_hub as local_hub_server
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, DepthImageProcessor, image_processor_for
 from mde_hub.cli import main as cli_main
 from mde_hub.data.synthetic import SyntheticDepthDataset
-from mde_hub.evaluation import evaluate
-from mde_hub.hub import PUSH_PATTERNS, checkpoint_files
-from mde_hub.inference import DepthPredictor
+from mde_hub.evaluation.evaluate import evaluate
+from mde_hub.outputs.hub import PUSH_PATTERNS, checkpoint_files
+from mde_hub.inference.predictor import DepthPredictor
 
 local_hub = local_hub_server.local_hub  # the fixture
 README = Path(__file__).resolve().parents[1] / "README.md"

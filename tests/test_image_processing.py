@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mde_hub import DepthImageProcessor
-from mde_hub.image_utils import load_image, to_rgb_tensor
+from mde_hub.data.images import load_image, to_rgb_tensor
 
 NO_RESIZE = dict(do_resize=False, do_normalize=False)
 

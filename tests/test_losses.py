@@ -1,4 +1,4 @@
-"""Numerical tests for mde_hub.losses."""
+"""Numerical tests for mde_hub.models.losses."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mde_hub.losses import (
+from mde_hub.models.losses import (
     AdaBinsLoss,
     DenseDepthLoss,
     ScaleAndShiftInvariantLoss,

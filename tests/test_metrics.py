@@ -1,4 +1,4 @@
-"""Tests for mde_hub.metrics, mde_hub.protocols and mde_hub.alignment, against numbers worked out by hand."""
+"""Tests for mde_hub.evaluation.metrics, mde_hub.evaluation.protocols and mde_hub.evaluation.alignment, against numbers worked out by hand."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mde_hub.alignment import align, least_squares_scale_shift, median_scale
-from mde_hub.metrics import (
+from mde_hub.evaluation.alignment import align, least_squares_scale_shift, median_scale
+from mde_hub.evaluation.metrics import (
     ABS_REL_STANDARD,
     HIGHER_IS_BETTER,
     METRIC_NAMES,
@@ -15,7 +15,7 @@ from mde_hub.metrics import (
     compute_depth_metrics,
     resize_prediction,
 )
-from mde_hub.protocols import PROTOCOLS, EvalProtocol, crop_mask, get_protocol, kb_crop_box
+from mde_hub.evaluation.protocols import PROTOCOLS, EvalProtocol, crop_mask, get_protocol, kb_crop_box
 
 NAN, INF = float("nan"), float("inf")
 LN2 = math.log(2)

@@ -29,4 +29,4 @@ def test_template_fills_from_the_placeholders(model_type: str) -> None:
     card = template.substitute(values)
     assert all(value in card for value in values.values())
     assert f"model_type: {model_type}" in card or f"`{model_type}`" in card
-    assert "| 0." not in card, "published numbers belong in mde_hub/published.py, filled in as ${published_table}"
+    assert "| 0." not in card, "published numbers belong in mde_hub/evaluation/published.py, filled in as ${published_table}"

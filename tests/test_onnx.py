@@ -12,9 +12,9 @@ import torch
 from mde_hub import MODEL_CLASSES
 from mde_hub.app.registry import ModelSource, load_predictor, model_bytes
 from mde_hub.cli import main
-from mde_hub.inference import DepthPredictor
-from mde_hub.onnx_export import CHECK_SUFFIX, DYNAMIC_SIDE_MULTIPLE, ONNX_FILENAME, export_checkpoint
-from mde_hub.onnx_runtime import OnnxDepthModel
+from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.inference.onnx_export import CHECK_SUFFIX, DYNAMIC_SIDE_MULTIPLE, ONNX_FILENAME, export_checkpoint
+from mde_hub.inference.onnx_runtime import OnnxDepthModel
 
 # Tiny configurations at small processor sizes (the size the graph is traced and checked at).
 SMALL = {
@@ -37,7 +37,7 @@ def tiny_model(model_type: str, seed: int = 0) -> torch.nn.Module:
 
 
 def save_checkpoint(model: torch.nn.Module, path) -> None:
-    from mde_hub.auto import image_processor_for
+    from mde_hub.models.auto import image_processor_for
 
     model.save_pretrained(path)
     image_processor_for(model.config).save_pretrained(path)

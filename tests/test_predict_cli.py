@@ -8,8 +8,8 @@ import torch
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
 from mde_hub.cli import main as cli_main
-from mde_hub.depth_io import load_depth_png_mm
-from mde_hub.inference import DepthPredictor
+from mde_hub.outputs.depth_files import load_depth_png_mm
+from mde_hub.inference.predictor import DepthPredictor
 
 
 def test_predict_writes_every_format(tmp_path, capsys) -> None:
@@ -186,8 +186,8 @@ def test_cli_and_app_write_identical_files(tmp_path, capsys) -> None:
 
 def test_metric_depth_beyond_a_millimetre_png_is_a_note_not_an_error(tmp_path, capsys, monkeypatch) -> None:
     from mde_hub.app.compare import compare
-    from mde_hub.depth_meaning import METRIC_DEPTH
-    from mde_hub.inference import DepthPrediction
+    from mde_hub.models.depth_meaning import METRIC_DEPTH
+    from mde_hub.inference.predictor import DepthPrediction
 
     far = np.linspace(1.0, 120.0, 30 * 40, dtype=np.float32).reshape(30, 40)
     monkeypatch.setattr(DepthPredictor, "predict", lambda self, image, focal=None: DepthPrediction(far, 0.01, METRIC_DEPTH))

@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 
 from mde_hub.data.sample import DepthSample
-from mde_hub.evaluation import evaluate
-from mde_hub.metrics import ABS_REL_STANDARD, DepthMetricAccumulator
+from mde_hub.evaluation.evaluate import evaluate
+from mde_hub.evaluation.metrics import ABS_REL_STANDARD, DepthMetricAccumulator
 
 from test_evaluation import FakePredictor
 

@@ -1,11 +1,11 @@
-"""Saved .npy predictions matched to data-set samples (mde_hub.saved_predictions)."""
+"""Saved .npy predictions matched to data-set samples (mde_hub.evaluation.saved_predictions)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mde_hub.saved_predictions import PredictionFolder
+from mde_hub.evaluation.saved_predictions import PredictionFolder
 
 
 def _save(root, relative, array):

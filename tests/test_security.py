@@ -23,7 +23,7 @@ import local_hub as local_hub_server
 from mde_hub import MODEL_CLASSES, cli, image_processor_for
 from mde_hub.app import layout
 from mde_hub.app.registry import ModelRegistry, ModelSource, discover_sources
-from mde_hub.inference import DepthPredictor
+from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.training import build_model, parse_arguments, run_training
 
 local_hub = local_hub_server.local_hub

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
-from mde_hub.metrics import METRIC_NAMES, compute_depth_metrics
+from mde_hub.evaluation.metrics import METRIC_NAMES, compute_depth_metrics
 from mde_hub.training import RECORD_NAME, StreamingDepthMetrics, build_trainer, main, parse_arguments, run_training
 from mde_hub.training.recipes import argument_names, load_recipe
 

@@ -138,7 +138,7 @@ def test_evaluation_dataset_specs(video_folders):
 def test_cli_evaluates_a_held_out_tail(video_folders, tmp_path, capsys):
     torch.manual_seed(0)
     BaselineForDepthEstimation(BaselineConfig.tiny(image_size=32)).save_pretrained(tmp_path / "model")
-    from mde_hub.auto import image_processor_for
+    from mde_hub.models.auto import image_processor_for
 
     image_processor_for(BaselineConfig.tiny(image_size=32)).save_pretrained(tmp_path / "model")
     output = tmp_path / "results.json"

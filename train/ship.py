@@ -29,9 +29,9 @@ import torch
 from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
 from mde_hub.data.sample import DepthSample
-from mde_hub.files import atomic_output
-from mde_hub.inference import DepthPredictor
-from mde_hub.visualization import colorize_depth
+from mde_hub.data.files import atomic_output
+from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.outputs.colormaps import colorize_depth
 
 SHIPPED_FILES = ("config.json", "preprocessor_config.json", "model.safetensors", "training_record.json")
 SPLITS = {"synthetic": "synthetic", "icl": "ICL-NUIM", "7scenes": "7-Scenes"}  # results_<split>_*.json -> column label

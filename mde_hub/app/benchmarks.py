@@ -1,11 +1,11 @@
-"""The Benchmarks tab's table: the papers' published numbers (``mde_hub.published``) beside this project's own
+"""The Benchmarks tab's table: the papers' published numbers (``mde_hub.evaluation.published``) beside this project's own
 measurements of the served checkpoints.
 
 Own measurements are found in each local checkpoint folder:
 
 * ``results*.json``: evaluation results as ``mde-hub evaluate --output CHECKPOINT/results_NAME.json`` writes them
   (``EvaluationResult.to_json``); the protocol is the one recorded in the file;
-* ``README.md``, when there is no such JSON: a model card's ``model-index`` results (metric types named as ``mde_hub.metrics.METRIC_NAMES``),
+* ``README.md``, when there is no such JSON: a model card's ``model-index`` results (metric types named as ``mde_hub.evaluation.metrics.METRIC_NAMES``),
   labelled with the dataset (and split) the card names and the protocol it gives as each metric's config.
 """
 
@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from huggingface_hub import ModelCard
 
-from mde_hub.metrics import METRIC_NAMES
-from mde_hub.published import DATASET_NAMES, published_results
+from mde_hub.evaluation.metrics import METRIC_NAMES
+from mde_hub.evaluation.published import DATASET_NAMES, published_results
 
 from .registry import ModelRegistry
 

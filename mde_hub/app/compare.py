@@ -1,5 +1,5 @@
 """The Compare tab's logic, free of Gradio: depth from several models, colourised with one range or one each,
-labelled, and written by `mde_hub.prediction_files` as `mde-hub predict` writes them (16-bit millimetre PNG, .npy
+labelled, and written by `mde_hub.outputs.prediction_files` as `mde-hub predict` writes them (16-bit millimetre PNG, .npy
 named by meaning, colour PNG, GLB point cloud), named after the model.
 
 Focal length, when none is typed: the camera the model was trained for, scaled to the image width. It sets the
@@ -18,12 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from mde_hub.configuration_utils import scales_depth_by_focal
-from mde_hub.data.nyu import NYU_FRAME, NYU_INTRINSICS
-from mde_hub.data.synthetic.scene import KITTI_FRAME, KITTI_INTRINSICS
-from mde_hub.depth_meaning import DepthMeaning
-from mde_hub.inference import DepthPredictor
-from mde_hub.prediction_files import PredictionFiles, write_prediction_files
+from mde_hub.models.configuration_utils import scales_depth_by_focal
+from mde_hub.data.frames import KITTI_FRAME, KITTI_INTRINSICS, NYU_FRAME, NYU_INTRINSICS
+from mde_hub.models.depth_meaning import DepthMeaning
+from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.outputs.prediction_files import PredictionFiles, write_prediction_files
 
 from .registry import ModelRegistry
 
@@ -34,7 +33,7 @@ MAX_POINTS = 250_000
 @dataclass
 class ModelDepth:
     """One model's output for one image: ``values`` as the model gave them and what they mean (``meaning``, from
-    ``mde_hub.depth_meaning``); ``depth`` is their depth-valued version for viewing and point clouds. ``focal``:
+    ``mde_hub.models.depth_meaning``); ``depth`` is their depth-valued version for viewing and point clouds. ``focal``:
     the focal length in pixels assumed for the image (the model got it if it scales depth by it)."""
 
     name: str

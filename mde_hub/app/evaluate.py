@@ -1,5 +1,5 @@
 """The Evaluate tab's logic, free of Gradio: each model's nine metrics against one ground-truth depth map under a
-protocol and an alignment (``mde_hub.metrics``), the best value of each metric marked, and absolute relative error
+protocol and an alignment (``mde_hub.evaluation.metrics``), the best value of each metric marked, and absolute relative error
 maps on one shared colour scale."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from mde_hub.alignment import AlignmentMethod, AlignmentSpace
-from mde_hub.metrics import HIGHER_IS_BETTER, METRIC_NAMES, DepthMetricAccumulator, compute_depth_metrics
-from mde_hub.visualization import colorize_error
+from mde_hub.evaluation.alignment import AlignmentMethod, AlignmentSpace
+from mde_hub.evaluation.metrics import HIGHER_IS_BETTER, METRIC_NAMES, DepthMetricAccumulator, compute_depth_metrics
+from mde_hub.outputs.colormaps import colorize_error
 
 from .compare import ModelDepth, predict_depth
 from .inputs import check_same_size

@@ -14,7 +14,7 @@ import numpy as np
 import PIL.Image
 
 from mde_hub.data.folder import ENCODINGS
-from mde_hub.image_utils import load_image, to_rgb_uint8
+from mde_hub.data.images import load_image, to_rgb_uint8
 
 GT_ENCODINGS: dict[str, str] = {
     "millimetres (16-bit PNG)": "mm",

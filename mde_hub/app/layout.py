@@ -16,12 +16,12 @@ import numpy as np
 import PIL.Image
 from huggingface_hub import constants as hub_constants
 
-from mde_hub.alignment import ALIGNMENT_METHODS, ALIGNMENT_SPACES
-from mde_hub.depth_io import check_ground_truth
-from mde_hub.files import atomic_output
-from mde_hub.metrics import METRIC_NAMES
-from mde_hub.protocols import PROTOCOLS
-from mde_hub.visualization import COLORMAPS
+from mde_hub.evaluation.alignment import ALIGNMENT_METHODS, ALIGNMENT_SPACES
+from mde_hub.outputs.depth_files import check_ground_truth
+from mde_hub.data.files import atomic_output
+from mde_hub.evaluation.metrics import METRIC_NAMES
+from mde_hub.evaluation.protocols import PROTOCOLS
+from mde_hub.outputs.colormaps import COLORMAPS
 
 from .benchmarks import PROTOCOL_FILTERS, benchmarks_frame
 from .compare import compare
@@ -261,7 +261,7 @@ def build_demo(
 
         with gr.Tab("Benchmarks") as benchmarks_tab:
             gr.Markdown(
-                "Published numbers (from the papers and their repositories, `mde_hub/published.py`) beside this "
+                "Published numbers (from the papers and their repositories, `mde_hub/evaluation/published.py`) beside this "
                 "project's own measurements of the served checkpoints (`results*.json` and model cards in each "
                 "checkpoint folder). Compare rows only within one dataset and protocol."
             )

@@ -12,14 +12,14 @@ from typing import Any
 import torch
 from transformers import AutoConfig
 
-from ..auto import MODEL_CLASSES
-from ..configuration_utils import DepthConfig
+from ..models.auto import MODEL_CLASSES
+from ..models.configuration_utils import DepthConfig
 from ..models.adabins import AdaBinsConfig
 from ..models.baseline import BaselineConfig
 from ..models.bts import BtsConfig
 from ..models.densedepth import DenseDepthConfig
 from ..models.dpt import DptConfig
-from ..onnx_export import INPUT_NAME, OUTPUT_NAME, export_graph, onnx_session
+from ..inference.onnx_export import INPUT_NAME, OUTPUT_NAME, export_graph, onnx_session
 from .measure import count_flops, median_seconds, peak_memory_bytes, training_images_per_second
 
 OPTIMISED_PATHS = ("channels_last", "compile", "onnxruntime")

@@ -7,7 +7,7 @@ import time
 import torch
 
 from ..data.synthetic import SyntheticDepthDataset
-from ..metrics import DepthMetricAccumulator
+from ..evaluation.metrics import DepthMetricAccumulator
 
 NYU_TEST_PAIRS = 654
 NYU_SIZE = (480, 640)

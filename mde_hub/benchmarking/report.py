@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
 
+from .dpt_transformers import DptComparison
 from .models import OPTIMISED_PATHS, ModelResult
-
-if TYPE_CHECKING:
-    from .suite import BenchReport
 
 MODEL_COLUMNS = (
     "model", "config", "params (M)", "GFLOPs", "eager fp32 (ms)", "channels_last (ms)", "torch.compile (ms)",
     "ONNX Runtime (ms)", "best path", "speed-up", "peak forward memory (MiB)", "training (images/s)",
 )
+
+
+@dataclass
+class BenchReport:
+    machine: dict[str, Any]
+    options: dict[str, Any]
+    models: list[ModelResult]
+    compact_note: str | None
+    dpt_comparison: DptComparison | None
+    data: list[dict[str, Any]]
+    gpu: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for row, result in zip(data["models"], self.models):
+            row["best_path"], row["best_ms"] = result.best_path
+        if self.dpt_comparison is not None:
+            data["dpt_comparison"]["ratio"] = self.dpt_comparison.ratio
+        return data
 
 
 def _row(cells: list[str]) -> str:

@@ -15,13 +15,13 @@ from typing import Any
 
 import torch
 
-from ..files import atomic_output
+from ..data.files import atomic_output
 from . import gpu
 from .dpt_transformers import DptComparison, compare_dpt_hybrid
 from .measure import count_flops
 from .models import ModelResult, ModelSpec, benchmark_model, compact_specs, paper_specs
 from .pipeline import NYU_SIZE, NYU_TEST_PAIRS, frames_per_second, metric_pairs_per_second
-from .report import render_markdown
+from .report import BenchReport, render_markdown
 
 FULL_SIZE, QUICK_SIZE = NYU_SIZE, (64, 96)
 TRAIN_BATCH, FULL_TRAIN_SIZE = 2, (384, 384)  # 384 x 384: DPT's training crop, and enough tokens for AdaBins
@@ -39,25 +39,6 @@ class BenchOptions:
     compile: str = "compact"  # rows timed with torch.compile: "none", "compact" or "all"
     checkpoints: str = "checkpoints"
     command: str = field(default_factory=lambda: "mde-hub " + " ".join(sys.argv[1:]))
-
-
-@dataclass
-class BenchReport:
-    machine: dict[str, Any]
-    options: dict[str, Any]
-    models: list[ModelResult]
-    compact_note: str | None
-    dpt_comparison: DptComparison | None
-    data: list[dict[str, Any]]
-    gpu: dict[str, Any] | None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        for row, result in zip(data["models"], self.models):
-            row["best_path"], row["best_ms"] = result.best_path
-        if self.dpt_comparison is not None:
-            data["dpt_comparison"]["ratio"] = self.dpt_comparison.ratio
-        return data
 
 
 def cpu_model() -> str:

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..protocols import kb_crop_box
+from .frames import kb_crop_box
 from .sample import DepthSample, Intrinsics
 
 __all__ = [
@@ -220,7 +220,7 @@ class BoxCrop:
 
 @dataclass(frozen=True)
 class KBCrop:
-    """KITTI KB crop: the bottom 352 rows and the centred 1216 columns (``mde_hub.protocols.kb_crop_box``)."""
+    """KITTI KB crop: the bottom 352 rows and the centred 1216 columns (``mde_hub.data.frames.kb_crop_box``)."""
 
     def __call__(self, sample: DepthSample, rng: np.random.Generator) -> DepthSample:
         try:

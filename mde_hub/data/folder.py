@@ -37,8 +37,8 @@ import numpy as np
 import PIL.Image
 import torch
 
-from ..files import atomic_output
-from ..image_utils import load_image
+from .files import atomic_output
+from .images import load_image
 from .sample import DepthSample, Intrinsics
 
 PathLike = Union[str, os.PathLike]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..protocols import kb_crop_box
+from .frames import kb_crop_box
 from .folder import ENCODINGS, PathLike, centred_intrinsics, check_same_size, join_list_path, read_pair_list, read_rgb
 from .sample import DepthSample, Intrinsics
 

@@ -32,7 +32,7 @@ import PIL.Image
 import scipy.io
 import torch
 
-from ..protocols import AbsoluteCrop
+from .frames import NYU_FRAME, NYU_INTRINSICS, AbsoluteCrop
 from .folder import (
     ENCODINGS,
     PathLike,
@@ -48,12 +48,6 @@ from .folder import (
     single_channel_array,
 )
 from .sample import DepthSample, Intrinsics
-
-NYU_FRAME = (480, 640)
-"""(height, width) of every NYU Depth v2 frame."""
-
-NYU_INTRINSICS = Intrinsics(fx=518.8579, fy=519.4696, cx=325.5824, cy=253.7362)
-"""The NYU colour camera (toolbox ``camera_params.m``; BTS/AdaBins lists carry the same focal 518.8579)."""
 
 Handle = TypeVar("Handle")
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from transformers import TrainingArguments
 
-from ..auto import MODEL_CLASSES
+from ..models.auto import MODEL_CLASSES
 from ..data.augmentation import get_augmentation
-from ..protocols import get_protocol
+from ..evaluation.protocols import get_protocol
 
 MODEL_PRESETS = ("default", "tiny", "kitti", "hybrid", "large", "base")
 DATASETS = ("synthetic", "nyu", "kitti", "folder", "hf", "mix")
@@ -176,7 +176,7 @@ class DataArguments:
             "the augmentation's crop (e.g. 416 544 for bts_nyu) to train on the crops unresized"
         },
     )
-    eval_protocol: str = field(default="none", metadata={"help": "evaluation protocol (mde_hub.protocols)"})
+    eval_protocol: str = field(default="none", metadata={"help": "evaluation protocol (mde_hub.evaluation.protocols)"})
     max_train_samples: int | None = field(default=None, metadata={"help": "train on the first N samples only"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "evaluate on the first N samples only"})
 

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..auto import image_processor_for
-from ..configuration_utils import DepthConfig, scales_depth_by_focal
+from ..models.auto import image_processor_for
+from ..models.configuration_utils import DepthConfig, scales_depth_by_focal
 from ..data.augmentation import get_augmentation, resize_sample
 from ..data.hf import HfDepthDataset
 from ..data.kitti import KittiEigenSplit
@@ -46,8 +46,8 @@ from ..data.registry import open_split
 from ..data.sample import DepthSample, ModelInputDataset
 from ..data.splits import open_folder_spec, split_tail
 from ..data.synthetic import SyntheticDepthDataset
-from ..files import atomic_output
-from ..image_processing_depth import DepthImageProcessor
+from ..data.files import atomic_output
+from ..processing.image_processing_depth import DepthImageProcessor
 from .arguments import DataArguments
 
 _RENDER_BATCH = 32

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ..files import atomic_output
+from ..data.files import atomic_output
 
 RECORD_NAME = "training_record.json"
 

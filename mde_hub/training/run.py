@@ -19,7 +19,7 @@ from typing import Any
 from transformers import TrainerCallback
 from transformers.trainer import TRAINER_STATE_NAME
 
-from ..metrics import METRIC_NAMES
+from ..evaluation.metrics import METRIC_NAMES
 from .recipes import ParsedArguments, parse_arguments
 from .record import arguments_json, describe_hardware, write_training_record
 from .trainer import build_trainer

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForDepthEstimation, Trainer, TrainerCallback, set_seed
 
-from ..auto import MODEL_CLASSES, image_processor_for
-from ..configuration_utils import BackboneDepthConfig, DepthConfig
-from ..modeling_utils import DepthEstimationPreTrainedModel
+from ..models.auto import MODEL_CLASSES, image_processor_for
+from ..models.configuration_utils import BackboneDepthConfig, DepthConfig
+from ..models.modeling_utils import DepthEstimationPreTrainedModel
 from .arguments import DataArguments, DepthTrainingArguments, ModelArguments
 from .data import TrainingData, build_datasets
 from .metrics import StreamingDepthMetrics, predicted_depth_only

@@ -36,7 +36,8 @@ from .dataset import SyntheticDepthDataset, make_scene
 from .export import write_densedepth_layout
 from .lidar import lidar_mask
 from .render import RenderOutput, render_scenes
-from .scene import KITTI_INTRINSICS, Camera, Scene, camera_intrinsics
+from ..frames import KITTI_INTRINSICS
+from .scene import Camera, Scene, camera_intrinsics
 
 __all__ = [
     "KITTI_INTRINSICS",

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 import PIL.Image
 
-from ...files import atomic_output
+from ..files import atomic_output
 from ..folder import PathLike
 from ..sample import DepthSample
 from .dataset import SyntheticDepthDataset

@@ -13,16 +13,10 @@ from typing import Literal
 
 import numpy as np
 
-from ..nyu import NYU_FRAME, NYU_INTRINSICS
+from ..frames import KITTI_FRAME, KITTI_INTRINSICS, NYU_FRAME, NYU_INTRINSICS
 from ..sample import Intrinsics
 
 Vec3 = tuple[float, float, float]
-
-KITTI_FRAME = (375, 1242)
-"""(height, width) of a KITTI raw colour frame (drives of 2011_09_26)."""
-
-KITTI_INTRINSICS = Intrinsics(fx=721.5377, fy=721.5377, cx=609.5593, cy=172.854)
-"""``P_rect_02`` of KITTI's 2011_09_26 calibration (the focal the BTS/AdaBins Eigen lists carry)."""
 
 SceneKind = Literal["indoor", "outdoor"]
 KIND_CODES: dict[str, int] = {"indoor": 1, "outdoor": 2}

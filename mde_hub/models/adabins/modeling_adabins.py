@@ -51,10 +51,10 @@ from transformers import initialization as init
 from transformers.modeling_outputs import DepthEstimatorOutput
 from transformers.utils import logging
 
-from ...backbones import FeatureTaps, create_backbone_from_config
-from ...layers import UpsampleConcatBlock
-from ...losses import AdaBinsLoss
-from ...modeling_utils import DepthEstimationPreTrainedModel
+from ..backbones import FeatureTaps, create_backbone_from_config
+from ..layers import UpsampleConcatBlock
+from ..losses import AdaBinsLoss
+from ..modeling_utils import DepthEstimationPreTrainedModel
 from .configuration_adabins import AdaBinsConfig
 
 logger = logging.get_logger(__name__)

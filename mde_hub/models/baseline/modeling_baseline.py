@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import DepthEstimatorOutput
 
-from ...losses import SSIML1Loss
-from ...modeling_utils import DepthEstimationPreTrainedModel
+from ..losses import SSIML1Loss
+from ..modeling_utils import DepthEstimationPreTrainedModel
 from .configuration_baseline import BaselineConfig
 
 

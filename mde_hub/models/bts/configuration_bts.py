@@ -6,7 +6,7 @@ from typing import Any
 
 from huggingface_hub.dataclasses import strict
 
-from ...configuration_utils import FixedSizeBackboneDepthConfig
+from ..configuration_utils import FixedSizeBackboneDepthConfig
 
 KITTI_REFERENCE_FOCAL = 715.0873  # BTS:pytorch/bts.py: depth * focal / 715.0873 for its KITTI models
 

@@ -74,9 +74,9 @@ from torch import nn
 from transformers import initialization as init
 from transformers.modeling_outputs import DepthEstimatorOutput
 
-from ...backbones import DenseNetFeatureTaps
-from ...losses import SILogLoss
-from ...modeling_utils import DepthEstimationPreTrainedModel
+from ..backbones import DenseNetFeatureTaps
+from ..losses import SILogLoss
+from ..modeling_utils import DepthEstimationPreTrainedModel
 from .configuration_bts import BtsConfig
 
 BN_MOMENTUM, BN_EPS = 0.01, 1.1e-5

@@ -6,7 +6,7 @@ from typing import Any
 
 from huggingface_hub.dataclasses import strict
 
-from ...configuration_utils import FixedSizeBackboneDepthConfig
+from ..configuration_utils import FixedSizeBackboneDepthConfig
 
 
 @strict

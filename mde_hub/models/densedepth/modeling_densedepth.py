@@ -47,10 +47,10 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_outputs import DepthEstimatorOutput
 
-from ...backbones import DenseNetFeatureTaps
-from ...layers import UpsampleConcatBlock
-from ...losses import DenseDepthLoss, valid_depth_mask
-from ...modeling_utils import DepthEstimationPreTrainedModel
+from ..backbones import DenseNetFeatureTaps
+from ..layers import UpsampleConcatBlock
+from ..losses import DenseDepthLoss, valid_depth_mask
+from ..modeling_utils import DepthEstimationPreTrainedModel
 from .configuration_densedepth import DenseDepthConfig
 
 ENCODER_STRIDE = 32

@@ -6,7 +6,7 @@ from typing import Any
 
 from huggingface_hub.dataclasses import strict
 
-from ...configuration_utils import BackboneDepthConfig
+from ..configuration_utils import BackboneDepthConfig
 
 READOUT_TYPES = ("ignore", "add", "project")
 LOSS_TYPES = ("ssi", "silog")
@@ -73,7 +73,7 @@ class DptConfig(BackboneDepthConfig):
     """
 
     model_type = "mde_dpt"
-    relative_output = "inverse_depth"  # a relative DPT returns its raw disparity (`mde_hub.depth_meaning`)
+    relative_output = "inverse_depth"  # a relative DPT returns its raw disparity (`mde_hub.models.depth_meaning`)
 
     backbone: str = "vit_base_r50_s16_384"
     image_size: int = 384

@@ -43,15 +43,15 @@ from timm.layers.hybrid_embed import HybridEmbed
 from torch import nn
 from transformers.modeling_outputs import DepthEstimatorOutput
 
-from ...backbones import create_backbone_from_config
-from ...losses import (
+from ..backbones import create_backbone_from_config
+from ..losses import (
     ScaleAndShiftInvariantLoss,
     gradient_matching_loss,
     normalize_disparity,
     silog_loss,
     valid_depth_mask,
 )
-from ...modeling_utils import DepthEstimationPreTrainedModel
+from ..modeling_utils import DepthEstimationPreTrainedModel
 from .configuration_dpt import DptConfig
 
 TOKEN_STRIDE = 16  # pixels per token side; the four reassembled levels are then at 1/4, 1/8, 1/16, 1/32

@@ -5,13 +5,13 @@ from __future__ import annotations
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation
 
 from .configuration_utils import DepthConfig
-from .image_processing_depth import DepthImageProcessor
+from ..processing.image_processing_depth import DepthImageProcessor
 from .modeling_utils import DepthEstimationPreTrainedModel
-from .models.adabins import AdaBinsConfig, AdaBinsForDepthEstimation
-from .models.baseline import BaselineConfig, BaselineForDepthEstimation
-from .models.bts import BtsConfig, BtsForDepthEstimation
-from .models.densedepth import DenseDepthConfig, DenseDepthForDepthEstimation
-from .models.dpt import DptConfig, DptForDepthEstimation
+from .adabins import AdaBinsConfig, AdaBinsForDepthEstimation
+from .baseline import BaselineConfig, BaselineForDepthEstimation
+from .bts import BtsConfig, BtsForDepthEstimation
+from .densedepth import DenseDepthConfig, DenseDepthForDepthEstimation
+from .dpt import DptConfig, DptForDepthEstimation
 
 MODEL_CLASSES: dict[str, tuple[type[DepthConfig], type[DepthEstimationPreTrainedModel]]] = {
     AdaBinsConfig.model_type: (AdaBinsConfig, AdaBinsForDepthEstimation),

@@ -1,6 +1,6 @@
 """Per-image alignment of a prediction to ground truth before scoring, and its conversion to depth.
 
-A prediction is depth or inverse depth (``prediction_type``, from ``mde_hub.depth_meaning``). Alignment fits it to
+A prediction is depth or inverse depth (``prediction_type``, from ``mde_hub.models.depth_meaning``). Alignment fits it to
 the ground truth in a ``space``, depth or inverse depth, which defaults to the prediction's own: a relative
 inverse-depth model (MiDaS, DPT, Depth Anything) is fitted in inverse-depth space, ``s * pred + t ~ 1 / gt``, as
 MiDaS/DPT evaluate, and only then inverted to depth. The result is always depth.
@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from .depth_meaning import MIN_INVERSE_DEPTH, PREDICTION_TYPES, PredictionType
+from ..models.depth_meaning import MIN_INVERSE_DEPTH, PREDICTION_TYPES, PredictionType
 
 AlignmentMethod = Literal["none", "median", "scale_shift"]
 AlignmentSpace = Literal["depth", "inverse_depth"]

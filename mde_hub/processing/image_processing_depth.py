@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_utils import BaseImageProcessor
 
-from .image_utils import ImageLike, to_depth_tensor, to_rgb_tensor
+from ..data.images import ImageLike, to_depth_tensor, to_rgb_tensor
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

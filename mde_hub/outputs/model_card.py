@@ -2,7 +2,7 @@
 
 The card states what the checkpoint is (config.json), how it was trained (``training_record.json`` written by
 train/train.py, when present), how it was evaluated (evaluation JSONs from `mde-hub evaluate`) and the papers'
-published numbers beside ours (:mod:`mde_hub.published`). The YAML front matter is built with huggingface_hub's
+published numbers beside ours (:mod:`mde_hub.evaluation.published`). The YAML front matter is built with huggingface_hub's
 ``ModelCardData``/``EvalResult``, so the model-index follows the Hub's schema.
 """
 
@@ -22,16 +22,16 @@ import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import AutoConfig
 
-from . import MODEL_CLASSES
-from .configuration_utils import DepthConfig
-from .depth_meaning import depth_meaning_of
-from .evaluation import file_sha256
-from .files import atomic_output
-from .metrics import ABS_REL_STANDARD, HIGHER_IS_BETTER, METRIC_NAMES
-from .protocols import AbsoluteCrop, EvalProtocol, FractionalCrop
-from .published import DATASET_NAMES, PublishedResult, published_results
+from .. import MODEL_CLASSES
+from ..models.configuration_utils import DepthConfig
+from ..models.depth_meaning import depth_meaning_of
+from ..evaluation.evaluate import file_sha256
+from ..data.files import atomic_output
+from ..evaluation.metrics import ABS_REL_STANDARD, HIGHER_IS_BETTER, METRIC_NAMES
+from ..evaluation.protocols import AbsoluteCrop, EvalProtocol, FractionalCrop
+from ..evaluation.published import DATASET_NAMES, PublishedResult, published_results
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "model_cards"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "model_cards"
 TRAINING_RECORD = "training_record.json"
 TRAINING_RECORD_KEYS = (
     "recipe", "arguments", "command", "dataset", "train_samples", "global_step", "epochs", "hardware", "wall_time_s",
@@ -59,7 +59,7 @@ METRIC_TITLES = {
     "rmse_log": "RMSE of log depth", "log10": "Mean absolute log10 error", "silog": "Scale-invariant log error",
     "delta1": "δ < 1.25", "delta2": "δ < 1.25²", "delta3": "δ < 1.25³",
 }
-# Dataset key of mde_hub.published -> the word naming it in protocol names and training-record descriptions.
+# Dataset key of mde_hub.evaluation.published -> the word naming it in protocol names and training-record descriptions.
 _DATASET_WORDS = {"nyu_depth_v2": "nyu", "kitti": "kitti"}
 _DATASET_CLASSES = {"NyuDenseDepth": "nyu_depth_v2", "NyuLabeledMat": "nyu_depth_v2", "NyuSyncFolder": "nyu_depth_v2",
                     "KittiEigenSplit": "kitti"}

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from transformers.modeling_outputs import DepthEstimatorOutput
 
-from .configuration_utils import scales_depth_by_focal
+from ..models.configuration_utils import scales_depth_by_focal
 from .onnx_export import FOCAL_NAME, INPUT_NAME, OUTPUT_NAME, onnx_session
 
 

@@ -1,7 +1,7 @@
 """The papers' published results, as data (docs/MODELS.md §2.5, §3.5, §4.6, §5.4).
 
 Each :class:`PublishedResult` holds exactly the numbers its source gives (no derived values), keyed by
-:data:`mde_hub.metrics.METRIC_NAMES`, and names the :mod:`mde_hub.protocols` protocol that comes closest to how the
+:data:`mde_hub.evaluation.metrics.METRIC_NAMES`, and names the :mod:`mde_hub.evaluation.protocols` protocol that comes closest to how the
 source scored them; ``notes`` says where the source's evaluation differs from that protocol. Model cards and the
 app's benchmarks tab read these rows and put this project's own measurements beside them.
 """
@@ -22,7 +22,7 @@ class PublishedResult:
         model: mde-hub ``model_type`` of the architecture, e.g. ``"mde_bts"``.
         variant: the published model's encoder or size, e.g. ``"DenseNet-161"``.
         dataset: ``"nyu_depth_v2"`` or ``"kitti"`` (keys of :data:`DATASET_NAMES`).
-        protocol: name of the closest :mod:`mde_hub.protocols` protocol.
+        protocol: name of the closest :mod:`mde_hub.evaluation.protocols` protocol.
         source: where the numbers come from, with the MODELS.md section that records them.
         metrics: metric name -> value, only the metrics the source gives.
         notes: how the source's evaluation differs from ``protocol``, and what could not be verified.

@@ -14,9 +14,9 @@ import numpy as np
 from PIL import Image
 
 from mde_hub.data.sample import Intrinsics
-from mde_hub.files import atomic_output
-from mde_hub.protocols import EvalProtocol
-from mde_hub.visualization import colorize_depth
+from mde_hub.data.files import atomic_output
+from mde_hub.evaluation.protocols import EvalProtocol
+from mde_hub.outputs.colormaps import colorize_depth
 
 PNG_MM_MAX_DEPTH_M = 65.535  # the largest depth a uint16 millimetre PNG can hold
 IMPLAUSIBLE_MEDIAN_DEPTH_M = 1000.0  # no camera depth benchmark has a median depth this far: wrong units

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .image_processing_depth import IMAGENET_MEAN, IMAGENET_STD
+from ..processing.image_processing_depth import IMAGENET_MEAN, IMAGENET_STD
 
 DEPTH_ESTIMATION_TYPES = ("metric", "relative")
 
@@ -24,7 +24,7 @@ class DepthConfig(PreTrainedConfig):
     depth_estimation_type (`str`, defaults to "metric"):
         "metric": `predicted_depth` is depth in metres. "relative": it is only defined up to an unknown scale and
         shift; the class attribute `relative_output` says whether it is then depth or inverse depth
-        (`mde_hub.depth_meaning` reads both).
+        (`mde_hub.models.depth_meaning` reads both).
     """
 
     relative_output: ClassVar[str] = "depth"

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import transformers
 
-from . import __version__
+from .. import __version__
 from .alignment import AlignmentMethod, AlignmentSpace
-from .data.sample import DepthSample
-from .depth_meaning import PredictionType
-from .files import atomic_output
-from .inference import DepthPredictor
+from ..data.sample import DepthSample
+from ..models.depth_meaning import PredictionType
+from ..data.files import atomic_output
+from ..inference.predictor import DepthPredictor
 from .metrics import METRIC_NAMES, DepthMetricAccumulator
 from .protocols import EvalProtocol, check_kb_frame, get_protocol, is_full_kitti_frame, kb_crop_box
 from .saved_predictions import PredictionFolder
@@ -246,7 +246,7 @@ def evaluate_predictions(
     progress: Callable[[int, int], None] | None = None,
     record: DatasetRecord = DatasetRecord(),
 ) -> EvaluationResult:
-    """Score saved ``.npy`` predictions (``mde_hub.saved_predictions``: one file per sample, matched by name) exactly
+    """Score saved ``.npy`` predictions (``mde_hub.evaluation.saved_predictions``: one file per sample, matched by name) exactly
     as ``evaluate`` scores a model's output: same protocol, alignment and metrics.
 
     ``prediction_type`` says what the files hold: ``"depth"`` or ``"inverse_depth"``; without alignment they must be

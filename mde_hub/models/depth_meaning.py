@@ -9,7 +9,7 @@ Three meanings exist:
 * ``relative_depth``: depth up to an unknown per-image scale (and shift);
 * ``relative_inverse_depth``: inverse depth (disparity-like: larger is nearer) up to an unknown per-image scale and
   shift, as MiDaS, DPT and Depth Anything predict. Such an output is aligned to ground truth *in inverse-depth space*
-  and only then turned into depth (``mde_hub.alignment``).
+  and only then turned into depth (``mde_hub.evaluation.alignment``).
 
 mde-hub configurations declare ``depth_estimation_type`` ("metric" or "relative"); a relative mde-hub model says in
 its configuration class whether it outputs depth or inverse depth (``relative_output``). transformers' own depth
@@ -77,7 +77,7 @@ class DepthMeaning:
         """Depth-valued version of a prediction, for viewing and point clouds: metres for a metric model, depth up to
         scale for relative depth, and ``1 / values`` (0 where ``values <= 0``, i.e. infinitely far) for inverse depth,
         which is depth only up to an unknown scale *and* an unknown shift of its inverse. Never use it to score an
-        inverse-depth model: align first (``mde_hub.alignment``)."""
+        inverse-depth model: align first (``mde_hub.evaluation.alignment``)."""
         if self.prediction_type == "depth":
             return values
         positive = values > 0

@@ -5,7 +5,7 @@ gives ``room.v1``):
 
 * ``NAME.depth.png``: depth in millimetres, 16-bit (metric models only, and only up to 65.535 m);
 * ``NAME.depth.npy`` (metric depth, metres), ``NAME.relative_depth.npy`` or ``NAME.inverse_depth.npy``: the values as
-  the model gave them, float32, named by what they mean (`mde_hub.depth_meaning`);
+  the model gave them, float32, named by what they mean (`mde_hub.models.depth_meaning`);
 * ``NAME.color.png``: the depth-valued map colourised; ``NAME.ply`` / ``NAME.glb``: its point cloud.
 
 `plan_outputs` refuses a run, before anything is written, when two of its outputs would be one file (``photo.jpg``
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from .data.sample import Intrinsics
-from .depth_io import (
+from ..data.sample import Intrinsics
+from .depth_files import (
     PNG_MM_MAX_DEPTH_M,
     default_intrinsics,
     depth_to_points,
@@ -37,8 +37,8 @@ from .depth_io import (
     save_point_cloud_glb,
     save_point_cloud_ply,
 )
-from .depth_meaning import DepthMeaning
-from .image_utils import SIXTEEN_BIT_MODES, ImageLike, to_rgb_uint8
+from ..models.depth_meaning import DepthMeaning
+from ..data.images import SIXTEEN_BIT_MODES, ImageLike, to_rgb_uint8
 
 FORMATS: tuple[str, ...] = ("png16", "npy", "color", "ply", "glb")
 """Output formats, in the order they are written."""

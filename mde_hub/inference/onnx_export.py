@@ -32,9 +32,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .files import atomic_output
-from .configuration_utils import scales_depth_by_focal
-from .modeling_utils import DepthEstimationPreTrainedModel
+from ..data.files import atomic_output
+from ..models.configuration_utils import scales_depth_by_focal
+from ..models.modeling_utils import DepthEstimationPreTrainedModel
 
 ONNX_FILENAME = "model.onnx"
 CHECK_SUFFIX = ".check.json"
@@ -187,7 +187,7 @@ def export_model(
 def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike | None = None, opset: int | None = None) -> OnnxExport:
     """Export a checkpoint directory to `output` (default: CHECKPOINT/model.onnx) and write the check beside it
     (`model.onnx.check.json`)."""
-    from .inference import load_depth_model  # safetensors only, never remote code
+    from ..models.loading import load_depth_model  # safetensors only, never remote code
 
     checkpoint = Path(checkpoint)
     if not (checkpoint / "config.json").is_file():

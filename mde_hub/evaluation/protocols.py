@@ -22,6 +22,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from ..data.frames import NYU_FRAME, AbsoluteCrop, CropSpec, FractionalCrop, is_full_kitti_frame, kb_crop_box
+
 Reduction = Literal["per_image", "pooled"]
 ResizeMode = Literal["bilinear", "bicubic", "nearest"]
 KbCrop = Literal["none", "paste", "crop"]
@@ -32,45 +34,6 @@ RESIZE_MODES: tuple[str, ...] = ("bilinear", "bicubic", "nearest")
 KB_CROPS: tuple[str, ...] = ("none", "paste", "crop")
 ABS_REL_DENOMINATORS: tuple[str, ...] = ("gt", "prediction")
 
-KB_CROP_HEIGHT = 352
-KB_CROP_WIDTH = 1216
-
-
-@dataclass(frozen=True)
-class AbsoluteCrop:
-    """A fixed pixel box ``[top:bottom, left:right]`` valid only on a ``frame`` of ``(height, width)``."""
-
-    top: int
-    bottom: int
-    left: int
-    right: int
-    frame: tuple[int, int]
-
-    def bounds(self, height: int, width: int) -> tuple[int, int, int, int]:
-        """Return ``(top, bottom, left, right)``; raise if the GT is not the reference frame size."""
-        if (height, width) != tuple(self.frame):
-            raise ValueError(
-                f"crop [{self.top}:{self.bottom}, {self.left}:{self.right}] is defined on a "
-                f"{self.frame[0]}x{self.frame[1]} frame, but the ground truth is {height}x{width}"
-            )
-        return self.top, self.bottom, self.left, self.right
-
-
-@dataclass(frozen=True)
-class FractionalCrop:
-    """A box given as fractions of the GT height/width; indices are ``int(fraction * size)`` (truncation)."""
-
-    top: float
-    bottom: float
-    left: float
-    right: float
-
-    def bounds(self, height: int, width: int) -> tuple[int, int, int, int]:
-        """Return ``(top, bottom, left, right)`` for a ``height`` x ``width`` ground truth."""
-        return int(self.top * height), int(self.bottom * height), int(self.left * width), int(self.right * width)
-
-
-CropSpec = AbsoluteCrop | FractionalCrop
 
 
 def crop_mask(crop: CropSpec | None, height: int, width: int) -> Tensor:
@@ -81,15 +44,6 @@ def crop_mask(crop: CropSpec | None, height: int, width: int) -> Tensor:
     mask = torch.zeros(height, width, dtype=torch.bool)
     mask[top:bottom, left:right] = True
     return mask
-
-
-def kb_crop_box(height: int, width: int) -> tuple[int, int, int, int]:
-    """KITTI KB crop of a ``height`` x ``width`` frame as ``(top, left, 352, 1216)``: bottom rows, centred columns."""
-    if height < KB_CROP_HEIGHT or width < KB_CROP_WIDTH:
-        raise ValueError(
-            f"the KB crop needs a frame of at least {KB_CROP_HEIGHT}x{KB_CROP_WIDTH}, got {height}x{width}"
-        )
-    return height - KB_CROP_HEIGHT, (width - KB_CROP_WIDTH) // 2, KB_CROP_HEIGHT, KB_CROP_WIDTH
 
 
 @dataclass(frozen=True)
@@ -151,12 +105,6 @@ class EvalProtocol:
         return f"{self.min_depth:g} < gt{high}"
 
 
-def is_full_kitti_frame(height: int, width: int) -> bool:
-    """True for a frame the KB crop cuts down (at least 352x1216 and not exactly that); smaller ones are taken as
-    already cropped."""
-    return height >= KB_CROP_HEIGHT and width >= KB_CROP_WIDTH and (height, width) != (KB_CROP_HEIGHT, KB_CROP_WIDTH)
-
-
 def check_kb_frame(protocol: EvalProtocol, height: int, width: int) -> None:
     """Raise unless a ``height`` x ``width`` ground truth suits ``protocol``'s KB crop: a paste protocol scores the
     full KITTI frame, so its GT must be larger than the 352x1216 crop."""
@@ -169,7 +117,6 @@ def check_kb_frame(protocol: EvalProtocol, height: int, width: int) -> None:
         )
 
 
-NYU_FRAME = (480, 640)
 # Fractions as BTS's eval_with_pngs.py / bts_eval.py and AdaBins' evaluate.py write them: the Eigen crop's left
 # fraction is 0.0359477 there, the Garg crop's 0.03594771.
 GARG_CROP = FractionalCrop(top=0.40810811, bottom=0.99189189, left=0.03594771, right=0.96405229)

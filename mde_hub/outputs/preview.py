@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import PIL.Image
 
-from ..visualization import colorize_depth
-from .sample import DepthSample
+from .colormaps import colorize_depth
+from ..data.sample import DepthSample
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ Per image, in this order:
    cap is exclusive), inside the protocol crop and inside the optional user ``valid_mask``; an image without any is
    skipped (and counted);
 3. the prediction (depth, or inverse depth with ``prediction_type="inverse_depth"``) is aligned to the GT if asked
-   and turned into depth (:mod:`mde_hub.alignment`);
+   and turned into depth (:mod:`mde_hub.evaluation.alignment`);
 4. non-finite predictions are replaced: NaN and -inf by the lower clip bound, +inf by the upper bound (the lower
    one when the upper bound is infinite); then predictions are clipped to ``protocol.pred_clip``. A broken
    prediction therefore counts as an error but never makes a metric NaN or infinite.
@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .alignment import ALIGNMENT_METHODS, ALIGNMENT_SPACES, AlignmentMethod, AlignmentSpace, align
-from .depth_meaning import PREDICTION_TYPES, PredictionType
+from ..models.depth_meaning import PREDICTION_TYPES, PredictionType
 from .protocols import (
     REDUCTIONS,
     RESIZE_MODES,
