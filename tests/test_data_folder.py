@@ -21,7 +21,6 @@ from mde_hub.data.folder import (
     read_pgm_little_endian,
     rgbd_folder,
     seven_scenes,
-    split_by_stride,
     sun3d_frames,
     tum_frames,
     write_rgbd_folder,
@@ -173,16 +172,6 @@ def test_pair_list_and_intrinsics_files(tmp_path):
     assert centred_intrinsics(721.5, 1242, 375) == Intrinsics(721.5, 721.5, 620.5, 187.0)
 
 
-def test_split_by_stride_holds_out_every_kth_frame():
-    frames = list(range(10))
-    train, held_out = split_by_stride(frames, every=5)
-    assert held_out.indices == [0, 5] and train.indices == [1, 2, 3, 4, 6, 7, 8, 9]
-    train, held_out = split_by_stride(frames, every=5, offset=2, margin=1)
-    assert held_out.indices == [2, 7] and train.indices == [0, 4, 5, 9]
-    with pytest.raises(ValueError, match="margin"):
-        split_by_stride(frames, every=4, margin=2)
-
-
 # ------------------------------------------------------------------------------------------ real frames
 
 
@@ -241,12 +230,6 @@ def test_real_frames_match_the_manifest_formulas(shared_rgbd):
     tum = icl_tum5000(os.path.join(shared_rgbd, "formats/icl_tum5000"))[0]
     raw = _raw_png(os.path.join(shared_rgbd, "formats/icl_tum5000/depth/1.png"))
     np.testing.assert_array_equal(tum.depth, (raw / 5000).astype(np.float32))
-
-
-def test_icl_hold_out_every_tenth_frame(shared_rgbd):
-    train, held_out = split_by_stride(icl_livingroom(os.path.join(shared_rgbd, "icl_livingroom1")), every=10)
-    assert len(held_out) == 22 and len(train) == 189
-    assert held_out[1].id == "icl_livingroom1/image/00010.jpg"
 
 
 def test_written_rgbd_folder_round_trips_with_kitti_encoding(tmp_path):

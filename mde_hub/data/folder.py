@@ -329,27 +329,6 @@ def _depth_path(rule: Callable[[str], str] | str, image: str) -> str:
     return posixpath.normpath(path).lstrip("/")
 
 
-def split_by_stride(
-    dataset: torch.utils.data.Dataset, every: int, offset: int = 0, margin: int = 0
-) -> tuple[torch.utils.data.Subset, torch.utils.data.Subset]:
-    """Deterministic hold-out: frames ``offset, offset + every, ...`` are held out, the rest train.
-
-    In a video, neighbours of a held-out frame are near-duplicates; ``margin`` > 0 drops the frames within
-    ``margin`` positions of a held-out frame from the training part (they belong to neither part).
-    Returns ``(train, held_out)`` subsets of ``dataset``.
-    """
-    if every < 2 or not 0 <= offset < every or not 0 <= margin < every // 2:
-        raise ValueError(
-            f"need every >= 2, 0 <= offset < every and 0 <= margin < every // 2; got {every}, {offset}, {margin}"
-        )
-    positions = np.arange(len(dataset))
-    distance = (positions - offset) % every
-    distance = np.minimum(distance, every - distance)
-    held_out = positions[(positions - offset) % every == 0]
-    train = positions[distance > margin]
-    return torch.utils.data.Subset(dataset, train.tolist()), torch.utils.data.Subset(dataset, held_out.tolist())
-
-
 # Ready-made layouts of the development frames in ../shared/data/rgbd (MANIFEST.md); ``root`` is the layout's folder.
 
 

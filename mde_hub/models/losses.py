@@ -439,3 +439,42 @@ class AdaBinsLoss(nn.Module):
     def forward(self, pred: Tensor, target: Tensor, bin_centers: Tensor, mask: Tensor | None = None) -> Tensor:
         chamfer = bin_chamfer_loss(bin_centers, target, mask, min_depth=self.silog.min_depth)
         return self.silog(pred, target, mask) + self.chamfer_weight * chamfer
+
+
+class DptLoss(nn.Module):
+    """DPT's losses on the network's disparity (MODELS.md §3.2). ``loss_type="ssi"`` (MiDaS pre-training): the
+    scale- and shift-invariant loss between the raw disparity and 1 / labels. ``"silog"`` (NYU/KITTI fine-tuning):
+    SILog on the metric depth + ``gradient_matching_weight`` x gradient matching on the median-normalised
+    disparities (0 turns it off, as for KITTI's sparse ground truth)."""
+
+    def __init__(
+        self,
+        loss_type: Literal["ssi", "silog"] = "silog",
+        gradient_matching_weight: float = 0.5,
+        gradient_matching_scales: int = 4,
+        trim: float = 0.2,
+        variance_focus: float = 0.5,
+        silog_scale: float = 10.0,
+        *,
+        min_depth: float = MIN_DEPTH,
+    ) -> None:
+        super().__init__()
+        if loss_type not in ("ssi", "silog"):
+            raise ValueError(f"loss_type must be 'ssi' or 'silog', got {loss_type!r}")
+        self.loss_type, self.gradient_matching_weight = loss_type, gradient_matching_weight
+        self.gradient_matching_scales, self.min_depth = gradient_matching_scales, min_depth
+        self.variance_focus, self.silog_scale = variance_focus, silog_scale
+        self.ssi = ScaleAndShiftInvariantLoss(alpha=gradient_matching_weight, scales=gradient_matching_scales, trim=trim)
+
+    def forward(self, disparity: Tensor, depth: Tensor, labels: Tensor) -> Tensor:
+        mask = valid_depth_mask(labels, self.min_depth)
+        target_disparity = torch.where(mask, labels.reciprocal(), 0.0)
+        if self.loss_type == "ssi":
+            return self.ssi(disparity, target_disparity, mask)
+        loss = silog_loss(depth, labels, mask, self.variance_focus, self.silog_scale, min_depth=self.min_depth)
+        if self.gradient_matching_weight > 0:
+            aligned = normalize_disparity(disparity, mask), normalize_disparity(target_disparity, mask)
+            loss = loss + self.gradient_matching_weight * gradient_matching_loss(
+                *aligned, mask, self.gradient_matching_scales
+            )
+        return loss

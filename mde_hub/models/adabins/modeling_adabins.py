@@ -103,7 +103,7 @@ def pooled_token_grid(grid_height: int, grid_width: int, max_tokens: int) -> tup
     return height, max(1, min(math.floor(grid_width * scale), max_tokens // height))
 
 
-class AdaBinsDecoder(nn.Module):
+class Decoder(nn.Module):
     """The U-Net decoder (`DecoderBN`): bottleneck 1x1 conv, four upsample-concat blocks, 3x3 conv; output at H/2."""
 
     def __init__(self, tap_channels: list[int], features: int, out_channels: int) -> None:
@@ -212,7 +212,7 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
             raise ValueError(f"AdaBins needs a timm EfficientNet backbone; {config.backbone!r} lacks {missing}.")
         stages = ["conv_stem", "bn1", *(f"blocks.{i}" for i in range(len(backbone.blocks))), "conv_head"]
         self.encoder = FeatureTaps(backbone, stages, config.encoder_taps)
-        self.decoder = AdaBinsDecoder(self.encoder.channels, config.decoder_features, config.num_decoded_channels)
+        self.decoder = Decoder(self.encoder.channels, config.decoder_features, config.num_decoded_channels)
         self.mini_vit = MiniViT(config)
         self.conv_out = nn.Conv2d(config.n_query_channels, config.n_bins, kernel_size=1)
         self.loss_fn = AdaBinsLoss(

@@ -10,7 +10,7 @@ Architecture (`bts_size` = `num_features` = 512 by default, `c0..c4` = encoder t
   `features.pool0` (c1 @ /4), `features.transition1` (c2 @ /8), `features.transition2` (c3 @ /16) and
   `features.norm5` (c4 @ /32). timm's `norm0`/`norm5` fuse BN and ReLU, so they equal the reference's torchvision
   `relu0` and `relu(norm5)`.
-* `BtsDecoder`: `UpConv` (nearest x2, 3x3 conv without bias, ELU) to 512 -> BN -> concat c3 -> 3x3 conv + ELU;
+* `Decoder`: `UpConv` (nearest x2, 3x3 conv without bias, ELU) to 512 -> BN -> concat c3 -> 3x3 conv + ELU;
   `UpConv` to 256 -> BN -> concat c2 (= "concat4") -> 3x3 conv + ELU -> BN (= "iconv4"); `DenseAspp`;
   `Reduction1x1` + `LocalPlanarGuidance` at 1/8 (k = 8); `UpConv` to 128 -> BN -> concat c1 and the 8x8 LPG depth
   -> 3x3 conv + ELU; reduction + LPG at 1/4 (k = 4); `UpConv` to 64 -> BN -> concat c0 and the 4x4 LPG depth ->
@@ -195,7 +195,7 @@ class LocalPlanarGuidance(nn.Module):
         return n4 / (n1 * u + n2 * v + n3)
 
 
-class BtsDecoder(nn.Module):
+class Decoder(nn.Module):
     """BTS decoder: up-convolutions, dense ASPP, and local planar guidance at 1/8, 1/4 and 1/2 resolution."""
 
     def __init__(self, config: BtsConfig, skip_channels: Sequence[int]) -> None:
@@ -250,7 +250,7 @@ class BtsForDepthEstimation(DepthEstimationPreTrainedModel):
     def __init__(self, config: BtsConfig) -> None:
         super().__init__(config)
         self.encoder = DenseNetFeatureTaps(config)
-        self.decoder = BtsDecoder(config, self.encoder.channels)
+        self.decoder = Decoder(config, self.encoder.channels)
         self.loss_fn = SILogLoss(config.variance_focus, config.silog_scale, min_depth=config.loss_min_depth)
         self.post_init()
 

@@ -69,7 +69,7 @@ def masked_average_pool2x2(values: torch.Tensor, mask: torch.Tensor) -> tuple[to
     return torch.where(pooled_mask, total / count.clamp_min(1e-12), 0)[:, 0], pooled_mask[:, 0]
 
 
-class DenseDepthDecoder(nn.Module):
+class Decoder(nn.Module):
     """`conv2` (1x1), four up-sampling blocks `up1..up4` fed by the skips, and `conv3` (3x3 to one channel)."""
 
     def __init__(self, encoder_channels: list[int], decoder_width_factor: float) -> None:
@@ -101,7 +101,7 @@ class DenseDepthForDepthEstimation(DepthEstimationPreTrainedModel):
     def __init__(self, config: DenseDepthConfig) -> None:
         super().__init__(config)
         self.encoder = DenseNetFeatureTaps(config)
-        self.decoder = DenseDepthDecoder(self.encoder.channels, config.decoder_width_factor)
+        self.decoder = Decoder(self.encoder.channels, config.decoder_width_factor)
         self.loss_fn = DenseDepthLoss(
             config.ssim_weight,
             config.gradient_weight,

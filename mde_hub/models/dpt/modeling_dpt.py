@@ -44,22 +44,16 @@ from torch import nn
 from transformers.modeling_outputs import DepthEstimatorOutput
 
 from ..backbones import create_backbone_from_config
-from ..losses import (
-    ScaleAndShiftInvariantLoss,
-    gradient_matching_loss,
-    normalize_disparity,
-    silog_loss,
-    valid_depth_mask,
-)
+from ..depth_meaning import MIN_INVERSE_DEPTH
+from ..losses import DptLoss
 from ..modeling_utils import DepthEstimationPreTrainedModel
 from .configuration_dpt import DptConfig
 
 TOKEN_STRIDE = 16  # pixels per token side; the four reassembled levels are then at 1/4, 1/8, 1/16, 1/32
 RESAMPLE_FACTORS = (4, 2, 1, 0.5)  # Resample_s: ConvTranspose 4x4/4, ConvTranspose 2x2/2, identity, Conv 3x3/2
-MIN_INVERSE_DEPTH = 1e-8
 
 
-class DptEncoder(nn.Module):
+class Encoder(nn.Module):
     """The transformer encoder: (hybrid: ResNet-50 stages ->) patch embedding -> [CLS] + position embedding -> blocks.
 
     Returns the four hooked activations (ResNet maps (B, C, h, w) for a hybrid's first two, tokens (B, 1 + h*w, D)
@@ -188,7 +182,7 @@ class ReassembleLayer(nn.Module):
         return self.resample(self.projection(image))
 
 
-class DptReassembleStage(nn.Module):
+class ReassembleStage(nn.Module):
     """The four Reassemble layers (a hybrid's two ResNet maps pass through as they are: `layers` holds only the
     token levels), each level followed by a 3x3 conv without bias to the fusion width."""
 
@@ -249,7 +243,7 @@ class FeatureFusionBlock(nn.Module):
         return F.interpolate(self.projection(path), scale_factor=2, mode="bilinear", align_corners=True)
 
 
-class DptFusionStage(nn.Module):
+class FusionStage(nn.Module):
     """Four fusion blocks along the path 1/32 -> 1/16 -> 1/8 -> 1/4 -> 1/2 (blocks[0] is the deepest)."""
 
     def __init__(self, features: int) -> None:
@@ -264,7 +258,7 @@ class DptFusionStage(nn.Module):
         return path
 
 
-class DptDepthHead(nn.Module):
+class DepthHead(nn.Module):
     """Conv 3x3 (F -> F/2) -> bilinear x2 (align_corners=True) -> conv 3x3 (-> 32) -> ReLU -> conv 1x1 (-> 1) -> ReLU."""
 
     def __init__(self, features: int, head_features: int) -> None:
@@ -276,33 +270,6 @@ class DptDepthHead(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         features = F.interpolate(self.conv1(features), scale_factor=2, mode="bilinear", align_corners=True)
         return F.relu(self.conv3(F.relu(self.conv2(features))))[:, 0]
-
-
-class DptLoss(nn.Module):
-    """`config.loss_type`: "ssi" on the raw disparity, or "silog" on metric depth + gradient matching on disparity."""
-
-    def __init__(self, config: DptConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.ssi = ScaleAndShiftInvariantLoss(
-            alpha=config.gradient_matching_weight, scales=config.gradient_matching_scales, trim=config.trim_ratio
-        )
-
-    def forward(self, disparity: torch.Tensor, depth: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        config = self.config
-        mask = valid_depth_mask(labels, config.min_depth)
-        target_disparity = torch.where(mask, labels.reciprocal(), 0.0)
-        if config.loss_type == "ssi":
-            return self.ssi(disparity, target_disparity, mask)
-        loss = silog_loss(
-            depth, labels, mask, config.silog_variance_focus, config.silog_scale, min_depth=config.min_depth
-        )
-        if config.gradient_matching_weight > 0:
-            aligned = normalize_disparity(disparity, mask), normalize_disparity(target_disparity, mask)
-            loss = loss + config.gradient_matching_weight * gradient_matching_loss(
-                *aligned, mask, config.gradient_matching_scales
-            )
-        return loss
 
 
 class DptForDepthEstimation(DepthEstimationPreTrainedModel):
@@ -321,11 +288,19 @@ class DptForDepthEstimation(DepthEstimationPreTrainedModel):
 
     def __init__(self, config: DptConfig) -> None:
         super().__init__(config)
-        self.encoder = DptEncoder(config)
-        self.reassemble = DptReassembleStage(config, self.encoder.embed_dim, self.encoder.stage_channels)
-        self.fusion = DptFusionStage(config.fusion_features)
-        self.head = DptDepthHead(config.fusion_features, config.head_features)
-        self.loss_fn = DptLoss(config)
+        self.encoder = Encoder(config)
+        self.reassemble = ReassembleStage(config, self.encoder.embed_dim, self.encoder.stage_channels)
+        self.fusion = FusionStage(config.fusion_features)
+        self.head = DepthHead(config.fusion_features, config.head_features)
+        self.loss_fn = DptLoss(
+            config.loss_type,
+            config.gradient_matching_weight,
+            config.gradient_matching_scales,
+            config.trim_ratio,
+            config.silog_variance_focus,
+            config.silog_scale,
+            min_depth=config.min_depth,
+        )
         self.post_init()
 
     def disparity_to_depth(self, disparity: torch.Tensor) -> torch.Tensor:
