@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from transformers import DPTConfig, DPTForDepthEstimation
 
+from ..conversion import ConversionResult
 from .configuration_dpt import DptConfig
 from .modeling_dpt import RESAMPLE_FACTORS, DptForDepthEstimation
 
@@ -192,3 +193,13 @@ def convert_dpt_from_transformers(
         model = DptForDepthEstimation(config)
     model.load_state_dict(state_dict, strict=True, assign=True)
     return model.eval()
+
+
+def convert_dpt_checkpoint(path: str | os.PathLike, **config_overrides: Any) -> ConversionResult:
+    """`mde-hub convert dpt-transformers FOLDER`: a transformers DPT checkpoint folder (or Hub id) as a
+    `ConversionResult`."""
+    model = convert_dpt_from_transformers(path, **config_overrides)
+    return ConversionResult(
+        model, source=f"transformers DPTForDepthEstimation {os.fspath(path)}",
+        notes=["The deepest fusion block's unused skip unit (in transformers' weights, never run) is dropped."],
+    )
