@@ -44,7 +44,7 @@ class PublishedResult:
     """One published row: a model variant's metrics on one dataset under one protocol.
 
     Attributes:
-        model: mde-hub ``model_type`` of the architecture, e.g. ``"mde_bts"``.
+        model: mde-hub ``model_type`` of the architecture, e.g. ``mde_bts``.
         variant: the published model's encoder or size, e.g. ``"DenseNet-161"``.
         dataset: ``"nyu_depth_v2"`` or ``"kitti"`` (keys of :data:`mde_hub.data.frames.DATASET_CAMERAS`).
         protocol: name of the closest :mod:`mde_hub.evaluation.protocols` protocol.
