@@ -5,21 +5,29 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import MODEL_CLASSES, __version__
+from . import __version__
 from .inference.predictor import BACKENDS
 from .outputs.prediction_files import FORMATS, list_inputs, parse_formats, plan_outputs, write_prediction_files
 
 
 def list_models(_: argparse.Namespace) -> int:
-    """Print every registered model type with what its `predicted_depth` means by default."""
+    """Print every registered model (`mde_hub.models.registry`) with what its `predicted_depth` means by default, its
+    paper and reference code's licence, then its presets with the data set each was made for and its output."""
+    from .data.frames import DATASET_CAMERAS
     from .models.depth_meaning import depth_meaning_of
+    from .models.registry import entries
 
-    for model_type, (config_class, model_class) in MODEL_CLASSES.items():
-        config = config_class()
-        print(
-            f"{model_type:<16} {model_class.__name__:<32} {depth_meaning_of(config).describe()}, "
-            f"{config.min_depth:g}-{config.max_depth:g} m"
-        )
+    def output(config) -> str:
+        meaning = depth_meaning_of(config)
+        return f"{meaning.describe()}, {config.min_depth:g}-{config.max_depth:g} m" if meaning.is_metric else meaning.describe()
+
+    for entry in entries():
+        print(f"{entry.model_type:<16} {entry.model_class.__name__:<32} {output(entry.config())}")
+        licence = f"; reference code {entry.card.reference_licence} (not copied)" if entry.card.reference_licence else ""
+        print(f"{'':<16} {entry.name}: {entry.paper}{licence}")
+        for name, preset in entry.presets.items():
+            data = DATASET_CAMERAS[preset.dataset].name if preset.dataset else "-"
+            print(f"{'':<16}   {name:<8} {data:<20} {preset.description}: {output(entry.config(name))}")
     return 0
 
 

@@ -13,8 +13,9 @@ from mde_hub import MODEL_CLASSES
 from mde_hub.app.registry import ModelSource, load_predictor, model_bytes
 from mde_hub.cli import main
 from mde_hub.inference.predictor import DepthPredictor
-from mde_hub.inference.onnx_export import CHECK_SUFFIX, DYNAMIC_SIDE_MULTIPLE, ONNX_FILENAME, export_checkpoint
+from mde_hub.inference.onnx_export import CHECK_SUFFIX, ONNX_FILENAME, export_checkpoint
 from mde_hub.inference.onnx_runtime import OnnxDepthModel
+from mde_hub.models.registry import get_entry
 
 # Tiny configurations at small processor sizes (the size the graph is traced and checked at).
 SMALL = {
@@ -61,12 +62,13 @@ def exported(tmp_path_factory):
 @pytest.mark.parametrize("model_type", sorted(SMALL))
 def test_export_matches_pytorch(model_type: str, exported) -> None:
     checkpoint, result = exported(model_type)
-    dynamic = model_type in DYNAMIC_SIDE_MULTIPLE
-    assert result.dynamic_sides == dynamic and (checkpoint / ONNX_FILENAME).stat().st_size > 10_000
+    multiple = get_entry(model_type).input_side_multiple  # the registry's; None: a fixed-size graph
+    dynamic = multiple is not None
+    assert result.dynamic_sides == dynamic and result.side_multiple == multiple
+    assert (checkpoint / ONNX_FILENAME).stat().st_size > 10_000
     assert len(result.checked_sizes) == (2 if dynamic else 1)
     if dynamic:  # the second size differs in both sides and keeps the architecture's multiple
         (h0, w0), (h1, w1) = result.checked_sizes
-        multiple = DYNAMIC_SIDE_MULTIPLE[model_type]
         assert h1 != h0 and w1 != w0 and h1 % multiple == 0 and w1 % multiple == 0
     assert max(result.max_abs_diff) < 1e-4 * max(1.0, result.max_abs_output), result
     assert json.loads((checkpoint / (ONNX_FILENAME + CHECK_SUFFIX)).read_text())["max_abs_diff"] == result.max_abs_diff

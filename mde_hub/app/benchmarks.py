@@ -22,16 +22,10 @@ from huggingface_hub import ModelCard
 
 from mde_hub.evaluation.metrics import METRIC_NAMES
 from mde_hub.evaluation.published import DATASET_NAMES, published_results
+from mde_hub.models.registry import display_name
 
 from .registry import ModelRegistry
 
-ARCHITECTURES = {
-    "mde_baseline": "Baseline",
-    "mde_densedepth": "DenseDepth",
-    "mde_bts": "BTS",
-    "mde_adabins": "AdaBins",
-    "mde_dpt": "DPT",
-}
 COLUMNS = ["source", "model", "variant / checkpoint", "dataset", "protocol", *METRIC_NAMES, "notes"]
 PROTOCOL_FILTERS = {
     "all": lambda protocol: True,
@@ -45,7 +39,7 @@ def _row(source: str, model: str, variant: str, dataset: str, protocol: str, met
     values = {name: float(metrics[name]) if name in metrics else np.nan for name in METRIC_NAMES}
     return {
         "source": source,
-        "model": ARCHITECTURES.get(model, model),
+        "model": display_name(model),
         "variant / checkpoint": variant,
         "dataset": dataset,
         "protocol": protocol,

@@ -2,11 +2,10 @@
 labelled, and written by `mde_hub.outputs.prediction_files` as `mde-hub predict` writes them (16-bit millimetre PNG, .npy
 named by meaning, colour PNG, GLB point cloud), named after the model.
 
-Focal length, when none is typed: the camera the model was trained for, scaled to the image width. It sets the
-point cloud's geometry and goes to models that scale depth by it (BTS's KITTI models, ``focal_scaling``), which
-assume their ``reference_focal`` (715.0873 px) at KITTI's 1242 px width; other models whose
-``max_depth`` exceeds 10 m are KITTI-range (721.5377 px at 1242 px, KITTI's ``P_rect_02``); all others, including
-models without a ``max_depth``, are NYU-range (518.8579 px at 640 px, the NYU colour camera).
+Focal length, when none is typed: the camera of the data set the model was made for, scaled to the image width
+(``mde_hub.models.registry.default_focal``: NYU's colour camera up to a 10 m depth range, KITTI's beyond). It sets
+the point cloud's geometry and goes to models that scale depth by it (BTS's KITTI models, ``focal_scaling``), which
+assume their ``reference_focal`` at that camera's width.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from mde_hub.models.configuration_utils import scales_depth_by_focal
-from mde_hub.data.frames import KITTI_FRAME, KITTI_INTRINSICS, NYU_FRAME, NYU_INTRINSICS
 from mde_hub.models.depth_meaning import DepthMeaning
+from mde_hub.models.registry import default_focal
 from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.outputs.prediction_files import PredictionFiles, write_prediction_files
 
@@ -74,16 +73,6 @@ def predict_depth(predictor: DepthPredictor, image: np.ndarray, focal: float | N
     prediction = predictor.predict(image, focal)
     values = prediction.values.astype(np.float32)
     return ModelDepth(predictor.name, values, prediction.latency_s, prediction.meaning, config, focal)
-
-
-def default_focal(config: Any, width: int) -> float:
-    """The focal length in pixels assumed for a ``width``-pixel-wide image (rule in the module docstring)."""
-    if scales_depth_by_focal(config):
-        return config.reference_focal * width / KITTI_FRAME[1]
-    max_depth = getattr(config, "max_depth", None)
-    if max_depth is not None and max_depth > 10.0:
-        return KITTI_INTRINSICS.fx * width / KITTI_FRAME[1]
-    return NYU_INTRINSICS.fx * width / NYU_FRAME[1]
 
 
 def shared_range(depths: list[np.ndarray]) -> tuple[float, float] | None:

@@ -12,26 +12,12 @@ from typing import Any
 import torch
 from transformers import AutoConfig
 
-from ..models.auto import MODEL_CLASSES
 from ..models.configuration_utils import DepthConfig
-from ..models.adabins import AdaBinsConfig
-from ..models.baseline import BaselineConfig
-from ..models.bts import BtsConfig
-from ..models.densedepth import DenseDepthConfig
-from ..models.dpt import DptConfig
+from ..models.registry import entries, get_entry
 from ..inference.onnx_export import INPUT_NAME, OUTPUT_NAME, export_graph, onnx_session
 from .measure import count_flops, median_seconds, peak_memory_bytes, training_images_per_second
 
 OPTIMISED_PATHS = ("channels_last", "compile", "onnxruntime")
-# The paper configurations (each config class's defaults, i.e. the paper's model; DPT also as Large).
-PAPER_CONFIGS: dict[str, Callable[[], DepthConfig]] = {
-    "baseline": BaselineConfig,
-    "densedepth": DenseDepthConfig,
-    "bts": BtsConfig,
-    "adabins": AdaBinsConfig,
-    "dpt-hybrid": DptConfig.hybrid,
-    "dpt-large": DptConfig.large,
-}
 
 
 @dataclass(frozen=True)
@@ -41,7 +27,7 @@ class ModelSpec:
     config: DepthConfig
 
     def build(self) -> torch.nn.Module:
-        return MODEL_CLASSES[self.config.model_type][1](self.config)
+        return get_entry(self.config.model_type).model_class(self.config)
 
 
 @dataclass
@@ -74,14 +60,16 @@ class ModelResult:
 
 
 def paper_specs(names: list[str] | None, quick: bool) -> list[ModelSpec]:
-    """The paper configurations, or with `quick` each architecture's `tiny()` configuration ("NAME-tiny")."""
+    """The paper configurations (each registry entry's `benchmark_presets`: "bts", "dpt-hybrid", "dpt-large", ...),
+    or with `quick` each architecture's tiny preset ("NAME-tiny")."""
     if quick:
-        specs = [
-            ModelSpec(f"{model_type.removeprefix('mde_')}-tiny", "tiny", config_class.tiny())
-            for model_type, (config_class, _) in MODEL_CLASSES.items()
-        ]
+        specs = [ModelSpec(entry.benchmark_name("tiny"), "tiny", entry.config("tiny")) for entry in entries()]
     else:
-        specs = [ModelSpec(name, "paper", make()) for name, make in PAPER_CONFIGS.items()]
+        specs = [
+            ModelSpec(entry.benchmark_name(preset), "paper", entry.config(preset))
+            for entry in entries()
+            for preset in entry.benchmark_presets
+        ]
     return [spec for spec in specs if _wanted(spec.name, names)]
 
 

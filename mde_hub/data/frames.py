@@ -1,5 +1,6 @@
-"""The frames of the benchmark data sets: NYU Depth v2's and KITTI's sizes and cameras, KITTI's KB crop, and crop
-boxes (fixed pixel boxes or fractions of the frame) that the data sets and the evaluation protocols share."""
+"""The frames of the benchmark data sets: NYU Depth v2's and KITTI's sizes and cameras (each with its data set's key,
+name and depth range: :data:`DATASET_CAMERAS`), KITTI's KB crop, and crop boxes (fixed pixel boxes or fractions of the
+frame) that the data sets and the evaluation protocols share."""
 
 from __future__ import annotations
 
@@ -18,6 +19,30 @@ KITTI_FRAME = (375, 1242)
 
 KITTI_INTRINSICS = Intrinsics(fx=721.5377, fy=721.5377, cx=609.5593, cy=172.854)
 """``P_rect_02`` of KITTI's 2011_09_26 calibration (the focal the BTS/AdaBins Eigen lists carry)."""
+
+
+
+@dataclass(frozen=True)
+class DatasetCamera:
+    """A benchmark data set as a model made for it sees it: ``key`` (how published rows, model cards and the model
+    registry name it), ``name`` (for people), its frame and camera, and ``max_depth``, the depth in metres up to which
+    its models predict (NYU 10 m, KITTI 80 m)."""
+
+    key: str
+    name: str
+    frame: tuple[int, int]
+    intrinsics: Intrinsics
+    max_depth: float
+
+    def focal_at_width(self, width: int) -> float:
+        """The camera's horizontal focal length in pixels for an image of this frame resized to ``width`` pixels."""
+        return self.intrinsics.fx * width / self.frame[1]
+
+
+NYU_CAMERA = DatasetCamera("nyu_depth_v2", "NYU Depth v2", NYU_FRAME, NYU_INTRINSICS, 10.0)
+KITTI_CAMERA = DatasetCamera("kitti", "KITTI (Eigen split)", KITTI_FRAME, KITTI_INTRINSICS, 80.0)
+DATASET_CAMERAS: dict[str, DatasetCamera] = {camera.key: camera for camera in (NYU_CAMERA, KITTI_CAMERA)}
+"""Key -> data set, NYU Depth v2 first (smallest depth range first)."""
 
 KB_CROP_HEIGHT = 352
 KB_CROP_WIDTH = 1216

@@ -4,15 +4,10 @@ The graph holds the whole model, depth parameterisation included: its `predicted
 returns (metres for metric models). Pre- and post-processing stay in `DepthImageProcessor`, so
 `DepthPredictor.from_pretrained(..., backend="onnxruntime")` feeds the graph exactly what the PyTorch model gets.
 
-Height and width are dynamic where the architecture allows (the batch is dynamic for every architecture):
-
-* Baseline: dynamic, any multiple of 8 (three stride-2 convs and their transposes).
-* DenseDepth, BTS: dynamic, any multiple of 32 (stride-32 encoders; BTS's local planar guidance works per cell).
-* DPT: dynamic, any multiple of 32; the position embeddings are resized inside the graph. It must be dynamic:
-  DPT's processor keeps the aspect ratio, so the input size follows the image.
-* AdaBins: fixed at the processor's `image_size` (the mini-ViT's token grid is pooled to at most `max_tokens`
-  tokens by a size computed with a square root, which the exporter cannot trace symbolically). The processor resizes
-  every image to `image_size` anyway.
+Height and width are dynamic where the architecture allows (the batch is dynamic for every architecture): any
+multiple of the model's `input_side_multiple` in the model registry (`mde_hub.models.registry`; each model folder's
+`registration.py` says why): 8 for the Baseline, 32 for DenseDepth, BTS and DPT. AdaBins' is None: its graph is fixed
+at the processor's `image_size`, which the processor resizes every image to anyway.
 
 Models that scale depth by the camera's focal length (BTS's KITTI models) take a second input, `focal` (batch,),
 in pixels at the network's input width; `OnnxDepthModel` feeds the config's `reference_focal` (no scaling) when a
@@ -35,13 +30,19 @@ from torch import nn
 from ..data.files import atomic_output
 from ..models.configuration_utils import scales_depth_by_focal
 from ..models.modeling_utils import DepthEstimationPreTrainedModel
+from ..models.registry import find_entry
 
 ONNX_FILENAME = "model.onnx"
 CHECK_SUFFIX = ".check.json"
 INPUT_NAME, OUTPUT_NAME, FOCAL_NAME = "pixel_values", "predicted_depth", "focal"
-# Side multiple of the dynamic height and width per model type; absent: fixed size (see the module docstring).
-DYNAMIC_SIDE_MULTIPLE = {"mde_baseline": 8, "mde_densedepth": 32, "mde_bts": 32, "mde_dpt": 32}
 MAX_SIDE = 4096
+
+
+def side_multiple(model_type: str) -> int | None:
+    """The multiple a graph's dynamic height and width take: the registry entry's `input_side_multiple`; None (a
+    graph fixed at one size) for a fixed-size model or one the registry does not know."""
+    entry = find_entry(model_type)
+    return None if entry is None else entry.input_side_multiple
 
 
 class PredictedDepth(nn.Module):
@@ -93,7 +94,7 @@ def export_size(model: DepthEstimationPreTrainedModel) -> tuple[int, int]:
 def check_sizes(model: DepthEstimationPreTrainedModel) -> list[tuple[int, int]]:
     """The export size, and for dynamic graphs a second size (one multiple taller, two wider)."""
     height, width = export_size(model)
-    multiple = DYNAMIC_SIDE_MULTIPLE.get(model.config.model_type)
+    multiple = side_multiple(model.config.model_type)
     return [(height, width)] if multiple is None else [(height, width), (height + multiple, width + 2 * multiple)]
 
 
@@ -101,7 +102,7 @@ def _dynamic_shapes(model_type: str, input_names: list[str]) -> dict[str, dict[i
     dim = torch.export.Dim
     batch = dim("batch", min=1, max=1024)
     shapes: dict[int, object] = {0: batch}
-    multiple = DYNAMIC_SIDE_MULTIPLE.get(model_type)
+    multiple = side_multiple(model_type)
     if multiple is not None:
         steps = MAX_SIDE // multiple
         shapes[2] = multiple * dim("height_steps", min=1, max=steps)
@@ -157,6 +158,7 @@ def export_model(
     """
     path = export_graph(model, path, opset)
     model_type = model.config.model_type
+    multiple = side_multiple(model_type)
     wrapped = PredictedDepth(model.eval()).eval()
     sizes = check_sizes(model)
     generator = torch.Generator().manual_seed(seed)
@@ -176,8 +178,8 @@ def export_model(
         path=str(path),
         model_type=model_type,
         opset=opset,
-        dynamic_sides=model_type in DYNAMIC_SIDE_MULTIPLE,
-        side_multiple=DYNAMIC_SIDE_MULTIPLE.get(model_type),
+        dynamic_sides=multiple is not None,
+        side_multiple=multiple,
         checked_sizes=[list(size) for size in sizes],
         max_abs_diff=differences,
         max_abs_output=largest,

@@ -1,4 +1,5 @@
-"""Registration of every mde-hub model with the transformers Auto classes (run on `import mde_hub`)."""
+"""Registration of every mde-hub model with the transformers Auto classes (run on `import mde_hub`), from the model
+registry (`mde_hub.models.registry`)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,12 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstima
 from .configuration_utils import DepthConfig
 from ..processing.image_processing_depth import DepthImageProcessor
 from .modeling_utils import DepthEstimationPreTrainedModel
-from .adabins import AdaBinsConfig, AdaBinsForDepthEstimation
-from .baseline import BaselineConfig, BaselineForDepthEstimation
-from .bts import BtsConfig, BtsForDepthEstimation
-from .densedepth import DenseDepthConfig, DenseDepthForDepthEstimation
-from .dpt import DptConfig, DptForDepthEstimation
+from .registry import entries
 
 MODEL_CLASSES: dict[str, tuple[type[DepthConfig], type[DepthEstimationPreTrainedModel]]] = {
-    AdaBinsConfig.model_type: (AdaBinsConfig, AdaBinsForDepthEstimation),
-    BaselineConfig.model_type: (BaselineConfig, BaselineForDepthEstimation),
-    BtsConfig.model_type: (BtsConfig, BtsForDepthEstimation),
-    DenseDepthConfig.model_type: (DenseDepthConfig, DenseDepthForDepthEstimation),
-    DptConfig.model_type: (DptConfig, DptForDepthEstimation),
+    entry.model_type: (entry.config_class, entry.model_class) for entry in entries()
 }
+"""model_type -> (config class, model class) of every registered model, in the registry's order."""
 
 
 def register_auto_classes() -> None:

@@ -2,7 +2,8 @@
 
 The card states what the checkpoint is (config.json), how it was trained (``training_record.json`` written by
 train/train.py, when present), how it was evaluated (evaluation JSONs from `mde-hub evaluate`) and the papers'
-published numbers beside ours (:mod:`mde_hub.evaluation.published`). The YAML front matter is built with huggingface_hub's
+published numbers beside ours (:mod:`mde_hub.evaluation.published`). What the card says of an architecture (its name,
+summary fields, tags, published rows to compare with, template) comes from its entry in :mod:`mde_hub.models.registry`. The YAML front matter is built with huggingface_hub's
 ``ModelCardData``/``EvalResult``, so the model-index follows the Hub's schema.
 """
 
@@ -22,14 +23,14 @@ import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import AutoConfig
 
-from .. import MODEL_CLASSES
 from ..models.configuration_utils import DepthConfig
 from ..models.depth_meaning import depth_meaning_of
+from ..models.registry import display_name, entries, find_entry, get_entry, published_to_compare
 from ..evaluation.evaluate import file_sha256
 from ..data.files import atomic_output
 from ..evaluation.metrics import ABS_REL_STANDARD, HIGHER_IS_BETTER, METRIC_NAMES
 from ..evaluation.protocols import AbsoluteCrop, EvalProtocol, FractionalCrop
-from ..evaluation.published import DATASET_NAMES, PublishedResult, published_results
+from ..evaluation.published import DATASET_NAMES, PublishedResult
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "model_cards"
 TRAINING_RECORD = "training_record.json"
@@ -37,19 +38,6 @@ TRAINING_RECORD_KEYS = (
     "recipe", "arguments", "command", "dataset", "train_samples", "global_step", "epochs", "hardware", "wall_time_s",
     "final_eval",
 )
-ARCHITECTURE_NAMES = {
-    "mde_baseline": "Baseline", "mde_densedepth": "DenseDepth", "mde_bts": "BTS", "mde_adabins": "AdaBins",
-    "mde_dpt": "DPT",
-}
-# Config fields that tell checkpoints of one architecture apart, in the order the card lists them.
-SUMMARY_FIELDS = {
-    "mde_baseline": ("encoder_channels", "kernel_size", "image_size"),
-    "mde_densedepth": ("backbone", "backbone_kwargs", "decoder_width_factor", "image_size"),
-    "mde_bts": ("backbone", "backbone_kwargs", "bts_size", "focal_scaling", "image_size"),
-    "mde_adabins": ("backbone", "backbone_kwargs", "n_bins", "patch_size", "embedding_dim", "image_size"),
-    "mde_dpt": ("backbone", "backbone_kwargs", "is_hybrid", "backbone_out_indices", "readout_type", "image_size",
-                "inference_size"),
-}
 METRIC_LABELS = {
     "abs_rel": "AbsRel", "sq_rel": "SqRel", "rmse": "RMSE (m)", "rmse_log": "RMSE log", "log10": "log10",
     "silog": "SILog", "delta1": "δ1", "delta2": "δ2", "delta3": "δ3",
@@ -186,34 +174,31 @@ def _number(value: float) -> str:
 
 
 def config_summary(config: DepthConfig) -> str:
-    """The architecture-specific config fields and the parameter count (the model is built on the meta device)."""
-    model_class = MODEL_CLASSES[config.model_type][1]
+    """The architecture's summary fields (its registry entry's) and the parameter count (the model is built on the
+    meta device)."""
+    entry = get_entry(config.model_type)
     local = {"backbone_weights": None, "backbone_pretrained": False} if hasattr(config, "backbone_weights") else {}
     with torch.device("meta"):
-        model = model_class(replace(config, **local) if local else config)
+        model = entry.model_class(replace(config, **local) if local else config)
     count = sum(parameter.numel() for parameter in model.parameters())
     fields = [
         f"`{name}={json.dumps(getattr(config, name))}`"
-        for name in SUMMARY_FIELDS[config.model_type]
+        for name in entry.card.summary_fields
         if getattr(config, name) not in ({}, None)
     ]
     return f"{', '.join(fields)}; {count / 1e6:.2f} M parameters ({count:,})."
 
 
 def depth_meaning(config: DepthConfig) -> str:
-    """What this checkpoint's ``predicted_depth`` is, from ``depth_estimation_type`` and the depth range."""
+    """What this checkpoint's ``predicted_depth`` is, from ``depth_estimation_type`` and the depth range (and for a
+    metric checkpoint the registry entry's ``output_note``)."""
     if depth_meaning_of(config).is_metric:
         meaning = (
             f"This checkpoint predicts **metric depth in metres** (`depth_estimation_type: metric`), between "
             f"{_number(config.min_depth)} m and {_number(config.max_depth)} m."
         )
-        if config.model_type == "mde_dpt":
-            largest = 1 / config.metric_shift if config.metric_shift else math.inf
-            meaning += (
-                f" Its output constants are s = {_number(config.metric_scale)} and t = {_number(config.metric_shift)}: "
-                f"depth = 1 / (s · out + t), at most 1 / t = {_number(largest)} m."
-            )
-        return meaning
+        note = get_entry(config.model_type).card.output_note
+        return f"{meaning} {note(config)}" if note is not None else meaning
     meaning = depth_meaning_of(config)
     fit = "inverse-depth" if meaning.prediction_type == "inverse_depth" else "depth"
     return (
@@ -354,17 +339,15 @@ def results_table(evaluations: Sequence[CardEvaluation]) -> str:
 
 
 def _published_label(result: PublishedResult) -> str:
-    architecture = ARCHITECTURE_NAMES[result.model]
+    architecture = display_name(result.model)
     name = result.variant if result.variant.startswith(architecture) else f"{architecture} {result.variant}"
     return f"{name}, {result.source}"
 
 
 def published_table(model_type: str, evaluations: Sequence[CardEvaluation]) -> str:
-    """Per dataset, the published rows beside this checkpoint's rows on the same dataset, with the rows' notes.
-
-    An architecture without a paper (the Baseline) is shown beside every paper's NYU Depth v2 rows.
-    """
-    published = published_results(model_type) or published_results(dataset="nyu_depth_v2")
+    """Per dataset, the published rows the registry compares ``model_type`` with (its paper's; the Baseline's: every
+    paper's NYU Depth v2 rows) beside this checkpoint's rows on the same dataset, with the rows' notes."""
+    published = published_to_compare(model_type)
     blocks = []
     for dataset, name in DATASET_NAMES.items():
         rows = [result for result in published if result.dataset == dataset]
@@ -409,18 +392,24 @@ def _eval_paths(eval_json: str | os.PathLike | Sequence[str | os.PathLike] | Non
     return [Path(path) for path in eval_json]
 
 
+def template_path(model_type: str) -> Path:
+    """The model-card template of a registered ``model_type``: ``model_cards/<slug>.md``."""
+    return TEMPLATE_DIR / f"{get_entry(model_type).slug}.md"
+
+
 def _template(model_type: str, checkpoint_dir: Path) -> string.Template:
-    known = {name: TEMPLATE_DIR / f"{name.removeprefix('mde_')}.md" for name in MODEL_CLASSES}
-    if model_type not in known:
+    entry = find_entry(model_type)
+    if entry is None:
         raise ValueError(
             f"no model-card template for model_type {model_type!r} ({checkpoint_dir / 'config.json'}); templates "
-            f"exist for {', '.join(sorted(known))}"
+            f"exist for {', '.join(sorted(known.model_type for known in entries()))}"
         )
+    path = template_path(entry.model_type)
     try:
-        return string.Template(known[model_type].read_text())
+        return string.Template(path.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"model-card template {known[model_type]} is missing: the templates ship in mde-hub's source tree"
+            f"model-card template {path} is missing: the templates ship in mde-hub's source tree"
         ) from None
 
 
@@ -451,7 +440,7 @@ def _card_data(
         for metric in METRIC_NAMES
     ]
     tags = ["depth-estimation", "monocular-depth-estimation", f"{depth_meaning_of(config).depth_estimation_type}-depth", "mde-hub",
-            config.model_type.removeprefix("mde_")]
+            *get_entry(config.model_type).card.tags]
     return ModelCardData(
         model_name=name,
         pipeline_tag="depth-estimation",

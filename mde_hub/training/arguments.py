@@ -15,10 +15,12 @@ from typing import Any
 from transformers import TrainingArguments
 
 from ..models.auto import MODEL_CLASSES
+from ..models.registry import entries, get_entry
 from ..data.augmentation import get_augmentation
 from ..evaluation.protocols import get_protocol
 
-MODEL_PRESETS = ("default", "tiny", "kitti", "hybrid", "large", "base")
+MODEL_PRESETS = tuple(dict.fromkeys(name for entry in entries() for name in entry.presets))
+"""Every preset name of the registered models (`mde_hub.models.registry`); each model has its own subset."""
 DATASETS = ("synthetic", "nyu", "kitti", "folder", "hf", "mix")
 OPTIMIZERS = ("adam", "adamw")
 
@@ -47,8 +49,8 @@ class ModelArguments:
     config_preset: str = field(
         default="default",
         metadata={
-            "help": "configuration preset: 'default' (the paper's NYU model), or a classmethod of the config class: "
-            f"{', '.join(MODEL_PRESETS[1:])} (e.g. 'kitti'; 'tiny' for tests)"
+            "help": "configuration preset of the model's registry entry: 'default' (the paper's NYU model), or "
+            f"{', '.join(MODEL_PRESETS[1:])} where the model has it (e.g. 'kitti'; 'tiny' for tests)"
         },
     )
     config_overrides: dict | str | None = field(
@@ -72,6 +74,9 @@ class ModelArguments:
             raise ValueError(f"unknown model_type {self.model_type!r}; choose one of {', '.join(sorted(MODEL_CLASSES))}")
         if self.config_preset not in MODEL_PRESETS:
             raise ValueError(f"unknown config_preset {self.config_preset!r}; choose one of {', '.join(MODEL_PRESETS)}")
+        if self.model_type is not None and self.config_preset not in get_entry(self.model_type).presets:
+            presets = ", ".join(get_entry(self.model_type).presets)
+            raise ValueError(f"{self.model_type} has no config_preset {self.config_preset!r}; its presets: {presets}")
         if self.model_name_or_path is not None and (
             self.config_preset != "default" or self.backbone_pretrained or self.backbone_weights
         ):

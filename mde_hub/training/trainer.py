@@ -8,8 +8,9 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForDepthEstimation, Trainer, TrainerCallback, set_seed
 
-from ..models.auto import MODEL_CLASSES, image_processor_for
-from ..models.configuration_utils import BackboneDepthConfig, DepthConfig
+from ..models.auto import image_processor_for
+from ..models.configuration_utils import BackboneDepthConfig
+from ..models.registry import get_entry
 from ..models.modeling_utils import DepthEstimationPreTrainedModel
 from .arguments import DataArguments, DepthTrainingArguments, ModelArguments
 from .data import TrainingData, build_datasets
@@ -72,21 +73,12 @@ def build_model(args: ModelArguments) -> DepthEstimationPreTrainedModel:
         return AutoModelForDepthEstimation.from_pretrained(
             args.model_name_or_path, config=config, use_safetensors=True, trust_remote_code=False
         )
-    config_class, model_class = MODEL_CLASSES[args.model_type]
+    entry = get_entry(args.model_type)
     if args.backbone_pretrained or args.backbone_weights:
-        if not issubclass(config_class, BackboneDepthConfig):
+        if not issubclass(entry.config_class, BackboneDepthConfig):
             raise ValueError(f"{args.model_type} has no pretrained encoder to load (no timm backbone)")
         overrides.update(backbone_pretrained=args.backbone_pretrained, backbone_weights=args.backbone_weights)
-    return model_class(_config(config_class, args.config_preset, overrides))
-
-
-def _config(config_class: type[DepthConfig], preset: str, overrides: dict) -> DepthConfig:
-    if preset == "default":
-        return config_class(**overrides)
-    factory = getattr(config_class, preset, None)
-    if factory is None:
-        raise ValueError(f"{config_class.__name__} has no {preset!r} preset")
-    return factory(**overrides)
+    return entry.model_class(entry.config(args.config_preset, **overrides))
 
 
 def build_trainer(

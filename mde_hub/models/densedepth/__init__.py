@@ -1,4 +1,5 @@
 from .configuration_densedepth import DenseDepthConfig
 from .modeling_densedepth import DenseDepthForDepthEstimation
+from .registration import ENTRY  # registers the model (mde_hub.models.registry)
 
-__all__ = ["DenseDepthConfig", "DenseDepthForDepthEstimation"]
+__all__ = ["ENTRY", "DenseDepthConfig", "DenseDepthForDepthEstimation"]

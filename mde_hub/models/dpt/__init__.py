@@ -1,4 +1,5 @@
 from .configuration_dpt import DptConfig
 from .modeling_dpt import DptForDepthEstimation
+from .registration import ENTRY  # registers the model (mde_hub.models.registry)
 
-__all__ = ["DptConfig", "DptForDepthEstimation"]
+__all__ = ["ENTRY", "DptConfig", "DptForDepthEstimation"]
