@@ -126,19 +126,16 @@ def _model_loader() -> tuple[gr.Textbox, gr.Button, gr.Markdown]:
     return location, load_button, load_status
 
 
-def _compare_tab(
-    registry: ModelRegistry, scratch: ScratchSpace, limits: ImageLimits, samples: list[SamplePair]
-) -> gr.CheckboxGroup:
-    """The Compare tab, wired; returns its model selection."""
+def _compare_tab(names: list[str], samples: list[SamplePair], run: Callable) -> gr.CheckboxGroup:
+    """The Compare tab: an image (or an example) and the models to run, their depth maps, notes, one model's slider
+    and 3D view, and the files; its button calls ``run`` (``/compare``). Returns its model selection."""
     with gr.Tab("Compare"):
         with gr.Row():
             with gr.Column(scale=1):
                 compare_image = _image_input("Input image", "compare-image")
                 if samples:
                     gr.Examples([[s.image] for s in samples], [compare_image], label="Examples (synthetic)")
-                compare_models = gr.CheckboxGroup(
-                    registry.names, value=registry.names[:2], label="Models", elem_id="compare-models"
-                )
+                compare_models = gr.CheckboxGroup(names, value=names[:2], label="Models", elem_id="compare-models")
                 colormap = gr.Radio(list(COLORMAPS), value="Spectral", label="Colormap (near = warm/bright)")
                 range_mode = gr.Radio(list(RANGE_MODES), value="shared", label="Colour range")
                 focal = gr.Number(
@@ -158,7 +155,7 @@ def _compare_tab(
                 downloads = gr.File(label="Downloads: 16-bit PNG (mm), .npy (the model's values), colour PNG, GLB", file_count="multiple")
         compare_state = gr.State()
         compare_button.click(
-            event(run_compare, registry, scratch, limits),
+            run,
             [compare_image, compare_models, colormap, range_mode, focal],
             [gallery, compare_notes, inspect_model, slider, cloud, downloads, compare_state],
             api_name="compare",
@@ -167,10 +164,9 @@ def _compare_tab(
     return compare_models
 
 
-def _evaluate_tab(
-    registry: ModelRegistry, scratch: ScratchSpace, limits: ImageLimits, samples: list[SamplePair]
-) -> gr.CheckboxGroup:
-    """The Evaluate tab, wired; returns its model selection."""
+def _evaluate_tab(names: list[str], samples: list[SamplePair], run: Callable) -> gr.CheckboxGroup:
+    """The Evaluate tab: an image, its ground truth and how to score it, the metrics table and error maps; its button
+    calls ``run`` (``/evaluate``). Returns its model selection."""
     with gr.Tab("Evaluate"):
         with gr.Row():
             with gr.Column(scale=1):
@@ -185,9 +181,7 @@ def _evaluate_tab(
                         [eval_image, gt_file, encoding],
                         label="Sample pairs (synthetic)",
                     )
-                eval_models = gr.CheckboxGroup(
-                    registry.names, value=registry.names[:2], label="Models", elem_id="eval-models"
-                )
+                eval_models = gr.CheckboxGroup(names, value=names[:2], label="Models", elem_id="eval-models")
                 protocol = gr.Dropdown(list(PROTOCOLS), value="none", label="Protocol")
                 alignment = gr.Radio(list(ALIGNMENT_METHODS), value="none", label="Alignment")
                 alignment_space = gr.Radio(
@@ -203,7 +197,7 @@ def _evaluate_tab(
                     elem_id="error-gallery",
                 )
         eval_button.click(
-            event(run_evaluate, registry, scratch, limits),
+            run,
             [eval_image, gt_file, encoding, eval_models, protocol, alignment, alignment_space],
             [table, error_maps, eval_notes],
             api_name="evaluate",
@@ -211,7 +205,9 @@ def _evaluate_tab(
     return eval_models
 
 
-def _benchmarks_tab(registry: ModelRegistry) -> None:
+def _benchmarks_tab(run: Callable) -> None:
+    """The Benchmarks tab: published and measured numbers, filtered by protocol with ``run`` (``/benchmarks``), which
+    also fills the table when the tab is opened."""
     with gr.Tab("Benchmarks") as benchmarks_tab:
         gr.Markdown(
             "Published numbers (from the papers and their repositories, `mde_hub/evaluation/published.py`) beside this "
@@ -222,9 +218,8 @@ def _benchmarks_tab(registry: ModelRegistry) -> None:
         bench_table = gr.Dataframe(
             label="Benchmarks", interactive=False, wrap=True, max_height=1600, elem_id="bench-table"
         )
-        run_benchmarks = event(benchmarks_table, registry)
-        protocol_filter.change(run_benchmarks, [protocol_filter], [bench_table], api_name="benchmarks")
-        benchmarks_tab.select(run_benchmarks, [protocol_filter], [bench_table], api_name=False)
+        protocol_filter.change(run, [protocol_filter], [bench_table], api_name="benchmarks")
+        benchmarks_tab.select(run, [protocol_filter], [bench_table], api_name=False)
 
 
 def build_demo(
@@ -235,16 +230,17 @@ def build_demo(
     delete_cache: tuple[int, int] = (600, 3600),
 ) -> gr.Blocks:
     """The app. ``scratch`` holds per-request files; Gradio's own cache is pruned per ``delete_cache``
-    (every first-value seconds, files older than second-value seconds)."""
+    (every first-value seconds, files older than second-value seconds). Each tab's events call the handlers of
+    ``handlers`` with the registry, the scratch space and the image limits bound here."""
     samples = samples or []
     with gr.Blocks(
         title="mde-hub", analytics_enabled=ANALYTICS_ENABLED, delete_cache=delete_cache, fill_width=True
     ) as demo:
         _header(registry)
         location, load_button, load_status = _model_loader()
-        compare_models = _compare_tab(registry, scratch, limits, samples)
-        eval_models = _evaluate_tab(registry, scratch, limits, samples)
-        _benchmarks_tab(registry)
+        compare_models = _compare_tab(registry.names, samples, event(run_compare, registry, scratch, limits))
+        eval_models = _evaluate_tab(registry.names, samples, event(run_evaluate, registry, scratch, limits))
+        _benchmarks_tab(event(benchmarks_table, registry))
         load_button.click(
             event(load_model, registry), [location, compare_models, eval_models], [compare_models, eval_models, load_status],
             api_name="load_model",
