@@ -15,6 +15,7 @@ import PIL.Image
 from pandas.io.formats.style import Styler
 
 from mde_hub.data.files import atomic_output
+from mde_hub.evaluation.alignment import AlignmentMethod
 from mde_hub.evaluation.metrics import METRIC_NAMES
 from mde_hub.evaluation.protocols import PROTOCOLS
 from mde_hub.outputs.depth_files import check_ground_truth
@@ -66,11 +67,11 @@ def compare_view(
     registry: ModelRegistry,
     scratch: ScratchSpace,
     limits: ImageLimits,
-    image_path,
-    names,
-    colormap,
-    range_mode,
-    focal,
+    image_path: str | None,
+    names: list[str] | None,
+    colormap: str,
+    range_mode: str,
+    focal: float | None,
 ) -> CompareView:
     """The Compare button: depth of the uploaded image from each model in ``names``, written to a new scratch folder."""
     if image_path is None:
@@ -95,7 +96,7 @@ def model_view(views: Views, name: str, image_path: str) -> tuple[tuple[str, str
     return (image_path, color_png), (glb or None)
 
 
-def inspect_view(state, name) -> tuple[tuple[str, str], str | None]:
+def inspect_view(state: dict | None, name: str) -> tuple[tuple[str, str], str | None]:
     """The inspect dropdown: `model_view` of one model of the last comparison (``state``, `CompareView.state`)."""
     if not state or name not in state["views"]:
         raise ValueError("Run a comparison first, then pick one of its models.")
@@ -112,7 +113,9 @@ class ModelChoices:
     status: str
 
 
-def add_model(registry: ModelRegistry, location, compare_selected, evaluate_selected) -> ModelChoices:
+def add_model(
+    registry: ModelRegistry, location: str | None, compare_selected: list[str] | None, evaluate_selected: list[str] | None
+) -> ModelChoices:
     """The Load button: register (and load) a Hub id or checkpoint directory, and select it in both tabs."""
     name = registry.add(location or "")
     status = f"Loaded **{name}** ({registry.sources[name].kind}); it is now selectable in both tabs."
@@ -139,13 +142,13 @@ def evaluate_view(
     registry: ModelRegistry,
     scratch: ScratchSpace,
     limits: ImageLimits,
-    image_path,
-    gt_path,
-    encoding,
-    names,
-    protocol,
-    alignment,
-    alignment_space,
+    image_path: str | None,
+    gt_path: str | None,
+    encoding: str,
+    names: list[str] | None,
+    protocol: str,
+    alignment: AlignmentMethod,
+    alignment_space: str,
 ) -> EvaluateView:
     """The Evaluate button: each model in ``names`` scored on the uploaded image against the uploaded ground truth;
     the error maps are written to a new scratch folder."""
@@ -168,6 +171,6 @@ def evaluate_view(
     return EvaluateView(metrics_table(result.scores), error_maps, notes, skipped)
 
 
-def benchmarks_table(registry: ModelRegistry, protocols) -> Styler:
+def benchmarks_table(registry: ModelRegistry, protocols: str) -> Styler:
     """The Benchmarks tab's table under the ``protocols`` filter, its metrics to four significant digits."""
     return benchmarks_frame(registry, protocols).style.format("{:.4g}", subset=list(METRIC_NAMES), na_rep="")
