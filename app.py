@@ -8,26 +8,15 @@ ids); with none, an untrained Baseline, labelled as such. Runs offline unless --
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
-import tempfile
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 if "--online" not in sys.argv[1:]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is imported, so set before any import
 
-from mde_hub.app import (  # noqa: E402
-    ImageLimits,
-    ModelRegistry,
-    ScratchSpace,
-    build_demo,
-    discover_sources,
-    launch,
-    write_examples,
-)
-from mde_hub.app.allocator import fix_mmap_threshold  # noqa: E402
-from mde_hub.app.registry import load_predictor  # noqa: E402
+from mde_hub.app import ImageLimits  # noqa: E402
+from mde_hub.app.serve import open_registry, serve  # noqa: E402
 from mde_hub.inference.predictor import BACKENDS  # noqa: E402
 
 CHECKPOINTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints")
@@ -59,19 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    fix_mmap_threshold()  # a long-running server: keep the heap from fragmenting (mde_hub/app/allocator.py)
-    registry = ModelRegistry(
-        discover_sources(args.models, CHECKPOINTS_DIR),
-        max_bytes=int(args.max_model_memory * 2**20),
-        loader=functools.partial(load_predictor, backend=args.backend),
-        allow_local_paths=args.allow_local_paths,
+    registry = open_registry(
+        args.models, CHECKPOINTS_DIR, int(args.max_model_memory * 2**20), args.backend, args.allow_local_paths
     )
     limits = ImageLimits(max_pixels=int(args.max_pixels * 1e6))
-    with tempfile.TemporaryDirectory(prefix="mde-hub-app-") as work:
-        samples = write_examples(os.path.join(work, "examples"))
-        scratch = ScratchSpace(root=os.path.join(work, "requests"))
-        demo = build_demo(registry, scratch, limits, samples)
-        launch(demo, args.host, args.port, args.share, args.max_file_size, args.concurrency)
+    serve(registry, limits, args.host, args.port, args.share, args.max_file_size, args.concurrency)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import sys
 
 from . import __version__
 from .inference.predictor import BACKENDS
-from .outputs.prediction_files import FORMATS, list_inputs, parse_formats, plan_outputs, write_prediction_files
+from .outputs.prediction_files import FORMATS, list_inputs, parse_formats, plan_outputs, predict_to_files
 
 
 def list_models(_: argparse.Namespace) -> int:
@@ -33,36 +33,28 @@ def list_models(_: argparse.Namespace) -> int:
 
 def inspect_data(args: argparse.Namespace) -> int:
     """Print counts and depth statistics of a dataset and write a preview grid PNG."""
-    from .outputs.preview import depth_statistics, preview_grid
+    from .outputs.preview import depth_statistics, write_preview
     from .data.registry import open_split
-    from .data.files import atomic_output
 
     dataset, split = open_split(args.path, args.layout, args.split, **_dataset_options(args))
     count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     print(f"{args.path}: {type(dataset).__name__}, {len(dataset)} samples" + (f", split {split}" if split else ""))
     print(depth_statistics(dataset[index] for index in range(count)).format())
-    step = max(1, count // args.preview_count)
-    grid = preview_grid([dataset[index] for index in range(0, count, step)][: args.preview_count])
-    with atomic_output(args.preview) as temporary:
-        grid.save(temporary, format="PNG")
+    write_preview(dataset, args.preview, count, args.preview_count)
     print(f"preview       {args.preview}")
     return 0
 
 
 def synthesize_data(args: argparse.Namespace) -> int:
     """Render synthetic RGB-D frames to disk: indoor in DenseDepth's NYU layout, outdoor as a KITTI-encoded folder."""
-    from .data.folder import write_rgbd_folder
-    from .data.synthetic import SyntheticDepthDataset, write_densedepth_layout
+    from .data.synthetic import SyntheticDepthDataset, write_synthetic
 
     if args.n < 1:
         raise ValueError(f"--n must be at least 1; got {args.n}.")
     dataset = SyntheticDepthDataset(
         kind=args.kind, size=args.n, height=args.height, width=args.width, seed=args.seed, sparse=args.sparse, device=args.device
     )
-    if args.kind == "indoor":
-        written = write_densedepth_layout(dataset, args.out, split=args.split)
-    else:
-        written = write_rgbd_folder((dataset[index] for index in range(len(dataset))), args.out)
+    written = write_synthetic(dataset, args.out, args.split)
     print(f"wrote {args.n} {args.kind} frames of {args.height}x{args.width} to {written}")
     return 0
 
@@ -73,7 +65,6 @@ ALLOW_PICKLE_HELP = "also load pickled pytorch_model.bin weights (they can run c
 def predict_depth(args: argparse.Namespace) -> int:
     """Depth for images or folders, written as `mde_hub.outputs.prediction_files` names them; refused before anything is
     written when an output would be another's or replace a file in an input folder."""
-    from .data.images import load_image
     from .inference.predictor import DepthPredictor
 
     formats = parse_formats(args.formats)
@@ -82,13 +73,7 @@ def predict_depth(args: argparse.Namespace) -> int:
         print(f"mde-hub: {inputs.skipped_note()}", file=sys.stderr)
     predictor = DepthPredictor.from_pretrained(args.model, backend=args.backend, allow_pickle=args.allow_pickle)
     bases = plan_outputs(inputs, args.out, formats, predictor.meaning)
-    for path, base in bases.items():
-        image = load_image(path)
-        prediction = predictor.predict(image, args.focal)
-        files = write_prediction_files(
-            prediction.values, prediction.meaning, image, base, formats, args.colormap, focal=args.focal,
-            stride=args.stride,
-        )
+    for path, prediction, files in predict_to_files(predictor, bases, formats, args.colormap, args.focal, args.stride):
         for note in files.notes:
             print(f"{path}: {note}", file=sys.stderr)
         depth = prediction.depth
@@ -104,34 +89,9 @@ def _dataset_options(args: argparse.Namespace) -> dict[str, str | None]:
     return {"split_file": args.split_file, "depth_field": args.depth_field, "gt_root": args.gt_root}
 
 
-def _evaluation_dataset(spec: str, layout: str | None, split: str | None, **options: str | None):
-    """`(dataset, split)`: a dataset path (layout detected or named; `split` one it has, by default test where it
-    has named splits, else all its frames; `tail:F` = the last fraction F of its frames by index) and the split
-    scored, or `synthetic:indoor:N[:SEED]` / `synthetic:outdoor:N[:SEED]` (seed 0 unless given) and None."""
-    if spec.startswith("synthetic:"):
-        from .data.synthetic import SyntheticDepthDataset
-
-        parts = spec.split(":")
-        if len(parts) not in (3, 4) or parts[1] not in ("indoor", "outdoor") or not all(p.isdigit() for p in parts[2:]):
-            raise ValueError(
-                f"Synthetic datasets are written synthetic:indoor:N or synthetic:outdoor:N, optionally followed by "
-                f":SEED; got {spec!r}."
-            )
-        given = [name for name, value in (("layout", layout), ("split", split), *options.items()) if value is not None]
-        if given:
-            raise ValueError(f"{spec} is one set of rendered frames; it takes no {', '.join(given)}")
-        return SyntheticDepthDataset(parts[1], size=int(parts[2]), seed=int(parts[3]) if len(parts) == 4 else 0), None
-    from .data.registry import open_dataset, open_split
-    from .data.splits import parse_tail_split, split_tail
-
-    fraction = None if split is None else parse_tail_split(split)
-    if fraction is not None:
-        return split_tail(open_dataset(spec, layout, **options), fraction)[1], split
-    return open_split(spec, layout, split, "test", **options)
-
-
 def evaluate_model(args: argparse.Namespace) -> int:
     """Stream a dataset through a model (or score saved predictions), print the metrics table and write the JSON."""
+    from .data.splits import open_evaluation_data
     from .evaluation.evaluate import DatasetRecord, evaluate, evaluate_predictions
 
     if (args.model is None) == (args.predictions is None):
@@ -141,11 +101,8 @@ def evaluate_model(args: argparse.Namespace) -> int:
     if args.model is not None and args.prediction_type is not None:
         raise ValueError("--prediction-type describes saved predictions; a model's output meaning comes from its config")
     options = _dataset_options(args)
-    dataset, split = _evaluation_dataset(args.dataset, args.layout, args.split, **options)
-    recorded = {key: value for key, value in options.items() if value is not None}
-    if hasattr(dataset, "depth_field"):  # the labeled .mat: which ground truth was scored, raw or in-painted
-        recorded["depth_field"] = dataset.depth_field
-    record = DatasetRecord(args.dataset, split, recorded)
+    dataset, split = open_evaluation_data(args.dataset, args.layout, args.split, **options)
+    record = DatasetRecord.opened(args.dataset, split, dataset, options)
     scoring = {"alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record}
     if args.predictions is not None:
         result = evaluate_predictions(

@@ -4,9 +4,11 @@ folders) directly."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import struct
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
@@ -21,6 +23,8 @@ from mde_hub.app.evaluate import BEST_MARK, BEST_STYLE
 from mde_hub.app.inputs import ImageLimits, ScratchSpace
 from mde_hub.app.layout import OWN_SPACE
 from mde_hub.app.registry import UNTRAINED_NAME, ModelRegistry, ModelSource, discover_sources, load_predictor, model_bytes
+from mde_hub.app import serve
+from mde_hub.app.serve import temporary_page
 from mde_hub.data.folder import ENCODINGS
 from mde_hub.evaluation.evaluate import DatasetRecord, evaluate
 from mde_hub.inference.predictor import DepthPredictor
@@ -396,3 +400,24 @@ def test_scratch_space_keeps_only_the_newest_folders(tmp_path):
 def test_app_defaults_bind_loopback():
     args = app.parse_args([])
     assert (args.host, args.port, args.share, args.online, args.models) == ("127.0.0.1", 7860, False, False, None)
+
+
+def test_app_main_serves_the_registry_and_limits_its_flags_ask_for(monkeypatch, tmp_path):
+    models = make_checkpoints(tmp_path / "models")
+    served = {}
+    monkeypatch.setattr(app, "serve", lambda registry, limits, *options: served.update(registry=registry, limits=limits, options=options))
+    app.main(["--models", str(models), "--max-model-memory", "1.5", "--max-pixels", "2", "--port", "9000", "--concurrency", "3"])
+    registry = served["registry"]
+    assert registry.names == [*MODELS, "hf-dpt"] and registry.max_bytes == int(1.5 * 2**20)
+    assert not registry.allow_local_paths and served["limits"] == ImageLimits(max_pixels=2_000_000)
+    assert served["options"] == ("127.0.0.1", 9000, False, "50mb", 3)
+
+
+def test_temporary_page_renders_the_examples_and_removes_its_folder(monkeypatch):
+    monkeypatch.setattr(serve, "write_examples", functools.partial(serve.write_examples, indoor=1, outdoor=1))
+    registry = ModelRegistry(discover_sources(None, None))
+    with temporary_page(registry, prefix="mde-hub-test-") as (demo, samples):
+        folder = Path(samples[0].image).parents[3]  # FOLDER/examples/indoor/image/000000.png
+        assert folder.name.startswith("mde-hub-test-") and all(Path(s.image).is_file() and Path(s.depth).is_file() for s in samples)
+        assert len(samples) == 2 and {"/compare", "/evaluate"} <= set(demo.get_api_info()["named_endpoints"])
+    assert not folder.exists()

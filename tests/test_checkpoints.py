@@ -3,8 +3,10 @@ within the size budget, loading as float32 through transformers' Auto classes an
 that agree with the evaluation JSONs, and `mde-hub evaluate` reproducing a recorded evaluation."""
 
 import hashlib
-import importlib.util
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -20,16 +22,27 @@ from mde_hub import BaselineConfig, BaselineForDepthEstimation
 from mde_hub.models.auto import image_processor_for
 from mde_hub.cli import main
 from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.data.folder import write_rgbd_folder
+from mde_hub.data.synthetic import SyntheticDepthDataset
 from mde_hub.evaluation.metrics import METRIC_NAMES
+from mde_hub.outputs.colormaps import colorize_depth
+from mde_hub.outputs.figures import predictions_figure
 from mde_hub.training import load_recipe
+from mde_hub.training.shipping import (
+    SHIPPED_FILES,
+    TABLE_END,
+    TABLE_START,
+    export_fp16,
+    figure_samples,
+    results_table,
+    update_readme,
+    write_predictions_figure,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS = sorted(path.parent for path in (ROOT / "checkpoints").glob("*/config.json"))
 NAMES = [path.name for path in CHECKPOINTS]
 RESULTS = [f"results_{split}_{kind}.json" for split in ("synthetic", "icl", "7scenes") for kind in ("raw", "median")]
-_spec = importlib.util.spec_from_file_location("ship", ROOT / "train" / "ship.py")
-ship = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ship)
 
 
 def _results(name: str) -> dict[str, dict]:
@@ -50,7 +63,7 @@ def test_export_fp16_stores_half_weights_that_load_as_float32(tmp_path):
     model.save_pretrained(tmp_path / "run")
     image_processor_for(model.config).save_pretrained(tmp_path / "run")
     (tmp_path / "run" / "training_record.json").write_text('{"global_step": 1}')
-    ship.export_fp16(tmp_path / "run", tmp_path / "shipped")
+    export_fp16(tmp_path / "run", tmp_path / "shipped")
     with safe_open(tmp_path / "shipped" / "model.safetensors", "pt") as weights:
         assert {weights.get_slice(key).get_dtype() for key in weights.keys()} == {"F16"}
     loaded = AutoModelForDepthEstimation.from_pretrained(tmp_path / "shipped").eval()
@@ -74,7 +87,7 @@ def test_one_checkpoint_per_family_within_the_size_budget():
 @pytest.mark.parametrize("name", NAMES)
 def test_files_and_fp16_storage(name):
     folder = ROOT / "checkpoints" / name
-    assert {*ship.SHIPPED_FILES, "README.md", *RESULTS} <= {path.name for path in folder.iterdir()}
+    assert {*SHIPPED_FILES, "README.md", *RESULTS} <= {path.name for path in folder.iterdir()}
     with safe_open(folder / "model.safetensors", "pt") as weights:
         dtypes = {weights.get_slice(key).get_dtype() for key in weights.keys()}
     assert dtypes <= {"F16", "I64"} and "F16" in dtypes
@@ -126,9 +139,103 @@ def test_card_numbers_equal_the_results_jsons(name):
 
 def test_readme_table_is_generated_from_the_results():
     readme = (ROOT / "README.md").read_text()
-    table = ship.results_table(ROOT / "checkpoints")
-    assert f"{ship.TABLE_START}\n{table}\n{ship.TABLE_END}" in readme
+    table = results_table(ROOT / "checkpoints")
+    assert f"{TABLE_START}\n{table}\n{TABLE_END}" in readme
     assert table.count("\n") == 1 + len(CHECKPOINTS) and "–" not in table
+
+
+def _fake_checkpoint(folder: Path, weights_bytes: int, results: dict[str, dict]) -> None:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(bytes(weights_bytes))
+    for name, metrics in results.items():
+        (folder / name).write_text(json.dumps({"metrics": metrics}))
+
+
+def _shipped_folder(root: Path) -> Path:
+    """Two fake checkpoints: one scored on every split, one only on the synthetic split without alignment."""
+    every = {name: {"abs_rel": 0.1234, "delta1": 0.8767} for name in RESULTS}
+    _fake_checkpoint(root / "b-model", 2_500_000, every)
+    _fake_checkpoint(root / "a-model", 1_000_000, {"results_synthetic_raw.json": {"abs_rel": 0.2, "delta1": 0.5}})
+    (root / "not-a-checkpoint").mkdir()
+    return root
+
+
+def test_results_table_and_readme_update(tmp_path):
+    table = results_table(_shipped_folder(tmp_path / "checkpoints"))
+    lines = table.split("\n")
+    assert lines[0] == (
+        "| checkpoint | weights | synthetic: raw | synthetic: median | ICL-NUIM: raw | ICL-NUIM: median | 7-Scenes: raw "
+        "| 7-Scenes: median |"
+    )
+    assert lines[2] == "| `a-model` | 1.0 MB | 0.200 / 0.500 | – | – | – | – | – |"
+    assert lines[3] == "| `b-model` | 2.5 MB |" + " 0.123 / 0.877 |" * 6 and len(lines) == 4
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n{TABLE_START}\nold table\n{TABLE_END}\nafter\n")
+    update_readme(readme, table)
+    assert readme.read_text() == f"# title\n{TABLE_START}\n{table}\n{TABLE_END}\nafter\n"
+    readme.write_text("no markers\n")
+    with pytest.raises(ValueError, match="no <!-- shipped-checkpoints-table:start -->"):
+        update_readme(readme, table)
+
+
+def test_ship_script_fills_the_readme_of_the_folder_it_runs_in(tmp_path):
+    """train/ship.py, as train/ship_checkpoints.sh runs it, wires the library: the README in its working folder."""
+    checkpoints = _shipped_folder(tmp_path / "checkpoints")
+    (tmp_path / "README.md").write_text(f"{TABLE_START}\n{TABLE_END}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train" / "ship.py"), "readme", str(checkpoints)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "updated README.md\n"
+    assert (tmp_path / "README.md").read_text() == f"{TABLE_START}\n{results_table(checkpoints)}\n{TABLE_END}\n"
+
+
+def test_predictions_figure_panels(tmp_path):
+    torch.manual_seed(0)
+    model = BaselineForDepthEstimation(BaselineConfig.tiny(image_size=32)).eval()
+    predictor = DepthPredictor.from_model(model, "tiny")
+    samples = [SyntheticDepthDataset("indoor", 2, height=48, width=64)[index] for index in range(2)]
+    figure = np.asarray(predictions_figure([predictor, predictor], samples, height=30))
+    width = 40  # 64 px wide at 48 px high, shown 30 px high
+    assert figure.shape == (16 + 2 * 30, 4 * width, 3)
+    titles = figure[:16]
+    assert all((titles[:, column * width : (column + 1) * width] < 128).any() for column in range(4))  # text in each
+
+    def panel(row: int, column: int) -> np.ndarray:
+        return figure[16 + row * 30 : 16 + (row + 1) * 30, column * width : (column + 1) * width]
+
+    def resized(image: np.ndarray) -> np.ndarray:
+        return np.asarray(PIL.Image.fromarray(image).resize((width, 30), PIL.Image.BILINEAR))
+
+    for row, sample in enumerate(samples):
+        np.testing.assert_array_equal(panel(row, 0), resized(sample.image))
+        np.testing.assert_array_equal(panel(row, 1), resized(colorize_depth(sample.depth, value_range=(0.5, 5.0))))
+        depth = predictor.predict(sample.image).depth
+        np.testing.assert_array_equal(panel(row, 2), resized(colorize_depth(depth, value_range=(0.5, 5.0))))
+        np.testing.assert_array_equal(panel(row, 2), panel(row, 3))
+    with pytest.raises(ValueError, match="at least one sample"):
+        predictions_figure([predictor], [])
+
+
+def test_figure_samples_and_the_written_figure(tmp_path):
+    synthetic = SyntheticDepthDataset("indoor", 3, seed=1)
+    folder = write_rgbd_folder((synthetic[index] for index in range(3)), tmp_path / "frames", encoding="mm")
+    from_synthetic, from_folder = figure_samples(["synthetic:1@2", f"rgbd_folder:{folder}@2"])
+    np.testing.assert_array_equal(from_synthetic.image, synthetic[2].image)
+    np.testing.assert_array_equal(from_folder.image, synthetic[2].image)
+    with pytest.raises(ValueError, match="LAYOUT:PATH"):
+        figure_samples([f"{folder}@0"])
+    torch.manual_seed(0)
+    model = BaselineForDepthEstimation(BaselineConfig.tiny(image_size=32))
+    model.save_pretrained(tmp_path / "checkpoints" / "tiny")
+    image_processor_for(model.config).save_pretrained(tmp_path / "checkpoints" / "tiny")
+    image = write_predictions_figure(tmp_path / "figure.png", tmp_path / "checkpoints", ["synthetic:1@0"])
+    assert image.size == (3 * 160, 16 + 120)  # 320x240 frames shown 120 px high
+    with PIL.Image.open(tmp_path / "figure.png") as written:
+        np.testing.assert_array_equal(np.asarray(written), np.asarray(image))
 
 
 def _reevaluate(name: str, file: str, tmp_path: Path, layout: str | None) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from mde_hub.cli import main as cli_main
 from mde_hub.data import DepthSample
-from mde_hub.outputs.preview import depth_statistics, preview_grid
+from mde_hub.outputs.preview import depth_statistics, preview_grid, write_preview
 from mde_hub.data.folder import write_rgbd_folder
 from mde_hub.data.registry import LAYOUTS, open_dataset, open_split
 
@@ -34,6 +34,16 @@ def test_preview_grid_stacks_image_over_depth() -> None:
     assert grid.shape == (3 * 60, 2 * 40, 3)  # 3 rows of (image 30 + depth 30) px, 2 columns
     assert (grid[:30, :40] == 200).all() and not (grid[30:60, :40] == 200).all()
     assert (grid[120:, 40:] == 0).all()  # the sixth cell is empty
+
+
+def test_write_preview_spreads_its_samples_over_the_first_total(tmp_path) -> None:
+    samples = [DepthSample.from_depth(np.full((8, 8, 3), 10 * i, np.uint8), np.full((8, 8), 1.0), None, str(i)) for i in range(10)]
+    write_preview(samples, tmp_path / "preview.png", total=9, count=4)  # every 2nd of the first 9, the first 4 of those
+    expected = preview_grid([samples[i] for i in (0, 2, 4, 6)])
+    np.testing.assert_array_equal(np.asarray(PIL.Image.open(tmp_path / "preview.png")), np.asarray(expected))
+    write_preview(samples, tmp_path / "few.png", total=3, count=8)  # fewer than count: all of them
+    np.testing.assert_array_equal(np.asarray(PIL.Image.open(tmp_path / "few.png")), np.asarray(preview_grid(samples[:3])))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["few.png", "preview.png"]
 
 
 def test_unknown_layout_lists_the_known_ones(tmp_path) -> None:

@@ -34,6 +34,21 @@ def test_predict_writes_every_format(tmp_path, capsys) -> None:
     assert b"element vertex 1200" in (tmp_path / "out" / "room.ply").read_bytes()[:200]  # 30 x 40 valid pixels
 
 
+def test_predict_to_files_predicts_and_writes_each_image_in_turn(tmp_path) -> None:
+    from mde_hub.outputs.prediction_files import list_inputs, plan_outputs, predict_to_files
+
+    predictor = DepthPredictor.from_pretrained(_checkpoint(tmp_path))
+    inputs = list_inputs([_photo(tmp_path / "b.png", 1), _photo(tmp_path / "a.png", 2, (20, 24))])
+    bases = plan_outputs(inputs, tmp_path / "out", ("npy", "color"), predictor.meaning)
+    run = predict_to_files(predictor, bases, ("npy", "color"), "magma", focal=50.0)
+    path, prediction, files = next(run)
+    assert path == tmp_path / "b.png" and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.color.png", "b.depth.npy"]
+    np.testing.assert_array_equal(np.load(files.written["npy"]), prediction.values)
+    np.testing.assert_allclose(prediction.values, predictor.predict(PIL.Image.open(path), 50.0).values, rtol=1e-6)
+    (path, prediction, files), = list(run)
+    assert path == tmp_path / "a.png" and prediction.values.shape == (20, 24) and list(files.written) == ["npy", "color"]
+
+
 def test_predict_errors_are_messages(tmp_path, capsys) -> None:
     assert cli_main(["predict", str(tmp_path / "none.png"), "--model", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "No image or folder at" in capsys.readouterr().err

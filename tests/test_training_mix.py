@@ -2,17 +2,19 @@
 `mde-hub evaluate` dataset specs that score the held-out tails."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation
-from mde_hub.cli import _evaluation_dataset, main
+from mde_hub.cli import main
 from mde_hub.data.folder import write_rgbd_folder
 from mde_hub.data.sample import DepthSample, Intrinsics
-from mde_hub.data.splits import held_out_count, open_folder_spec, parse_tail_split, split_tail
+from mde_hub.data.splits import held_out_count, open_evaluation_data, open_folder_spec, parse_tail_split, split_tail
 from mde_hub.data.synthetic import SyntheticDepthDataset
+from mde_hub.evaluation.evaluate import DatasetRecord
 from mde_hub.training import DataArguments, build_datasets
 from mde_hub.training import data as training_data
 
@@ -122,17 +124,24 @@ def test_synthetic_cache_round_trips_bit_identically(tmp_path, monkeypatch):
 
 def test_evaluation_dataset_specs(video_folders):
     path = video_folders[0].partition(":")[2]
-    tail, split = _evaluation_dataset(path, "rgbd_folder", "tail:0.2")
+    tail, split = open_evaluation_data(path, "rgbd_folder", "tail:0.2")
     assert [tail[i].id for i in range(len(tail))] == ["a/image/000008.png", "a/image/000009.png"] and split == "tail:0.2"
-    whole, split = _evaluation_dataset(path, None, None)
+    whole, split = open_evaluation_data(path, None, None)
     assert len(whole) == 10 and split is None  # no named splits: all frames, whatever the default "test"
-    synthetic, split = _evaluation_dataset("synthetic:indoor:4:7", None, None)
+    synthetic, split = open_evaluation_data("synthetic:indoor:4:7", None, None)
     assert synthetic.seed == 7 and split is None
-    assert _evaluation_dataset("synthetic:indoor:4", None, None)[0].seed == 0
+    assert open_evaluation_data("synthetic:indoor:4", None, None)[0].seed == 0
     with pytest.raises(ValueError, match="optionally followed by :SEED"):
-        _evaluation_dataset("synthetic:indoor:4:x", None, None)
+        open_evaluation_data("synthetic:indoor:4:x", None, None)
     with pytest.raises(ValueError, match="one set of rendered frames; it takes no split, depth_field"):
-        _evaluation_dataset("synthetic:indoor:4", None, "test", depth_field="depths")
+        open_evaluation_data("synthetic:indoor:4", None, "test", depth_field="depths")
+
+
+def test_dataset_record_of_an_opened_data_set():
+    options = {"split_file": "splits.mat", "depth_field": None, "gt_root": None}
+    record = DatasetRecord.opened("nyu.mat", "test", SimpleNamespace(depth_field="rawDepths"), options)
+    assert record == DatasetRecord("nyu.mat", "test", {"split_file": "splits.mat", "depth_field": "rawDepths"})
+    assert DatasetRecord.opened("synthetic:indoor:2", None, [], {"gt_root": None}) == DatasetRecord("synthetic:indoor:2")
 
 
 def test_cli_evaluates_a_held_out_tail(video_folders, tmp_path, capsys):

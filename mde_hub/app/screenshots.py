@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 
 import PIL.Image
 
-from .examples import write_examples
-from .inputs import ScratchSpace
-from .layout import build_demo, launch
-from .registry import ModelRegistry, discover_sources
+from .layout import launch
+from .serve import open_registry, temporary_page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -70,12 +67,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{CHROMIUM} not found: apt-get install chromium")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="mde-hub-screenshots-") as work:
-        registry = ModelRegistry(discover_sources(args.models, "checkpoints"))
-        if any(source.kind == "untrained" for source in registry.sources.values()):
-            raise SystemExit("no trained checkpoint to show: pass --models or run from the repository root")
-        samples = write_examples(Path(work) / "examples")
-        demo = build_demo(registry, ScratchSpace(root=os.path.join(work, "requests")), samples=samples)
+    registry = open_registry(args.models, "checkpoints")
+    if any(source.kind == "untrained" for source in registry.sources.values()):
+        raise SystemExit("no trained checkpoint to show: pass --models or run from the repository root")
+    with temporary_page(registry, prefix="mde-hub-screenshots-") as (demo, samples):
         launch(demo, port=None, prevent_thread_lock=True, quiet=True)
         try:
             take_screenshots(demo.local_url, samples[0].image, samples[0].depth, out)

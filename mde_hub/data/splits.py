@@ -6,7 +6,8 @@ evaluation. `split_tail` holds out one contiguous block instead: the last `fract
 Specs:
 
 * `"tail:F"` (a split name): the last fraction F of a dataset's frames, e.g. `"tail:0.2"`;
-* `"LAYOUT:PATH"` (a folder): `open_dataset(PATH, LAYOUT)`, e.g. `"icl:../shared/data/rgbd/icl_livingroom1"`.
+* `"LAYOUT:PATH"` (a folder): `open_dataset(PATH, LAYOUT)`, e.g. `"icl:../shared/data/rgbd/icl_livingroom1"`;
+* `"synthetic:indoor:N[:SEED]"` / `"synthetic:outdoor:N[:SEED]"` (a data set to evaluate on): N rendered frames.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 
 import torch
 
-from .registry import open_dataset
+from .registry import open_dataset, open_split
 
 
 def held_out_count(length: int, fraction: float) -> int:
@@ -60,3 +61,29 @@ def open_folder_spec(spec: str) -> torch.utils.data.Dataset:
     if not separator or not layout or not path:
         raise ValueError(f"a folder is given as LAYOUT:PATH (e.g. icl:../shared/data/rgbd/icl_livingroom1); got {spec!r}")
     return open_dataset(os.path.expanduser(path), layout)
+
+
+def open_evaluation_data(
+    spec: str, layout: str | None = None, split: str | None = None, **options: str | None
+) -> tuple[torch.utils.data.Dataset, str | None]:
+    """`(dataset, split)`: a dataset path (layout detected or named; `split` one it has, by default test where it
+    has named splits, else all its frames; `tail:F` = the last fraction F of its frames by index) and the split
+    scored, or `synthetic:indoor:N[:SEED]` / `synthetic:outdoor:N[:SEED]` (seed 0 unless given) and None.
+    `options`: the layout options of `open_dataset`."""
+    if spec.startswith("synthetic:"):
+        from .synthetic import SyntheticDepthDataset
+
+        parts = spec.split(":")
+        if len(parts) not in (3, 4) or parts[1] not in ("indoor", "outdoor") or not all(p.isdigit() for p in parts[2:]):
+            raise ValueError(
+                f"Synthetic datasets are written synthetic:indoor:N or synthetic:outdoor:N, optionally followed by "
+                f":SEED; got {spec!r}."
+            )
+        given = [name for name, value in (("layout", layout), ("split", split), *options.items()) if value is not None]
+        if given:
+            raise ValueError(f"{spec} is one set of rendered frames; it takes no {', '.join(given)}")
+        return SyntheticDepthDataset(parts[1], size=int(parts[2]), seed=int(parts[3]) if len(parts) == 4 else 0), None
+    fraction = None if split is None else parse_tail_split(split)
+    if fraction is not None:
+        return split_tail(open_dataset(spec, layout, **options), fraction)[1], split
+    return open_split(spec, layout, split, "test", **options)

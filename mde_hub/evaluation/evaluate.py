@@ -141,6 +141,16 @@ class DatasetRecord:
     split: str | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    @classmethod
+    def opened(cls, source: str, split: str | None, dataset: Any, options: dict[str, Any]) -> DatasetRecord:
+        """The record of ``dataset``, opened from ``source`` with layout ``options`` (None values left out). The
+        labeled .mat's ``depth_field``, which ground truth was scored (raw or in-painted), is recorded even when it
+        was the default."""
+        recorded = {key: value for key, value in options.items() if value is not None}
+        if hasattr(dataset, "depth_field"):
+            recorded["depth_field"] = dataset.depth_field
+        return cls(source, split, recorded)
+
 
 def _score_dataset(
     predict: Callable[[DepthSample], np.ndarray],

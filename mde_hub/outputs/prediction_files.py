@@ -17,9 +17,10 @@ run's files are replaced.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import PIL.Image
@@ -38,7 +39,10 @@ from .depth_files import (
     save_point_cloud_ply,
 )
 from ..models.depth_meaning import DepthMeaning
-from ..data.images import SIXTEEN_BIT_MODES, ImageLike, to_rgb_uint8
+from ..data.images import SIXTEEN_BIT_MODES, ImageLike, load_image, to_rgb_uint8
+
+if TYPE_CHECKING:
+    from ..inference.predictor import DepthPrediction, DepthPredictor
 
 FORMATS: tuple[str, ...] = ("png16", "npy", "color", "ply", "glb")
 """Output formats, in the order they are written."""
@@ -227,3 +231,24 @@ def write_prediction_files(
             (save_point_cloud_ply if name == "ply" else save_point_cloud_glb)(points, colors, paths[name])
             files.written[name] = paths[name]
     return files
+
+
+def predict_to_files(
+    predictor: DepthPredictor,
+    bases: dict[Path, Path],
+    formats: Sequence[str],
+    colormap: str = "Spectral",
+    focal: float | None = None,
+    stride: int = 1,
+) -> Iterator[tuple[Path, DepthPrediction, PredictionFiles]]:
+    """`mde-hub predict`'s run: each image of ``bases`` (`plan_outputs`) loaded, predicted (``focal``: the camera's
+    focal length in pixels, for models that scale depth by it and for the point clouds) and written with
+    `write_prediction_files` at its base, one image at a time; yields the image, its prediction and its files as each
+    is done."""
+    for path, base in bases.items():
+        image = load_image(path)
+        prediction = predictor.predict(image, focal)
+        files = write_prediction_files(
+            prediction.values, prediction.meaning, image, base, formats, colormap, focal=focal, stride=stride
+        )
+        yield path, prediction, files

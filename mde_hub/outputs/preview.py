@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import PIL.Image
 
 from .colormaps import colorize_depth
+from ..data.files import atomic_output
 from ..data.sample import DepthSample
 
 
@@ -80,3 +83,12 @@ def preview_grid(samples: Sequence[DepthSample], columns: int = 4, tile_width: i
         row, column = divmod(index, columns)
         grid[row * tile_height : row * tile_height + tile.shape[0], column * tile_width : (column + 1) * tile_width] = tile
     return PIL.Image.fromarray(grid)
+
+
+def write_preview(dataset: Any, path: str | os.PathLike, total: int, count: int = 8) -> None:
+    """The `preview_grid` of (at most) ``count`` samples evenly spaced over the first ``total`` of ``dataset``,
+    written atomically as a PNG at ``path``."""
+    step = max(1, total // count)
+    grid = preview_grid([dataset[index] for index in range(0, total, step)][:count])
+    with atomic_output(path) as temporary:
+        grid.save(temporary, format="PNG")

@@ -7,7 +7,8 @@
 * `metrics`: streaming `compute_metrics` under a named protocol;
 * `trainer`: `DepthTrainer` and the model/trainer builders;
 * `record`: `training_record.json`;
-* `run`: a whole run (`main`, the script's entry point).
+* `run`: a whole run (`main`, the script's entry point);
+* `shipping`: packaging the shipped checkpoints (fp16 export, README table, predictions figure; train/ship.py).
 """
 
 from .arguments import DataArguments, DepthTrainingArguments, ModelArguments

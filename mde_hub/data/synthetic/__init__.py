@@ -33,7 +33,7 @@ Speed (``benchmarks/bench_synthetic.py``, two CPU cores): about 16 indoor and 9 
 """
 
 from .dataset import SyntheticDepthDataset, make_scene
-from .export import write_densedepth_layout
+from .export import write_densedepth_layout, write_synthetic
 from .lidar import lidar_mask
 from .render import RenderOutput, render_scenes
 from ..frames import KITTI_INTRINSICS
@@ -50,4 +50,5 @@ __all__ = [
     "make_scene",
     "render_scenes",
     "write_densedepth_layout",
+    "write_synthetic",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 import PIL.Image
 
 from ..files import atomic_output
-from ..folder import PathLike
+from ..folder import PathLike, write_rgbd_folder
 from ..sample import DepthSample
 from .dataset import SyntheticDepthDataset
 
@@ -98,3 +98,12 @@ def _write_frame(
         _save_image(root / rgb_name, sample.image, "PNG")
         _save_image(root / depth_name, encode_test_depth(sample.depth, sample.valid), "PNG")
     return f"{rgb_name},{depth_name}"
+
+
+def write_synthetic(dataset: SyntheticDepthDataset, out_dir: PathLike, split: Literal["train", "test"] = "train") -> Path:
+    """`mde-hub data synth`'s files: indoor frames in DenseDepth's NYU layout (`write_densedepth_layout`, ``split``
+    choosing its 8-bit train or 16-bit test PNGs), outdoor frames as a KITTI-encoded (value / 256) folder
+    (``folder.write_rgbd_folder``). Returns what names the written frames: the NYU layout's CSV list, or the folder."""
+    if dataset.kind == "indoor":
+        return write_densedepth_layout(dataset, out_dir, split=split)
+    return write_rgbd_folder((dataset[index] for index in range(len(dataset))), out_dir)

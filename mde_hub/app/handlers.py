@@ -1,0 +1,176 @@
+"""What each control of the page does, free of Gradio: one function per event of ``layout``.
+
+Each takes what it works with explicitly (the model registry, the scratch space for per-request files, the image
+limits), then the values of the event's input components, and returns plain values; ``layout`` binds the first, turns
+the results into Gradio's outputs and shows a ValueError or OSError as a message in the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+from pandas.io.formats.style import Styler
+
+from mde_hub.data.files import atomic_output
+from mde_hub.evaluation.alignment import AlignmentMethod
+from mde_hub.evaluation.metrics import METRIC_NAMES
+from mde_hub.evaluation.protocols import PROTOCOLS
+from mde_hub.outputs.depth_files import check_ground_truth
+
+from .benchmarks import benchmarks_frame
+from .compare import compare
+from .evaluate import evaluate_pair, metrics_table
+from .inputs import ImageLimits, ScratchSpace, read_ground_truth, read_image
+from .registry import ModelRegistry
+
+RANGE_MODES = ("shared", "per image")
+"""The Compare tab's colour ranges: one shared by the metric maps, or one per map."""
+OWN_SPACE = "the model's own space"
+"""The Evaluate tab's alignment space that lets each model's alignment fit in its own output's space."""
+
+
+def gallery_files(images: list[tuple[np.ndarray, str]], folder: Path, stem: str) -> list[tuple[str, str]]:
+    """Gallery images as PNG files in ``folder``. Gradio caches a returned numpy image under the hash of its bytes and
+    rewrites that file in place, so two requests that return the same image can serve each other a truncated file;
+    a returned file is copied into its cache under a temporary name and renamed, which is safe."""
+    files = []
+    for index, (image, caption) in enumerate(images):
+        path = folder / f"{stem}_{index}.png"
+        with atomic_output(path) as temporary:
+            PIL.Image.fromarray(image).save(temporary, format="PNG")
+        files.append((str(path), caption))
+    return files
+
+
+Views = dict[str, tuple[str, str]]
+"""Model name -> (its colour PNG, its GLB point cloud or "")."""
+
+
+@dataclass
+class CompareView:
+    """What the Compare tab shows after a run: the gallery, notes, the models to inspect (the first shown in the slider
+    and the 3D view), the downloads, and the state that `inspect_view` reads."""
+
+    gallery: list[tuple[str, str]]
+    notes: str
+    models: list[str]
+    slider: tuple[str, str]
+    cloud: str | None
+    downloads: list[str]
+    state: dict
+
+
+def compare_view(
+    registry: ModelRegistry,
+    scratch: ScratchSpace,
+    limits: ImageLimits,
+    image_path: str | None,
+    names: list[str] | None,
+    colormap: str,
+    range_mode: str,
+    focal: float | None,
+) -> CompareView:
+    """The Compare button: depth of the uploaded image from each model in ``names``, written to a new scratch folder."""
+    if image_path is None:
+        raise ValueError("Upload an image first (or pick an example).")
+    image = read_image(image_path, limits)
+    if range_mode not in RANGE_MODES:
+        raise ValueError(f"range must be one of {RANGE_MODES}; got {range_mode!r}")
+    result = compare(registry, names or [], image, scratch.new_dir(), colormap, range_mode == "shared", focal)
+    views = {
+        r.name: (str(result.files[r.name].color_png), str(result.files[r.name].glb or ""))
+        for r in result.results
+    }
+    first = result.results[0].name
+    slider, cloud = model_view(views, first, image_path)
+    state = {"image": image_path, "views": views}
+    return CompareView(result.gallery(), result.notes(), list(views), slider, cloud, result.downloads(), state)
+
+
+def model_view(views: Views, name: str, image_path: str) -> tuple[tuple[str, str], str | None]:
+    """The slider's (input image, depth colour PNG) and the 3D view's GLB (None without one) of model ``name``."""
+    color_png, glb = views[name]
+    return (image_path, color_png), (glb or None)
+
+
+def inspect_view(state: dict | None, name: str) -> tuple[tuple[str, str], str | None]:
+    """The inspect dropdown: `model_view` of one model of the last comparison (``state``, `CompareView.state`)."""
+    if not state or name not in state["views"]:
+        raise ValueError("Run a comparison first, then pick one of its models.")
+    return model_view(state["views"], name, state["image"])
+
+
+@dataclass
+class ModelChoices:
+    """The models both tabs offer after one was added, what each tab has selected, and a status line."""
+
+    names: list[str]
+    compare_selected: list[str]
+    evaluate_selected: list[str]
+    status: str
+
+
+def add_model(
+    registry: ModelRegistry, location: str | None, compare_selected: list[str] | None, evaluate_selected: list[str] | None
+) -> ModelChoices:
+    """The Load button: register (and load) a Hub id or checkpoint directory, and select it in both tabs."""
+    name = registry.add(location or "")
+    status = f"Loaded **{name}** ({registry.sources[name].kind}); it is now selectable in both tabs."
+    return ModelChoices(
+        registry.names,
+        list(dict.fromkeys([*(compare_selected or []), name])),
+        list(dict.fromkeys([*(evaluate_selected or []), name])),
+        status,
+    )
+
+
+@dataclass
+class EvaluateView:
+    """What the Evaluate tab shows: the metrics table, the error-map gallery, notes, and warnings (one per model that
+    could not be scored)."""
+
+    table: Styler
+    error_maps: list[tuple[str, str]]
+    notes: str
+    warnings: list[str]
+
+
+def evaluate_view(
+    registry: ModelRegistry,
+    scratch: ScratchSpace,
+    limits: ImageLimits,
+    image_path: str | None,
+    gt_path: str | None,
+    encoding: str,
+    names: list[str] | None,
+    protocol: str,
+    alignment: AlignmentMethod,
+    alignment_space: str,
+) -> EvaluateView:
+    """The Evaluate button: each model in ``names`` scored on the uploaded image against the uploaded ground truth;
+    the error maps are written to a new scratch folder."""
+    if image_path is None or gt_path is None:
+        raise ValueError("Upload an RGB image and its ground-truth depth (or pick a sample pair).")
+    image = read_image(image_path, limits)
+    gt = read_ground_truth(gt_path, encoding)
+    summary = check_ground_truth(gt, Path(gt_path).name, PROTOCOLS.get(protocol))
+    space = None if alignment_space == OWN_SPACE else alignment_space
+    result = evaluate_pair(registry, names or [], image, gt, protocol, alignment, space)
+    skipped = [f"{s.name}: {s.note}" for s in result.scores if s.metrics is None]
+    note = (
+        f"Protocol **{protocol}**: {PROTOCOLS[protocol].description}. Alignment: {alignment}"
+        + (f" (fitted in {alignment_space})" if alignment != "none" else "")
+        + ". ★ marks the best value of each column (lowest error, highest delta)."
+        + f"\nGround truth as decoded: {summary}."
+    )
+    error_maps = gallery_files(result.error_maps(), scratch.new_dir(), "abs_rel")
+    notes = "\n".join([note, *(f"- {line}" for line in skipped)])
+    return EvaluateView(metrics_table(result.scores), error_maps, notes, skipped)
+
+
+def benchmarks_table(registry: ModelRegistry, protocols: str) -> Styler:
+    """The Benchmarks tab's table under the ``protocols`` filter, its metrics to four significant digits."""
+    return benchmarks_frame(registry, protocols).style.format("{:.4g}", subset=list(METRIC_NAMES), na_rep="")

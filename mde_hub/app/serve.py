@@ -1,0 +1,64 @@
+"""Serving the page (``python app.py``, ``python -m mde_hub.app.screenshots``): the model registry the command line
+asks for, and the page with its rendered examples and per-request files in a temporary folder removed afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import tempfile
+from collections.abc import Iterator
+
+import gradio as gr
+
+from .allocator import fix_mmap_threshold
+from .examples import SamplePair, write_examples
+from .inputs import ImageLimits, ScratchSpace
+from .layout import build_demo, launch
+from .registry import DEFAULT_MAX_MODEL_BYTES, ModelRegistry, discover_sources, load_predictor
+
+
+def open_registry(
+    models: list[str] | None,
+    checkpoints_dir: str | None,
+    max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES,
+    backend: str = "pytorch",
+    allow_local_paths: bool = False,
+) -> ModelRegistry:
+    """The registry of ``models`` (checkpoint directories, folders of them, Hub ids; by default the checkpoints in
+    ``checkpoints_dir``, else the untrained Baseline), keeping at most ``max_model_bytes`` of weights loaded; with
+    ``backend="onnxruntime"`` local checkpoints that hold a model.onnx run it."""
+    return ModelRegistry(
+        discover_sources(models, checkpoints_dir),
+        max_bytes=max_model_bytes,
+        loader=functools.partial(load_predictor, backend=backend),
+        allow_local_paths=allow_local_paths,
+    )
+
+
+@contextlib.contextmanager
+def temporary_page(
+    registry: ModelRegistry, limits: ImageLimits = ImageLimits(), prefix: str = "mde-hub-app-"
+) -> Iterator[tuple[gr.Blocks, list[SamplePair]]]:
+    """The page (`build_demo`) and its example pairs, rendered into a temporary folder that also holds the
+    per-request files; the folder is removed when the context ends."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as work:
+        samples = write_examples(os.path.join(work, "examples"))
+        scratch = ScratchSpace(root=os.path.join(work, "requests"))
+        yield build_demo(registry, scratch, limits, samples), samples
+
+
+def serve(
+    registry: ModelRegistry,
+    limits: ImageLimits = ImageLimits(),
+    host: str = "127.0.0.1",
+    port: int | None = 7860,
+    share: bool = False,
+    max_file_size: str = "50mb",
+    concurrency: int = 2,
+) -> None:
+    """Serve the page until interrupted, as a long-running server: glibc's mmap threshold fixed first
+    (``allocator``), then `temporary_page` launched with `launch`'s options."""
+    fix_mmap_threshold()  # keep the heap from fragmenting (mde_hub/app/allocator.py)
+    with temporary_page(registry, limits) as (demo, _):
+        launch(demo, host, port, share, max_file_size, concurrency)

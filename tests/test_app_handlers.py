@@ -1,0 +1,196 @@
+"""The page's handlers (mde_hub/app/handlers.py) called directly, without Gradio, and the binding that wires them
+(``layout.event``): what each returns, where it writes, and the messages of refused input."""
+
+from __future__ import annotations
+
+import inspect
+
+import gradio as gr
+import numpy as np
+import PIL.Image
+import pytest
+from app_helpers import save_baseline, save_hf_dpt
+
+from mde_hub.app.handlers import (
+    OWN_SPACE,
+    add_model,
+    benchmarks_table,
+    compare_view,
+    evaluate_view,
+    gallery_files,
+    inspect_view,
+    model_view,
+)
+from mde_hub.app.inputs import ImageLimits, ScratchSpace
+from mde_hub.app.layout import event, run_compare
+from mde_hub.app.registry import ModelRegistry, discover_sources
+from mde_hub.evaluation.metrics import METRIC_NAMES
+from mde_hub.evaluation.published import published_results
+from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.outputs.colormaps import colorize_depth
+
+LIMITS = ImageLimits(max_pixels=200_000, min_side=16)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("handlers") / "models"
+    save_baseline(root / "metric", 0)
+    save_hf_dpt(root / "relative")
+    save_baseline(root / "later", 1)  # not served at first: added with add_model
+    return root
+
+
+@pytest.fixture
+def registry(models):
+    return ModelRegistry(discover_sources([str(models / "metric"), str(models / "relative")], None))
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    space = ScratchSpace(keep=4, root=str(tmp_path / "scratch"))
+    yield space
+    space.close()
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    PIL.Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 56, 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
+def test_compare_view_writes_into_a_new_scratch_folder_and_shows_the_first_model(registry, scratch, photo):
+    view = compare_view(registry, scratch, LIMITS, photo, ["metric", "relative", "metric"], "magma", "shared", 0)
+    assert view.models == ["metric", "relative"]
+    assert [caption.split(" | ")[0] for _, caption in view.gallery] == view.models
+    (folder,) = scratch.root.iterdir()
+    assert all(path.startswith(str(folder)) for path in view.downloads)
+    views = view.state["views"]
+    assert view.state["image"] == photo and set(views) == {"metric", "relative"}
+    assert view.slider == (photo, views["metric"][0]) and view.cloud == views["metric"][1]
+    assert view.slider[1].endswith("metric.color.png") and view.cloud.endswith("metric.glb")
+    depth = np.load(next(path for path in view.downloads if path.endswith("metric.depth.npy")))
+    expected = DepthPredictor.from_pretrained(registry.sources["metric"].location).predict(PIL.Image.open(photo)).values
+    np.testing.assert_allclose(depth, expected, rtol=1e-5, atol=1e-6)
+    # one metric map: the shared range is its own 2nd-98th percentile
+    shown = np.asarray(PIL.Image.open(view.slider[1]))
+    np.testing.assert_array_equal(shown, colorize_depth(depth, "magma"))
+    assert "Metric maps share one colour range" in view.notes
+
+
+@pytest.mark.parametrize(
+    ("image", "names", "range_mode", "focal", "message"),
+    [
+        (None, ["metric"], "shared", 0, "Upload an image first"),
+        ("photo", ["metric"], "both", 0, r"range must be one of \('shared', 'per image'\); got 'both'"),
+        ("photo", [], "shared", 0, "pick at least one model"),
+        ("photo", None, "shared", 0, "pick at least one model"),
+        ("photo", ["metric"], "shared", -2, "the focal length must be positive"),
+        ("photo", ["nope"], "shared", 0, "unknown model 'nope'"),
+    ],
+)
+def test_compare_view_refuses_bad_input(registry, scratch, photo, image, names, range_mode, focal, message):
+    with pytest.raises(ValueError, match=message):
+        compare_view(registry, scratch, LIMITS, photo if image else None, names, "magma", range_mode, focal)
+
+
+def test_compare_view_checks_the_image_limits_before_anything_is_written(registry, scratch, tmp_path):
+    big = tmp_path / "big.png"
+    PIL.Image.new("RGB", (600, 400)).save(big)
+    with pytest.raises(ValueError, match="big.png is 600x400 = 0.2 MP, above the app's limit"):
+        compare_view(registry, scratch, LIMITS, str(big), ["metric"], "magma", "shared", 0)
+    assert list(scratch.root.iterdir()) == []
+
+
+def test_inspect_view_switches_model_and_needs_a_comparison(registry, scratch, photo):
+    state = compare_view(registry, scratch, LIMITS, photo, ["metric", "relative"], "magma", "per image", 0).state
+    slider, cloud = inspect_view(state, "relative")
+    assert slider == (photo, state["views"]["relative"][0]) and cloud.endswith("relative.glb")
+    assert model_view({"m": ("m.png", "")}, "m", "in.png") == (("in.png", "m.png"), None)  # no GLB: no 3D view
+    for bad_state, name in ((None, "metric"), ({}, "metric"), (state, "missing")):
+        with pytest.raises(ValueError, match="Run a comparison first"):
+            inspect_view(bad_state, name)
+
+
+def test_add_model_selects_it_in_both_tabs_once(registry, models):
+    added = add_model(registry, str(models / "later"), ["metric"], None)
+    assert added.names == ["metric", "relative", "later"] == registry.names
+    assert added.compare_selected == ["metric", "later"] and added.evaluate_selected == ["later"]
+    assert added.status == "Loaded **later** (local); it is now selectable in both tabs."
+    again = add_model(registry, str(models / "later"), ["later"], ["later"])  # already there: not added twice
+    assert again.names == registry.names and again.compare_selected == again.evaluate_selected == ["later"]
+    for location in (None, "  "):
+        with pytest.raises(ValueError, match="type a Hub model id"):
+            add_model(registry, location, [], [])
+
+
+def test_evaluate_view_scores_warns_and_writes_error_maps(registry, scratch, photo, tmp_path):
+    own = DepthPredictor.from_pretrained(registry.sources["metric"].location).predict(PIL.Image.open(photo)).values
+    np.save(tmp_path / "gt.npy", own.astype(np.float32))
+    view = evaluate_view(
+        registry, scratch, LIMITS, photo, str(tmp_path / "gt.npy"), "millimetres (16-bit PNG)", ["metric", "relative"],
+        "none", "none", OWN_SPACE,
+    )
+    rows = view.table.data.set_index("model")
+    assert rows.loc["metric", "abs_rel"] < 1e-6 and rows.loc["metric", "delta1"] == 1
+    assert np.isnan(rows.loc["relative", "abs_rel"])
+    assert view.warnings == ["relative: relative depth: pick the median or scale_shift alignment"]
+    assert view.notes.startswith("Protocol **none**") and view.notes.endswith("\n- " + view.warnings[0])
+    assert "Ground truth as decoded: " in view.notes and "fitted in" not in view.notes
+    (path, caption), = view.error_maps
+    (folder,) = scratch.root.iterdir()
+    assert path == str(folder / "abs_rel_0.png") and caption.startswith("metric | abs rel, 0 to")
+    aligned = evaluate_view(
+        registry, scratch, LIMITS, photo, str(tmp_path / "gt.npy"), "millimetres (16-bit PNG)", ["relative"],
+        "none", "median", "depth",
+    )
+    assert aligned.warnings == [] and len(aligned.error_maps) == 1 and "(fitted in depth)" in aligned.notes
+
+
+def test_evaluate_view_refuses_missing_or_mismatched_files(registry, scratch, photo, tmp_path):
+    for image, gt in ((photo, None), (None, photo)):
+        with pytest.raises(ValueError, match="Upload an RGB image and its ground-truth depth"):
+            evaluate_view(registry, scratch, LIMITS, image, gt, "mm", ["metric"], "none", "none", OWN_SPACE)
+    PIL.Image.fromarray(np.full((30, 40), 1500, dtype=np.uint16)).save(tmp_path / "gt.png")
+    with pytest.raises(ValueError, match=r"the ground truth is 40x30 but the image is 56x40"):
+        evaluate_view(registry, scratch, LIMITS, photo, str(tmp_path / "gt.png"), "mm", ["metric"], "none", "none", OWN_SPACE)
+    assert list(scratch.root.iterdir()) == []
+
+
+def test_benchmarks_table_formats_the_filtered_rows(registry):
+    table = benchmarks_table(registry, "KITTI protocols")
+    assert len(table.data) == len(published_results(dataset="kitti"))
+    assert list(table.data.columns[5:14]) == list(METRIC_NAMES)
+    with pytest.raises(ValueError, match="unknown filter 'some'"):
+        benchmarks_table(registry, "some")
+
+
+def test_gallery_files_are_pngs_of_the_images(tmp_path):
+    images = [(np.full((4, 5, 3), value, dtype=np.uint8), f"caption {value}") for value in (0, 200)]
+    files = gallery_files(images, tmp_path, "map")
+    assert files == [(str(tmp_path / "map_0.png"), "caption 0"), (str(tmp_path / "map_1.png"), "caption 200")]
+    for (path, _), (image, _) in zip(files, images):
+        np.testing.assert_array_equal(np.asarray(PIL.Image.open(path)), image)
+
+
+def test_event_binds_the_leading_arguments_and_shows_user_errors():
+    handler = event(run_compare, "registry", "scratch", "limits")
+    assert handler.__name__ == "run_compare"
+    assert list(inspect.signature(handler).parameters) == ["image_path", "names", "colormap", "range_mode", "focal"]
+
+    def divide(total, count):
+        if count == 0:
+            raise ValueError("count must not be 0")
+        if count < 0:
+            raise KeyError("negative")
+        return total / count
+
+    bound = event(divide, 6)
+    assert bound(3) == 2 and list(inspect.signature(bound).parameters) == ["count"]
+    with pytest.raises(gr.Error, match="count must not be 0"):  # ValueError/OSError: a message in the page
+        bound(0)
+    with pytest.raises(gr.Error):
+        event(open)("/no/such/file")
+    with pytest.raises(KeyError):  # anything else stays an internal error
+        bound(-1)
