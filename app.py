@@ -1,8 +1,9 @@
 """mde-hub app: compare depth models side by side, score them against ground truth, see published benchmarks.
 
 Serves the checkpoints in ./checkpoints (or those given with --models: checkpoint directories, folders of them, Hub
-ids); with none, an untrained Baseline, labelled as such. Runs offline unless --online, sends no analytics, binds to
-127.0.0.1 unless --host says otherwise. The logic lives in mde_hub.app.
+ids); with none, an untrained Baseline, labelled as such. Runs offline unless --online (which also lists the model
+zoo's models, each fetched on first use), sends no analytics, binds to 127.0.0.1 unless --host says otherwise. The
+logic lives in mde_hub.app.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from mde_hub.app import (  # noqa: E402
     write_examples,
 )
 from mde_hub.app.allocator import fix_mmap_threshold  # noqa: E402
-from mde_hub.app.registry import load_predictor  # noqa: E402
+from mde_hub.app.registry import load_predictor, zoo_sources  # noqa: E402
 from mde_hub.inference.predictor import BACKENDS  # noqa: E402
 
 CHECKPOINTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints")
@@ -41,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--models", nargs="*", help="checkpoint directories, folders of checkpoints or Hub ids (default: ./checkpoints/*)"
     )
-    parser.add_argument("--online", action="store_true", help="allow downloads from the Hugging Face Hub")
+    parser.add_argument("--online", action="store_true", help="allow downloads from the Hugging Face Hub, and list "
+                        "the model zoo's models (each downloaded and converted on first use)")
     parser.add_argument(
         "--allow-local-paths", action="store_true",
         help="let the page load checkpoints from any local folder (default: only beside the served checkpoints)",
@@ -60,8 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     fix_mmap_threshold()  # a long-running server: keep the heap from fragmenting (mde_hub/app/allocator.py)
+    sources = discover_sources(args.models, CHECKPOINTS_DIR)
     registry = ModelRegistry(
-        discover_sources(args.models, CHECKPOINTS_DIR),
+        zoo_sources(sources) if args.online else sources,
         max_bytes=int(args.max_model_memory * 2**20),
         loader=functools.partial(load_predictor, backend=args.backend),
         allow_local_paths=args.allow_local_paths,
