@@ -397,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     onnx.set_defaults(handler=export_onnx)
 
     convert = commands.add_parser("convert", help="convert an authors' released weights into a checkpoint folder")
-    convert.add_argument("format", choices=sorted(CONVERTERS), help="the released file's format")
+    convert.add_argument("format", help=f"the released file's format: {', '.join(sorted(CONVERTERS))}")
     convert.add_argument("file", help="the released file (or folder)")
     convert.add_argument("--output", required=True, help="the checkpoint folder to write (refused if it exists and "
                          "is not empty, unless --force)")

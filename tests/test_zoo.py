@@ -70,6 +70,11 @@ def cache(tmp_path, monkeypatch) -> Path:
     return tmp_path / "cache"
 
 
+def files(folder: Path) -> list[str]:
+    """The files in `folder`, without the download lock files."""
+    return sorted(p.name for p in folder.iterdir() if p.suffix != ".lock")
+
+
 def image(height: int = 40, width: int = 52) -> Image.Image:
     return Image.fromarray(np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8))
 
@@ -175,8 +180,9 @@ def test_cli_convert_refuses_a_non_empty_output_and_passes_options(tmp_path, fak
     assert main(["convert", fake_format, str(release), "--output", str(output), "--force"]) == 0
     assert json.loads((output / "config.json").read_text())["max_depth"] == 10
     assert main(["convert", fake_format, str(release), "--output", str(tmp_path / "o2"), "--option", "bad"]) == 2
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["convert", "no-such-format", str(release), "--output", str(tmp_path / "o3")])
+    assert main(["convert", "no-such-format", str(release), "--output", str(tmp_path / "o3")]) == 2
+    assert "unknown conversion format 'no-such-format'; choose one of " in capsys.readouterr().err
+    assert not (tmp_path / "o3").exists()
 
 
 # Downloads against the local server
@@ -189,7 +195,7 @@ def test_download_follows_redirects_checks_the_prefix_and_shows_progress(tmp_pat
     sha = file_sha256_of(data)
     path = download(f"{zoo_server.url}/redirect/4/weights.pt", tmp_path / "weights.pt", sha256_prefix=sha[:8],
                     progress=progress)
-    assert path.read_bytes() == data and not (tmp_path / "weights.pt.part").exists()
+    assert path.read_bytes() == data and files(tmp_path) == ["weights.pt"]
     assert [p for p, _ in zoo_server.requests] == [
         "/redirect/4/weights.pt", "/redirect/3/weights.pt", "/redirect/2/weights.pt", "/redirect/1/weights.pt",
         "/files/weights.pt",
@@ -237,7 +243,7 @@ def test_a_wrong_checksum_deletes_the_file_and_names_the_url(tmp_path, zoo_serve
     with pytest.raises(DownloadError, match=rf"{url}: wrong checksum: its sha256 is .* not start with the published "
                        r"501f0c75; the downloaded file was deleted"):
         download(url, tmp_path / "w.pt", sha256_prefix="501f0c75", progress=None)
-    assert list(tmp_path.iterdir()) == []
+    assert files(tmp_path) == []
 
 
 def test_a_404_and_a_web_page_stop_at_once(tmp_path, zoo_server) -> None:
@@ -250,7 +256,7 @@ def test_a_404_and_a_web_page_stop_at_once(tmp_path, zoo_server) -> None:
         download(f"{zoo_server.url}/html/page.pt", tmp_path / "page.pt", page_hint="use --file", progress=None)
     with pytest.raises(DownloadError, match=r"redirected to .*/files/gone.pt"):
         download(f"{zoo_server.url}/redirect/1/gone.pt", tmp_path / "gone.pt", progress=None)
-    assert list(tmp_path.iterdir()) == []
+    assert files(tmp_path) == []
 
 
 def test_a_damaged_cached_file_is_fetched_again(tmp_path, zoo_server) -> None:
@@ -339,7 +345,7 @@ def test_zoo_fetch_errors_name_the_url_and_leave_no_checkpoint(cache, zoo_server
     assert f"{wrong.url}: wrong checksum" in capsys.readouterr().err
     assert main(["zoo", "fetch", "gone"]) == 2
     assert f"{missing.url}: HTTP 404 Not Found" in capsys.readouterr().err
-    assert not (cache / "zoo").exists() and list((cache / "downloads").iterdir()) == []
+    assert not (cache / "zoo").exists() and files(cache / "downloads") == []
     assert main(["zoo", "fetch", "no-such-model"]) == 2
     assert "no zoo model 'no-such-model'; the zoo has densedepth-nyu" in capsys.readouterr().err
 

@@ -5,21 +5,28 @@ body shorter than announced, a 5xx, 408 or 429 answer) is retried, resuming with
 bytes already on disk (a server that ignores the Range starts the file over); a 4xx answer, a web page where a file
 was expected, or a wrong checksum stops at once with an error that names the URL. The finished file is checked
 against the sha256 (or the sha256 prefix) given, deleted when it does not match, and renamed onto `destination`
-only when it does, so `destination` is always a complete, checked file.
+only when it does, so `destination` is always a complete, checked file. Two processes fetching the same file take
+turns (a lock file beside it, where the system has `fcntl`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
-import socket
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock
+    fcntl = None
 
 from .. import __version__
 from ..evaluation.evaluate import file_sha256
@@ -80,6 +87,20 @@ class _Progress:
         if self.stream is not None and self.terminal and self.shown is not None:
             self.stream.write("\n")
             self.stream.flush()
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if needed) while the block runs."""
+    if fcntl is None:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _content_range(value: str | None) -> tuple[int, int | None]:
@@ -164,33 +185,34 @@ def download(
     (doubling, at most 30). `page_hint` is added to the error when the server answers with a web page.
     """
     destination = Path(destination)
-    if destination.is_file():
-        if checksum_problem(destination, sha256, sha256_prefix) is None:
-            return destination
-        destination.unlink()  # a damaged or replaced file in the cache: fetch it again
     destination.parent.mkdir(parents=True, exist_ok=True)
-    part = destination.with_name(destination.name + PART_SUFFIX)
-    shown = _Progress(destination.name, sys.stderr if progress is True else progress or None)
-    failures = 0
-    while True:
-        try:
-            _transfer(url, part, timeout, shown, page_hint)
-            break
-        except _Interrupted as error:
-            failures += 1
-            kept = part.stat().st_size if part.exists() else 0
-            if failures > retries:
-                shown.close()
-                raise DownloadError(
-                    f"{url}: {error}; gave up after {retries} retries ({kept:,} bytes kept in {part}: fetching again "
-                    "resumes there)"
-                ) from None
-            shown.note(f"{destination.name}: {error}; retrying from byte {kept:,} ({failures} of {retries})")
-            time.sleep(min(retry_delay * 2 ** (failures - 1), 30.0))
-    shown.close()
-    problem = checksum_problem(part, sha256, sha256_prefix)
-    if problem is not None:
-        part.unlink()
-        raise DownloadError(f"{url}: wrong checksum: {problem}; the downloaded file was deleted")
-    os.replace(part, destination)
-    return destination
+    with _exclusive(destination.with_name(destination.name + ".lock")):
+        if destination.is_file():
+            if checksum_problem(destination, sha256, sha256_prefix) is None:
+                return destination
+            destination.unlink()  # a damaged or replaced file in the cache: fetch it again
+        part = destination.with_name(destination.name + PART_SUFFIX)
+        shown = _Progress(destination.name, sys.stderr if progress is True else progress or None)
+        failures = 0
+        while True:
+            try:
+                _transfer(url, part, timeout, shown, page_hint)
+                break
+            except _Interrupted as error:
+                failures += 1
+                kept = part.stat().st_size if part.exists() else 0
+                if failures > retries:
+                    shown.close()
+                    raise DownloadError(
+                        f"{url}: {error}; gave up after {retries} retries ({kept:,} bytes kept in {part}: fetching "
+                        "again resumes there)"
+                    ) from None
+                shown.note(f"{destination.name}: {error}; retrying from byte {kept:,} ({failures} of {retries})")
+                time.sleep(min(retry_delay * 2 ** (failures - 1), 30.0))
+        shown.close()
+        problem = checksum_problem(part, sha256, sha256_prefix)
+        if problem is not None:
+            part.unlink()
+            raise DownloadError(f"{url}: wrong checksum: {problem}; the downloaded file was deleted")
+        os.replace(part, destination)
+        return destination

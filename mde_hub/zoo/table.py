@@ -265,3 +265,38 @@ def zoo_model(name: str) -> ZooModel:
     if name not in ZOO:
         raise ValueError(f"no zoo model {name!r}; the zoo has {', '.join(ZOO)} (mde-hub zoo list)")
     return ZOO[name]
+
+
+def readme_block() -> str:
+    """The README's zoo listing, generated from the table (tests/test_readme.py checks the README holds it): the
+    models, then each one's `mde-hub evaluate` commands beside its published numbers."""
+    from ..evaluation.published import DATASET_NAMES
+
+    lines = [
+        "| name | released file | trained on | licence | download |",
+        "|---|---|---|---|---|",
+        *[
+            f"| `{entry.name}` | [`{entry.file_name}`]({entry.page}) | {entry.trained_on} | {entry.license} | "
+            f"{entry.download_kind} |"
+            for entry in ZOO_MODELS
+        ],
+        "",
+        "| name | data set | protocol | published AbsRel / RMSE / δ1 (source) |",
+        "|---|---|---|---|",
+    ]
+    for entry in ZOO_MODELS:
+        for evaluation in entry.evaluations:
+            rows = [row for row in entry.published() if row.dataset == evaluation.dataset]
+            numbers = "; ".join(
+                " / ".join(f"{row.metrics[m]:.3f}" if m in row.metrics else "–" for m in ("abs_rel", "rmse", "delta1"))
+                + f" ({row.source})"
+                for row in rows
+            ) or "none recorded (zero-shot; see below)"
+            options = ", flip TTA" if evaluation.flip_tta else ""
+            options += f", {evaluation.align.replace('_', ' ')} alignment" if evaluation.align != "none" else ""
+            lines.append(f"| `{entry.name}` | {DATASET_NAMES[evaluation.dataset]} | `{evaluation.protocol}`{options} | "
+                         f"{numbers} |")
+    commands = [f"mde-hub zoo fetch {entry.name} --output zoo/{entry.name}" + (" --file PATH" if entry.url is None else "")
+                for entry in ZOO_MODELS]
+    lines += ["", "```bash", *commands, *[c for entry in ZOO_MODELS for c in entry.evaluate_commands()], "```"]
+    return "\n".join(lines)
