@@ -28,6 +28,7 @@ from mde_hub.evaluation.evaluate import file_sha256
 from mde_hub.evaluation.protocols import PROTOCOLS
 from mde_hub.models.conversion import CONVERTERS, ConversionResult, convert_checkpoint
 from mde_hub.outputs.conversion import write_converted_checkpoint
+from mde_hub.outputs.hub import checkpoint_files
 from mde_hub.zoo import ZOO, ZOO_MODELS, DownloadError, ZooEvaluation, ZooModel, fetch_zoo_model
 from mde_hub.zoo.download import download
 from zoo_server import zoo_server  # noqa: F401 - the fixture
@@ -126,6 +127,7 @@ def test_card_states_source_file_checksum_skipped_entries_and_notes(tmp_path, fa
     assert main(["card", str(output)]) == 0
     card = ModelCard.load(output / "README.md")
     assert card.data.license == "gpl-3.0" and "optimizer.step" in card.text
+    assert "conversion_record.json" in checkpoint_files(output)  # `mde-hub push` uploads the record
 
 
 def test_a_non_empty_output_is_refused_unless_forced_and_replaced_whole(tmp_path, fake_format) -> None:
