@@ -261,6 +261,18 @@ def test_a_404_and_a_web_page_stop_at_once(tmp_path, zoo_server) -> None:
     assert files(tmp_path) == []
 
 
+def test_a_complete_part_is_not_downloaded_again(tmp_path, zoo_server) -> None:
+    data = b"weights" * 1000
+    zoo_server.files["p.pt"] = data
+    (tmp_path / "p.pt.part").write_bytes(data)  # a run that stopped before its rename
+    download(f"{zoo_server.url}/files/p.pt", tmp_path / "p.pt", sha256=file_sha256_of(data), progress=None)
+    assert (tmp_path / "p.pt").read_bytes() == data and zoo_server.requests == [("/files/p.pt", "bytes=7000-")]
+    (tmp_path / "q.pt.part").write_bytes(data + b"more than the file")  # a part that cannot be resumed
+    zoo_server.files["q.pt"] = data
+    download(f"{zoo_server.url}/files/q.pt", tmp_path / "q.pt", retry_delay=0, progress=None)
+    assert (tmp_path / "q.pt").read_bytes() == data and files(tmp_path) == ["p.pt", "q.pt"]
+
+
 def test_a_damaged_cached_file_is_fetched_again(tmp_path, zoo_server) -> None:
     zoo_server.files["c.pt"] = b"good weights"
     (tmp_path / "c.pt").write_bytes(b"damaged")

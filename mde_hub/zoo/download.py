@@ -122,6 +122,8 @@ def _transfer(url: str, part: Path, timeout: float, progress: _Progress, page_hi
     except urllib.error.HTTPError as error:
         error.close()
         if error.code == 416 and start:  # the range starts at or past the end: the server has nothing more
+            if (error.headers.get("Content-Range") or "").strip() == f"bytes */{start}":
+                return  # the part was complete already (a run stopped before its rename)
             part.unlink()
             raise _Interrupted("the server refused to resume (HTTP 416); starting over") from None
         if error.code in (408, 429) or error.code >= 500:
