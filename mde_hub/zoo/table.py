@@ -180,73 +180,54 @@ _DPT = dict(
     "digits are the start of its sha256, checked after the download",
 )
 
+_MIDAS_EVALUATIONS = (ZooEvaluation("nyu_depth_v2", "nyu_eigen", align="scale_shift"),
+                      ZooEvaluation("kitti", "kitti_garg", align="scale_shift"))
+_NYU = ZooEvaluation("nyu_depth_v2", "nyu_eigen")
+_KITTI = ZooEvaluation("kitti", "kitti_garg")
+
+
+def _densedepth(name: str, trained_on: str, file_name: str, drive_id: str, evaluation: ZooEvaluation) -> ZooModel:
+    return ZooModel(
+        name=name, trained_on=trained_on, file_name=file_name,
+        url=f"https://drive.usercontent.google.com/download?id={drive_id}&export=download&confirm=t",
+        page=f"https://drive.google.com/file/d/{drive_id}/view?usp=sharing", evaluations=(evaluation,), **_DENSEDEPTH,
+    )
+
+
+def _bts(name: str, trained_on: str, stem: str, evaluation: ZooEvaluation) -> ZooModel:
+    url = f"https://bts-github-models-bucket.s3.ap-northeast-2.amazonaws.com/{stem}.zip"
+    return ZooModel(name=name, trained_on=trained_on, file_name=f"{stem}.zip", url=url, page=url,
+                    member=f"{stem}/model", evaluations=(evaluation,), **_BTS)
+
+
+def _dpt(name: str, variant: str, trained_on: str, file_name: str, evaluations: tuple[ZooEvaluation, ...],
+         published_variant: str | None) -> ZooModel:
+    """A DPT release asset; its name ends in the first 8 hex digits of its sha256."""
+    return ZooModel(
+        name=name, variant=variant, trained_on=trained_on, file_name=file_name,
+        sha256_prefix=file_name.removesuffix(".pt")[-8:], url=_DPT_RELEASE + file_name,
+        page=f"https://github.com/intel-isl/DPT/releases/download/1_0/{file_name}", evaluations=evaluations,
+        published_variant=published_variant, **_DPT,
+    )
+
+
+_MIX6 = "MIX 6 (relative inverse depth, zero-shot)"
 ZOO_MODELS: tuple[ZooModel, ...] = (
-    ZooModel(
-        name="densedepth-nyu", trained_on="NYU Depth v2", file_name="nyu.h5",
-        url="https://drive.usercontent.google.com/download?id=19dfvGvDfCRYaqxVKypp1fRHwK7XtSjVu&export=download&confirm=t",
-        page="https://drive.google.com/file/d/19dfvGvDfCRYaqxVKypp1fRHwK7XtSjVu/view?usp=sharing",
-        evaluations=(ZooEvaluation("nyu_depth_v2", "nyu_densedepth"),), **_DENSEDEPTH,
-    ),
-    ZooModel(
-        name="densedepth-kitti", trained_on="KITTI (Eigen split)", file_name="kitti.h5",
-        url="https://drive.usercontent.google.com/download?id=19flUnbJ_6q2xtjuUQvjt1Y1cJRwOr-XY&export=download&confirm=t",
-        page="https://drive.google.com/file/d/19flUnbJ_6q2xtjuUQvjt1Y1cJRwOr-XY/view?usp=sharing",
-        evaluations=(ZooEvaluation("kitti", "kitti_garg"),), **_DENSEDEPTH,
-    ),
-    ZooModel(
-        name="bts-nyu", trained_on="NYU Depth v2", file_name="bts_nyu_v2_pytorch_densenet161.zip",
-        url="https://bts-github-models-bucket.s3.ap-northeast-2.amazonaws.com/bts_nyu_v2_pytorch_densenet161.zip",
-        page="https://bts-github-models-bucket.s3.ap-northeast-2.amazonaws.com/bts_nyu_v2_pytorch_densenet161.zip",
-        member="bts_nyu_v2_pytorch_densenet161/model",
-        evaluations=(ZooEvaluation("nyu_depth_v2", "nyu_eigen"),), **_BTS,
-    ),
-    ZooModel(
-        name="bts-kitti", trained_on="KITTI (Eigen split)", file_name="bts_eigen_v2_pytorch_densenet161.zip",
-        url="https://bts-github-models-bucket.s3.ap-northeast-2.amazonaws.com/bts_eigen_v2_pytorch_densenet161.zip",
-        page="https://bts-github-models-bucket.s3.ap-northeast-2.amazonaws.com/bts_eigen_v2_pytorch_densenet161.zip",
-        member="bts_eigen_v2_pytorch_densenet161/model",
-        evaluations=(ZooEvaluation("kitti", "kitti_garg"),), **_BTS,
-    ),
-    ZooModel(
-        name="adabins-nyu", trained_on="NYU Depth v2", file_name="AdaBins_nyu.pt",
-        evaluations=(ZooEvaluation("nyu_depth_v2", "nyu_eigen", flip_tta=True),), **_ADABINS,
-    ),
-    ZooModel(
-        name="adabins-kitti", trained_on="KITTI (Eigen split)", file_name="AdaBins_kitti.pt",
-        evaluations=(ZooEvaluation("kitti", "kitti_garg_adabins", flip_tta=True),), **_ADABINS,
-    ),
-    ZooModel(
-        name="dpt-hybrid-midas", variant="DPT-Hybrid", trained_on="MIX 6 (relative inverse depth, zero-shot)",
-        file_name="dpt_hybrid-midas-501f0c75.pt", sha256_prefix="501f0c75",
-        url=_DPT_RELEASE + "dpt_hybrid-midas-501f0c75.pt",
-        page="https://github.com/intel-isl/DPT/releases/download/1_0/dpt_hybrid-midas-501f0c75.pt",
-        evaluations=(ZooEvaluation("nyu_depth_v2", "nyu_eigen", align="scale_shift"),
-                     ZooEvaluation("kitti", "kitti_garg", align="scale_shift")),
-        published_variant=None, **_DPT,
-    ),
-    ZooModel(
-        name="dpt-large-midas", variant="DPT-Large", trained_on="MIX 6 (relative inverse depth, zero-shot)",
-        file_name="dpt_large-midas-2f21e586.pt", sha256_prefix="2f21e586",
-        url=_DPT_RELEASE + "dpt_large-midas-2f21e586.pt",
-        page="https://github.com/intel-isl/DPT/releases/download/1_0/dpt_large-midas-2f21e586.pt",
-        evaluations=(ZooEvaluation("nyu_depth_v2", "nyu_eigen", align="scale_shift"),
-                     ZooEvaluation("kitti", "kitti_garg", align="scale_shift")),
-        published_variant=None, **_DPT,
-    ),
-    ZooModel(
-        name="dpt-hybrid-nyu", variant="DPT-Hybrid", trained_on="NYU Depth v2 (fine-tuned from MIX 6)",
-        file_name="dpt_hybrid_nyu-2ce69ec7.pt", sha256_prefix="2ce69ec7",
-        url=_DPT_RELEASE + "dpt_hybrid_nyu-2ce69ec7.pt",
-        page="https://github.com/intel-isl/DPT/releases/download/1_0/dpt_hybrid_nyu-2ce69ec7.pt",
-        evaluations=(ZooEvaluation("nyu_depth_v2", "nyu_eigen"),), published_variant="DPT-Hybrid", **_DPT,
-    ),
-    ZooModel(
-        name="dpt-hybrid-kitti", variant="DPT-Hybrid", trained_on="KITTI (Eigen split, fine-tuned from MIX 6)",
-        file_name="dpt_hybrid_kitti-cb926ef4.pt", sha256_prefix="cb926ef4",
-        url=_DPT_RELEASE + "dpt_hybrid_kitti-cb926ef4.pt",
-        page="https://github.com/intel-isl/DPT/releases/download/1_0/dpt_hybrid_kitti-cb926ef4.pt",
-        evaluations=(ZooEvaluation("kitti", "kitti_garg"),), published_variant="DPT-Hybrid", **_DPT,
-    ),
+    _densedepth("densedepth-nyu", "NYU Depth v2", "nyu.h5", "19dfvGvDfCRYaqxVKypp1fRHwK7XtSjVu",
+                ZooEvaluation("nyu_depth_v2", "nyu_densedepth")),
+    _densedepth("densedepth-kitti", "KITTI (Eigen split)", "kitti.h5", "19flUnbJ_6q2xtjuUQvjt1Y1cJRwOr-XY", _KITTI),
+    _bts("bts-nyu", "NYU Depth v2", "bts_nyu_v2_pytorch_densenet161", _NYU),
+    _bts("bts-kitti", "KITTI (Eigen split)", "bts_eigen_v2_pytorch_densenet161", _KITTI),
+    ZooModel(name="adabins-nyu", trained_on="NYU Depth v2", file_name="AdaBins_nyu.pt",
+             evaluations=(ZooEvaluation("nyu_depth_v2", "nyu_eigen", flip_tta=True),), **_ADABINS),
+    ZooModel(name="adabins-kitti", trained_on="KITTI (Eigen split)", file_name="AdaBins_kitti.pt",
+             evaluations=(ZooEvaluation("kitti", "kitti_garg_adabins", flip_tta=True),), **_ADABINS),
+    _dpt("dpt-hybrid-midas", "DPT-Hybrid", _MIX6, "dpt_hybrid-midas-501f0c75.pt", _MIDAS_EVALUATIONS, None),
+    _dpt("dpt-large-midas", "DPT-Large", _MIX6, "dpt_large-midas-2f21e586.pt", _MIDAS_EVALUATIONS, None),
+    _dpt("dpt-hybrid-nyu", "DPT-Hybrid", "NYU Depth v2 (fine-tuned from MIX 6)", "dpt_hybrid_nyu-2ce69ec7.pt",
+         (_NYU,), "DPT-Hybrid"),
+    _dpt("dpt-hybrid-kitti", "DPT-Hybrid", "KITTI (Eigen split, fine-tuned from MIX 6)", "dpt_hybrid_kitti-cb926ef4.pt",
+         (_KITTI,), "DPT-Hybrid"),
 )
 
 ZOO: dict[str, ZooModel] = {model.name: model for model in ZOO_MODELS}
