@@ -319,7 +319,8 @@ def test_zoo_fetch_downloads_unpacks_converts_and_writes_a_ready_checkpoint(
     assert torch.isfinite(depth).all()
     record = json.loads((output / "conversion_record.json").read_text())
     assert record["origin"]["url"] == entry.url and record["source_file"]["sha256"] == entry.sha256
-    assert record["license"] == "mit" and "tiny-dpt.zip" in (output / "README.md").read_text()
+    card = (output / "README.md").read_text()
+    assert record["license"] == "mit" and "tiny-dpt.zip" in card and "Licence of the weights: mit (test weights)" in card
     assert (cache / "downloads" / "tiny-dpt.zip").read_bytes() == tiny_dpt_zip
     requests = len(zoo_server.requests)
     assert main(["zoo", "fetch", "tiny-dpt", "--output", str(output)]) == 0  # already there: nothing fetched

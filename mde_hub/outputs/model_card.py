@@ -202,11 +202,12 @@ def conversion_summary(record: dict[str, Any]) -> str:
     identity += [f"{file['bytes']:,} bytes"] if file.get("bytes") else []
     released = f"`{file.get('name', record['source'])}`" + (f" ({', '.join(identity)})" if identity else "")
     origin = record.get("origin") or {}
+    licence = record["license"] + (f" ({origin['license_note']})" if origin.get("license_note") else "")
     lines = [
         f"**converted from released weights, not trained by mde-hub**: {released}, "
         + (f"read as format `{record['format']}` " if record["format"] else "")
         + f"by mde-hub {record.get('mde_hub_version', '?')}'s conversion. Source: "
-        f"{record['source']}. Licence of the weights: {record['license']}.",
+        f"{record['source']}. Licence of the weights: {licence}.",
     ]
     if origin:
         where = [f"zoo entry `{origin['name']}`"] if origin.get("name") else []

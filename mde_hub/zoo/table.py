@@ -90,7 +90,8 @@ class ZooModel:
 
     def origin(self) -> dict[str, str | None]:
         """What a converted checkpoint records about where its weights came from."""
-        return {"name": self.name, "url": self.url or self.page, "reference": self.reference, "paper": self.paper}
+        return {"name": self.name, "url": self.url or self.page, "reference": self.reference, "paper": self.paper,
+                "license_note": self.license_note}
 
     def published(self) -> tuple[PublishedResult, ...]:
         """The paper's published rows for this model, one per data set it was scored on."""
