@@ -1,8 +1,9 @@
 """mde-hub app: compare depth models side by side, score them against ground truth, see published benchmarks.
 
 Serves the checkpoints in ./checkpoints (or those given with --models: checkpoint directories, folders of them, Hub
-ids); with none, an untrained Baseline, labelled as such. Runs offline unless --online, sends no analytics, binds to
-127.0.0.1 unless --host says otherwise. The logic lives in mde_hub.app.
+ids); with none, an untrained Baseline, labelled as such. Runs offline unless --online (which also lists the model
+zoo's models, each fetched on first use), sends no analytics, binds to 127.0.0.1 unless --host says otherwise. The
+logic lives in mde_hub.app.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--models", nargs="*", help="checkpoint directories, folders of checkpoints or Hub ids (default: ./checkpoints/*)"
     )
-    parser.add_argument("--online", action="store_true", help="allow downloads from the Hugging Face Hub")
+    parser.add_argument("--online", action="store_true", help="allow downloads from the Hugging Face Hub, and list "
+                        "the model zoo's models (each downloaded and converted on first use)")
     parser.add_argument(
         "--allow-local-paths", action="store_true",
         help="let the page load checkpoints from any local folder (default: only beside the served checkpoints)",
@@ -49,7 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     registry = open_registry(
-        args.models, CHECKPOINTS_DIR, int(args.max_model_memory * 2**20), args.backend, args.allow_local_paths
+        args.models, CHECKPOINTS_DIR, int(args.max_model_memory * 2**20), args.backend, args.allow_local_paths,
+        online=args.online,
     )
     limits = ImageLimits(max_pixels=int(args.max_pixels * 1e6))
     serve(registry, limits, args.host, args.port, args.share, args.max_file_size, args.concurrency)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
 from .inference.predictor import BACKENDS
+from .models.conversion import CONVERTERS
 from .outputs.prediction_files import FORMATS, list_inputs, parse_formats, plan_outputs, predict_to_files
 
 
@@ -163,6 +165,89 @@ def run_benchmarks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _converter_options(pairs: list[str]) -> dict[str, object]:
+    """`KEY=VALUE` pairs as keyword options; a VALUE that reads as JSON (a number, true, a list) is that value."""
+    import json
+
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.isidentifier():
+            raise ValueError(f"--option takes KEY=VALUE, e.g. depth_estimation_type=metric; got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def convert_weights(args: argparse.Namespace) -> int:
+    """Convert an authors' released file into a checkpoint folder (weights, config, image processor, card)."""
+    from .data.files import check_output_dir
+    from .models.conversion import convert_checkpoint
+    from .outputs.conversion import write_converted_checkpoint
+
+    check_output_dir(args.output, replace=args.force)  # refuse before a conversion that may take minutes
+    result = convert_checkpoint(args.format, args.file, **_converter_options(args.option))
+    path = write_converted_checkpoint(
+        result, args.output, format=args.format, source_file=args.file if os.path.exists(args.file) else None,
+        license=args.license, force=args.force,
+    )
+    print(f"wrote {path}: {type(result.model).__name__} from {result.source}")
+    for entry in result.skipped:
+        print(f"  skipped (not a model weight): {entry}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def list_zoo(args: argparse.Namespace) -> int:
+    """The zoo's models: name, data, format, licence, how the download works, whether it is fetched."""
+    from .evaluation.metrics import METRIC_NAMES
+    from .zoo import ZOO, checkpoint_dir, fetched
+    from .zoo.table import ZERO_SHOT_NOTE
+
+    print(f"{'name':<18} {'trained on':<42} {'format':<17} {'licence':<8} {'download':<13} fetched")
+    for entry in ZOO.values():
+        status = str(checkpoint_dir(entry.name)) if fetched(entry) else "no"
+        print(f"{entry.name:<18} {entry.trained_on:<42} {entry.format:<17} {entry.license:<8} "
+              f"{entry.download_kind:<13} {status}")
+        if not args.details:
+            continue
+        print(f"    paper      {entry.paper}")
+        print(f"    file       {entry.file_name}" + (f", sha256 starts {entry.sha256_prefix}" if entry.sha256_prefix else
+                                                     f", sha256 {entry.sha256}" if entry.sha256 else ", no published checksum"))
+        print(f"    url        {entry.url or 'none: a manual download from the page'}")
+        print(f"    page       {entry.page}")
+        print(f"    read from  {entry.reference}")
+        print(f"    download   {entry.download_note}")
+        print(f"    licence    {entry.license}: {entry.license_note}")
+        for row in entry.published():
+            numbers = ", ".join(f"{name} {row.metrics[name]:g}" for name in METRIC_NAMES if name in row.metrics)
+            print(f"    published  {row.dataset}, {row.protocol} ({row.source}): {numbers}")
+        if entry.published_variant is None:
+            print(f"    published  none in mde_hub.evaluation.published: {ZERO_SHOT_NOTE}")
+        for command in entry.evaluate_commands():
+            print(f"    evaluate   {command}")
+    return 0
+
+
+def fetch_zoo(args: argparse.Namespace) -> int:
+    """Download a zoo model (resumed, checked), convert it and write a ready checkpoint with its card."""
+    from .zoo import checkpoint_dir, fetch_zoo_model, fetched, zoo_model
+
+    entry = zoo_model(args.name)
+    output = args.output or checkpoint_dir(entry.name)
+    if not args.force and args.file is None and fetched(entry, output):
+        print(f"{output} already holds {entry.name} (--force converts it again)")
+        return 0
+    path = fetch_zoo_model(entry.name, output, file=args.file, force=args.force)
+    print(f"wrote {path} ({entry.name}: {entry.file_name}, licence {entry.license})")
+    for command in entry.evaluate_commands(str(path)):
+        print(f"  score it: {command}")
+    return 0
+
+
 def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split-file", "--splits-file", dest="split_file", help="the file that defines the split: nyu_labeled, the official splits.mat "
                         "(default: splits.mat beside the .mat); kitti_eigen, a BTS-style list (required), e.g. "
@@ -255,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--eval", nargs="+", action="extend", default=[], metavar="RESULTS_JSON",
                       help="evaluation JSONs written by mde-hub evaluate")
     card.add_argument("--repo-id", help="Hub repo id, used as the model name and in the usage snippets")
-    card.add_argument("--license", default="apache-2.0", help="licence of the weights (default: apache-2.0)")
+    card.add_argument("--license", help="licence of the weights (default: the one a converted checkpoint's "
+                      "conversion_record.json records, else apache-2.0)")
     card.add_argument("--output", help="where to write the card (default: CHECKPOINT/README.md)")
     card.set_defaults(handler=write_card)
 
@@ -274,6 +360,32 @@ def build_parser() -> argparse.ArgumentParser:
     onnx.add_argument("--output", help="ONNX file (default: CHECKPOINT/model.onnx); the check goes to OUTPUT.check.json")
     onnx.add_argument("--opset", type=int, help="ONNX opset version (default: torch.onnx's)")
     onnx.set_defaults(handler=export_onnx)
+
+    convert = commands.add_parser("convert", help="convert an authors' released weights into a checkpoint folder")
+    convert.add_argument("format", help=f"the released file's format: {', '.join(sorted(CONVERTERS))}")
+    convert.add_argument("file", help="the released file (or folder)")
+    convert.add_argument("--output", required=True, help="the checkpoint folder to write (refused if it exists and "
+                         "is not empty, unless --force)")
+    convert.add_argument("--force", action="store_true", help="replace a non-empty --output folder (the new "
+                         "checkpoint is written completely first, then swapped in)")
+    convert.add_argument("--license", default="other", help="licence of the weights for the model card (default: "
+                         "other: the authors' terms)")
+    convert.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                         help="a keyword option of the converter (repeatable), e.g. depth_estimation_type=metric")
+    convert.set_defaults(handler=convert_weights)
+
+    zoo = commands.add_parser("zoo", help="the authors' released models: list them, fetch one as a ready checkpoint")
+    zoo_commands = zoo.add_subparsers(dest="zoo_command", required=True)
+    zoo_list = zoo_commands.add_parser("list", help="the zoo's models, their licences and whether they are fetched")
+    zoo_list.add_argument("--details", action="store_true", help="also URLs, checksums, published numbers and the "
+                          "mde-hub evaluate command that scores each")
+    zoo_list.set_defaults(handler=list_zoo)
+    fetch = zoo_commands.add_parser("fetch", help="download (with resume and checksum), convert, write a checkpoint")
+    fetch.add_argument("name", help="a zoo model (mde-hub zoo list)")
+    fetch.add_argument("--output", help="checkpoint folder (default: the cache's zoo/NAME, where the app finds it)")
+    fetch.add_argument("--file", help="the released file, downloaded by hand (for models whose page needs a person)")
+    fetch.add_argument("--force", action="store_true", help="convert again and replace a non-empty --output folder")
+    fetch.set_defaults(handler=fetch_zoo)
 
     bench = commands.add_parser("bench", help="benchmark models, the data generator and the metrics (markdown + JSON)")
     bench.add_argument("--models", nargs="+", help="rows to run, e.g. dpt-hybrid baseline compact (default: all)")

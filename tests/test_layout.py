@@ -15,7 +15,7 @@ from mde_hub._deprecated_modules import MOVED_MODULES
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mde_hub"
 STAGES = ["data", "processing", "models", "inference", "evaluation", "outputs"]
-FACES = ["app", "training", "benchmarking", "cli"]
+FACES = ["app", "training", "benchmarking", "zoo", "cli"]
 
 
 def _module_name(path: Path) -> str:

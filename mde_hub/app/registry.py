@@ -2,8 +2,9 @@
 
 Sources: the bundled checkpoints (``./checkpoints/*``), directories given with ``--models`` (a checkpoint, or a folder
 of checkpoints), Hub ids (given with ``--models`` or typed into the page), and transformers' own depth models (DPT,
-GLPN, Depth Anything, ZoeDepth) by Hub id or local directory. With none of these, an untrained Baseline with random
-weights is offered, labelled as such. Models load on first use and stay in an LRU cache bounded by the bytes of
+GLPN, Depth Anything, ZoeDepth) by Hub id or local directory; with ``--online``, the model zoo's models too
+(``zoo_sources``), each downloaded, converted and cached on first use. With none of these, an untrained Baseline with
+random weights is offered, labelled as such. Models load on first use and stay in an LRU cache bounded by the bytes of
 their parameters and buffers.
 
 A local path typed into the page loads only if it lies inside a folder that holds one of the served local
@@ -33,7 +34,7 @@ from mde_hub.inference.onnx_runtime import OnnxDepthModel
 UNTRAINED_NAME = "baseline (untrained, random weights)"
 DEFAULT_MAX_MODEL_BYTES = 4 * 1024**3
 
-SourceKind = Literal["local", "hub", "untrained"]
+SourceKind = Literal["local", "hub", "zoo", "untrained"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,20 @@ def discover_sources(models: list[str] | None, checkpoints_dir: str | None) -> l
     return _unique_names(sources)
 
 
+def zoo_sources(sources: list[ModelSource]) -> list[ModelSource]:
+    """``sources`` (without the untrained placeholder) and the zoo models that convert here and download without a
+    person, or are fetched already; a zoo model's location is its zoo name."""
+    from mde_hub.models.conversion import CONVERTERS
+    from mde_hub.zoo import ZOO, fetched
+
+    zoo = [
+        ModelSource(entry.name, entry.name, "zoo")
+        for entry in ZOO.values()
+        if entry.format in CONVERTERS and (entry.url is not None or fetched(entry))
+    ]
+    return _unique_names([source for source in sources if source.kind != "untrained"] + zoo) or sources
+
+
 def _unique_names(sources: list[ModelSource]) -> list[ModelSource]:
     seen: dict[str, int] = {}
     unique = []
@@ -116,6 +131,13 @@ def load_predictor(source: ModelSource, backend: str = "pytorch") -> DepthPredic
     if source.kind == "untrained":
         torch.manual_seed(0)
         return DepthPredictor.from_model(BaselineForDepthEstimation(BaselineConfig()), source.name)
+    if source.kind == "zoo":  # downloaded and converted on first use, then read from the cache
+        from mde_hub.zoo import fetch_zoo_model
+
+        try:
+            source = ModelSource(source.name, str(fetch_zoo_model(source.location)), "local")
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot fetch {source.name} from the model zoo: {error}") from None
     if source.kind != "local" or not os.path.isfile(os.path.join(source.location, ONNX_FILENAME)):
         backend = "pytorch"
     try:

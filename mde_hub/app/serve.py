@@ -15,7 +15,7 @@ from .allocator import fix_mmap_threshold
 from .examples import SamplePair, write_examples
 from .inputs import ImageLimits, ScratchSpace
 from .layout import build_demo, launch
-from .registry import DEFAULT_MAX_MODEL_BYTES, ModelRegistry, discover_sources, load_predictor
+from .registry import DEFAULT_MAX_MODEL_BYTES, ModelRegistry, discover_sources, load_predictor, zoo_sources
 
 
 def open_registry(
@@ -24,12 +24,15 @@ def open_registry(
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES,
     backend: str = "pytorch",
     allow_local_paths: bool = False,
+    online: bool = False,
 ) -> ModelRegistry:
     """The registry of ``models`` (checkpoint directories, folders of them, Hub ids; by default the checkpoints in
     ``checkpoints_dir``, else the untrained Baseline), keeping at most ``max_model_bytes`` of weights loaded; with
-    ``backend="onnxruntime"`` local checkpoints that hold a model.onnx run it."""
+    ``backend="onnxruntime"`` local checkpoints that hold a model.onnx run it. ``online`` also lists the model zoo's
+    models, each fetched on first use."""
+    sources = discover_sources(models, checkpoints_dir)
     return ModelRegistry(
-        discover_sources(models, checkpoints_dir),
+        zoo_sources(sources) if online else sources,
         max_bytes=max_model_bytes,
         loader=functools.partial(load_predictor, backend=backend),
         allow_local_paths=allow_local_paths,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,3 +47,50 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def check_output_dir(path: str | os.PathLike, replace: bool = False) -> Path:
+    """`path` as a Path if a folder can be written there: absent, an empty folder, or (with `replace`) any folder.
+    Anything else is refused with a ValueError that says how to replace it."""
+    path = Path(path)
+    if path.is_file() or path.is_symlink() and not path.is_dir():
+        raise ValueError(f"{path} is a file, not a folder: choose another output folder")
+    if path.is_dir() and any(path.iterdir()) and not replace:
+        raise ValueError(f"{path} exists and is not empty: refusing to overwrite it (--force replaces it)")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output_dir(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside `path`; on success it becomes `path`, on error it is removed.
+
+    Every file in it and the folders are flushed to disk before and after the rename, so a reader sees either the old
+    `path` or the complete new folder. An existing `path` must be an empty folder unless `replace`: then the old
+    folder is moved aside only once the new one is complete, the new one renamed into place, and the old one deleted.
+    """
+    path = check_output_dir(path, replace)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    aside = None
+    try:
+        yield temporary
+        for file in temporary.rglob("*"):
+            if file.is_file():
+                _fsync(file)
+        os.chmod(temporary, 0o777 & ~_current_umask())  # mkdtemp makes 0700 folders; give the usual permissions
+        check_output_dir(path, replace)  # it may have been filled meanwhile
+        if path.is_dir() and any(path.iterdir()):
+            aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, aside / path.name)
+        elif path.is_dir():
+            path.rmdir()
+        os.replace(temporary, path)
+        _fsync(path.parent, directory=True)
+    except BaseException:
+        if aside is not None and not path.exists():
+            os.replace(aside / path.name, path)  # put the old folder back
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)

@@ -16,7 +16,7 @@ import importlib
 import os
 from dataclasses import dataclass, field
 
-from transformers import PreTrainedModel
+from transformers import BaseImageProcessor, PreTrainedModel
 
 from .modeling_utils import DepthEstimationPreTrainedModel
 
@@ -25,12 +25,15 @@ from .modeling_utils import DepthEstimationPreTrainedModel
 class ConversionResult:
     """A converted model and what the conversion did. `source` names the released file (and its variant);
     `skipped` lists the entries of the file that are not model weights (optimizer states, counters), each with what
-    it was; `notes` are facts the model card should state (e.g. which reference graph the weights belong to)."""
+    it was; `notes` are facts the model card should state (e.g. which reference graph the weights belong to);
+    `image_processor` is the processor to save beside the model, when it is not the one
+    `mde_hub.models.auto.image_processor_for(model.config)` gives (a model that is not mde-hub's must bring its own)."""
 
     model: DepthEstimationPreTrainedModel | PreTrainedModel
     source: str
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    image_processor: BaseImageProcessor | None = None
 
 
 CONVERTERS: dict[str, str] = {

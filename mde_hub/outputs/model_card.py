@@ -34,6 +34,9 @@ from ..evaluation.published import DATASET_NAMES, PublishedResult
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "model_cards"
 TRAINING_RECORD = "training_record.json"
+CONVERSION_RECORD = "conversion_record.json"
+CONVERSION_RECORD_KEYS = ("format", "source", "source_file", "skipped", "notes", "license")
+DEFAULT_LICENSE = "apache-2.0"
 TRAINING_RECORD_KEYS = (
     "recipe", "arguments", "command", "dataset", "train_samples", "global_step", "epochs", "hardware", "wall_time_s",
     "final_eval",
@@ -167,6 +170,47 @@ def load_training_record(checkpoint_dir: Path) -> dict[str, Any] | None:
         if not isinstance(record[key], (int, float)):
             raise ValueError(f"training record {path}: {key} must be a number, got {record[key]!r}")
     return record
+
+
+def load_conversion_record(checkpoint_dir: Path) -> dict[str, Any] | None:
+    """``conversion_record.json`` of a checkpoint converted from released weights (None when there is none), with
+    every expected key."""
+    path = checkpoint_dir / CONVERSION_RECORD
+    if not path.exists():
+        return None
+    record = _read_json(path, "conversion record")
+    _require_keys(record, CONVERSION_RECORD_KEYS, path, "conversion record")
+    return record
+
+
+def conversion_summary(record: dict[str, Any]) -> str:
+    """A paragraph on where converted weights come from: the released file, what was skipped, the notes."""
+    file = record["source_file"] or {}
+    identity = [f"sha256 `{file['sha256']}`"] if file.get("sha256") else []
+    identity += [f"{file['bytes']:,} bytes"] if file.get("bytes") else []
+    released = f"`{file.get('name', record['source'])}`" + (f" ({', '.join(identity)})" if identity else "")
+    origin = record.get("origin") or {}
+    licence = record["license"] + (f" ({origin['license_note']})" if origin.get("license_note") else "")
+    lines = [
+        f"**converted from released weights, not trained by mde-hub**: {released}, "
+        + (f"read as format `{record['format']}` " if record["format"] else "")
+        + f"by mde-hub {record.get('mde_hub_version', '?')}'s conversion. Source: "
+        f"{record['source']}. Licence of the weights: {licence}.",
+    ]
+    if origin:
+        where = [f"zoo entry `{origin['name']}`"] if origin.get("name") else []
+        where += [f"downloaded from {origin['url']}"] if origin.get("url") else []
+        where += [f"published in {origin['reference']}"] if origin.get("reference") else []
+        where += [f"paper: {origin['paper']}"] if origin.get("paper") else []
+        lines += ["", "; ".join(where) + "."]
+    skipped = record["skipped"]
+    if skipped:
+        lines += ["", "Entries of the file that are not model weights, skipped:", "", *[f"* {entry}" for entry in skipped]]
+    else:
+        lines += ["", "Entries of the file that are not model weights: none (every entry is a model weight)."]
+    if record["notes"]:
+        lines += ["", "Conversion notes:", "", *[f"* {note}" for note in record["notes"]]]
+    return "\n".join(lines)
 
 
 def _number(value: float) -> str:
@@ -456,10 +500,16 @@ def render_model_card(
     checkpoint_dir: str | os.PathLike,
     eval_json: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     repo_id: str | None = None,
-    license: str = "apache-2.0",
+    license: str | None = None,
+    location: str | os.PathLike | None = None,
 ) -> str:
-    """The Hub model card (YAML front matter + the architecture's template, filled) of a saved checkpoint."""
+    """The Hub model card (YAML front matter + the architecture's template, filled) of a saved checkpoint.
+
+    ``license`` defaults to the one a converted checkpoint's ``conversion_record.json`` records, else apache-2.0;
+    ``location`` is where the checkpoint will be read from (its name and usage paths; default: ``checkpoint_dir``).
+    """
     checkpoint_dir = Path(checkpoint_dir)
+    location = Path(location) if location is not None else checkpoint_dir
     if not (checkpoint_dir / "config.json").is_file():
         raise FileNotFoundError(f"no config.json in {checkpoint_dir}: not a saved checkpoint")
     config = AutoConfig.from_pretrained(checkpoint_dir)
@@ -468,17 +518,20 @@ def render_model_card(
     evaluations = [load_evaluation(path, config.model_type, weights) for path in _eval_paths(eval_json)]
     _check_distinct(evaluations)
     record = load_training_record(checkpoint_dir)
-    name = repo_id or checkpoint_dir.resolve().name
+    conversion = load_conversion_record(checkpoint_dir)
+    if license is None:
+        license = conversion["license"] if conversion else DEFAULT_LICENSE
+    name = repo_id or location.resolve().name
     body = template.substitute(
         model_name=name,
         config_summary=config_summary(config),
         depth_meaning=depth_meaning(config),
-        training_summary=training_summary(record),
+        training_summary=conversion_summary(conversion) if conversion and not record else training_summary(record),
         evaluation_protocol="\n\n".join(map(describe_evaluation, evaluations))
         or "This checkpoint has not been evaluated: run `mde-hub evaluate` and pass its JSON to `mde-hub card --eval`.",
         results_table=results_table(evaluations),
         published_table=published_table(config.model_type, evaluations),
-        usage_path=repo_id or str(checkpoint_dir),
+        usage_path=repo_id or str(location),
     )
     data = _card_data(config, name, license, evaluations, record)
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
@@ -489,11 +542,12 @@ def write_model_card(
     checkpoint_dir: str | os.PathLike,
     eval_json: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     repo_id: str | None = None,
-    license: str = "apache-2.0",
+    license: str | None = None,
     output: str | os.PathLike | None = None,
+    location: str | os.PathLike | None = None,
 ) -> Path:
     """Render the card and write it atomically to ``output`` (default: the checkpoint's README.md)."""
-    text = render_model_card(checkpoint_dir, eval_json, repo_id, license)
+    text = render_model_card(checkpoint_dir, eval_json, repo_id, license, location)
     path = Path(output) if output is not None else Path(checkpoint_dir) / "README.md"
     with atomic_output(path) as temporary:
         temporary.write_text(text)
