@@ -26,10 +26,10 @@ def list_models(_: argparse.Namespace) -> int:
 def inspect_data(args: argparse.Namespace) -> int:
     """Print counts and depth statistics of a dataset and write a preview grid PNG."""
     from .outputs.preview import depth_statistics, preview_grid
-    from .data.registry import open_split
+    from .data.specs import open_spec
     from .data.files import atomic_output
 
-    dataset, split = open_split(args.path, args.layout, args.split, **_dataset_options(args))
+    dataset, split = open_spec(args.path, args.layout, args.split, **_dataset_options(args))
     count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     print(f"{args.path}: {type(dataset).__name__}, {len(dataset)} samples" + (f", split {split}" if split else ""))
     print(depth_statistics(dataset[index] for index in range(count)).format())
@@ -97,29 +97,11 @@ def _dataset_options(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def _evaluation_dataset(spec: str, layout: str | None, split: str | None, **options: str | None):
-    """`(dataset, split)`: a dataset path (layout detected or named; `split` one it has, by default test where it
-    has named splits, else all its frames; `tail:F` = the last fraction F of its frames by index) and the split
-    scored, or `synthetic:indoor:N[:SEED]` / `synthetic:outdoor:N[:SEED]` (seed 0 unless given) and None."""
-    if spec.startswith("synthetic:"):
-        from .data.synthetic import SyntheticDepthDataset
+    """`(dataset, split)` of a data-set spec (`mde_hub.data.specs`: a path, LAYOUT:PATH or synthetic:KIND:N[:SEED]),
+    by default its test split where it has named splits, else all its frames; `split` may be `tail:F`."""
+    from .data.specs import open_spec
 
-        parts = spec.split(":")
-        if len(parts) not in (3, 4) or parts[1] not in ("indoor", "outdoor") or not all(p.isdigit() for p in parts[2:]):
-            raise ValueError(
-                f"Synthetic datasets are written synthetic:indoor:N or synthetic:outdoor:N, optionally followed by "
-                f":SEED; got {spec!r}."
-            )
-        given = [name for name, value in (("layout", layout), ("split", split), *options.items()) if value is not None]
-        if given:
-            raise ValueError(f"{spec} is one set of rendered frames; it takes no {', '.join(given)}")
-        return SyntheticDepthDataset(parts[1], size=int(parts[2]), seed=int(parts[3]) if len(parts) == 4 else 0), None
-    from .data.registry import open_dataset, open_split
-    from .data.splits import parse_tail_split, split_tail
-
-    fraction = None if split is None else parse_tail_split(split)
-    if fraction is not None:
-        return split_tail(open_dataset(spec, layout, **options), fraction)[1], split
-    return open_split(spec, layout, split, "test", **options)
+    return open_spec(spec, layout, split, "test", **options)
 
 
 def evaluate_model(args: argparse.Namespace) -> int:
@@ -218,10 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="datasets: inspect one, or generate synthetic RGB-D scenes")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     inspect = data_commands.add_parser("inspect", help="counts, depth statistics and a preview grid of a dataset")
-    inspect.add_argument("path", help="dataset file or folder (layout recognised from its files)")
+    inspect.add_argument("path", help="dataset file or folder (layout recognised from its files), LAYOUT:PATH, or "
+                         "synthetic:indoor:N / synthetic:outdoor:N (optionally :SEED)")
     inspect.add_argument("--layout", help="name the layout instead of detecting it")
     inspect.add_argument("--split", help="a split the data set has (default: its first: train of nyu_data.zip, all of "
-                         "the labeled .mat; all frames of a layout without splits)")
+                         "the labeled .mat; all frames of a layout without splits); tail:F, the last fraction F of "
+                         "the frames by index")
     _add_dataset_options(inspect)
     inspect.add_argument("--limit", type=int, help="look at the first N samples only")
     inspect.add_argument("--preview", default="preview.png", help="where to write the preview grid (default: preview.png)")
@@ -263,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--prediction-type", choices=("depth", "inverse_depth"),
                             help="what the saved predictions hold (default: depth); metric (metres or 1/m) unless --align")
     evaluation.add_argument("--dataset", required=True,
-                            help="dataset path, or synthetic:indoor:N / synthetic:outdoor:N (optionally :SEED, default 0)")
+                            help="dataset path (layout recognised from its files), LAYOUT:PATH, or synthetic:indoor:N / "
+                            "synthetic:outdoor:N (optionally :SEED, default 0)")
     evaluation.add_argument("--layout", help="name the dataset layout instead of detecting it")
     evaluation.add_argument("--split",
                             help="a split the data set has (default: test where it has named splits, e.g. "

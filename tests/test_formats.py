@@ -136,3 +136,104 @@ def test_every_consumer_reads_through_the_one_reader(tmp_path) -> None:
     shutil.copy(checkpoint / "results_broken.json", checkpoint / "results_icl_raw.json")
     with pytest.raises(ValueError, match=r"results_icl_raw\.json lacks"):
         ship.read_results(checkpoint)
+
+
+# --- data-set specs ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def folder(tmp_path) -> pathlib.Path:
+    """10 frames in the layout `write_rgbd_folder` writes; frame i has image value i."""
+    from mde_hub.data.folder import write_rgbd_folder
+    from mde_hub.data.sample import DepthSample
+
+    frames = [
+        DepthSample.from_depth(np.full((8, 12, 3), i, np.uint8), np.full((8, 12), 1 + i / 10, np.float32), None, str(i))
+        for i in range(10)
+    ]
+    return write_rgbd_folder(frames, tmp_path / "video", encoding="mm")
+
+
+@pytest.mark.parametrize(
+    "text, fields, formatted",
+    [
+        ("synthetic:indoor:200", dict(synthetic="indoor", size=200, seed=0), "synthetic:indoor:200"),
+        ("synthetic:outdoor:50:3", dict(synthetic="outdoor", size=50, seed=3), "synthetic:outdoor:50:3"),
+        ("synthetic:indoor:32:0", dict(synthetic="indoor", size=32, seed=0), "synthetic:indoor:32"),
+        ("icl:../shared/data/rgbd/icl_livingroom1", dict(layout="icl", path="../shared/data/rgbd/icl_livingroom1"), None),
+        ("7scenes:/d/7scenes_redkitchen", dict(layout="7scenes", path="/d/7scenes_redkitchen"), None),
+        ("data/nyu_test.zip", dict(layout=None, path="data/nyu_test.zip"), None),
+        ("C:\\data\\nyu", dict(layout=None, path="C:\\data\\nyu"), None),  # not a layout: a path
+        ("./a:b", dict(layout=None, path="./a:b"), None),
+    ],
+)
+def test_dataset_specs_parse_and_format_in_one_grammar(text, fields, formatted) -> None:
+    from mde_hub.data.specs import DatasetSpec
+
+    spec = DatasetSpec.parse(text)
+    assert {name: getattr(spec, name) for name in fields} == fields
+    assert str(spec) == (formatted or text)
+    assert DatasetSpec.parse(str(spec)) == spec
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("synthetic:indoor", "'synthetic:indoor': synthetic data sets are written synthetic:indoor:N"),
+        ("synthetic:kitchen:4", "'synthetic:kitchen:4': synthetic data sets are written"),
+        ("synthetic:indoor:4:x", "optionally followed by :SEED"),
+        ("synthetic:indoor:4:1:2", "'synthetic:indoor:4:1:2'"),
+        ("icl:", "'icl:': LAYOUT:PATH needs a path after icl:"),
+        ("", "non-empty spec"),
+    ],
+)
+def test_bad_dataset_specs_are_named(text, message) -> None:
+    from mde_hub.data.specs import DatasetSpec
+
+    with pytest.raises(ValueError, match=message):
+        DatasetSpec.parse(text)
+
+
+def test_every_surface_opens_a_spec_alike(folder, tmp_path, capsys) -> None:
+    """`mde-hub evaluate`'s data set, `mde-hub data inspect`, train.py's folder and mix data and train/ship.py's
+    frames all read the one grammar: LAYOUT:PATH or PATH, and the split tail:F."""
+    import importlib.util
+
+    from mde_hub.cli import _evaluation_dataset, main
+    from mde_hub.data.specs import open_frame, open_spec
+    from mde_hub.training import DataArguments
+    from mde_hub.training.data import _real_samples
+
+    def values(dataset) -> list[int]:
+        return [int(dataset[i].image[0, 0, 0]) for i in range(len(dataset))]
+
+    for spec, layout in ((f"rgbd_folder:{folder}", None), (str(folder), None), (str(folder), "rgbd_folder")):
+        tail, split = _evaluation_dataset(spec, layout, "tail:0.2")
+        assert values(tail) == [8, 9] and split == "tail:0.2"
+        assert values(open_spec(spec, layout)[0]) == list(range(10))
+    training = DataArguments(dataset="folder", dataset_path=f"rgbd_folder:{folder}", train_split="tail:0.3")
+    assert values(_real_samples(training, training=True)[0]) == [7, 8, 9]
+    with pytest.raises(ValueError, match="names layout 'rgbd_folder', but layout 'icl' was also given"):
+        _evaluation_dataset(f"rgbd_folder:{folder}", "icl", None)
+    with pytest.raises(ValueError, match="synthetic:indoor:4 is one set of rendered frames; it takes no layout, split"):
+        _evaluation_dataset("synthetic:indoor:4", "icl", "test")
+    with pytest.raises(ValueError, match="data set spec 'synthetic:indoor:x'"):
+        DataArguments(dataset="mix", mix_folders=["synthetic:indoor:x"])
+
+    assert main(["data", "inspect", f"rgbd_folder:{folder}", "--split", "tail:0.2", "--preview",
+                 str(tmp_path / "p.png")]) == 0
+    assert "2 samples, split tail:0.2" in capsys.readouterr().out
+    assert main(["data", "inspect", "synthetic:indoor:2", "--preview", str(tmp_path / "s.png")]) == 0
+    assert "SyntheticDepthDataset, 2 samples" in capsys.readouterr().out
+
+    spec = importlib.util.spec_from_file_location("ship", REPO / "train" / "ship.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    frames = ship._samples([f"rgbd_folder:{folder}@7", "synthetic:1@2", "synthetic:indoor:4:1@2"])
+    assert int(frames[0].image[0, 0, 0]) == 7
+    assert frames[1].id == frames[2].id == "synthetic/indoor/seed1/000002"
+    np.testing.assert_array_equal(frames[1].image, frames[2].image)
+    assert int(open_frame(f"{folder}@3").image[0, 0, 0]) == 3
+    for bad, message in (("synthetic:indoor:4@9", "has 4 frames, so no frame 9"), (str(folder), "DATASET@INDEX")):
+        with pytest.raises(ValueError, match=message):
+            open_frame(bad)

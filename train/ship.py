@@ -14,7 +14,6 @@ Weights are stored in float16 while config.json keeps `dtype: float32`, so `from
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import sys
@@ -30,6 +29,7 @@ from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
 from mde_hub.data.sample import DepthSample
 from mde_hub.data.files import atomic_output
+from mde_hub.evaluation.evaluate import read_evaluation
 from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.outputs.colormaps import colorize_depth
 
@@ -66,7 +66,7 @@ def read_results(checkpoint: Path) -> dict[tuple[str, str], dict[str, float]]:
     for path in sorted(checkpoint.glob("results_*_*.json")):
         match = re.fullmatch(r"results_(.+)_(raw|median)\.json", path.name)
         if match:
-            results[match[1], match[2]] = json.loads(path.read_text())["metrics"]
+            results[match[1], match[2]] = read_evaluation(path).metrics
     return results
 
 
@@ -124,19 +124,11 @@ def predictions_figure(checkpoints: Sequence[Path], samples: Sequence[DepthSampl
 
 
 def _samples(specs: Sequence[str]) -> list[DepthSample]:
-    """Frames given as LAYOUT:PATH@INDEX (a folder's frame) or synthetic:SEED@INDEX (a synthetic indoor frame)."""
-    from mde_hub.data.splits import open_folder_spec
-    from mde_hub.data.synthetic import SyntheticDepthDataset
+    """Frames given as frame specs (`mde_hub.data.specs`): LAYOUT:PATH@INDEX (a folder's frame), synthetic:SEED@INDEX
+    (a synthetic indoor frame) or synthetic:KIND:N[:SEED]@INDEX."""
+    from mde_hub.data.specs import open_frame
 
-    samples = []
-    for spec in specs:
-        source, _, index = spec.rpartition("@")
-        if source.startswith("synthetic:"):
-            dataset = SyntheticDepthDataset("indoor", int(index) + 1, seed=int(source.removeprefix("synthetic:")))
-        else:
-            dataset = open_folder_spec(source)
-        samples.append(dataset[int(index)])
-    return samples
+    return [open_frame(spec) for spec in specs]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands.add_parser(name).add_argument("checkpoints", nargs="?", default="checkpoints")
     figure = commands.add_parser("figure")
     figure.add_argument("output")
-    figure.add_argument("--frames", nargs="+", required=True, help="LAYOUT:PATH@INDEX or synthetic:SEED@INDEX")
+    figure.add_argument("--frames", nargs="+", required=True, help="frame specs: LAYOUT:PATH@INDEX or synthetic:SEED@INDEX")
     figure.add_argument("--checkpoints", default="checkpoints")
     args = parser.parse_args(argv)
     if args.command == "export":

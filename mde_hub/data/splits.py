@@ -1,22 +1,15 @@
-"""Held-out parts of datasets that have no published split, and the dataset specs that name them.
+"""Held-out parts of datasets that have no published split.
 
 Neighbouring frames of a video are near-duplicates, so a random or strided hold-out leaks training frames into the
-evaluation. `split_tail` holds out one contiguous block instead: the last `fraction` of the frames by index.
-
-Specs:
-
-* `"tail:F"` (a split name): the last fraction F of a dataset's frames, e.g. `"tail:0.2"`;
-* `"LAYOUT:PATH"` (a folder): `open_dataset(PATH, LAYOUT)`, e.g. `"icl:../shared/data/rgbd/icl_livingroom1"`.
+evaluation. `split_tail` holds out one contiguous block instead: the last `fraction` of the frames by index. The
+split ``tail:F`` names it in a spec (`mde_hub.data.specs`, the one grammar of data-set specs and splits).
 """
 
 from __future__ import annotations
 
 import math
-import os
 
 import torch
-
-from .registry import open_dataset
 
 
 def held_out_count(length: int, fraction: float) -> int:
@@ -39,24 +32,3 @@ def split_tail(
         torch.utils.data.Subset(dataset, list(range(boundary))),
         torch.utils.data.Subset(dataset, list(range(boundary, length))),
     )
-
-
-def parse_tail_split(split: str) -> float | None:
-    """The fraction F of a `"tail:F"` split name; None for any other split name."""
-    if not split.startswith("tail:"):
-        return None
-    try:
-        fraction = float(split.removeprefix("tail:"))
-    except ValueError:
-        fraction = math.nan
-    if not 0 < fraction < 1:
-        raise ValueError(f"a held-out tail split is written tail:F with 0 < F < 1 (e.g. tail:0.2); got {split!r}")
-    return fraction
-
-
-def open_folder_spec(spec: str) -> torch.utils.data.Dataset:
-    """The dataset of a `"LAYOUT:PATH"` spec (a layout name of `mde_hub.data.registry.LAYOUTS`, a colon, a path)."""
-    layout, separator, path = spec.partition(":")
-    if not separator or not layout or not path:
-        raise ValueError(f"a folder is given as LAYOUT:PATH (e.g. icl:../shared/data/rgbd/icl_livingroom1); got {spec!r}")
-    return open_dataset(os.path.expanduser(path), layout)
