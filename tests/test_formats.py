@@ -237,3 +237,113 @@ def test_every_surface_opens_a_spec_alike(folder, tmp_path, capsys) -> None:
     for bad, message in (("synthetic:indoor:4@9", "has 4 frames, so no frame 9"), (str(folder), "DATASET@INDEX")):
         with pytest.raises(ValueError, match=message):
             open_frame(bad)
+
+
+# --- RGB conversion ----------------------------------------------------------------------------------------------
+
+
+def _photos(tmp_path: pathlib.Path) -> dict[str, pathlib.Path]:
+    """The same 6x5 scene saved as a 16-bit grey PNG, an 8-bit RGB PNG, a palette PNG, RGBA and greyscale."""
+    import PIL.Image
+
+    rng = np.random.default_rng(3)
+    sixteen = rng.integers(0, 65536, (6, 5)).astype(np.uint16)
+    sixteen[0, :3] = (30000, 65535, 0)
+    rgb = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    images = {
+        "I;16": PIL.Image.fromarray(sixteen),
+        "RGB": PIL.Image.fromarray(rgb),
+        "P": PIL.Image.fromarray(rgb).quantize(colors=7),
+        "RGBA": PIL.Image.fromarray(np.dstack([rgb, rng.integers(0, 256, (6, 5), dtype=np.uint8)])),
+        "L": PIL.Image.fromarray(rgb[..., 0]),
+    }
+    paths = {}
+    for mode, image in images.items():
+        assert image.mode == mode
+        paths[mode] = tmp_path / f"{mode.replace(';', '')}.png"
+        image.save(paths[mode])
+    return paths
+
+
+def test_a_photo_reads_as_the_same_rgb_in_the_loaders_and_the_predictor(tmp_path) -> None:
+    import PIL.Image
+    import torch
+
+    from mde_hub import BaselineConfig, BaselineForDepthEstimation
+    from mde_hub.data.folder import read_rgb, rgbd_folder, write_rgbd_folder
+    from mde_hub.data.images import load_image, to_rgb, to_rgb_tensor, to_rgb_uint8
+    from mde_hub.data.sample import DepthSample
+    from mde_hub.inference.predictor import DepthPredictor
+
+    paths = _photos(tmp_path)
+    blank = DepthSample.from_depth(np.zeros((6, 5, 3), np.uint8), np.ones((6, 5), np.float32), None, "0")
+    folder = write_rgbd_folder([blank], tmp_path / "folder", encoding="mm")
+    torch.manual_seed(0)
+    predictor = DepthPredictor.from_model(BaselineForDepthEstimation(BaselineConfig.tiny(image_size=16)).eval(), "tiny")
+    for mode, path in paths.items():
+        shutil.copy(path, folder / "image" / "000000.png")
+        loaded = rgbd_folder(folder)[0].image  # a data loader
+        assert loaded.dtype == np.uint8 and loaded.shape == (6, 5, 3)
+        np.testing.assert_array_equal(read_rgb(path), loaded)
+        image = load_image(path)
+        np.testing.assert_array_equal(to_rgb(image), loaded)  # what the predictor converts to
+        np.testing.assert_array_equal(to_rgb_uint8(image), loaded)
+        torch.testing.assert_close(to_rgb_tensor(image), torch.from_numpy(loaded).permute(2, 0, 1) / 255.0, rtol=0, atol=0)
+        np.testing.assert_array_equal(predictor.predict(image).values, predictor.predict(loaded).values)
+        if mode in ("RGB", "RGBA"):
+            np.testing.assert_array_equal(loaded, np.asarray(PIL.Image.open(path))[..., :3])
+    sixteen = read_rgb(paths["I;16"])
+    assert sixteen[0, :3, 0].tolist() == [117, 255, 0]  # 30000 / 257 = 116.7; 65535 -> 255, not 255 for all > 255
+    raw = np.asarray(PIL.Image.open(paths["I;16"])).astype(np.int64)
+    np.testing.assert_array_equal(sixteen, np.repeat(np.round(raw / 257)[..., None], 3, axis=-1))
+    np.testing.assert_array_equal(to_rgb(raw.astype(np.uint16)), sixteen)  # a uint16 array alike
+
+
+# --- image layout -------------------------------------------------------------------------------------------------
+
+
+def test_the_predictor_converts_once_and_never_guesses_the_layout_again() -> None:
+    import torch
+
+    from mde_hub import BaselineConfig, BaselineForDepthEstimation
+    from mde_hub.inference.predictor import DepthPredictor
+
+    torch.manual_seed(0)
+    predictor = DepthPredictor.from_model(BaselineForDepthEstimation(BaselineConfig.tiny(image_size=16)).eval(), "tiny")
+    chw = torch.rand(3, 10, 4)
+    hwc = chw.permute(1, 2, 0).numpy()
+    from_chw = predictor.predict(chw).values
+    assert from_chw.shape == (10, 4)
+    np.testing.assert_array_equal(predictor.predict(hwc).values, from_chw)  # (10, 4, 3): the same image
+    np.testing.assert_array_equal(predictor.predict(chw, input_data_format="channels_first").values, from_chw)
+    tall = torch.rand(3, 4, 10)  # only the first axis can hold the channels: a 4x10 image
+    assert predictor.predict(tall).values.shape == (4, 10)
+    ambiguous = np.random.default_rng(0).random((4, 10, 3), dtype=np.float32)  # HWC of a 4x10 image, or CHW?
+    assert predictor.predict(ambiguous).values.shape == (4, 10)  # the rule: a numpy array is channels-last
+    assert predictor.predict(torch.from_numpy(ambiguous)).values.shape == (10, 3)  # and a tensor channels-first
+    assert predictor.predict(ambiguous, input_data_format="channels_first").values.shape == (10, 3)
+    assert predictor.predict(torch.from_numpy(ambiguous), input_data_format="channels_last").values.shape == (4, 10)
+    with pytest.raises(ValueError, match=r"shape \(10, 4, 3\) given as channels_first has 10 channels"):
+        predictor.predict(hwc, input_data_format="channels_first")
+
+
+def test_the_processor_takes_an_explicit_layout() -> None:
+    import torch
+    from transformers.image_utils import ChannelDimension
+
+    from mde_hub import DepthImageProcessor
+
+    processor = DepthImageProcessor(do_resize=False, do_normalize=False)
+    hwc = np.random.default_rng(1).integers(0, 256, (4, 10, 3), dtype=np.uint8)  # both ends could be channels
+    chw = np.moveaxis(hwc, -1, 0)  # (3, 4, 10)
+    expected = torch.from_numpy(chw).float()[None] / 255
+    for image, layout in ((hwc, "channels_last"), (hwc, ChannelDimension.LAST), (chw, "channels_first"),
+                          (torch.from_numpy(chw), ChannelDimension.FIRST), (torch.from_numpy(hwc), "channels_last"),
+                          (chw, None), (hwc, None)):
+        pixels = processor(image, input_data_format=layout)["pixel_values"]
+        torch.testing.assert_close(pixels, expected, rtol=0, atol=0)
+    assert processor(torch.from_numpy(hwc))["pixel_values"].shape == (1, 3, 10, 3)  # ambiguous tensor: channels first
+    grey = np.full((4, 10), 51, np.uint8)
+    assert torch.allclose(processor(grey, input_data_format="channels_first")["pixel_values"], torch.tensor(0.2))
+    with pytest.raises(ValueError, match="input_data_format must be"):
+        processor(hwc, input_data_format="sideways")
