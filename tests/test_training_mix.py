@@ -12,7 +12,8 @@ from mde_hub import BaselineConfig, BaselineForDepthEstimation
 from mde_hub.cli import main
 from mde_hub.data.folder import write_rgbd_folder
 from mde_hub.data.sample import DepthSample, Intrinsics
-from mde_hub.data.splits import held_out_count, open_evaluation_data, open_folder_spec, parse_tail_split, split_tail
+from mde_hub.data.specs import open_spec, tail_fraction
+from mde_hub.data.splits import held_out_count, split_tail
 from mde_hub.data.synthetic import SyntheticDepthDataset
 from mde_hub.evaluation.evaluate import DatasetRecord
 from mde_hub.training import DataArguments, build_datasets
@@ -61,21 +62,24 @@ def test_split_tail_needs_two_frames():
         split_tail([0], 0.5)
 
 
-def test_parse_tail_split():
-    assert parse_tail_split("tail:0.2") == 0.2
-    assert parse_tail_split("test") is None
+def test_tail_fraction():
+    assert tail_fraction("tail:0.2") == 0.2
+    assert tail_fraction("test") is None
     for bad in ("tail:", "tail:x", "tail:1", "tail:0"):
         with pytest.raises(ValueError, match="tail:F with 0 < F < 1"):
-            parse_tail_split(bad)
+            tail_fraction(bad)
 
 
-def test_open_folder_spec_needs_layout_and_path(video_folders):
-    assert len(open_folder_spec(video_folders[0])) == 10
-    for bad in ("no-colon", ":path", "icl:"):
-        with pytest.raises(ValueError, match="LAYOUT:PATH"):
-            open_folder_spec(bad)
-    with pytest.raises(ValueError, match="Unknown layout 'nope'"):
-        open_folder_spec("nope:" + video_folders[0].partition(":")[2])
+def test_folder_specs_name_a_layout_or_leave_it_to_detection(video_folders):
+    assert len(open_spec(video_folders[0])[0]) == 10
+    assert len(open_spec(video_folders[0].partition(":")[2])[0]) == 10  # the layout recognised from the files
+    with pytest.raises(ValueError, match=r"'icl:': LAYOUT:PATH needs a path"):
+        open_spec("icl:")
+    for bad in ("no-colon", ":path"):
+        with pytest.raises(FileNotFoundError, match=f"No dataset at {bad}"):
+            open_spec(bad)
+    with pytest.raises(FileNotFoundError, match="'nope' is not a layout; LAYOUT:PATH takes one of rgbd_folder"):
+        open_spec("nope:" + video_folders[0].partition(":")[2])
 
 
 def _mix_arguments(video_folders, tmp_path, **overrides) -> DataArguments:
@@ -124,17 +128,17 @@ def test_synthetic_cache_round_trips_bit_identically(tmp_path, monkeypatch):
 
 def test_evaluation_dataset_specs(video_folders):
     path = video_folders[0].partition(":")[2]
-    tail, split = open_evaluation_data(path, "rgbd_folder", "tail:0.2")
+    tail, split = open_spec(path, "rgbd_folder", "tail:0.2", "test")
     assert [tail[i].id for i in range(len(tail))] == ["a/image/000008.png", "a/image/000009.png"] and split == "tail:0.2"
-    whole, split = open_evaluation_data(path, None, None)
+    whole, split = open_spec(path, None, None, "test")
     assert len(whole) == 10 and split is None  # no named splits: all frames, whatever the default "test"
-    synthetic, split = open_evaluation_data("synthetic:indoor:4:7", None, None)
+    synthetic, split = open_spec("synthetic:indoor:4:7", None, None, "test")
     assert synthetic.seed == 7 and split is None
-    assert open_evaluation_data("synthetic:indoor:4", None, None)[0].seed == 0
+    assert open_spec("synthetic:indoor:4", None, None, "test")[0].seed == 0
     with pytest.raises(ValueError, match="optionally followed by :SEED"):
-        open_evaluation_data("synthetic:indoor:4:x", None, None)
+        open_spec("synthetic:indoor:4:x", None, None, "test")
     with pytest.raises(ValueError, match="one set of rendered frames; it takes no split, depth_field"):
-        open_evaluation_data("synthetic:indoor:4", None, "test", depth_field="depths")
+        open_spec("synthetic:indoor:4", None, "test", "test", depth_field="depths")
 
 
 def test_dataset_record_of_an_opened_data_set():

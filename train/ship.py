@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands.add_parser(name).add_argument("checkpoints", nargs="?", default="checkpoints")
     figure = commands.add_parser("figure")
     figure.add_argument("output")
-    figure.add_argument("--frames", nargs="+", required=True, help="LAYOUT:PATH@INDEX or synthetic:SEED@INDEX")
+    figure.add_argument("--frames", nargs="+", required=True, help="frame specs: LAYOUT:PATH@INDEX or synthetic:SEED@INDEX")
     figure.add_argument("--checkpoints", default="checkpoints")
     args = parser.parse_args(argv)
     if args.command == "export":

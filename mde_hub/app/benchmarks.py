@@ -4,7 +4,7 @@ measurements of the served checkpoints.
 Own measurements are found in each local checkpoint folder:
 
 * ``results*.json``: evaluation results as ``mde-hub evaluate --output CHECKPOINT/results_NAME.json`` writes them
-  (``EvaluationResult.to_json``); the protocol is the one recorded in the file;
+  (``EvaluationResult.to_json``, read by ``read_evaluation``); the protocol is the one recorded in the file;
 * ``README.md``, when there is no such JSON: a model card's ``model-index`` results (metric types named as ``mde_hub.evaluation.metrics.METRIC_NAMES``),
   labelled with the dataset (and split) the card names and the protocol it gives as each metric's config.
 """
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from huggingface_hub import ModelCard
 
+from mde_hub.evaluation.evaluate import read_evaluation
 from mde_hub.evaluation.metrics import METRIC_NAMES
 from mde_hub.evaluation.published import DATASET_NAMES, published_results
 from mde_hub.models.registry import display_name
@@ -60,13 +61,10 @@ def evaluation_json_rows(checkpoint: str, name: str) -> list[dict]:
     rows = []
     for path in sorted(glob(os.path.join(escape(checkpoint), "results*.json"))):
         try:
-            with open(path) as handle:
-                result = json.load(handle)
-            metrics, protocol = result["metrics"], result["protocol"]["name"]
-        except (OSError, ValueError, KeyError, TypeError):
+            result = read_evaluation(path)
+        except (OSError, ValueError):
             continue
-        dataset = result.get("dataset", {})
-        settings = result.get("settings", {})
+        metrics, protocol, dataset, settings = result.metrics, result.protocol["name"], result.dataset, result.settings
         source = dataset.get("source")
         label = os.path.basename(os.path.normpath(source)) if source and os.sep in source else source
         label = label or dataset.get("class", "?")
@@ -75,10 +73,10 @@ def evaluation_json_rows(checkpoint: str, name: str) -> list[dict]:
         if settings.get("alignment", "none") != "none":
             protocol += f" + {settings['alignment']} alignment"
         notes = (
-            f"{os.path.basename(path)}: {result.get('num_images', '?')} images, alignment "
+            f"{os.path.basename(path)}: {result.num_images} images, alignment "
             f"{settings.get('alignment', 'none')}, flip TTA {settings.get('flip_tta', False)}"
         )
-        model_type = result.get("model", {}).get("model_type") or ""
+        model_type = result.model.get("model_type") or ""
         rows.append(_row("measured (eval JSON)", model_type, name, str(label), protocol, metrics, notes))
     return rows
 

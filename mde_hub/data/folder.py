@@ -38,7 +38,7 @@ import PIL.Image
 import torch
 
 from .files import atomic_output
-from .images import load_image
+from .images import load_image, to_rgb_uint8
 from .sample import DepthSample, Intrinsics
 
 PathLike = Union[str, os.PathLike]
@@ -180,14 +180,10 @@ def _load_npy(path: PathLike) -> np.ndarray:
     return array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array
 
 
-def rgb_array(image: PIL.Image.Image) -> np.ndarray:
-    """A Pillow image as an (H, W, 3) uint8 RGB array (alpha dropped, grayscale and palettes expanded)."""
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
-
-
 def read_rgb(path: PathLike) -> np.ndarray:
-    """The image file at ``path`` as (H, W, 3) uint8 RGB."""
-    return rgb_array(load_image(path))
+    """The image file at ``path`` as (H, W, 3) uint8 RGB, by `mde_hub.data.images.to_rgb_uint8` (a 16-bit photo
+    scaled by 1/257, alpha dropped, grayscale and palettes expanded), as the predictor reads it."""
+    return to_rgb_uint8(load_image(path))
 
 
 def check_same_size(image: np.ndarray, depth: np.ndarray, image_source: str, depth_source: str) -> None:

@@ -13,7 +13,8 @@ import numpy as np
 import PIL.Image
 import torch
 
-from .folder import check_same_size, rgb_array
+from .folder import check_same_size
+from .images import to_rgb_uint8
 from .sample import DepthSample, Intrinsics
 
 
@@ -130,7 +131,7 @@ def _load_split(datasets: Any, source: Any, split: str, cache_dir: str | os.Path
 
 def _image_array(value: Any, source: str) -> np.ndarray:
     if isinstance(value, PIL.Image.Image):
-        return rgb_array(value)
+        return to_rgb_uint8(value)
     array = np.asarray(value)
     if array.ndim != 3 or array.shape[-1] != 3 or array.dtype != np.uint8:
         raise ValueError(f"{source}: expected an image or an (H, W, 3) uint8 array; got {array.dtype} {array.shape}")

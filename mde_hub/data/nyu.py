@@ -44,9 +44,9 @@ from .folder import (
     read_pair_list,
     read_rgb,
     replace_suffix,
-    rgb_array,
     single_channel_array,
 )
+from .images import to_rgb_uint8
 from .sample import DepthSample, Intrinsics
 
 Handle = TypeVar("Handle")
@@ -223,7 +223,7 @@ class NyuDenseDepth(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> DepthSample:
         rgb_name, depth_name = self.pairs[index]
         rgb_source, depth_source = f"{self.path}:{rgb_name}", f"{self.path}:{depth_name}"
-        image = rgb_array(_open_image_bytes(self._read(rgb_name), rgb_source))
+        image = to_rgb_uint8(_open_image_bytes(self._read(rgb_name), rgb_source))
         raw = single_channel_array(_open_image_bytes(self._read(depth_name), depth_source), depth_source)
         depth = self.encoding.decode(raw, depth_source)
         check_same_size(image, depth, rgb_source, depth_source)

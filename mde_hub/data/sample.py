@@ -77,7 +77,7 @@ class DepthSample:
 def to_model_inputs(sample: DepthSample, processor: Any, with_focal: bool = False) -> dict[str, torch.Tensor]:
     """`pixel_values` (3, h, w) and `labels` (h, w) in metres (0 = invalid) through a `DepthImageProcessor`; with
     `with_focal` also `focal`, the camera's fx at the network's input width (for BTS's KITTI focal scaling)."""
-    batch = processor(sample.image, depth_maps=sample.depth)
+    batch = processor(sample.image, depth_maps=sample.depth, input_data_format="channels_last")  # (H, W, 3): never guessed
     inputs = {"pixel_values": batch["pixel_values"][0], "labels": batch["labels"][0]}
     if with_focal:
         if sample.intrinsics is None:

@@ -6,6 +6,11 @@ memory does not grow with the dataset. Under a KITTI protocol (``kb_crop`` "past
 and the network sees their 352x1216 KB crop; the accumulator then scores the protocol's frame (docs/MODELS.md §6.2).
 The returned `EvaluationResult` records the metrics together with everything needed to reproduce them: protocol,
 settings, model and dataset identity, library versions.
+
+The evaluation JSON (``mde-hub evaluate --output``, e.g. ``results.json``) has one writer, `EvaluationResult.to_json`,
+and one reader, `EvaluationResult.from_json` (`read_evaluation`), which every consumer uses: the model card, the
+app's Benchmarks tab and train/ship.py. The reader checks the file and accepts the older forms it has had (a
+boolean ``kb_crop``, protocols from before a field existed, no ``versions``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,15 @@ from ..models.depth_meaning import PredictionType
 from ..data.files import atomic_output
 from ..inference.predictor import DepthPredictor
 from .metrics import METRIC_NAMES, DepthMetricAccumulator
-from .protocols import EvalProtocol, check_kb_frame, get_protocol, is_full_kitti_frame, kb_crop_box
+from .protocols import (
+    AbsoluteCrop,
+    EvalProtocol,
+    FractionalCrop,
+    check_kb_frame,
+    get_protocol,
+    is_full_kitti_frame,
+    kb_crop_box,
+)
 from .saved_predictions import PredictionFolder
 
 
@@ -101,9 +114,27 @@ def _model_identity(predictor: DepthPredictor) -> dict[str, Any]:
     }
 
 
+def protocol_from_dict(data: dict[str, Any]) -> EvalProtocol:
+    """The `EvalProtocol` an evaluation JSON recorded: infinite bounds are stored as ``"inf"``, and older JSONs
+    recorded ``kb_crop`` as a bool (False: ``"none"``, True: ``"paste"``) and lack fields added since (their
+    defaults apply)."""
+    crop = data.get("crop")
+    if crop is not None:
+        crop = AbsoluteCrop(**{**crop, "frame": tuple(crop["frame"])}) if "frame" in crop else FractionalCrop(**crop)
+    bounds = {key: float(data[key]) for key in ("min_depth", "max_depth") if key in data}
+    recorded = data.get("kb_crop", "none")
+    kb_crop = {False: "none", True: "paste"}.get(recorded, recorded)
+    clip = {"pred_clip": tuple(map(float, data["pred_clip"]))} if "pred_clip" in data else {}
+    return EvalProtocol(**{**data, **bounds, **clip, "crop": crop, "kb_crop": kb_crop})
+
+
+_REQUIRED_KEYS = ("metrics", "num_images", "num_skipped", "protocol", "settings", "model", "dataset")
+
+
 @dataclasses.dataclass
 class EvaluationResult:
-    """Metrics of one evaluation run and what produced them."""
+    """Metrics of one evaluation run and what produced them. `to_json` writes the evaluation JSON and `from_json`
+    reads it back (the only reader: see the module docstring)."""
 
     metrics: dict[str, float]
     num_images: int
@@ -123,6 +154,57 @@ class EvaluationResult:
         """Write the result as indented JSON, atomically."""
         with atomic_output(path) as temporary:
             temporary.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "evaluation result") -> "EvaluationResult":
+        """The result a `to_dict` dictionary (or an older form of it) records, checked: a number for each of the
+        nine metrics, the run's counts, a readable protocol (stored normalised: ``kb_crop`` a string, infinities
+        as ``"inf"``). Errors are ValueErrors that begin with ``source``."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{source} must hold a JSON object, not {type(data).__name__}")
+        missing = [key for key in _REQUIRED_KEYS if key not in data]
+        if missing:
+            raise ValueError(f"{source} lacks {', '.join(missing)}")
+        metrics = data["metrics"]
+        if not isinstance(metrics, dict) or any(
+            not isinstance(metrics.get(name), (int, float)) or isinstance(metrics.get(name), bool) for name in METRIC_NAMES
+        ):
+            raise ValueError(f"{source}: 'metrics' must give a number for each of {', '.join(METRIC_NAMES)}")
+        for key in ("protocol", "settings", "model", "dataset"):
+            if not isinstance(data[key], dict):
+                raise ValueError(f"{source}: {key!r} must be a JSON object, not {type(data[key]).__name__}")
+        try:
+            protocol = protocol_from_dict(data["protocol"])
+            counts = {key: int(data[key]) for key in ("num_images", "num_skipped")}
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{source} has an unreadable protocol or image count: {error}") from None
+        return cls(
+            metrics={name: float(value) for name, value in metrics.items() if isinstance(value, (int, float))},
+            **counts,
+            protocol=_json_safe(dataclasses.asdict(protocol)),
+            settings=dict(data["settings"]),
+            model=dict(data["model"]),
+            dataset=dict(data["dataset"]),
+            versions=dict(data.get("versions") or {}),
+            timestamp=str(data.get("timestamp") or ""),
+        )
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> "EvaluationResult":
+        """Read an evaluation JSON written by `to_json` (``mde-hub evaluate``); errors name the file."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"evaluation JSON not found: {path}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"evaluation JSON {path} is not valid JSON: {error}") from None
+        return cls.from_dict(data, f"evaluation JSON {path}")
+
+    @property
+    def eval_protocol(self) -> EvalProtocol:
+        """The recorded protocol as an `EvalProtocol`."""
+        return protocol_from_dict(self.protocol)
 
     def format_table(self) -> str:
         """A one-row markdown table of the 9 metrics."""
@@ -150,6 +232,11 @@ class DatasetRecord:
         if hasattr(dataset, "depth_field"):
             recorded["depth_field"] = dataset.depth_field
         return cls(source, split, recorded)
+
+
+def read_evaluation(path: str | os.PathLike) -> EvaluationResult:
+    """`EvaluationResult.from_json`: the evaluation JSON at ``path``."""
+    return EvaluationResult.from_json(path)
 
 
 def _score_dataset(

@@ -18,7 +18,7 @@ from ..models.loading import load_depth_model
 from ..models.configuration_utils import scales_depth_by_focal
 from ..models.depth_meaning import DepthMeaning, depth_meaning_of
 from ..processing.image_processing_depth import DepthImageProcessor
-from ..data.images import ImageLike, rgb_tensor_to_uint8, to_rgb_tensor
+from ..data.images import CHANNELS_LAST, ImageLike, to_rgb, to_rgb_uint8
 from ..models.modeling_utils import DepthEstimationPreTrainedModel
 
 if TYPE_CHECKING:
@@ -82,23 +82,32 @@ class DepthPredictor:
         return cls(model, image_processor_for(model.config), name=name)
 
     @torch.inference_mode()
-    def predict(self, image: ImageLike, focal: float | None = None) -> DepthPrediction:
+    def predict(
+        self, image: ImageLike, focal: float | None = None, input_data_format: str | None = None
+    ) -> DepthPrediction:
         """Depth for one image. ``focal``: the camera's horizontal focal length in pixels (fx) for this image, passed
-        (rescaled to the network's input width) to models that scale depth by it; other models ignore it."""
-        rgb = to_rgb_tensor(image)
+        (rescaled to the network's input width) to models that scale depth by it; other models ignore it.
+        ``input_data_format`` ("channels_first" or "channels_last") says where an array's channels are; without it
+        `mde_hub.data.images` infers them (when both ends could be: first for a tensor, last for a numpy array). The
+        image is converted to RGB once, here, and handed to the processor as (H, W, 3) with its layout stated, so it
+        is never guessed again."""
+        rgb = to_rgb(image, input_data_format)
+        height, width = rgb.shape[:2]
         start = time.perf_counter()
         if isinstance(self.processor, DepthImageProcessor):
-            inputs = self.processor(rgb)
+            inputs = self.processor(rgb, input_data_format=CHANNELS_LAST)
         else:
-            inputs = self.processor(images=rgb_tensor_to_uint8(rgb), return_tensors="pt")
+            inputs = self.processor(
+                images=to_rgb_uint8(rgb, CHANNELS_LAST), input_data_format=CHANNELS_LAST, return_tensors="pt"
+            )
         pixel_values = inputs["pixel_values"].to(self.model.device, self.model.dtype)
         extra = {}
         if focal is not None and scales_depth_by_focal(self.model.config):
             if not np.isfinite(focal) or focal <= 0:
                 raise ValueError(f"the focal length must be a positive number of pixels; got {focal}")
-            network_focal = focal * pixel_values.shape[-1] / rgb.shape[-1]
+            network_focal = focal * pixel_values.shape[-1] / width
             extra["focal"] = torch.tensor([network_focal], dtype=self.model.dtype, device=self.model.device)
         outputs = self.model(pixel_values=pixel_values, **extra)
-        depth = self.processor.post_process_depth_estimation(outputs, [tuple(rgb.shape[-2:])])[0]["predicted_depth"]
+        depth = self.processor.post_process_depth_estimation(outputs, [(height, width)])[0]["predicted_depth"]
         latency = time.perf_counter() - start
         return DepthPrediction(depth.float().cpu().numpy(), latency, self.meaning)

@@ -26,10 +26,10 @@ from transformers import AutoConfig
 from ..models.configuration_utils import DepthConfig
 from ..models.depth_meaning import depth_meaning_of
 from ..models.registry import display_name, entries, find_entry, get_entry, published_to_compare
-from ..evaluation.evaluate import file_sha256
+from ..evaluation.evaluate import EvaluationResult, file_sha256
 from ..data.files import atomic_output
 from ..evaluation.metrics import ABS_REL_STANDARD, HIGHER_IS_BETTER, METRIC_NAMES
-from ..evaluation.protocols import AbsoluteCrop, EvalProtocol, FractionalCrop
+from ..evaluation.protocols import AbsoluteCrop, EvalProtocol
 from ..evaluation.published import DATASET_NAMES, PublishedResult
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "model_cards"
@@ -76,19 +76,6 @@ def _require_keys(data: dict[str, Any], keys: Sequence[str], path: Path, what: s
         raise ValueError(f"{what} {path} lacks {', '.join(missing)}")
 
 
-def _protocol_from_json(data: dict[str, Any]) -> EvalProtocol:
-    """The :class:`EvalProtocol` an evaluation JSON recorded (infinite bounds are stored as "inf")."""
-    crop = data.get("crop")
-    if crop is not None:
-        crop = AbsoluteCrop(**{**crop, "frame": tuple(crop["frame"])}) if "frame" in crop else FractionalCrop(**crop)
-    bounds = {key: float(data[key]) for key in ("min_depth", "max_depth")}
-    recorded = data.get("kb_crop", "none")
-    kb_crop = {False: "none", True: "paste"}.get(recorded, recorded)  # older JSONs recorded a bool
-    return EvalProtocol(
-        **{**data, **bounds, "pred_clip": tuple(map(float, data["pred_clip"])), "crop": crop, "kb_crop": kb_crop}
-    )
-
-
 @dataclass(frozen=True)
 class CardEvaluation:
     """One evaluation JSON, checked and read for the card."""
@@ -125,37 +112,29 @@ def _dataset_identity(dataset: dict[str, Any], protocol: EvalProtocol) -> tuple[
 def load_evaluation(path: str | os.PathLike, model_type: str, weights: Path | None = None) -> CardEvaluation:
     """Read an evaluation JSON of `mde-hub evaluate`, checking it scored a ``model_type`` model (and ``weights``)."""
     path = Path(path)
-    data = _read_json(path, "evaluation JSON")
-    _require_keys(data, ("metrics", "num_images", "num_skipped", "protocol", "settings", "model", "dataset"), path,
-                  "evaluation JSON")
-    metrics = data["metrics"]
-    if not isinstance(metrics, dict) or any(not isinstance(metrics.get(name), (int, float)) for name in METRIC_NAMES):
-        raise ValueError(f"evaluation JSON {path}: 'metrics' must give a number for each of {', '.join(METRIC_NAMES)}")
-    scored = data["model"].get("model_type")
+    result = EvaluationResult.from_json(path)
+    scored = result.model.get("model_type")
     if scored != model_type:
         raise ValueError(f"evaluation JSON {path} scored a {scored!r} model, but the checkpoint is {model_type!r}")
-    scored_sha = data["model"].get("weights_sha256")
+    scored_sha = result.model.get("weights_sha256")
     if scored_sha and weights is not None and weights.is_file() and file_sha256(str(weights)) != scored_sha:
         raise ValueError(
             f"evaluation JSON {path} scored other weights than {weights} (sha256 differs): "
             "evaluate this checkpoint again"
         )
-    try:
-        protocol = _protocol_from_json(data["protocol"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"evaluation JSON {path} has an unreadable protocol: {error}") from None
-    dataset_type, dataset_name = _dataset_identity(data["dataset"], protocol)
+    protocol = result.eval_protocol
+    dataset_type, dataset_name = _dataset_identity(result.dataset, protocol)
     return CardEvaluation(
         path=path,
-        metrics={name: float(metrics[name]) for name in (*METRIC_NAMES, ABS_REL_STANDARD) if name in metrics},
+        metrics={name: result.metrics[name] for name in (*METRIC_NAMES, ABS_REL_STANDARD) if name in result.metrics},
         protocol=protocol,
-        settings=data["settings"],
-        num_images=int(data["num_images"]),
-        num_skipped=int(data["num_skipped"]),
+        settings=result.settings,
+        num_images=result.num_images,
+        num_skipped=result.num_skipped,
         dataset_type=dataset_type,
         dataset_name=dataset_name,
-        dataset_split=data["dataset"].get("split"),
-        versions=data.get("versions", {}),
+        dataset_split=result.dataset.get("split"),
+        versions=result.versions,
     )
 
 

@@ -1,7 +1,9 @@
 """`DepthImageProcessor`: the one image processor shared by every mde-hub model.
 
-Pre-processing: any image (PIL in any mode, numpy, torch; 8- or 16-bit; EXIF-rotated) becomes RGB in [0, 1], is
-resized (to a fixed size, or keeping the aspect ratio with a multiple-of constraint) and normalised with the model's
+Pre-processing: any image (PIL in any mode, numpy, torch; 8- or 16-bit; EXIF-rotated) becomes RGB in [0, 1] by
+`mde_hub.data.images.to_rgb` (the one conversion; an array's channel axis is the one ``input_data_format`` names,
+"channels_first" or "channels_last", else the documented rule there: when both ends could be it, channels-first for
+a torch tensor and channels-last for a numpy array), is resized (to a fixed size, or keeping the aspect ratio with a multiple-of constraint) and normalised with the model's
 mean and std. Optional ground-truth depth maps (metres) are resized alongside with nearest-neighbour sampling, so
 invalid pixels (0, NaN) never blend into valid ones, and returned as `labels`.
 
@@ -108,8 +110,8 @@ class DepthImageProcessor(BaseImageProcessor):
             _round_to_multiple(width, self.ensure_multiple_of),
         )
 
-    def _prepare_image(self, image: ImageLike) -> torch.Tensor:
-        rgb = to_rgb_tensor(image)
+    def _prepare_image(self, image: ImageLike, input_data_format: str | None = None) -> torch.Tensor:
+        rgb = to_rgb_tensor(image, input_data_format)
         rgb = resize_maps(rgb[None], self.output_size(*rgb.shape[-2:]), self.resample)[0]
         if self.do_normalize:
             mean = torch.tensor(self.image_mean).view(3, 1, 1)
@@ -122,9 +124,12 @@ class DepthImageProcessor(BaseImageProcessor):
         images: ImageLike | Sequence[ImageLike],
         depth_maps: ImageLike | Sequence[ImageLike] | None = None,
         return_tensors: str | None = "pt",
+        input_data_format: str | None = None,
         **kwargs: Any,
     ) -> BatchFeature:
-        """Images (and optional depth maps in metres) to a `BatchFeature` with `pixel_values` (and `labels`)."""
+        """Images (and optional depth maps in metres) to a `BatchFeature` with `pixel_values` (and `labels`).
+        ``input_data_format`` ("channels_first", "channels_last" or transformers' ``ChannelDimension``) says where
+        the channels of array and tensor images are; without it they are inferred (`mde_hub.data.images`)."""
         if kwargs:
             raise TypeError(f"Unexpected arguments for DepthImageProcessor.preprocess: {sorted(kwargs)}.")
         if return_tensors not in (None, "pt", "np"):
@@ -132,7 +137,7 @@ class DepthImageProcessor(BaseImageProcessor):
         images = list(images) if isinstance(images, (list, tuple)) else [images]
         if not images:
             raise ValueError("No images given.")
-        pixel_values = [self._prepare_image(image) for image in images]
+        pixel_values = [self._prepare_image(image, input_data_format) for image in images]
         shapes = {tuple(p.shape) for p in pixel_values}
         if len(shapes) > 1:
             raise ValueError(

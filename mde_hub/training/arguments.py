@@ -17,6 +17,7 @@ from transformers import TrainingArguments
 from ..models.auto import MODEL_CLASSES
 from ..models.registry import entries, get_entry
 from ..data.augmentation import get_augmentation
+from ..data.specs import DatasetSpec
 from ..evaluation.protocols import get_protocol
 
 MODEL_PRESETS = tuple(dict.fromkeys(name for entry in entries() for name in entry.presets))
@@ -95,8 +96,8 @@ class DataArguments:
         default=None,
         metadata={
             "help": "nyu: DenseDepth's nyu_data.zip (or its folder), or with train_file_list the BTS/AdaBins sync "
-            "folder; kitti: the raw KITTI drives; folder: any layout `mde-hub data inspect` knows; hf: parquet "
-            "file or folder"
+            "folder; kitti: the raw KITTI drives; folder: a data set in any layout `mde-hub data inspect` knows (PATH "
+            "or LAYOUT:PATH); hf: parquet file or folder"
         },
     )
     eval_dataset_path: str | None = field(
@@ -106,8 +107,8 @@ class DataArguments:
     mix_folders: list[str] | None = field(
         default=None,
         metadata={
-            "help": "mix: folders of real frames as LAYOUT:PATH (e.g. icl:../shared/data/rgbd/icl_livingroom1), "
-            "mixed with the synthetic frames"
+            "help": "mix: folders of real frames as data-set specs, LAYOUT:PATH (e.g. "
+            "icl:../shared/data/rgbd/icl_livingroom1) or PATH, mixed with the synthetic frames"
         },
     )
     mix_held_out_fraction: float = field(
@@ -118,14 +119,14 @@ class DataArguments:
         default=None,
         metadata={
             "help": "split to train on (nyu zip, folder, hf; default: train, or all frames of a folder layout "
-            "without splits)"
+            "without splits; folder: also tail:F, the last fraction F of the frames)"
         },
     )
     eval_split: str | None = field(
         default=None,
         metadata={
             "help": "split to evaluate on (nyu zip, folder, hf; default: test, or all frames of a folder layout "
-            "without splits)"
+            "without splits; folder: also tail:F, the last fraction F of the frames)"
         },
     )
     train_file_list: str | None = field(
@@ -192,6 +193,8 @@ class DataArguments:
             raise ValueError(f"dataset {self.dataset!r} needs dataset_path")
         if self.dataset == "mix" and not self.mix_folders:
             raise ValueError("dataset 'mix' needs mix_folders (LAYOUT:PATH of each folder of real frames)")
+        for spec in self.mix_folders or ():
+            DatasetSpec.parse(spec)
         if not 0 < self.mix_held_out_fraction < 1:
             raise ValueError(f"mix_held_out_fraction must be in (0, 1); got {self.mix_held_out_fraction}")
         get_augmentation(self.augmentation)

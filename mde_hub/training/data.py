@@ -11,12 +11,13 @@ Sources (`DataArguments.dataset`):
 * nyu: DenseDepth's `nyu_data.zip` (splits train/test), or with `train_file_list` the BTS/AdaBins sync folder
   (evaluation with `eval_file_list`, under `eval_dataset_path` if given).
 * kitti: the BTS-style Eigen split (`train_file_list`, `eval_file_list`, `kitti_gt_path`), KB-cropped.
-* folder: `open_dataset(dataset_path, layout, train_split)` (train by default where the layout has named splits,
+* folder: the data-set spec `dataset_path` (`mde_hub.data.specs`: PATH or LAYOUT:PATH) opened with `layout` and
+  `train_split` (a split name or tail:F; train by default where the layout has named splits,
   with `train_file_list` as its split file, `kitti_gt_path` and `depth_field` where it takes them); evaluation
   only from `eval_dataset_path` (`eval_split`, test by default), so that a layout without splits is never scored
   on its training frames.
 * hf: `HfDepthDataset` splits `train_split` and `eval_split` of a parquet file or folder.
-* mix: the synthetic frames (as for synthetic) plus each of `mix_folders` ("LAYOUT:PATH"), whose last
+* mix: the synthetic frames (as for synthetic) plus each of `mix_folders` (data-set specs, e.g. "LAYOUT:PATH"), whose last
   `mix_held_out_fraction` of frames by index is held out (`mde_hub.data.splits.split_tail`: one contiguous block,
   so near-duplicate neighbouring video frames cannot leak) and joins the synthetic held-out frames for evaluation.
   The folders' frames are read once and resized to the synthetic frame size (`resize_sample`: image bilinear,
@@ -42,9 +43,9 @@ from ..data.augmentation import get_augmentation, resize_sample
 from ..data.hf import HfDepthDataset
 from ..data.kitti import KittiEigenSplit
 from ..data.nyu import NyuDenseDepth, NyuSyncFolder
-from ..data.registry import open_split
 from ..data.sample import DepthSample, ModelInputDataset
-from ..data.splits import open_folder_spec, split_tail
+from ..data.specs import open_spec
+from ..data.splits import split_tail
 from ..data.synthetic import SyntheticDepthDataset
 from ..data.files import atomic_output
 from ..processing.image_processing_depth import DepthImageProcessor
@@ -122,7 +123,7 @@ def _mixed_splits(args: DataArguments, device: str | torch.device) -> tuple[Any,
     train_parts, eval_parts = [train], [] if evaluation is None else [evaluation]
     train_notes, eval_notes = [description], [eval_description] if evaluation is not None else []
     for spec in args.mix_folders:
-        head, tail = split_tail(open_folder_spec(spec), args.mix_held_out_fraction)
+        head, tail = split_tail(open_spec(spec)[0], args.mix_held_out_fraction)
         train_parts.append(_resized(head, args.synthetic_height, args.synthetic_width))
         eval_parts.append(_resized(tail, args.synthetic_height, args.synthetic_width))
         train_notes.append(f"{spec} frames 0-{len(head) - 1}")
@@ -154,7 +155,7 @@ def _real_samples(args: DataArguments, training: bool) -> tuple[Any | None, str 
     if args.dataset == "folder":
         if not training and args.eval_dataset_path is None:
             return None, None
-        return open_split(
+        return open_spec(
             path, args.layout, args.train_split if training else args.eval_split, split,
             split_file=file_list, gt_root=args.kitti_gt_path, depth_field=args.depth_field,
         )

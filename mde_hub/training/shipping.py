@@ -11,7 +11,6 @@ held-out splits of `SPLITS` without and with median alignment.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
 from ..data.files import atomic_output
 from ..data.sample import DepthSample
+from ..evaluation.evaluate import read_evaluation
 from ..inference.predictor import DepthPredictor
 from ..outputs.figures import predictions_figure
 
@@ -59,7 +59,7 @@ def read_results(checkpoint: Path) -> dict[tuple[str, str], dict[str, float]]:
     for path in sorted(checkpoint.glob("results_*_*.json")):
         match = re.fullmatch(r"results_(.+)_(raw|median)\.json", path.name)
         if match:
-            results[match[1], match[2]] = json.loads(path.read_text())["metrics"]
+            results[match[1], match[2]] = read_evaluation(path).metrics
     return results
 
 
@@ -95,19 +95,11 @@ def update_readme(readme: str | Path, table: str) -> None:
 
 
 def figure_samples(specs: Sequence[str]) -> list[DepthSample]:
-    """Frames given as LAYOUT:PATH@INDEX (a folder's frame) or synthetic:SEED@INDEX (a synthetic indoor frame)."""
-    from ..data.splits import open_folder_spec
-    from ..data.synthetic import SyntheticDepthDataset
+    """Frames given as frame specs (`mde_hub.data.specs`): LAYOUT:PATH@INDEX (a folder's frame) or
+    synthetic:SEED@INDEX (a synthetic indoor frame)."""
+    from ..data.specs import open_frame
 
-    samples = []
-    for spec in specs:
-        source, _, index = spec.rpartition("@")
-        if source.startswith("synthetic:"):
-            dataset = SyntheticDepthDataset("indoor", int(index) + 1, seed=int(source.removeprefix("synthetic:")))
-        else:
-            dataset = open_folder_spec(source)
-        samples.append(dataset[int(index)])
-    return samples
+    return [open_frame(spec) for spec in specs]
 
 
 def write_predictions_figure(output: str | Path, checkpoints: str | Path, frames: Sequence[str]) -> PIL.Image.Image:
