@@ -2,6 +2,7 @@
 within the size budget, loading as float32 through transformers' Auto classes and pipeline, cards and README table
 that agree with the evaluation JSONs, and `mde-hub evaluate` reproducing a recorded evaluation."""
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -24,7 +25,9 @@ from mde_hub.cli import main
 from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.data.folder import write_rgbd_folder
 from mde_hub.data.synthetic import SyntheticDepthDataset
+from mde_hub.evaluation.evaluate import EvaluationResult
 from mde_hub.evaluation.metrics import METRIC_NAMES
+from mde_hub.evaluation.protocols import get_protocol
 from mde_hub.outputs.colormaps import colorize_depth
 from mde_hub.outputs.figures import predictions_figure
 from mde_hub.training import load_recipe
@@ -148,8 +151,12 @@ def _fake_checkpoint(folder: Path, weights_bytes: int, results: dict[str, dict])
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_bytes(bytes(weights_bytes))
-    for name, metrics in results.items():
-        (folder / name).write_text(json.dumps({"metrics": metrics}))
+    for name, metrics in results.items():  # written by the one writer, as `mde-hub evaluate` writes them
+        EvaluationResult(
+            metrics={metric: 0.5 for metric in METRIC_NAMES} | metrics, num_images=4, num_skipped=0,
+            protocol=dataclasses.asdict(get_protocol("none")), settings={}, model={}, dataset={}, versions={},
+            timestamp="2026-12-07T00:00:00",
+        ).to_json(folder / name)
 
 
 def _shipped_folder(root: Path) -> Path:
@@ -226,8 +233,10 @@ def test_figure_samples_and_the_written_figure(tmp_path):
     from_synthetic, from_folder = figure_samples(["synthetic:1@2", f"rgbd_folder:{folder}@2"])
     np.testing.assert_array_equal(from_synthetic.image, synthetic[2].image)
     np.testing.assert_array_equal(from_folder.image, synthetic[2].image)
-    with pytest.raises(ValueError, match="LAYOUT:PATH"):
-        figure_samples([f"{folder}@0"])
+    (detected,) = figure_samples([f"{folder}@0"])  # a plain path: its layout is detected (`mde_hub.data.specs`)
+    np.testing.assert_array_equal(detected.image, synthetic[0].image)
+    with pytest.raises(ValueError, match="a frame is written DATASET@INDEX"):
+        figure_samples([str(folder)])
     torch.manual_seed(0)
     model = BaselineForDepthEstimation(BaselineConfig.tiny(image_size=32))
     model.save_pretrained(tmp_path / "checkpoints" / "tiny")
