@@ -113,13 +113,8 @@ def test_evaluation_reader_refuses_non_json_and_missing_files(tmp_path) -> None:
 def test_every_consumer_reads_through_the_one_reader(tmp_path) -> None:
     """The app's Benchmarks tab and train/ship.py's README table read an old JSON (kb_crop a bool) as the card does,
     and skip or refuse a broken one."""
-    import importlib.util
-
     from mde_hub.app.benchmarks import evaluation_json_rows
-
-    spec = importlib.util.spec_from_file_location("ship", REPO / "train" / "ship.py")
-    ship = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship)
+    from mde_hub.training.shipping import read_results
 
     checkpoint = tmp_path / "ckpt"
     checkpoint.mkdir()
@@ -132,10 +127,10 @@ def test_every_consumer_reads_through_the_one_reader(tmp_path) -> None:
     assert len(rows) == 1
     assert rows[0]["protocol"] == "none + median alignment" and rows[0]["dataset"] == "icl (tail:0.2)"
     assert {name: rows[0][name] for name in METRIC_NAMES} == METRICS
-    assert ship.read_results(checkpoint) == {("icl", "median"): METRICS}
+    assert read_results(checkpoint) == {("icl", "median"): METRICS}
     shutil.copy(checkpoint / "results_broken.json", checkpoint / "results_icl_raw.json")
     with pytest.raises(ValueError, match=r"results_icl_raw\.json lacks"):
-        ship.read_results(checkpoint)
+        read_results(checkpoint)
 
 
 # --- data-set specs ----------------------------------------------------------------------------------------------
@@ -197,9 +192,8 @@ def test_bad_dataset_specs_are_named(text, message) -> None:
 def test_every_surface_opens_a_spec_alike(folder, tmp_path, capsys) -> None:
     """`mde-hub evaluate`'s data set, `mde-hub data inspect`, train.py's folder and mix data and train/ship.py's
     frames all read the one grammar: LAYOUT:PATH or PATH, and the split tail:F."""
-    import importlib.util
-
-    from mde_hub.cli import _evaluation_dataset, main
+    from mde_hub.cli import main
+    from mde_hub.training.shipping import figure_samples
     from mde_hub.data.specs import open_frame, open_spec
     from mde_hub.training import DataArguments
     from mde_hub.training.data import _real_samples
@@ -208,15 +202,15 @@ def test_every_surface_opens_a_spec_alike(folder, tmp_path, capsys) -> None:
         return [int(dataset[i].image[0, 0, 0]) for i in range(len(dataset))]
 
     for spec, layout in ((f"rgbd_folder:{folder}", None), (str(folder), None), (str(folder), "rgbd_folder")):
-        tail, split = _evaluation_dataset(spec, layout, "tail:0.2")
+        tail, split = open_spec(spec, layout, "tail:0.2", "test")
         assert values(tail) == [8, 9] and split == "tail:0.2"
         assert values(open_spec(spec, layout)[0]) == list(range(10))
     training = DataArguments(dataset="folder", dataset_path=f"rgbd_folder:{folder}", train_split="tail:0.3")
     assert values(_real_samples(training, training=True)[0]) == [7, 8, 9]
     with pytest.raises(ValueError, match="names layout 'rgbd_folder', but layout 'icl' was also given"):
-        _evaluation_dataset(f"rgbd_folder:{folder}", "icl", None)
+        open_spec(f"rgbd_folder:{folder}", "icl", None, "test")
     with pytest.raises(ValueError, match="synthetic:indoor:4 is one set of rendered frames; it takes no layout, split"):
-        _evaluation_dataset("synthetic:indoor:4", "icl", "test")
+        open_spec("synthetic:indoor:4", "icl", "test", "test")
     with pytest.raises(ValueError, match="data set spec 'synthetic:indoor:x'"):
         DataArguments(dataset="mix", mix_folders=["synthetic:indoor:x"])
 
@@ -226,10 +220,7 @@ def test_every_surface_opens_a_spec_alike(folder, tmp_path, capsys) -> None:
     assert main(["data", "inspect", "synthetic:indoor:2", "--preview", str(tmp_path / "s.png")]) == 0
     assert "SyntheticDepthDataset, 2 samples" in capsys.readouterr().out
 
-    spec = importlib.util.spec_from_file_location("ship", REPO / "train" / "ship.py")
-    ship = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship)
-    frames = ship._samples([f"rgbd_folder:{folder}@7", "synthetic:1@2", "synthetic:indoor:4:1@2"])
+    frames = figure_samples([f"rgbd_folder:{folder}@7", "synthetic:1@2", "synthetic:indoor:4:1@2"])
     assert int(frames[0].image[0, 0, 0]) == 7
     assert frames[1].id == frames[2].id == "synthetic/indoor/seed1/000002"
     np.testing.assert_array_equal(frames[1].image, frames[2].image)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..evaluation.published import PublishedResult, published_results
+from ..models import adabins, bts, densedepth, dpt
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class ZooModel:
 
 
 _DENSEDEPTH = dict(
-    architecture="mde_densedepth",
+    architecture=densedepth.ENTRY.model_type,
     variant="DenseNet-169",
     paper="I. Alhashim and P. Wonka, High Quality Monocular Depth Estimation via Transfer Learning, arXiv:1812.11941",
     format="densedepth-keras",
@@ -139,7 +140,7 @@ _DENSEDEPTH = dict(
     published_variant="DenseNet-169",
 )
 _BTS = dict(
-    architecture="mde_bts",
+    architecture=bts.ENTRY.model_type,
     variant="DenseNet-161",
     paper="J. H. Lee, M.-K. Han, D. W. Ko and I. H. Suh, From Big to Small: Multi-Scale Local Planar Guidance for "
     "Monocular Depth Estimation, arXiv:1907.10326",
@@ -153,7 +154,7 @@ _BTS = dict(
     published_variant="DenseNet-161",
 )
 _ADABINS = dict(
-    architecture="mde_adabins",
+    architecture=adabins.ENTRY.model_type,
     variant="EfficientNet-B5",
     paper="S. F. Bhat, I. Alhashim and P. Wonka, AdaBins: Depth Estimation Using Adaptive Bins, CVPR 2021 "
     "(arXiv:2011.14141)",
@@ -169,7 +170,7 @@ _ADABINS = dict(
 )
 _DPT_RELEASE = "https://github.com/isl-org/DPT/releases/download/1_0/"
 _DPT = dict(
-    architecture="mde_dpt",
+    architecture=dpt.ENTRY.model_type,
     paper="R. Ranftl, A. Bochkovskiy and V. Koltun, Vision Transformers for Dense Prediction, ICCV 2021 "
     "(arXiv:2103.13413)",
     format="dpt-isl",
