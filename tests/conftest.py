@@ -1,8 +1,11 @@
-"""Test-wide settings: offline, no analytics, and any stray network connection fails at once instead of hanging."""
+"""Test-wide settings: offline, no analytics, any stray network connection fails at once instead of hanging, and a
+run that leaves new files in the checkout fails (tests write under pytest's temporary folders)."""
 
 import ipaddress
 import os
 import socket
+import subprocess
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -39,3 +42,72 @@ def shared_rgbd() -> str:
     if not os.path.isdir(SHARED_DATA):
         pytest.skip("../shared/data/rgbd is not present")
     return os.path.abspath(SHARED_DATA)
+
+
+# ------------------------------------------------------------------------------------ nothing written into the checkout
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+# What running Python and pytest legitimately leave in a checkout, and Gradio's interface stub: importing
+# mde_hub.app.layout makes Gradio's ComponentMeta write mde_hub/app/layout.pyi beside the module (.gitignore).
+GENERATED = ("__pycache__/", ".pytest_cache/", ".egg-info/")
+GENERATED_FILES = ("mde_hub/app/layout.pyi",)
+_STATUS_AT_START = pytest.StashKey[set | None]()
+_NEW_IN_CHECKOUT = pytest.StashKey[list]()
+
+
+def checkout_status() -> set[str] | None:
+    """`git status` lines (tracked changes, untracked and ignored files, one line per file) of the checkout, without
+    the generated files above; None when the checkout is not a git work tree or git is unavailable (the check is
+    then skipped). `--no-optional-locks`: never take the index lock, so a commit made meanwhile is not disturbed;
+    an in-checkout .venv is excluded from the walk (thousands of files, and installs are not test output)."""
+    command = [
+        "git", "--no-optional-locks", "-C", str(CHECKOUT), "status", "--porcelain=v1", "-z", "--untracked-files=all",
+        "--ignored=traditional", "--", ".", ":(exclude).venv",
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    entries = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+    lines, index = set(), 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if not entry:
+            continue
+        if entry[0] in "RC":  # a rename or copy: the next entry is its source
+            index += 1
+        path = entry[3:]
+        if any(part in path for part in GENERATED) or path in GENERATED_FILES:
+            continue
+        lines.add(entry)
+    return lines
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STATUS_AT_START] = checkout_status()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before = session.config.stash.get(_STATUS_AT_START, None)
+    if before is None or os.environ.get("MDE_HUB_ALLOW_CHECKOUT_WRITES"):
+        return
+    after = checkout_status()
+    new = sorted((after or set()) - before)
+    session.config.stash[_NEW_IN_CHECKOUT] = new
+    if new and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    new = config.stash.get(_NEW_IN_CHECKOUT, [])
+    if new:
+        terminalreporter.write_sep("=", "the run wrote into the checkout (write under tmp_path instead)", red=True)
+        for line in new:
+            terminalreporter.write_line(f"{CHECKOUT}: {line}")
+        terminalreporter.write_line(
+            "(`git status` lines new since the session began; MDE_HUB_ALLOW_CHECKOUT_WRITES=1 skips this check)"
+        )
+

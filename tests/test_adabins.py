@@ -1,15 +1,14 @@
-"""AdaBins-specific checks: encoder taps, adaptive bins, hybrid regression, token pooling, loss, weights, size."""
+"""AdaBins-specific checks: encoder taps, adaptive bins, hybrid regression, token pooling, loss, size (the checks
+every architecture shares are in test_architectures.py)."""
 
 from __future__ import annotations
 
 import logging
 
 import pytest
-import timm
 import torch
 import torch.nn.functional as F
 from huggingface_hub.errors import StrictDataclassClassValidationError
-from safetensors.torch import save_file
 from transformers.testing_utils import CaptureLogger
 
 from mde_hub import AdaBinsConfig, AdaBinsForDepthEstimation
@@ -62,8 +61,6 @@ def test_bin_edges_are_monotonic_and_span_the_depth_range() -> None:
     torch.testing.assert_close(edges[:, 0], torch.full((2,), config.min_depth), rtol=0, atol=1e-4)
     torch.testing.assert_close(edges[:, -1], torch.full((2,), config.max_depth), rtol=0, atol=1e-4)
     torch.testing.assert_close(output.bin_centers, (edges[:, 1:] + edges[:, :-1]) / 2)
-    depth = output.predicted_depth
-    assert depth.min() >= config.min_depth and depth.max() <= config.max_depth
 
 
 def test_bins_and_depth_by_hand() -> None:
@@ -147,19 +144,6 @@ def test_loss_is_adabins_loss_on_the_upsampled_prediction() -> None:
     torch.testing.assert_close(low_res.loss, expected)
 
 
-def test_backbone_weights_file_survives_post_init(tmp_path) -> None:
-    torch.manual_seed(123)
-    backbone = timm.create_model("test_efficientnet", num_classes=0)
-    with torch.no_grad():
-        for parameter in backbone.parameters():
-            parameter.add_(torch.randn_like(parameter))  # differs from any fresh initialisation
-    path = tmp_path / "backbone.safetensors"
-    save_file({k: v.contiguous() for k, v in backbone.state_dict().items()}, str(path))
-    model = tiny_model(backbone_weights=str(path))
-    for key, value in backbone.state_dict().items():
-        assert torch.equal(model.encoder.backbone.state_dict()[key], value), key
-
-
 def test_positional_table_and_return_tuple() -> None:
     model = tiny_model()
     table = model.mini_vit.patch_transformer.positional_encodings
@@ -179,7 +163,6 @@ def test_parameter_count_matches_the_paper(full_meta_model) -> None:
     assert count(full_meta_model.encoder) == 28_340_784  # paper: 28 M (EfficientNet-B5 without classifier)
     assert count(full_meta_model.decoder) == 43_993_472  # paper: 44 M
     assert count(full_meta_model.mini_vit) + count(full_meta_model.conv_out) == 5_923_072  # paper: 5.8 M
-    assert count(tiny_model()) < 2_000_000
 
 
 def test_config_settings() -> None:

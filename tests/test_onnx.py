@@ -1,4 +1,5 @@
-"""ONNX export of every architecture (checked against PyTorch, dynamic sides where claimed) and the ONNX Runtime
+"""ONNX export of every architecture (checked against PyTorch, dynamic sides where claimed; check (g) of the
+architecture suite, parametrised over the same `architectures()` as tests/test_architectures.py) and the ONNX Runtime
 backend of `DepthPredictor`, `mde-hub predict` and the app registry."""
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from mde_hub import MODEL_CLASSES
+from architectures import model_types
+from architectures import tiny_model as architecture_tiny_model
 from mde_hub.app.registry import ModelSource, load_predictor, model_bytes
 from mde_hub.cli import main
 from mde_hub.inference.predictor import DepthPredictor
@@ -17,7 +19,8 @@ from mde_hub.inference.onnx_export import CHECK_SUFFIX, ONNX_FILENAME, export_ch
 from mde_hub.inference.onnx_runtime import OnnxDepthModel
 from mde_hub.models.registry import get_entry
 
-# Tiny configurations at small processor sizes (the size the graph is traced and checked at).
+# Overrides of the tiny configurations: small processor sizes (the size the graph is traced and checked at). An
+# architecture without an entry is exported at its tiny preset's processor size.
 SMALL = {
     "mde_baseline": {"image_size": 64},
     "mde_densedepth": {"image_size": [64, 96]},
@@ -28,9 +31,7 @@ SMALL = {
 
 
 def tiny_model(model_type: str, seed: int = 0) -> torch.nn.Module:
-    config_class, model_class = MODEL_CLASSES[model_type]
-    torch.manual_seed(seed)
-    model = model_class(config_class.tiny(**SMALL[model_type])).eval()
+    model = architecture_tiny_model(model_type, seed, **SMALL.get(model_type, {}))
     if model_type == "mde_densedepth":
         with torch.no_grad():  # random weights regress ~0, which clips every pixel to max_depth: move into range
             model.decoder.conv3.bias.fill_(20.0)
@@ -59,7 +60,7 @@ def exported(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("model_type", sorted(SMALL))
+@pytest.mark.parametrize("model_type", model_types())
 def test_export_matches_pytorch(model_type: str, exported) -> None:
     checkpoint, result = exported(model_type)
     multiple = get_entry(model_type).input_side_multiple  # the registry's; None: a fixed-size graph

@@ -35,9 +35,11 @@ def tiny_synthetic(tmp_path, *extra: str) -> list[str]:
 
 
 def recipe_trainer(name: str, tmp_path, *extra: str):
-    """The recipe's trainer with a tiny model on synthetic frames, its optimiser and schedule built for 100 steps."""
+    """The recipe's trainer with a tiny model on synthetic frames, its optimiser and schedule built for 100 steps.
+    The shipped recipes keep their rendered frames in runs/ship/synthetic_cache: here they go under tmp_path."""
     parsed = parse_arguments(
-        ["--recipe", RECIPE[name], "--config_preset", "tiny", "--backbone_pretrained", "false", *tiny_synthetic(tmp_path), *extra]
+        ["--recipe", RECIPE[name], "--config_preset", "tiny", "--backbone_pretrained", "false", *tiny_synthetic(tmp_path),
+         "--synthetic_cache_dir", str(tmp_path / "synthetic_cache"), *extra]
     )
     trainer, _ = build_trainer(parsed.model, parsed.data, parsed.training)
     trainer.create_optimizer_and_scheduler(num_training_steps=100)
@@ -196,7 +198,8 @@ def test_bad_data_arguments_name_the_problem(tmp_path) -> None:
         parse_arguments(["--model_type", "mde_baseline", "--dataset", "kitti"])
     with pytest.raises(ValueError, match="must differ"):
         parse_arguments(["--model_type", "mde_baseline", "--synthetic_eval_seed", "0"])
-    parsed = parse_arguments(["--model_type", "mde_baseline", "--dataset", "kitti", "--dataset_path", str(tmp_path)])
+    parsed = parse_arguments(["--model_type", "mde_baseline", "--dataset", "kitti", "--dataset_path", str(tmp_path),
+                              "--output_dir", str(tmp_path / "run")])  # not transformers' default ./trainer_output
     with pytest.raises(ValueError, match="train_file_list"):
         build_trainer(parsed.model, parsed.data, parsed.training)
 
