@@ -72,14 +72,22 @@ def masked_average_pool2x2(values: torch.Tensor, mask: torch.Tensor) -> tuple[to
 class Decoder(nn.Module):
     """`conv2` (1x1), four up-sampling blocks `up1..up4` fed by the skips, and `conv3` (3x3 to one channel)."""
 
-    def __init__(self, encoder_channels: list[int], decoder_width_factor: float) -> None:
+    def __init__(self, encoder_channels: list[int], config: DenseDepthConfig) -> None:
         super().__init__()
         *skip_channels, bottleneck_channels = encoder_channels
-        decode_filters = int(bottleneck_channels * decoder_width_factor)
+        decode_filters = int(bottleneck_channels * config.decoder_width_factor)
         self.conv2 = nn.Conv2d(bottleneck_channels, decode_filters, kernel_size=1)
         widths = [decode_filters // 2**level for level in range(5)]
         self.upsample_blocks = nn.ModuleList(
-            UpsampleConcatBlock(c_in, c_skip, c_out, negative_slope=0.2, batch_norm=False, align_corners=False)
+            UpsampleConcatBlock(
+                c_in,
+                c_skip,
+                c_out,
+                negative_slope=0.2,
+                batch_norm=False,
+                align_corners=config.upsample_align_corners,
+                activate_first=config.leaky_relu_after_conv_a,
+            )
             for c_in, c_skip, c_out in zip(widths[:-1], reversed(skip_channels), widths[1:])
         )
         self.conv3 = nn.Conv2d(widths[-1], 1, kernel_size=3, padding=1)
@@ -101,7 +109,10 @@ class DenseDepthForDepthEstimation(DepthEstimationPreTrainedModel):
     def __init__(self, config: DenseDepthConfig) -> None:
         super().__init__(config)
         self.encoder = DenseNetFeatureTaps(config)
-        self.decoder = Decoder(self.encoder.channels, config.decoder_width_factor)
+        for module in self.encoder.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eps = config.encoder_batch_norm_eps
+        self.decoder = Decoder(self.encoder.channels, config)
         self.loss_fn = DenseDepthLoss(
             config.ssim_weight,
             config.gradient_weight,
@@ -120,7 +131,10 @@ class DenseDepthForDepthEstimation(DepthEstimationPreTrainedModel):
         return self.config.max_depth / depth.clamp(self.config.min_depth, self.config.max_depth)
 
     def inverse_depth_norm(self, y: torch.Tensor) -> torch.Tensor:
-        """Regressed y -> metric depth max_depth / clamp(y, 1, max_depth / min_depth), in [min_depth, max_depth]."""
+        """Regressed y -> metric depth in [min_depth, max_depth]: clamp(max_depth / y, min_depth, max_depth) (the
+        authors' `predict`, `output_clip="depth"`) or max_depth / clamp(y, 1, max_depth / min_depth) ("regressed")."""
+        if self.config.output_clip == "depth":
+            return (self.config.max_depth / y).clamp(self.config.min_depth, self.config.max_depth)
         return self.config.max_depth / y.clamp(1.0, self.depth_norm_range)
 
     def prepare_targets(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
