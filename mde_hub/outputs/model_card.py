@@ -44,7 +44,8 @@ ARCHITECTURE_NAMES = {
 # Config fields that tell checkpoints of one architecture apart, in the order the card lists them.
 SUMMARY_FIELDS = {
     "mde_baseline": ("encoder_channels", "kernel_size", "image_size"),
-    "mde_densedepth": ("backbone", "backbone_kwargs", "decoder_width_factor", "image_size"),
+    "mde_densedepth": ("backbone", "backbone_kwargs", "decoder_width_factor", "leaky_relu_after_conv_a",
+                       "upsample_align_corners", "output_clip", "image_size"),
     "mde_bts": ("backbone", "backbone_kwargs", "bts_size", "focal_scaling", "image_size"),
     "mde_adabins": ("backbone", "backbone_kwargs", "n_bins", "patch_size", "embedding_dim", "image_size"),
     "mde_dpt": ("backbone", "backbone_kwargs", "is_hybrid", "backbone_out_indices", "readout_type", "image_size",
