@@ -140,6 +140,25 @@ def test_card_numbers_equal_the_results_jsons(name):
     assert record["global_step"] == load_recipe(ROOT / record["recipe"])["max_steps"]
 
 
+def test_densedepth_checkpoint_keeps_its_graph_and_outputs():
+    """Saved before DenseDepth's default became the released Keras graph (issue 17): its config has no field for the
+    LeakyReLU placement, the up-sampling, the output clipping or the BN epsilon, so it loads with the earlier graph,
+    and predicts what it predicted then (values recorded with the code before the change)."""
+    path = ROOT / "checkpoints" / "densedepth-densenet121-k16-mix-scratch"
+    assert not {"leaky_relu_after_conv_a", "upsample_align_corners", "output_clip"} & json.loads(
+        (path / "config.json").read_text()).keys()
+    model = AutoModelForDepthEstimation.from_pretrained(path).eval()
+    config = model.config
+    assert (config.decoder_width_factor, config.leaky_relu_after_conv_a, config.upsample_align_corners,
+            config.output_clip, config.encoder_batch_norm_eps) == (0.5, True, False, "regressed", 1e-5)
+    pixels = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        depth = model(pixel_values=pixels).predicted_depth[0, ::24, ::32]
+    recorded = [[3.14642, 3.44849, 3.80922, 3.42178], [2.4674, 2.96164, 3.11953, 3.01647],
+                [2.27504, 2.62858, 2.58134, 2.78101], [1.88304, 2.0087, 1.84418, 1.9107]]
+    np.testing.assert_allclose(depth.numpy(), recorded, rtol=1e-4, atol=1e-5)
+
+
 def test_readme_table_is_generated_from_the_results():
     readme = (ROOT / "README.md").read_text()
     table = results_table(ROOT / "checkpoints")

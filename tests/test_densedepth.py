@@ -9,10 +9,12 @@ from huggingface_hub.errors import StrictDataclassClassValidationError
 
 from mde_hub import DenseDepthConfig, DenseDepthForDepthEstimation, image_processor_for
 from mde_hub.models.losses import DenseDepthLoss
+from mde_hub.models.densedepth.configuration_densedepth import FIELDS_BEFORE_RELEASED_GRAPH
 from mde_hub.models.densedepth.modeling_densedepth import masked_average_pool2x2
 
 PAPER_PARAMETERS = 42.6e6
-KERAS_HALF_WIDTH_PARAMETERS = 21_365_405  # DenseNet-169 features 12,484,480 + half-width decoder 8,880,925
+RELEASED_PARAMETERS = 42_657_689  # nyu.h5/kitti.h5: DenseNet-169 features 12,484,480 + full-width decoder
+KERAS_HALF_WIDTH_PARAMETERS = 21_365_405  # the authors' later default: + half-width decoder 8,880,925
 
 
 def build_on_meta(**overrides) -> DenseDepthForDepthEstimation:
@@ -52,7 +54,7 @@ def test_tap_channels_and_strides(model, channels: list[int]) -> None:
     assert [96 // feature.shape[3] for feature in features] == [2, 4, 8, 16, 32]
 
 
-@pytest.mark.parametrize("factor, widths", [(0.5, [832, 416, 208, 104, 52]), (1.0, [1664, 832, 416, 208, 104])])
+@pytest.mark.parametrize("factor, widths", [(1.0, [1664, 832, 416, 208, 104]), (0.5, [832, 416, 208, 104, 52])])
 def test_decoder_widths(factor: float, widths: list[int]) -> None:
     decoder = build_on_meta(decoder_width_factor=factor).decoder
     assert (decoder.conv2.in_channels, decoder.conv2.kernel_size) == (1664, (1, 1))
@@ -61,8 +63,45 @@ def test_decoder_widths(factor: float, widths: list[int]) -> None:
     assert [block.convs[0].in_channels for block in blocks] == [
         widths[0] + 256, widths[1] + 128, widths[2] + 64, widths[3] + 64
     ]
-    assert all(block.convs[1].negative_slope == 0.2 and not block.align_corners for block in blocks)
     assert (decoder.conv3.in_channels, decoder.conv3.out_channels, decoder.conv3.kernel_size) == (widths[-1], 1, (3, 3))
+
+
+def test_default_is_the_released_graph_and_the_later_one_is_reachable() -> None:
+    released = build_on_meta()
+    assert released.config.decoder_width_factor == 1.0 and released.config.output_clip == "depth"
+    for block in released.decoder.upsample_blocks:  # LeakyReLU after convB only; corners aligned
+        assert isinstance(block.convs[1], torch.nn.Identity) and block.convs[3].negative_slope == 0.2
+        assert block.align_corners
+    batch_norms = [m for m in released.encoder.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert len(batch_norms) == 1 + 2 * (6 + 12 + 32 + 32) + 3 + 1 and {m.eps for m in batch_norms} == {1.001e-5}
+    later = build_on_meta(**FIELDS_BEFORE_RELEASED_GRAPH)
+    for block in later.decoder.upsample_blocks:
+        assert block.convs[1].negative_slope == 0.2 and block.convs[3].negative_slope == 0.2
+        assert not block.align_corners
+    assert {m.eps for m in later.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)} == {1e-5}
+    # the same weights either way: a checkpoint of one graph loads into the other
+    assert released.state_dict().keys() == build_on_meta(leaky_relu_after_conv_a=True).state_dict().keys()
+
+
+def test_saved_configs_without_the_graph_fields_keep_the_earlier_graph(tmp_path) -> None:
+    DenseDepthConfig.tiny().save_pretrained(tmp_path / "now")
+    assert DenseDepthConfig.from_pretrained(tmp_path / "now").to_dict() == DenseDepthConfig.tiny().to_dict()
+    saved = DenseDepthConfig.tiny().to_dict()
+    for key in FIELDS_BEFORE_RELEASED_GRAPH:
+        saved.pop(key)
+    old = DenseDepthConfig.from_dict(saved)
+    assert {key: getattr(old, key) for key in FIELDS_BEFORE_RELEASED_GRAPH} == FIELDS_BEFORE_RELEASED_GRAPH
+    overridden = DenseDepthConfig.from_dict(saved, output_clip="depth")
+    assert overridden.output_clip == "depth" and overridden.leaky_relu_after_conv_a
+    with pytest.raises(StrictDataclassClassValidationError, match="output_clip"):
+        DenseDepthConfig(output_clip="y")
+
+
+def test_kitti_preset_is_the_released_kitti_model() -> None:
+    config = DenseDepthConfig.kitti()
+    assert (config.min_depth, config.max_depth, tuple(config.image_size)) == (1.0, 80.0, (384, 1248))
+    assert config.decoder_width_factor == 1.0 and not config.leaky_relu_after_conv_a
+    assert image_processor_for(config).size == {"height": 384, "width": 1248}
 
 
 def test_native_output_is_half_resolution_and_predicted_depth_full() -> None:
@@ -91,11 +130,18 @@ def test_depth_norm_round_trip_and_clipping() -> None:
     clipped = model.depth_norm(torch.tensor([0.01, 0.1, 1.0, 10.0, 80.0]))
     torch.testing.assert_close(clipped, torch.tensor([100.0, 100, 10, 1, 1]))
     pixels = torch.rand(1, 3, 64, 96)
-    with torch.no_grad():
-        for bias, expected in [(1e4, 0.1), (-1e4, 10.0)]:  # y far above 100, far below 1
-            model.decoder.conv3.bias.fill_(bias)
-            depth = model(pixel_values=pixels).predicted_depth
-            torch.testing.assert_close(depth, torch.full_like(depth, expected))
+    # y far above 100, just above 0, far below 1 and below 0: the released mapping clips the depth (a negative y
+    # gives the near limit, as the authors' predict); the earlier one clips y (a non-positive y gives the far limit).
+    cases = {"depth": [(1e4, 0.1), (1e-6, 10.0), (0.5, 10.0), (-1e4, 0.1)],
+             "regressed": [(1e4, 0.1), (1e-6, 10.0), (0.5, 10.0), (-1e4, 10.0)]}
+    for output_clip, expected_depths in cases.items():
+        model = tiny_model(output_clip=output_clip)
+        with torch.no_grad():
+            model.decoder.conv3.weight.zero_()
+            for bias, expected in expected_depths:
+                model.decoder.conv3.bias.fill_(bias)
+                depth = model(pixel_values=pixels).predicted_depth
+                torch.testing.assert_close(depth, torch.full_like(depth, expected), msg=f"{output_clip}, y={bias}")
 
 
 def test_masked_average_pool2x2_hand_worked() -> None:
@@ -130,10 +176,10 @@ def test_loss_equals_densedepth_loss_on_hand_prepared_targets() -> None:
 
 
 def test_parameter_counts() -> None:
-    full_width = sum(p.numel() for p in build_on_meta(decoder_width_factor=1.0).parameters())
-    assert abs(full_width - PAPER_PARAMETERS) / PAPER_PARAMETERS < 0.02, full_width
-    assert full_width == 42_657_689
-    assert sum(p.numel() for p in build_on_meta().parameters()) == KERAS_HALF_WIDTH_PARAMETERS
+    released = sum(p.numel() for p in build_on_meta().parameters())
+    assert abs(released - PAPER_PARAMETERS) / PAPER_PARAMETERS < 0.02, released
+    assert released == RELEASED_PARAMETERS
+    assert sum(p.numel() for p in build_on_meta(decoder_width_factor=0.5).parameters()) == KERAS_HALF_WIDTH_PARAMETERS
 
 
 def test_image_processor_is_rgb_over_255_at_480x640() -> None:

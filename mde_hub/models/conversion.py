@@ -37,6 +37,7 @@ class ConversionResult:
 
 
 CONVERTERS: dict[str, str] = {
+    "densedepth-keras": "mde_hub.models.densedepth.convert_densedepth_keras:convert_densedepth_keras",
     "dpt-transformers": "mde_hub.models.dpt.convert_dpt_from_transformers:convert_dpt_checkpoint",
 }
 """Format name -> `module:function`; the function takes the released file (or folder) and keyword options and

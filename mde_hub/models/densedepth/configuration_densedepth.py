@@ -8,31 +8,68 @@ from huggingface_hub.dataclasses import strict
 
 from ..configuration_utils import FixedSizeBackboneDepthConfig
 
+OUTPUT_CLIPS = ("depth", "regressed")
+
+KERAS_BATCH_NORM_EPS = 1.001e-5
+"""The epsilon of every BatchNormalization in keras.applications' DenseNet (timm's and PyTorch's default: 1e-5)."""
+
+FIELDS_BEFORE_RELEASED_GRAPH: dict[str, Any] = {
+    "decoder_width_factor": 0.5,
+    "leaky_relu_after_conv_a": True,
+    "upsample_align_corners": False,
+    "output_clip": "regressed",
+    "encoder_batch_norm_eps": 1e-5,
+}
+"""The graph mde-hub built before its default became the released one (issue 17): the authors' later half-width
+decoder with two LeakyReLUs per block and half-pixel up-sampling, y clipped before the division, timm's BN epsilon.
+A saved config that lacks one of these fields was written then, and `from_dict` gives it this value, so checkpoints
+saved before (e.g. checkpoints/densedepth-densenet121-k16-mix-scratch) keep their outputs."""
+
 
 @strict
 class DenseDepthConfig(FixedSizeBackboneDepthConfig):
     r"""
     DenseDepth: a DenseNet-169 encoder and a decoder of bilinear up-sampling blocks with skip connections, trained to
-    regress `max_depth / depth` at half the input resolution. Defaults equal the released Keras model on NYU Depth v2.
+    regress `max_depth / depth` at half the input resolution. Defaults are the graph of the released Keras models
+    `nyu.h5` and `kitti.h5` (the authors' first committed `model.py`), with NYU's depth range and input size;
+    `kitti()` gives KITTI's.
 
     backbone (`str`, defaults to "densenet169"): timm DenseNet name of the encoder; `backbone_kwargs` may set e.g.
         `growth_rate` and `block_config` (the other backbone fields and `image_size`: see
         `FixedSizeBackboneDepthConfig`).
-    decoder_width_factor (`float`, defaults to 0.5): width of the decoder's first conv (`conv2`) as a fraction of the
-        encoder's output channels; the four up-sampling blocks halve it in turn. 0.5 is the released Keras model
-        (`is_halffeatures=True`: 1664 -> 832, then 416/208/104/52); 1.0 is the full-width decoder whose parameter count
-        (42.7 M) matches the paper's 42.6 M.
+    decoder_width_factor (`float`, defaults to 1.0): width of the decoder's first conv (`conv2`) as a fraction of the
+        encoder's output channels; the four up-sampling blocks halve it in turn. 1.0 is the released models (1664 ->
+        832/416/208/104, the paper's 42.6 M parameters); 0.5 is the authors' later default (`is_halffeatures=True`,
+        from 2019-03-14: 832 -> 416/208/104/52, 21.4 M).
+    leaky_relu_after_conv_a (`bool`, defaults to False): whether each up-sampling block applies LeakyReLU(0.2) after
+        its first 3x3 conv (`convA`) as well as after the second (`convB`). The released models have only the one
+        after `convB`; the authors added the other on 2019-03-11.
+    upsample_align_corners (`bool`, defaults to True): bilinear up-sampling with `align_corners=True`, as the
+        released models' `tf.image.resize_images(..., align_corners=True)`; False is half-pixel centres, as
+        `tf.image.resize` in the authors' code from 2020.
+    output_clip (`str`, defaults to "depth"): how the regressed y becomes depth. "depth": clip(max_depth / y,
+        min_depth, max_depth), the authors' `predict` (a negative y gives min_depth); "regressed": max_depth /
+        clip(y, 1, max_depth / min_depth) (a non-positive y gives max_depth). They differ only where y <= 0.
+    encoder_batch_norm_eps (`float`, defaults to 1.001e-5): epsilon of the encoder's batch norms, Keras DenseNet's
+        (timm's own is 1e-5).
     min_depth (`float`, defaults to 0.1) and max_depth (`float`, defaults to 10.0): the depth range in metres. The
         network regresses `max_depth / depth`, in [1, max_depth / min_depth] (DenseDepth's DepthNorm with
-        minDepth 10 cm, maxDepth 10 m: [1, 100]); predictions are clipped to [min_depth, max_depth].
+        minDepth 10 cm, maxDepth 10 m: [1, 100]); predictions lie in [min_depth, max_depth].
     ssim_weight (`float`, defaults to 1.0), gradient_weight (`float`, defaults to 1.0), l1_weight (`float`, defaults
         to 0.1): weights of the loss terms.
+
+    A saved config without one of the fields that choose the graph was written before these defaults, and loads with
+    its old value (`FIELDS_BEFORE_RELEASED_GRAPH`).
     """
 
     model_type = "mde_densedepth"
 
     backbone: str = "densenet169"
-    decoder_width_factor: float = 0.5
+    decoder_width_factor: float = 1.0
+    leaky_relu_after_conv_a: bool = False
+    upsample_align_corners: bool = True
+    output_clip: str = "depth"
+    encoder_batch_norm_eps: float = KERAS_BATCH_NORM_EPS
     min_depth: float = 0.1
     max_depth: float = 10.0
     ssim_weight: float = 1.0
@@ -43,6 +80,22 @@ class DenseDepthConfig(FixedSizeBackboneDepthConfig):
         super().validate_architecture()
         if self.decoder_width_factor <= 0:
             raise ValueError(f"decoder_width_factor must be positive; got {self.decoder_width_factor}.")
+        if self.output_clip not in OUTPUT_CLIPS:
+            raise ValueError(f"output_clip must be one of {OUTPUT_CLIPS}; got {self.output_clip!r}.")
+        if self.encoder_batch_norm_eps <= 0:
+            raise ValueError(f"encoder_batch_norm_eps must be positive; got {self.encoder_batch_norm_eps}.")
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "DenseDepthConfig":
+        """A saved config; the graph fields it lacks take their values from before the released-graph defaults."""
+        config_dict = {**FIELDS_BEFORE_RELEASED_GRAPH, **config_dict}
+        return super().from_dict(config_dict, **kwargs)
+
+    @classmethod
+    def kitti(cls, **overrides: Any) -> "DenseDepthConfig":
+        """The released `kitti.h5`: depth in [1, 80] m (y = 80 / depth) at 384x1248, as the authors answered in
+        their repository's issues #69 and #12 (their code has no KITTI inference or evaluation)."""
+        return cls(**{"min_depth": 1.0, "max_depth": 80.0, "image_size": (384, 1248), **overrides})
 
     @classmethod
     def tiny(cls, **overrides: Any) -> "DenseDepthConfig":

@@ -1,32 +1,52 @@
 """DenseDepth: I. Alhashim and P. Wonka, "High Quality Monocular Depth Estimation via Transfer Learning",
 arXiv:1812.11941 (2018).
 
-The graph is the authors' released Keras model (../shared/docs/MODELS.md §2), not their "experimental" PyTorch port:
+The default graph is the one of the authors' released Keras models `nyu.h5` and `kitti.h5` (published 2019-01-01,
+built by the first committed `model.py` of ialhashim/DenseDepth, 2019-01-03; `convert_densedepth_keras` converts
+them, docs/CONVERSION.md records the check against the authors' code). Their later code is reachable through config
+fields (`DenseDepthConfig`):
 
 * encoder: timm `densenet169`, tapped after the stem's BN+ReLU (`features.norm0`, Keras `conv1/relu`, /2), the
-  stem max-pool (`pool0`, /4), the first two transitions after their average pool (`transition1`, /8;
-  `transition2`, /16) and the final BN+ReLU (`norm5`, Keras `relu`, /32). timm's `features_only` taps (before the
-  transitions) are not these, so the taps are named modules of `features` (`DenseNetFeatureTaps`, shared with BTS).
-  Tap widths are measured when the model is built, so the tiny test DenseNet shares this code path.
-* decoder: `conv2` 1x1 to `decode_filters = int(C * decoder_width_factor)` channels (C = 1664 for DenseNet-169),
-  then four up-sampling blocks `up1..up4` of decode_filters/2, /4, /8, /16 channels with skips transition2,
-  transition1, pool0, norm0 (each: bilinear x2 to the skip's size, concatenation, 3x3 conv, LeakyReLU 0.2, 3x3
-  conv, LeakyReLU 0.2), then `conv3` 3x3 to one channel with no activation. The native output is H/2 x W/2.
-* DepthNorm: the network regresses y = max_depth / depth (10 / depth_m on NYU, in [1, 100]); the predicted depth is
-  max_depth / clamp(y, 1, max_depth / min_depth), i.e. clipped to [min_depth, max_depth] = [0.1, 10] m as DD's
-  `predict`, then resized bilinearly (align_corners=False) to the input size for `predicted_depth`.
+  stem max-pool (`pool0`, Keras `pool1`, /4), the first two transitions after their average pool (`transition1`,
+  Keras `pool2_pool`, /8; `transition2`, `pool3_pool`, /16) and the final BN+ReLU (`norm5`, Keras `relu`, /32).
+  timm's `features_only` taps (before the transitions) are not these, so the taps are named modules of `features`
+  (`DenseNetFeatureTaps`, shared with BTS). Tap widths are measured when the model is built, so the tiny test
+  DenseNet shares this code path. Its batch norms use Keras DenseNet's epsilon 1.001e-5 (`encoder_batch_norm_eps`).
+* decoder: `conv2` 1x1 to `decode_filters = int(C * decoder_width_factor)` channels (C = 1664 for DenseNet-169;
+  factor 1.0 in the released models), then four up-sampling blocks `up1..up4` of decode_filters/2, /4, /8, /16
+  channels with skips transition2, transition1, pool0, norm0 (each: bilinear x2 to the skip's size, concatenation,
+  3x3 conv `convA`, 3x3 conv `convB`, LeakyReLU 0.2; `leaky_relu_after_conv_a` adds one after `convA`), then
+  `conv3` 3x3 to one channel with no activation. The native output is H/2 x W/2.
+* DepthNorm: the network regresses y = max_depth / depth (10 / depth_m on NYU, in [1, 100]; 80 / depth_m on KITTI,
+  in [1, 80]); the depth is clamp(max_depth / y, min_depth, max_depth), the authors' `predict` (`output_clip =
+  "depth"`), then resized bilinearly (align_corners=False) to the input size for `predicted_depth`.
 * loss (at half resolution, on y): 1.0 x clip((1 - SSIM) / 2, 0, 1) with value range max_depth / min_depth = 100
   (DD's `maxDepthVal = 1000 / 10`), + 1.0 x edge term (forward-difference gradients) + 0.1 x L1
   (`losses.DenseDepthLoss`).
-* input: RGB / 255 with no mean/std normalisation; 480x640 on NYU. Height and width must be multiples of 32.
+* input: RGB / 255 with no mean/std normalisation; 480x640 on NYU, 384x1248 on KITTI (`DenseDepthConfig.kitti()`).
+  Height and width must be multiples of 32.
 
 Choices where the paper, the reference code and MODELS.md disagree, or where we had to choose:
 
-* decoder width: the default `decoder_width_factor = 0.5` is the released Keras model (`is_halffeatures=True`,
-  832 -> 416/208/104/52, 21.4 M parameters in all). The paper's 42.6 M parameters is the full-width decoder
-  (1664 -> 832/416/208/104), `decoder_width_factor = 1.0`, 42.7 M here. The PyTorch port's width-1.0 decoder, its
-  missing first LeakyReLU and its `align_corners=True` up-sampling are not followed.
-* up-sampling: Keras' `tf.image.resize` bilinear, i.e. half-pixel centres (`align_corners=False`).
+* which graph: the released weights came from the first `model.py`: full-width decoder (`is_halffeatures=False`,
+  1664 -> 832/416/208/104: 42.7 M parameters, the paper's 42.6 M), one LeakyReLU per up-block after `convB`, and
+  `BilinearUpSampling2D` = `tf.image.resize_images(..., align_corners=True)`; the authors' own PyTorch port
+  (`PyTorch/model.py`, loaded from `nyu.h5` by `PyTorch/load_weight_from_keras.py`) has the same graph. The authors
+  added the LeakyReLU after `convA` on 2019-03-11, made the half-width decoder the default on 2019-03-14 (21.4 M)
+  and moved to half-pixel `tf.image.resize` in 2020; no published weights came from those. mde-hub's DenseDepth
+  followed that later graph before issue 17 (`FIELDS_BEFORE_RELEASED_GRAPH`: half width, both LeakyReLUs,
+  `upsample_align_corners=False`, y clipped to [1, 100] before the division, timm's BN epsilon 1e-5); saved configs
+  without the new fields load with those values, so e.g. checkpoints/densedepth-densenet121-k16-mix-scratch keeps
+  its outputs.
+* output mapping: the authors' predict divides first and clips the depth, so a negative y gives the near limit
+  (0.1 m on NYU) and y = +0 the far one. Clipping y first (`output_clip="regressed"`) gives the far limit for every
+  non-positive y; both agree wherever y > 0.
+* KITTI: the repository has no KITTI code; the authors answered that `kitti.h5` takes 384x1248 inputs (issue #12)
+  and maps y with minDepth 1 m, maxDepth 80 m (issue #69, the same day their `predict` started to use maxDepth).
+* full-resolution depth: the authors' `evaluate` up-samples the half-resolution depth with skimage's `resize`
+  (order 1, mode "reflect", i.e. mirrored about the border pixels); `predicted_depth` is torch's bilinear resize,
+  which repeats the border pixels. They differ on the outermost row and column only, which DD's evaluation crop
+  drops.
 * ground truth to half resolution: DD DepthNorms the metric map, then shrinks it with skimage's anti-aliased
   `resize`. We DepthNorm the valid pixels (depth clipped to [min_depth, max_depth], as DD's data loaders clip, so
   the target lies in [1, 100]), then take a masked 2x2 average: the mean of the valid pixels of each 2x2 cell, a
@@ -72,14 +92,22 @@ def masked_average_pool2x2(values: torch.Tensor, mask: torch.Tensor) -> tuple[to
 class Decoder(nn.Module):
     """`conv2` (1x1), four up-sampling blocks `up1..up4` fed by the skips, and `conv3` (3x3 to one channel)."""
 
-    def __init__(self, encoder_channels: list[int], decoder_width_factor: float) -> None:
+    def __init__(self, encoder_channels: list[int], config: DenseDepthConfig) -> None:
         super().__init__()
         *skip_channels, bottleneck_channels = encoder_channels
-        decode_filters = int(bottleneck_channels * decoder_width_factor)
+        decode_filters = int(bottleneck_channels * config.decoder_width_factor)
         self.conv2 = nn.Conv2d(bottleneck_channels, decode_filters, kernel_size=1)
         widths = [decode_filters // 2**level for level in range(5)]
         self.upsample_blocks = nn.ModuleList(
-            UpsampleConcatBlock(c_in, c_skip, c_out, negative_slope=0.2, batch_norm=False, align_corners=False)
+            UpsampleConcatBlock(
+                c_in,
+                c_skip,
+                c_out,
+                negative_slope=0.2,
+                batch_norm=False,
+                align_corners=config.upsample_align_corners,
+                activate_first=config.leaky_relu_after_conv_a,
+            )
             for c_in, c_skip, c_out in zip(widths[:-1], reversed(skip_channels), widths[1:])
         )
         self.conv3 = nn.Conv2d(widths[-1], 1, kernel_size=3, padding=1)
@@ -101,7 +129,10 @@ class DenseDepthForDepthEstimation(DepthEstimationPreTrainedModel):
     def __init__(self, config: DenseDepthConfig) -> None:
         super().__init__(config)
         self.encoder = DenseNetFeatureTaps(config)
-        self.decoder = Decoder(self.encoder.channels, config.decoder_width_factor)
+        for module in self.encoder.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eps = config.encoder_batch_norm_eps
+        self.decoder = Decoder(self.encoder.channels, config)
         self.loss_fn = DenseDepthLoss(
             config.ssim_weight,
             config.gradient_weight,
@@ -120,7 +151,10 @@ class DenseDepthForDepthEstimation(DepthEstimationPreTrainedModel):
         return self.config.max_depth / depth.clamp(self.config.min_depth, self.config.max_depth)
 
     def inverse_depth_norm(self, y: torch.Tensor) -> torch.Tensor:
-        """Regressed y -> metric depth max_depth / clamp(y, 1, max_depth / min_depth), in [min_depth, max_depth]."""
+        """Regressed y -> metric depth in [min_depth, max_depth]: clamp(max_depth / y, min_depth, max_depth) (the
+        authors' `predict`, `output_clip="depth"`) or max_depth / clamp(y, 1, max_depth / min_depth) ("regressed")."""
+        if self.config.output_clip == "depth":
+            return (self.config.max_depth / y).clamp(self.config.min_depth, self.config.max_depth)
         return self.config.max_depth / y.clamp(1.0, self.depth_norm_range)
 
     def prepare_targets(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -55,7 +55,10 @@ ENTRY = register(
         },
         input_side_multiple=32,  # a stride-32 encoder
         card=CardFields(
-            summary_fields=("backbone", "backbone_kwargs", "decoder_width_factor", "image_size"),
+            summary_fields=(
+                "backbone", "backbone_kwargs", "decoder_width_factor", "leaky_relu_after_conv_a",
+                "upsample_align_corners", "output_clip", "image_size",
+            ),
             tags=("densedepth",),
             reference_licence="GPL-3.0",
         ),
