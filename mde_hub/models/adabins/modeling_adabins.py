@@ -261,7 +261,8 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
         bin_edges = adaptive_bin_edges(normalized_widths, self.config.min_depth, self.config.max_depth)
         bin_centers = 0.5 * (bin_edges[:, :-1] + bin_edges[:, 1:])
         depth = hybrid_regression(probabilities, bin_centers)  # at H/2
-        predicted_depth = self._upsample(depth, (height, width))
+        output_depth = self._clamp(depth) if self.config.clamp_output else depth
+        predicted_depth = self._upsample(output_depth, (height, width))
 
         loss = None
         if labels is not None:
@@ -277,7 +278,12 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
         )
         return self.format_output(output, return_dict)
 
-    @staticmethod
-    def _upsample(depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """Bilinear, align_corners=True (as the reference), (batch, h, w) -> (batch, *size)."""
-        return F.interpolate(depth[:, None], size=size, mode="bilinear", align_corners=True)[:, 0]
+    def _clamp(self, depth: torch.Tensor) -> torch.Tensor:
+        """infer.py's post-processing: NaN -> min_depth, everything else clipped to [min_depth, max_depth]."""
+        depth = torch.where(torch.isnan(depth), torch.full_like(depth, self.config.min_depth), depth)
+        return depth.clamp(self.config.min_depth, self.config.max_depth)
+
+    def _upsample(self, depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Bilinear (align_corners from the config, True as the reference), (batch, h, w) -> (batch, *size)."""
+        align_corners = self.config.upsample_align_corners
+        return F.interpolate(depth[:, None], size=size, mode="bilinear", align_corners=align_corners)[:, 0]

@@ -82,8 +82,8 @@ from .configuration_bts import BtsConfig
 BN_MOMENTUM, BN_EPS = 0.01, 1.1e-5
 
 
-def batch_norm(channels: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(channels, momentum=BN_MOMENTUM, eps=BN_EPS)
+def batch_norm(channels: int, eps: float = BN_EPS) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, momentum=BN_MOMENTUM, eps=eps)
 
 
 def conv_elu(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -109,14 +109,17 @@ class UpConv(nn.Module):
 
 
 class AtrousConv(nn.Sequential):
-    """One dense ASPP branch: [BN] -> ReLU -> 1x1 conv to 2 x out -> BN -> ReLU -> dilated 3x3 conv to out."""
+    """One dense ASPP branch: [BN] -> ReLU -> 1x1 conv to 2 x out -> BN (eps `inner_eps`) -> ReLU -> dilated 3x3 conv
+    to out."""
 
-    def __init__(self, in_channels: int, out_channels: int, dilation: int, norm_first: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, dilation: int, norm_first: bool = True, inner_eps: float = 1e-5
+    ) -> None:
         layers: list[tuple[str, nn.Module]] = [("norm_in", batch_norm(in_channels))] if norm_first else []
         layers += [
             ("act_in", nn.ReLU()),
             ("reduce", nn.Conv2d(in_channels, 2 * out_channels, 1, bias=False)),
-            ("norm", batch_norm(2 * out_channels)),
+            ("norm", batch_norm(2 * out_channels, eps=inner_eps)),
             ("act", nn.ReLU()),
             ("conv", nn.Conv2d(2 * out_channels, out_channels, 3, padding=dilation, dilation=dilation, bias=False)),
         ]
@@ -130,12 +133,19 @@ class DenseAspp(nn.Module):
     branches 0..i-1. The fusion conv reads `features` and all branch outputs.
     """
 
-    def __init__(self, in_channels: int, context_channels: int, branch_channels: int, dilations: Sequence[int]) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        context_channels: int,
+        branch_channels: int,
+        dilations: Sequence[int],
+        inner_eps: float = 1e-5,
+    ) -> None:
         super().__init__()
         self.branches = nn.ModuleList(
-            AtrousConv(in_channels, branch_channels, dilation, norm_first=False)
+            AtrousConv(in_channels, branch_channels, dilation, norm_first=False, inner_eps=inner_eps)
             if index == 0
-            else AtrousConv(context_channels + index * branch_channels, branch_channels, dilation)
+            else AtrousConv(context_channels + index * branch_channels, branch_channels, dilation, inner_eps=inner_eps)
             for index, dilation in enumerate(dilations)
         )
         self.daspp_conv = conv_elu(in_channels + len(dilations) * branch_channels, branch_channels)
@@ -207,7 +217,9 @@ class Decoder(nn.Module):
         self.conv5 = conv_elu(width + c3, width)
         self.upconv4, self.bn4 = UpConv(width, width // 2), batch_norm(width // 2)
         self.conv4, self.bn4_2 = conv_elu(width // 2 + c2, width // 2), batch_norm(width // 2)
-        self.daspp = DenseAspp(width // 2, width // 2 + c2, width // 4, config.daspp_dilations)
+        self.daspp = DenseAspp(
+            width // 2, width // 2 + c2, width // 4, config.daspp_dilations, config.daspp_inner_norm_eps
+        )
         self.reduc8x8, self.lpg8x8 = Reduction1x1(width // 4, width // 4, max_depth), LocalPlanarGuidance(8)
         self.upconv3, self.bn3 = UpConv(width // 4, width // 4), batch_norm(width // 4)
         self.conv3 = conv_elu(width // 4 + c1 + 1, width // 4)
