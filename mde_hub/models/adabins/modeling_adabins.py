@@ -15,9 +15,21 @@ Architecture:
   maps at H/2;
 * hybrid regression: a 1x1 conv (128 -> N) and a softmax over bins give per-pixel probabilities p_k; the widths,
   scaled to (max_depth - min_depth) and left-padded with min_depth, cumulate to N + 1 bin edges; the depth at H/2 is
-  sum_k p_k c_k over the bin centres c_k, then bilinearly upsampled (align_corners=True) to the input size.
+  sum_k p_k c_k over the bin centres c_k, clipped to [min_depth, max_depth] (NaN -> min_depth), then bilinearly
+  upsampled (align_corners=True) to the input size: the post-processing of the authors' `infer.py`
+  (`config.clamp_output`, `config.upsample_align_corners`), whose horizontal-flip averaging is an evaluation option
+  (`evaluate(..., flip_tta=True)`, `--flip-tta`), not part of the model.
 
 Choices where the paper, the reference code and MODELS.md disagree, or where we had to decide:
+
+* the output clip: the bin centres lie inside [min_depth, max_depth], so their probability-weighted mean does too and
+  the clip only matters for rounding and non-finite values; configs saved before `clamp_output` existed (our first
+  checkpoints) do not clip, as they did when they were saved. The loss always sees the unclipped depth, as in the
+  reference's training.
+* the authors' released models (`AdaBins_nyu.pt`, `AdaBins_kitti.pt`) convert exactly with
+  `convert_checkpoint("adabins", path)` (`convert_adabins_from_release.py`, docs/CONVERSION.md): gen-efficientnet's
+  `tf_efficientnet_b5_ap` and timm's `tf_efficientnet_b5.ap_in1k` have the same parameter names and graph (TF "same"
+  padding, BN eps 1e-3), so only the decoder and mini-ViT names are mapped.
 
 * bin widths ("linear" norm): relu(y) + eps, normalised to sum 1, with eps = 0.1 as in the code (the published
   numbers come from it); the paper writes eps = 1e-3. Configurable as `bin_width_eps`.

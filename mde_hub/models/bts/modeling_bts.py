@@ -43,8 +43,17 @@ Choices where the sources or the brief disagree, or say nothing:
 * The LPG denominator is not clamped (as in the reference). theta <= pi/3 keeps n3 >= 0.5, but at the corners of
   an 8x8 cell |n1 u + n2 v| can reach 0.54, so extreme planes can give negative or very large guidance values; the
   final depth stays in (0, max_depth) because of the sigmoid.
-* Decoder BatchNorms use the reference's TensorFlow-like momentum 0.01 and eps 1.1e-5 (not in MODELS.md), and
-  decoder convs are Xavier-uniform initialised (MODELS.md §5.2); the encoder keeps timm's init or loaded weights.
+* Decoder BatchNorms use the reference's TensorFlow-like momentum 0.01 and eps 1.1e-5 (not in MODELS.md), except
+  the one between each dense ASPP branch's 1x1 and dilated convs, which keeps PyTorch's default eps 1e-5 in the
+  reference (`config.daspp_inner_norm_eps`; our first checkpoints, saved before that field, keep the 1.1e-5 they
+  were trained with). Decoder convs are Xavier-uniform initialised (MODELS.md §5.2); the encoder keeps timm's init or
+  loaded weights.
+* The authors' released models (`bts_nyu_v2_pytorch_densenet161.zip`, `bts_eigen_v2_pytorch_densenet161.zip`,
+  DenseNet-121 ones alike) convert exactly with `convert_checkpoint("bts", path)` (`convert_bts_from_release.py`,
+  docs/CONVERSION.md): torchvision's DenseNet and timm's have the same parameter names, so only the decoder's module
+  names are mapped. In eval mode the model is the graph of the authors' `bts_test.py`, which also runs `model.eval()`:
+  every BatchNorm, the encoder's included, uses its running statistics. (During training the reference updates the
+  encoder's BatchNorm statistics unless `--bn_no_track_stats`; our recipes keep them fixed, see below.)
 * KITTI focal scaling: with `config.focal_scaling` and a `focal` tensor (pixels, per image) given to `forward`,
   depth is multiplied by focal / 715.0873 (`config.reference_focal`; BTS's KITTI models only; the depth may then
   exceed `max_depth`). Without `focal` no scaling is applied. The reference passes the focal to the LPG layers but
