@@ -30,9 +30,18 @@ class DepthConfig(PreTrainedConfig):
     relative_output: ClassVar[str] = "depth"
     """What a relative model of this family outputs: "depth" or "inverse_depth" (a fact of the architecture)."""
 
+    saved_before_field: ClassVar[dict[str, Any]] = {}
+    """Fields added after checkpoints were saved -> the value that keeps those checkpoints' behaviour: a saved config
+    (`from_dict`, `from_pretrained`) without the field gets this value; a config built in code gets the default."""
+
     min_depth: float = 1e-3
     max_depth: float = 10.0
     depth_estimation_type: str = "metric"
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "DepthConfig":
+        absent = {key: value for key, value in cls.saved_before_field.items() if key not in config_dict}
+        return super().from_dict({**absent, **config_dict}, **kwargs)
 
     def validate_architecture(self) -> None:
         """Part of `@strict` validation: the depth range and type must make sense."""

@@ -39,6 +39,8 @@ class ConversionResult:
 CONVERTERS: dict[str, str] = {
     "densedepth-keras": "mde_hub.models.densedepth.convert_densedepth_keras:convert_densedepth_keras",
     "dpt-transformers": "mde_hub.models.dpt.convert_dpt_from_transformers:convert_dpt_checkpoint",
+    "bts": "mde_hub.models.bts.convert_bts_from_release:convert_bts_release",
+    "adabins": "mde_hub.models.adabins.convert_adabins_from_release:convert_adabins_release",
 }
 """Format name -> `module:function`; the function takes the released file (or folder) and keyword options and
 returns a `ConversionResult`."""

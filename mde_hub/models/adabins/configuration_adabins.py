@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from huggingface_hub.dataclasses import strict
 
@@ -36,12 +36,19 @@ class AdaBinsConfig(FixedSizeBackboneDepthConfig):
     n_bins (`int`, defaults to 256): number of adaptive bins N.
     bin_width_eps (`float`, defaults to 0.1): added to relu(y) before normalising the bin widths (the code's 0.1;
         the paper writes 1e-3).
+    upsample_align_corners (`bool`, defaults to True): the H/2 depth is bilinearly upsampled to the input size with
+        `align_corners=True`, as the authors' `infer.py` and `evaluate.py` do; False gives half-pixel centres.
+    clamp_output (`bool`, defaults to True): clip the H/2 depth to [min_depth, max_depth] before upsampling and
+        replace NaN by min_depth, as `infer.py` does (`np.clip`, then its inf/NaN replacement); the loss sees the
+        unclipped depth. Configs saved before this field existed (our first checkpoints) did not clip and keep not
+        clipping when loaded.
     chamfer_weight (`float`, defaults to 0.1): weight of the bin-centre Chamfer loss.
     variance_focus (`float`, defaults to 0.85) and silog_scale (`float`, defaults to 10.0): the SILog loss
         `silog_scale * sqrt(mean g^2 - variance_focus * (mean g)^2)`.
     """
 
     model_type = "mde_adabins"
+    saved_before_field: ClassVar[dict[str, Any]] = {"clamp_output": False}
 
     backbone: str = "tf_efficientnet_b5.ap_in1k"
     encoder_taps: list[str] | tuple[str, ...] = ("blocks.0", "blocks.1", "blocks.2", "blocks.4", "conv_head")
@@ -58,6 +65,8 @@ class AdaBinsConfig(FixedSizeBackboneDepthConfig):
     regressor_hidden_dim: int = 256
     n_bins: int = 256
     bin_width_eps: float = 0.1
+    upsample_align_corners: bool = True
+    clamp_output: bool = True
     chamfer_weight: float = 0.1
     variance_focus: float = 0.85
     silog_scale: float = 10.0

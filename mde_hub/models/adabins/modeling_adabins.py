@@ -15,9 +15,21 @@ Architecture:
   maps at H/2;
 * hybrid regression: a 1x1 conv (128 -> N) and a softmax over bins give per-pixel probabilities p_k; the widths,
   scaled to (max_depth - min_depth) and left-padded with min_depth, cumulate to N + 1 bin edges; the depth at H/2 is
-  sum_k p_k c_k over the bin centres c_k, then bilinearly upsampled (align_corners=True) to the input size.
+  sum_k p_k c_k over the bin centres c_k, clipped to [min_depth, max_depth] (NaN -> min_depth), then bilinearly
+  upsampled (align_corners=True) to the input size: the post-processing of the authors' `infer.py`
+  (`config.clamp_output`, `config.upsample_align_corners`), whose horizontal-flip averaging is an evaluation option
+  (`evaluate(..., flip_tta=True)`, `--flip-tta`), not part of the model.
 
 Choices where the paper, the reference code and MODELS.md disagree, or where we had to decide:
+
+* the output clip: the bin centres lie inside [min_depth, max_depth], so their probability-weighted mean does too and
+  the clip only matters for rounding and non-finite values; configs saved before `clamp_output` existed (our first
+  checkpoints) do not clip, as they did when they were saved. The loss always sees the unclipped depth, as in the
+  reference's training.
+* the authors' released models (`AdaBins_nyu.pt`, `AdaBins_kitti.pt`) convert exactly with
+  `convert_checkpoint("adabins", path)` (`convert_adabins_from_release.py`, docs/CONVERSION.md): gen-efficientnet's
+  `tf_efficientnet_b5_ap` and timm's `tf_efficientnet_b5.ap_in1k` have the same parameter names and graph (TF "same"
+  padding, BN eps 1e-3), so only the decoder and mini-ViT names are mapped.
 
 * bin widths ("linear" norm): relu(y) + eps, normalised to sum 1, with eps = 0.1 as in the code (the published
   numbers come from it); the paper writes eps = 1e-3. Configurable as `bin_width_eps`.
@@ -261,7 +273,8 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
         bin_edges = adaptive_bin_edges(normalized_widths, self.config.min_depth, self.config.max_depth)
         bin_centers = 0.5 * (bin_edges[:, :-1] + bin_edges[:, 1:])
         depth = hybrid_regression(probabilities, bin_centers)  # at H/2
-        predicted_depth = self._upsample(depth, (height, width))
+        output_depth = self._clamp(depth) if self.config.clamp_output else depth
+        predicted_depth = self._upsample(output_depth, (height, width))
 
         loss = None
         if labels is not None:
@@ -277,7 +290,12 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
         )
         return self.format_output(output, return_dict)
 
-    @staticmethod
-    def _upsample(depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """Bilinear, align_corners=True (as the reference), (batch, h, w) -> (batch, *size)."""
-        return F.interpolate(depth[:, None], size=size, mode="bilinear", align_corners=True)[:, 0]
+    def _clamp(self, depth: torch.Tensor) -> torch.Tensor:
+        """infer.py's post-processing: NaN -> min_depth, everything else clipped to [min_depth, max_depth]."""
+        depth = torch.where(torch.isnan(depth), torch.full_like(depth, self.config.min_depth), depth)
+        return depth.clamp(self.config.min_depth, self.config.max_depth)
+
+    def _upsample(self, depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Bilinear (align_corners from the config, True as the reference), (batch, h, w) -> (batch, *size)."""
+        align_corners = self.config.upsample_align_corners
+        return F.interpolate(depth[:, None], size=size, mode="bilinear", align_corners=align_corners)[:, 0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from huggingface_hub.dataclasses import strict
 
@@ -23,6 +23,9 @@ class BtsConfig(FixedSizeBackboneDepthConfig):
         `image_size`: see `FixedSizeBackboneDepthConfig`).
     bts_size (`int`, defaults to 512): decoder width `num_features`; the decoder uses /2, /4, /8, /16 and /32 of it.
     daspp_dilations (`list[int]`, defaults to [3, 6, 12, 18, 24]): dilations of the dense ASPP branches.
+    daspp_inner_norm_eps (`float`, defaults to 1e-5): eps of the BatchNorm between each dense ASPP branch's 1x1 and
+        dilated convs. The reference keeps PyTorch's default there (every other decoder BatchNorm has 1.1e-5); configs
+        saved before this field existed (our first checkpoints) used 1.1e-5 and keep it when loaded.
     loss_min_depth (`float`, defaults to 0.1): ground truth at or below this depth (metres) is left out of the
         loss (0.1 m for NYU, 1.0 m for KITTI).
     variance_focus (`float`, defaults to 0.85) and silog_scale (`float`, defaults to 10.0): the SILog loss
@@ -35,10 +38,12 @@ class BtsConfig(FixedSizeBackboneDepthConfig):
     """
 
     model_type = "mde_bts"
+    saved_before_field: ClassVar[dict[str, Any]] = {"daspp_inner_norm_eps": 1.1e-5}
 
     backbone: str = "densenet161"
     bts_size: int = 512
     daspp_dilations: list[int] | tuple[int, ...] = (3, 6, 12, 18, 24)
+    daspp_inner_norm_eps: float = 1e-5
     loss_min_depth: float = 0.1
     variance_focus: float = 0.85
     silog_scale: float = 10.0
@@ -53,6 +58,8 @@ class BtsConfig(FixedSizeBackboneDepthConfig):
             raise ValueError(f"bts_size must be a positive multiple of 32; got {self.bts_size}.")
         if not self.daspp_dilations or min(self.daspp_dilations) < 1:
             raise ValueError(f"daspp_dilations must be positive integers; got {self.daspp_dilations}.")
+        if self.daspp_inner_norm_eps <= 0:
+            raise ValueError(f"daspp_inner_norm_eps must be > 0; got {self.daspp_inner_norm_eps}.")
         if self.loss_min_depth < 0:
             raise ValueError(f"loss_min_depth must be >= 0; got {self.loss_min_depth}.")
         if self.reference_focal <= 0:

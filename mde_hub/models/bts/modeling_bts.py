@@ -43,8 +43,17 @@ Choices where the sources or the brief disagree, or say nothing:
 * The LPG denominator is not clamped (as in the reference). theta <= pi/3 keeps n3 >= 0.5, but at the corners of
   an 8x8 cell |n1 u + n2 v| can reach 0.54, so extreme planes can give negative or very large guidance values; the
   final depth stays in (0, max_depth) because of the sigmoid.
-* Decoder BatchNorms use the reference's TensorFlow-like momentum 0.01 and eps 1.1e-5 (not in MODELS.md), and
-  decoder convs are Xavier-uniform initialised (MODELS.md §5.2); the encoder keeps timm's init or loaded weights.
+* Decoder BatchNorms use the reference's TensorFlow-like momentum 0.01 and eps 1.1e-5 (not in MODELS.md), except
+  the one between each dense ASPP branch's 1x1 and dilated convs, which keeps PyTorch's default eps 1e-5 in the
+  reference (`config.daspp_inner_norm_eps`; our first checkpoints, saved before that field, keep the 1.1e-5 they
+  were trained with). Decoder convs are Xavier-uniform initialised (MODELS.md §5.2); the encoder keeps timm's init or
+  loaded weights.
+* The authors' released models (`bts_nyu_v2_pytorch_densenet161.zip`, `bts_eigen_v2_pytorch_densenet161.zip`,
+  DenseNet-121 ones alike) convert exactly with `convert_checkpoint("bts", path)` (`convert_bts_from_release.py`,
+  docs/CONVERSION.md): torchvision's DenseNet and timm's have the same parameter names, so only the decoder's module
+  names are mapped. In eval mode the model is the graph of the authors' `bts_test.py`, which also runs `model.eval()`:
+  every BatchNorm, the encoder's included, uses its running statistics. (During training the reference updates the
+  encoder's BatchNorm statistics unless `--bn_no_track_stats`; our recipes keep them fixed, see below.)
 * KITTI focal scaling: with `config.focal_scaling` and a `focal` tensor (pixels, per image) given to `forward`,
   depth is multiplied by focal / 715.0873 (`config.reference_focal`; BTS's KITTI models only; the depth may then
   exceed `max_depth`). Without `focal` no scaling is applied. The reference passes the focal to the LPG layers but
@@ -82,8 +91,8 @@ from .configuration_bts import BtsConfig
 BN_MOMENTUM, BN_EPS = 0.01, 1.1e-5
 
 
-def batch_norm(channels: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(channels, momentum=BN_MOMENTUM, eps=BN_EPS)
+def batch_norm(channels: int, eps: float = BN_EPS) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, momentum=BN_MOMENTUM, eps=eps)
 
 
 def conv_elu(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -109,14 +118,17 @@ class UpConv(nn.Module):
 
 
 class AtrousConv(nn.Sequential):
-    """One dense ASPP branch: [BN] -> ReLU -> 1x1 conv to 2 x out -> BN -> ReLU -> dilated 3x3 conv to out."""
+    """One dense ASPP branch: [BN] -> ReLU -> 1x1 conv to 2 x out -> BN (eps `inner_eps`) -> ReLU -> dilated 3x3 conv
+    to out."""
 
-    def __init__(self, in_channels: int, out_channels: int, dilation: int, norm_first: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, dilation: int, norm_first: bool = True, inner_eps: float = 1e-5
+    ) -> None:
         layers: list[tuple[str, nn.Module]] = [("norm_in", batch_norm(in_channels))] if norm_first else []
         layers += [
             ("act_in", nn.ReLU()),
             ("reduce", nn.Conv2d(in_channels, 2 * out_channels, 1, bias=False)),
-            ("norm", batch_norm(2 * out_channels)),
+            ("norm", batch_norm(2 * out_channels, eps=inner_eps)),
             ("act", nn.ReLU()),
             ("conv", nn.Conv2d(2 * out_channels, out_channels, 3, padding=dilation, dilation=dilation, bias=False)),
         ]
@@ -130,12 +142,19 @@ class DenseAspp(nn.Module):
     branches 0..i-1. The fusion conv reads `features` and all branch outputs.
     """
 
-    def __init__(self, in_channels: int, context_channels: int, branch_channels: int, dilations: Sequence[int]) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        context_channels: int,
+        branch_channels: int,
+        dilations: Sequence[int],
+        inner_eps: float = 1e-5,
+    ) -> None:
         super().__init__()
         self.branches = nn.ModuleList(
-            AtrousConv(in_channels, branch_channels, dilation, norm_first=False)
+            AtrousConv(in_channels, branch_channels, dilation, norm_first=False, inner_eps=inner_eps)
             if index == 0
-            else AtrousConv(context_channels + index * branch_channels, branch_channels, dilation)
+            else AtrousConv(context_channels + index * branch_channels, branch_channels, dilation, inner_eps=inner_eps)
             for index, dilation in enumerate(dilations)
         )
         self.daspp_conv = conv_elu(in_channels + len(dilations) * branch_channels, branch_channels)
@@ -207,7 +226,9 @@ class Decoder(nn.Module):
         self.conv5 = conv_elu(width + c3, width)
         self.upconv4, self.bn4 = UpConv(width, width // 2), batch_norm(width // 2)
         self.conv4, self.bn4_2 = conv_elu(width // 2 + c2, width // 2), batch_norm(width // 2)
-        self.daspp = DenseAspp(width // 2, width // 2 + c2, width // 4, config.daspp_dilations)
+        self.daspp = DenseAspp(
+            width // 2, width // 2 + c2, width // 4, config.daspp_dilations, config.daspp_inner_norm_eps
+        )
         self.reduc8x8, self.lpg8x8 = Reduction1x1(width // 4, width // 4, max_depth), LocalPlanarGuidance(8)
         self.upconv3, self.bn3 = UpConv(width // 4, width // 4), batch_norm(width // 4)
         self.conv3 = conv_elu(width // 4 + c1 + 1, width // 4)
