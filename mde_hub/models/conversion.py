@@ -34,6 +34,7 @@ class ConversionResult:
 
 
 CONVERTERS: dict[str, str] = {
+    "dpt-isl": "mde_hub.models.dpt.convert_dpt_isl:convert_dpt_isl_checkpoint",
     "dpt-transformers": "mde_hub.models.dpt.convert_dpt_from_transformers:convert_dpt_checkpoint",
 }
 """Format name -> `module:function`; the function takes the released file (or folder) and keyword options and

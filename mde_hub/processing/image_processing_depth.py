@@ -30,15 +30,24 @@ def _check_mode(name: str, mode: str) -> None:
         raise ValueError(f"{name} must be one of {_INTERPOLATION_MODES}; got {mode!r}.")
 
 
-def resize_maps(maps: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
-    """Resize (N, C, H, W) maps; bilinear/bicubic antialias when shrinking, and bicubic is clamped at 0 below."""
+def resize_maps(
+    maps: torch.Tensor, size: tuple[int, int], mode: str, antialias: bool = True, clamp_bicubic: bool = True
+) -> torch.Tensor:
+    """Resize (N, C, H, W) maps (pixel centres aligned, `align_corners=False`).
+
+    `antialias`: bilinear/bicubic antialias when shrinking. `clamp_bicubic`: bicubic overshoot is clamped at 0 below
+    when the maps are non-negative. With both False this is plain `F.interpolate`, whose bicubic (a = -0.75, border
+    pixels repeated) is OpenCV's `INTER_CUBIC`.
+    """
     if tuple(maps.shape[-2:]) == tuple(size):
         return maps
     if mode == "nearest":
         return F.interpolate(maps, size=size, mode="nearest-exact")
     shrinking = size[0] < maps.shape[-2] or size[1] < maps.shape[-1]
-    resized = F.interpolate(maps, size=size, mode=mode, align_corners=False, antialias=shrinking)
-    return resized.clamp_min(0.0) if mode == "bicubic" and bool((maps >= 0).all()) else resized
+    resized = F.interpolate(maps, size=size, mode=mode, align_corners=False, antialias=antialias and shrinking)
+    if clamp_bicubic and mode == "bicubic" and bool((maps >= 0).all()):
+        return resized.clamp_min(0.0)
+    return resized
 
 
 def _round_to_multiple(value: float, multiple: int) -> int:
@@ -59,6 +68,9 @@ class DepthImageProcessor(BaseImageProcessor):
         do_normalize, image_mean, image_std: per-channel normalisation of the [0, 1] RGB values.
         depth_resample: interpolation used to bring `predicted_depth` to the requested size in
             `post_process_depth_estimation` ("bilinear" never overshoots; "bicubic" matches transformers).
+        antialias: antialias bilinear/bicubic resizes that shrink (images and predictions). False resizes as
+            OpenCV's `cv2.resize` and `F.interpolate`'s defaults do (DPT's `run_monodepth.py`).
+        clamp_bicubic: clamp the overshoot of bicubic resizes of non-negative maps (images, predictions) at 0.
     """
 
     model_input_names = ["pixel_values"]
@@ -74,6 +86,8 @@ class DepthImageProcessor(BaseImageProcessor):
         image_mean: Sequence[float] = IMAGENET_MEAN,
         image_std: Sequence[float] = IMAGENET_STD,
         depth_resample: str = "bilinear",
+        antialias: bool = True,
+        clamp_bicubic: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -95,6 +109,8 @@ class DepthImageProcessor(BaseImageProcessor):
         self.image_mean = list(image_mean)
         self.image_std = list(image_std)
         self.depth_resample = depth_resample
+        self.antialias = bool(antialias)
+        self.clamp_bicubic = bool(clamp_bicubic)
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """The (height, width) the model sees for an input of the given size."""
@@ -110,7 +126,8 @@ class DepthImageProcessor(BaseImageProcessor):
 
     def _prepare_image(self, image: ImageLike) -> torch.Tensor:
         rgb = to_rgb_tensor(image)
-        rgb = resize_maps(rgb[None], self.output_size(*rgb.shape[-2:]), self.resample)[0]
+        size = self.output_size(*rgb.shape[-2:])
+        rgb = resize_maps(rgb[None], size, self.resample, self.antialias, self.clamp_bicubic)[0]
         if self.do_normalize:
             mean = torch.tensor(self.image_mean).view(3, 1, 1)
             std = torch.tensor(self.image_std).view(3, 1, 1)
@@ -167,5 +184,6 @@ class DepthImageProcessor(BaseImageProcessor):
         results = []
         for depth, target in zip(predicted_depth, target_sizes):
             size = tuple(int(s) for s in target)
-            results.append({"predicted_depth": resize_maps(depth[None, None], size, self.depth_resample)[0, 0]})
+            resized = resize_maps(depth[None, None], size, self.depth_resample, self.antialias, self.clamp_bicubic)
+            results.append({"predicted_depth": resized[0, 0]})
         return results

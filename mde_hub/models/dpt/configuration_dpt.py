@@ -9,6 +9,8 @@ from huggingface_hub.dataclasses import strict
 from ..configuration_utils import BackboneDepthConfig
 
 READOUT_TYPES = ("ignore", "add", "project")
+# What a saved config that lacks these fields did: clip metric depth, antialias and clamp when resizing.
+EARLIER_BEHAVIOUR = {"clip_depth": True, "plain_interpolation": False}
 LOSS_TYPES = ("ssi", "silog")
 
 # Inverse-depth constants of the released fine-tuned checkpoints (DPT:run_monodepth.py): depth = 1 / (s * out + t).
@@ -23,9 +25,10 @@ class DptConfig(BackboneDepthConfig):
     into image-like maps at 1/4, 1/8, 1/16 and 1/32 of the input and fused by RefineNet-style blocks into a dense
     prediction at the input resolution. The network's raw output is a non-negative INVERSE depth (disparity).
 
-    Defaults equal DPT-Hybrid fine-tuned on NYU Depth v2 (`dpt_hybrid_nyu`). `DptConfig.hybrid()`, `.large()`,
-    `.base()` build the paper's three variants and `.kitti()` the KITTI fine-tuned DPT-Hybrid; keyword overrides
-    apply on top.
+    Defaults equal DPT-Hybrid fine-tuned on NYU Depth v2 (`dpt_hybrid_nyu`), run as the authors' `run_monodepth.py`
+    runs it. `DptConfig.hybrid()` (the NYU model), `.kitti()` (the KITTI fine-tune), `.hybrid_midas()` and `.large()`
+    (the two MiDaS-trained relative models) are the four graphs isl-org/DPT released; `.base()` is the paper's
+    DPT-Base (no released weights). Keyword overrides apply on top.
 
     backbone (`str`, defaults to "vit_base_r50_s16_384"): timm ViT name (`vit_large_patch16_384` for DPT-Large,
         `vit_base_patch16_384` for DPT-Base). Its tokens must cover 16x16 pixels. `backbone_kwargs` may set e.g.
@@ -50,12 +53,20 @@ class DptConfig(BackboneDepthConfig):
     head_features (`int`, defaults to 32): channels of the head's last 3x3 conv.
     depth_estimation_type (`str`, defaults to "metric"):
         "metric": `predicted_depth` is depth in metres, 1 / (metric_scale * out + metric_shift) (denominator clamped at
-        1e-8), clipped to [min_depth, max_depth].
+        1e-8), clipped to [min_depth, max_depth] only with `clip_depth`.
         "relative": `predicted_depth` IS NOT DEPTH: it is the raw, non-negative relative INVERSE depth (disparity, bigger
         = nearer), defined only up to an unknown scale and shift, as output by the MiDaS-trained DPT models.
     metric_scale (`float`, defaults to 0.000305) and metric_shift (`float`, defaults to 0.1378): the fixed affine map
         from the network's disparity to metric inverse depth (NYU; KITTI: 0.00006016 and 0.00579). With NYU's
         constants the largest depth the model can express is 1 / 0.1378 = 7.26 m.
+    clip_depth (`bool`, defaults to False): clip the metric depth to [min_depth, max_depth]. The released models do
+        not (`DPTDepthModel.forward`): the NYU model's depth stays below 1 / 0.1378 = 7.26 m by construction, the KITTI
+        model's reaches 1 / 0.00579 = 172.7 m (evaluation protocols clip predictions themselves). A saved config without
+        this field (written before it existed) loads with True, its earlier behaviour.
+    plain_interpolation (`bool`, defaults to True): the image processor resizes images and predictions by plain
+        bicubic interpolation, as `run_monodepth.py` does (`cv2.INTER_CUBIC` for the image, `F.interpolate` for the
+        prediction): no antialiasing when shrinking, no clamping of the overshoot. False: antialiased when shrinking
+        and clamped at 0 (mde-hub's earlier processing; what a saved config without this field loads with).
     loss_type (`str`, defaults to "silog" for metric and "ssi" for relative models):
         "ssi": MiDaS's scale- and shift-invariant trimmed MAE + gradient matching on disparity (pre-training loss):
         the raw output against 1 / labels, both aligned by median and mean absolute deviation per image.
@@ -87,12 +98,19 @@ class DptConfig(BackboneDepthConfig):
     head_features: int = 32
     metric_scale: float = NYU_METRIC_SCALE
     metric_shift: float = NYU_METRIC_SHIFT
+    clip_depth: bool = False
+    plain_interpolation: bool = True
     loss_type: str | None = None
     gradient_matching_weight: float = 0.5
     gradient_matching_scales: int = 4
     trim_ratio: float = 0.2
     silog_variance_focus: float = 0.5
     silog_scale: float = 10.0
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "DptConfig":
+        # Configs saved before `clip_depth` and `plain_interpolation` existed keep the behaviour they were saved with.
+        return super().from_dict({**EARLIER_BEHAVIOUR, **config_dict}, **kwargs)
 
     def __post_init__(self, **kwargs: Any) -> None:
         if self.loss_type is None:
@@ -149,6 +167,12 @@ class DptConfig(BackboneDepthConfig):
         return cls(**{**kitti, **overrides})
 
     @classmethod
+    def hybrid_midas(cls, **overrides: Any) -> "DptConfig":
+        """DPT-Hybrid as released after MiDaS training (`dpt_hybrid-midas`): relative inverse depth, run at 384
+        ("minimal" resize)."""
+        return cls(**{"depth_estimation_type": "relative", "inference_size": None, **overrides})
+
+    @classmethod
     def large(cls, **overrides: Any) -> "DptConfig":
         """DPT-Large (ViT-L/16, hooks 5/11/17/23), relative inverse depth as released (MiDaS training)."""
         large = {
@@ -191,8 +215,9 @@ class DptConfig(BackboneDepthConfig):
         return cls(**{**tiny, **overrides})
 
     def image_processor_kwargs(self) -> dict[str, Any]:
-        # MiDaS's "minimal" resize: keep the aspect ratio, scale as little as possible towards the inference size,
-        # round each side to a multiple of 32 (bicubic, as cv2.INTER_CUBIC); predictions go back bicubically.
+        # run_monodepth.py: MiDaS's "minimal" resize (keep the aspect ratio, scale as little as possible towards the
+        # inference size, round each side to a multiple of 32) with cv2.INTER_CUBIC, mean = std = 0.5; the prediction
+        # goes back to the image size by bicubic F.interpolate (after the metric map, which the model applies).
         height, width = self.inference_size or (self.image_size, self.image_size)
         return {
             "size": {"height": height, "width": width},
@@ -202,4 +227,6 @@ class DptConfig(BackboneDepthConfig):
             "image_mean": (0.5, 0.5, 0.5),
             "image_std": (0.5, 0.5, 0.5),
             "depth_resample": "bicubic",
+            "antialias": not self.plain_interpolation,
+            "clamp_bicubic": not self.plain_interpolation,
         }

@@ -4,8 +4,10 @@ Transformer encoder -> Reassemble (Read, Concatenate, Resample) at 1/4, 1/8, 1/1
 Fusion blocks (1/32 -> 1/2) -> Head (conv, bilinear x2, conv, ReLU, conv, ReLU). The head's output, at the input
 resolution, is a non-negative inverse depth (disparity): with `depth_estimation_type="relative"` it is returned as
 `predicted_depth` unchanged (scale- and shift-ambiguous, bigger = nearer); with "metric" it is mapped to metres by
-the fixed affine map of the fine-tuned checkpoints, depth = 1 / max(metric_scale * out + metric_shift, 1e-8),
-clipped to [min_depth, max_depth]. No upsampling is needed: the head already predicts at the input resolution.
+the fixed affine map of the fine-tuned checkpoints, depth = 1 / max(metric_scale * out + metric_shift, 1e-8), at the
+network's resolution, as `DPTDepthModel.forward` does (`run_monodepth.py` then interpolates the depth bicubically to
+the image size: the image processor's post-processing). Not clipped to [min_depth, max_depth] unless `clip_depth`.
+No upsampling is needed: the head already predicts at the input resolution.
 
 Choices where the paper, the reference code (isl-org/DPT) and ../shared/docs/MODELS.md differ or are silent:
 
@@ -30,6 +32,14 @@ Choices where the paper, the reference code (isl-org/DPT) and ../shared/docs/MOD
 * Input resolution follows DPT:run_monodepth.py per checkpoint, not the 384x384 of pre-training: the NYU model sees
   480x640 (NYU frames unchanged) and the KITTI model the 352x1216 KB crop (`DptConfig.inference_size`); the
   MiDaS-trained relative models 384 on the short side ("minimal" resize, aspect kept, multiples of 32).
+* Defaults are the released graphs as `run_monodepth.py` runs them: metric depth is not clipped (`clip_depth=False`;
+  the KITTI model's reaches 172.7 m), and images and predictions are resized by plain bicubic interpolation
+  (`plain_interpolation=True`: OpenCV's INTER_CUBIC equals `F.interpolate` without antialiasing, overshoot kept).
+  Configs saved before these two fields existed load with the earlier behaviour (clipped; antialiased when shrinking,
+  bicubic clamped at 0). `run_monodepth.py`'s x256 (KITTI) and x1000 (NYU) before writing 16-bit PNGs are that file
+  encoding, not part of the depth.
+* Released weights (isl-org/DPT's `.pt` files) convert with `convert_dpt_isl.convert_dpt_isl_checkpoint`; their
+  ImageNet classifier head (`pretrained.model.head`) and the deepest fusion block's skip unit, never run, are dropped.
 """
 
 from __future__ import annotations
@@ -276,8 +286,8 @@ class DptForDepthEstimation(DepthEstimationPreTrainedModel):
     """DPT with its monocular depth head.
 
     `predicted_depth` (batch, height, width), at the input resolution:
-    * `depth_estimation_type="metric"`: depth in metres, 1 / (metric_scale * out + metric_shift) in
-      [min_depth, max_depth];
+    * `depth_estimation_type="metric"`: depth in metres, 1 / (metric_scale * out + metric_shift) (in
+      [min_depth, max_depth] with `clip_depth`);
     * `depth_estimation_type="relative"`: NOT DEPTH. The raw relative INVERSE depth (disparity): non-negative, bigger
       = nearer, defined only up to an unknown scale and shift. Align it to ground truth (in disparity) before use.
 
@@ -304,10 +314,12 @@ class DptForDepthEstimation(DepthEstimationPreTrainedModel):
         self.post_init()
 
     def disparity_to_depth(self, disparity: torch.Tensor) -> torch.Tensor:
-        """Metric depth from the raw output: 1 / (s * out + t), denominator clamped at 1e-8, clipped to the range."""
+        """Metric depth from the raw output: 1 / (s * out + t), denominator clamped at 1e-8 (clipped to the depth range
+        with `clip_depth`)."""
         config = self.config
         inverse_depth = (config.metric_scale * disparity + config.metric_shift).clamp(min=MIN_INVERSE_DEPTH)
-        return inverse_depth.reciprocal().clamp(config.min_depth, config.max_depth)
+        depth = inverse_depth.reciprocal()
+        return depth.clamp(config.min_depth, config.max_depth) if config.clip_depth else depth
 
     def forward(
         self,
