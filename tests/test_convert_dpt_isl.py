@@ -139,8 +139,11 @@ def test_released_files_convert_completely_and_predict_as_transformers(
     path = save_released(state, tmp_path / released_name, wrapped)
 
     result = convert_checkpoint("dpt-isl", path, **TINY_OURS[backbone])
-    model = result.model
-    assert model.config.to_dict() == PRESETS[variant](**TINY_OURS[backbone]).to_dict()
+    assert result.model.config.to_dict() == PRESETS[variant](**TINY_OURS[backbone]).to_dict()
+    # transformers' BiT standardises weights as timm's current ResNetV2, not as the authors' timm 0.4.5
+    # (test_the_hybrid_standardises_weights_as_timm_0_4): compare with that choice switched to transformers'.
+    as_transformers = {"hybrid_weight_standardization": "sqrt_var_plus_eps"}
+    model = convert_checkpoint("dpt-isl", path, **TINY_OURS[backbone], **as_transformers).model
     assert variant in result.source and released_name in result.source
     dropped = {"pretrained.model.head.weight", "pretrained.model.head.bias"} | {
         key for key in state if key.startswith("scratch.refinenet4.resConfUnit1.")
@@ -160,6 +163,31 @@ def test_released_files_convert_completely_and_predict_as_transformers(
     else:
         expected = disparity
     assert (predicted - expected).abs().max() <= 1e-5 * (expected.max() - expected.min())
+
+
+def test_the_hybrid_standardises_weights_as_timm_0_4(released, tmp_path) -> None:
+    """isl-org/DPT pins timm 0.4.5, whose StdConv2dSame divides by std + 1e-5 (biased std); timm's current one and
+    transformers' BiT divide by sqrt(var + 1e-8)."""
+    path = save_released(released["vitb_rn50_384"][1], tmp_path / "dpt_hybrid-midas-501f0c75.pt")
+    model = convert_checkpoint("dpt-isl", path, **TINY_OURS["vitb_rn50_384"]).model
+    assert model.config.hybrid_weight_standardization == "std_plus_eps"
+    stem = model.encoder.backbone.patch_embed.backbone.stem.conv
+    convs = [m for m in model.encoder.backbone.patch_embed.backbone.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 52 and all(type(m) is type(stem) and m.eps == 1e-5 for m in convs)
+    image = torch.rand(1, 3, 32, 34)
+    weight = stem.weight
+    mean, std = weight.mean(dim=(1, 2, 3), keepdim=True), weight.std(dim=(1, 2, 3), keepdim=True, unbiased=False)
+    padded = F.pad(image, (2, 3, 2, 3))  # TF "same" for 7x7 / 2 on 32x34: 5 rows and 5 columns, the odd one after
+    expected = F.conv2d(padded, (weight - mean) / (std + 1e-5), stride=2)
+    torch.testing.assert_close(stem(image), expected)
+    transformers_like = convert_checkpoint(
+        "dpt-isl", path, **TINY_OURS["vitb_rn50_384"], hybrid_weight_standardization="sqrt_var_plus_eps"
+    ).model
+    torch.testing.assert_close(
+        transformers_like.encoder.backbone.patch_embed.backbone.stem.conv(image),
+        F.conv2d(padded, (weight - mean) / (weight.var(dim=(1, 2, 3), keepdim=True, unbiased=False) + 1e-8).sqrt(),
+                 stride=2),
+    )
 
 
 @pytest.mark.parametrize("variant", sorted(PRESETS))
@@ -238,17 +266,18 @@ def test_defaults_are_the_released_graph_and_earlier_configs_keep_their_behaviou
     torch.testing.assert_close(depth, 1.0 / (kitti.metric_scale * disparity + kitti.metric_shift))
     assert depth.max() > 80.0  # the KITTI model's far range reaches 1 / 0.00579 = 172.7 m, as released
 
-    # A config saved before the two fields existed: clipped, antialiased and clamped, as it was.
+    # A config saved before the three fields existed: clipped, antialiased and clamped, as it was.
     unclipped.config.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["clip_depth"] is False and saved["plain_interpolation"] is True
     loaded = AutoConfig.from_pretrained(tmp_path)
     assert (loaded.clip_depth, loaded.plain_interpolation) == (False, True)
-    for field in ("clip_depth", "plain_interpolation"):
+    for field in ("clip_depth", "plain_interpolation", "hybrid_weight_standardization"):
         del saved[field]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     earlier = AutoConfig.from_pretrained(tmp_path)
     assert earlier.clip_depth and not earlier.plain_interpolation
+    assert earlier.hybrid_weight_standardization == "sqrt_var_plus_eps"
     assert earlier.image_processor_kwargs()["antialias"] and earlier.image_processor_kwargs()["clamp_bicubic"]
     clipped = DptForDepthEstimation(earlier).eval()
     clipped.load_state_dict(relative.state_dict())

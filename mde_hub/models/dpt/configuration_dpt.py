@@ -9,8 +9,14 @@ from huggingface_hub.dataclasses import strict
 from ..configuration_utils import BackboneDepthConfig
 
 READOUT_TYPES = ("ignore", "add", "project")
-# What a saved config that lacks these fields did: clip metric depth, antialias and clamp when resizing.
-EARLIER_BEHAVIOUR = {"clip_depth": True, "plain_interpolation": False}
+# What a saved config that lacks these fields did: clip metric depth, antialias and clamp when resizing, standardise
+# the hybrid's conv weights as timm's current version.
+EARLIER_BEHAVIOUR = {
+    "clip_depth": True,
+    "plain_interpolation": False,
+    "hybrid_weight_standardization": "sqrt_var_plus_eps",
+}
+WEIGHT_STANDARDIZATIONS = ("std_plus_eps", "sqrt_var_plus_eps")
 LOSS_TYPES = ("ssi", "silog")
 
 # Inverse-depth constants of the released fine-tuned checkpoints (DPT:run_monodepth.py): depth = 1 / (s * out + t).
@@ -43,6 +49,10 @@ class DptConfig(BackboneDepthConfig):
         then the raw ResNet stage outputs.
     backbone_out_indices (`list[int]`, defaults to [0, 1, 8, 11]): 0-indexed hooks. Hybrid: two ResNet stages, then two
         ViT blocks; otherwise four ViT blocks ([5, 11, 17, 23] for DPT-Large, [2, 5, 8, 11] for DPT-Base).
+    hybrid_weight_standardization (`str`, defaults to "std_plus_eps"): how the hybrid's ResNet standardises its conv
+        weights. "std_plus_eps": (w - mean) / (std + 1e-5), timm 0.4.5's, which isl-org/DPT pins and its released
+        weights run with. "sqrt_var_plus_eps": (w - mean) / sqrt(var + 1e-8), timm's current one and transformers'
+        BiT (what `dpt-transformers` conversions reproduce, and what a saved config without this field loads with).
     layer_norm_eps (`float`, defaults to 1e-6): epsilon of the ViT's LayerNorms (timm's; transformers' DPT uses 1e-12).
     readout_type (`str`, defaults to "project"): how the class token enters the other tokens: "ignore" (dropped),
         "add" (added to each), "project" (concatenated to each, then Linear(2D -> D) + GELU).
@@ -90,6 +100,7 @@ class DptConfig(BackboneDepthConfig):
     image_size: int = 384
     inference_size: list[int] | tuple[int, ...] | None = (480, 640)
     is_hybrid: bool = True
+    hybrid_weight_standardization: str = "std_plus_eps"
     backbone_out_indices: list[int] | tuple[int, ...] = (0, 1, 8, 11)
     layer_norm_eps: float = 1e-6
     readout_type: str = "project"
@@ -109,7 +120,7 @@ class DptConfig(BackboneDepthConfig):
 
     @classmethod
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "DptConfig":
-        # Configs saved before `clip_depth` and `plain_interpolation` existed keep the behaviour they were saved with.
+        # Configs saved before the fields of EARLIER_BEHAVIOUR existed keep the behaviour they were saved with.
         return super().from_dict({**EARLIER_BEHAVIOUR, **config_dict}, **kwargs)
 
     def __post_init__(self, **kwargs: Any) -> None:
@@ -131,6 +142,11 @@ class DptConfig(BackboneDepthConfig):
             raise ValueError(f"The ViT block hooks must be strictly increasing; got {self.backbone_out_indices}.")
         if self.is_hybrid and not 0 <= self.backbone_out_indices[0] < self.backbone_out_indices[1] <= 2:
             raise ValueError(f"Hybrid hooks start with two increasing ResNet stages in 0..2; got {self.backbone_out_indices}.")
+        if self.hybrid_weight_standardization not in WEIGHT_STANDARDIZATIONS:
+            raise ValueError(
+                f"hybrid_weight_standardization must be one of {WEIGHT_STANDARDIZATIONS}; "
+                f"got {self.hybrid_weight_standardization!r}."
+            )
         if self.readout_type not in READOUT_TYPES:
             raise ValueError(f"readout_type must be one of {READOUT_TYPES}; got {self.readout_type!r}.")
         if self.loss_type not in LOSS_TYPES:

@@ -4,7 +4,10 @@ Both the plain ViT and the hybrid (BiT ResNet-50 + ViT) kinds convert exactly: t
 ResNetV2 with weight-standardised "same"-padded convs and the same parameter layout, and its ViT is timm's ViT with
 separate query/key/value projections, which are concatenated into timm's fused `qkv`. The hybrid's first two
 `reassemble_factors` are never used (those levels are the ResNet stages) and may be anything: `Intel/dpt-hybrid-midas`
-has [1, 1, 1, 0.5], as transformers' conversion script writes it. The converted model is
+has [1, 1, 1, 0.5], as transformers' conversion script writes it. transformers' BiT standardises its conv weights by
+sqrt(var + 1e-8), as timm's current ResNetV2, so the converted hybrid does too (`hybrid_weight_standardization=
+"sqrt_var_plus_eps"`); isl-org/DPT's own code (timm 0.4.5) divides by std + 1e-5, which `dpt-isl` conversions use,
+and which moves the output by about 5e-4 of its range. The converted model is
 `depth_estimation_type="relative"` by default: transformers' checkpoints output MiDaS's relative inverse depth,
 which is exactly our raw output. Pass `depth_estimation_type="metric"` (and the `metric_scale`/`metric_shift` of the
 checkpoint's fine-tuning) for a metric checkpoint. Only the deepest fusion block's unused skip unit is dropped.
@@ -138,6 +141,7 @@ def dpt_config_from_transformers(hf_config: DPTConfig, **overrides: Any) -> DptC
         "image_size": image_size,
         "inference_size": None,  # the MiDaS-trained checkpoints run at image_size x image_size
         "is_hybrid": hf_config.is_hybrid,
+        "hybrid_weight_standardization": "sqrt_var_plus_eps",  # transformers' BiT: (w - mean) / sqrt(var + 1e-8)
         "backbone_out_indices": out_indices,
         "layer_norm_eps": hf_config.layer_norm_eps,
         "readout_type": hf_config.readout_type,

@@ -1,6 +1,7 @@
 """Convert isl-org/DPT's released monocular depth weights to mde-hub's DPT.
 
-The four released `.pt` files are PyTorch state dicts of the authors' `DPTDepthModel` (timm 0.4.5 inside):
+The four released `.pt` files are PyTorch state dicts of the authors' `DPTDepthModel` (timm 0.4.5 inside, whose
+weight standardisation the hybrid presets reproduce, see `DptConfig.hybrid_weight_standardization`):
 `dpt_hybrid-midas-501f0c75.pt` and `dpt_large-midas-2f21e586.pt` (MiDaS-trained, relative inverse depth),
 `dpt_hybrid_nyu-2ce69ec7.pt` and `dpt_hybrid_kitti-cb926ef4.pt` (fine-tuned, metric depth through
 1 / (scale * out + shift)). A file may also wrap the state in `{"model": ..., "optimizer": ...}` (what the authors'
@@ -174,5 +175,7 @@ def convert_dpt_isl_checkpoint(
         "multiples of 32 with cv2.INTER_CUBIC, mean = std = 0.5, bicubic interpolation of the output to the image size).",
         "Dropped, never run: timm's ImageNet classifier head and the deepest fusion block's skip unit.",
     ]
+    if config.is_hybrid and config.hybrid_weight_standardization == "std_plus_eps":
+        notes.append("The ResNet-50 standardises its conv weights as the authors' timm 0.4.5: (w - mean) / (std + 1e-5).")
     return ConversionResult(model.eval(), source=f"isl-org/DPT {variant} ({os.path.basename(path)})",
                             skipped=skipped, notes=notes)
