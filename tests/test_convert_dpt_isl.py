@@ -235,23 +235,24 @@ def test_the_variant_comes_from_the_name_or_the_option_and_must_fit_the_weights(
 
 def test_post_processing_is_run_monodepths(released, tmp_path) -> None:
     """run_monodepth.py: the metric map at the network's resolution (DPTDepthModel.forward), then plain bicubic
-    F.interpolate to the image size; images are resized by plain bicubic (cv2.INTER_CUBIC) interpolation."""
+    F.interpolate to the image size; images are resized by OpenCV's INTER_CUBIC (here at a scale where it equals
+    torch's bicubic: OpenCV rounds its source positions to float32, exactly at a scale of 4/5)."""
     path = save_released(released["vitb_rn50_384"][1], tmp_path / "dpt_hybrid_nyu-2ce69ec7.pt")
     model = convert_checkpoint("dpt-isl", path, **TINY_OURS["vitb_rn50_384"], inference_size=[64, 96]).model
-    image = np.random.default_rng(0).integers(0, 256, (80, 100, 3), dtype=np.uint8)  # 80x100 -> 64x96 ("minimal")
+    image = np.random.default_rng(0).integers(0, 256, (80, 120, 3), dtype=np.uint8)  # 80x120 -> 64x96 ("minimal")
     predictor = DepthPredictor.from_model(model, name="dpt_hybrid_nyu")
     rgb = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
     pixels = (F.interpolate(rgb, size=(64, 96), mode="bicubic", align_corners=False) - 0.5) / 0.5
     torch.testing.assert_close(predictor.processor(image)["pixel_values"], pixels)
     with torch.no_grad():
         depth = model(pixel_values=pixels).predicted_depth
-    expected = F.interpolate(depth[:, None], size=(80, 100), mode="bicubic", align_corners=False)[0, 0]
+    expected = F.interpolate(depth[:, None], size=(80, 120), mode="bicubic", align_corners=False)[0, 0]
     np.testing.assert_allclose(predictor.predict(image).values, expected.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_defaults_are_the_released_graph_and_earlier_configs_keep_their_behaviour(tmp_path) -> None:
     kitti = DptConfig.kitti()
-    assert not kitti.clip_depth and kitti.plain_interpolation
+    assert not kitti.clip_depth and kitti.reference_resizing
     processor_kwargs = kitti.image_processor_kwargs()
     assert processor_kwargs["antialias"] is False and processor_kwargs["clamp_bicubic"] is False
     torch.manual_seed(0)
@@ -269,14 +270,14 @@ def test_defaults_are_the_released_graph_and_earlier_configs_keep_their_behaviou
     # A config saved before the three fields existed: clipped, antialiased and clamped, as it was.
     unclipped.config.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["clip_depth"] is False and saved["plain_interpolation"] is True
+    assert saved["clip_depth"] is False and saved["reference_resizing"] is True
     loaded = AutoConfig.from_pretrained(tmp_path)
-    assert (loaded.clip_depth, loaded.plain_interpolation) == (False, True)
-    for field in ("clip_depth", "plain_interpolation", "hybrid_weight_standardization"):
+    assert (loaded.clip_depth, loaded.reference_resizing) == (False, True)
+    for field in ("clip_depth", "reference_resizing", "hybrid_weight_standardization"):
         del saved[field]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     earlier = AutoConfig.from_pretrained(tmp_path)
-    assert earlier.clip_depth and not earlier.plain_interpolation
+    assert earlier.clip_depth and not earlier.reference_resizing
     assert earlier.hybrid_weight_standardization == "sqrt_var_plus_eps"
     assert earlier.image_processor_kwargs()["antialias"] and earlier.image_processor_kwargs()["clamp_bicubic"]
     clipped = DptForDepthEstimation(earlier).eval()
@@ -284,4 +285,4 @@ def test_defaults_are_the_released_graph_and_earlier_configs_keep_their_behaviou
     with torch.no_grad():
         torch.testing.assert_close(clipped(pixel_values=pixels).predicted_depth, depth.clamp(max=80.0))
     shipped = AutoConfig.from_pretrained(Path(__file__).parent.parent / "checkpoints" / "dpt-vit-tiny-mix-scratch")
-    assert shipped.clip_depth and not shipped.plain_interpolation
+    assert shipped.clip_depth and not shipped.reference_resizing

@@ -13,7 +13,7 @@ READOUT_TYPES = ("ignore", "add", "project")
 # the hybrid's conv weights as timm's current version.
 EARLIER_BEHAVIOUR = {
     "clip_depth": True,
-    "plain_interpolation": False,
+    "reference_resizing": False,
     "hybrid_weight_standardization": "sqrt_var_plus_eps",
 }
 WEIGHT_STANDARDIZATIONS = ("std_plus_eps", "sqrt_var_plus_eps")
@@ -73,9 +73,9 @@ class DptConfig(BackboneDepthConfig):
         not (`DPTDepthModel.forward`): the NYU model's depth stays below 1 / 0.1378 = 7.26 m by construction, the KITTI
         model's reaches 1 / 0.00579 = 172.7 m (evaluation protocols clip predictions themselves). A saved config without
         this field (written before it existed) loads with True, its earlier behaviour.
-    plain_interpolation (`bool`, defaults to True): the image processor resizes images and predictions by plain
-        bicubic interpolation, as `run_monodepth.py` does (`cv2.INTER_CUBIC` for the image, `F.interpolate` for the
-        prediction): no antialiasing when shrinking, no clamping of the overshoot. False: antialiased when shrinking
+    reference_resizing (`bool`, defaults to True): the image processor resizes as `run_monodepth.py` does: the image
+        by OpenCV's `INTER_CUBIC` exactly (`resample="opencv_bicubic"`, in float64), the prediction by bicubic
+        `F.interpolate`, neither antialiased nor clamped. False: torch's bicubic for both, antialiased when shrinking
         and clamped at 0 (mde-hub's earlier processing; what a saved config without this field loads with).
     loss_type (`str`, defaults to "silog" for metric and "ssi" for relative models):
         "ssi": MiDaS's scale- and shift-invariant trimmed MAE + gradient matching on disparity (pre-training loss):
@@ -110,7 +110,7 @@ class DptConfig(BackboneDepthConfig):
     metric_scale: float = NYU_METRIC_SCALE
     metric_shift: float = NYU_METRIC_SHIFT
     clip_depth: bool = False
-    plain_interpolation: bool = True
+    reference_resizing: bool = True
     loss_type: str | None = None
     gradient_matching_weight: float = 0.5
     gradient_matching_scales: int = 4
@@ -239,10 +239,10 @@ class DptConfig(BackboneDepthConfig):
             "size": {"height": height, "width": width},
             "keep_aspect_ratio": True,
             "ensure_multiple_of": 32,
-            "resample": "bicubic",
+            "resample": "opencv_bicubic" if self.reference_resizing else "bicubic",
             "image_mean": (0.5, 0.5, 0.5),
             "image_std": (0.5, 0.5, 0.5),
             "depth_resample": "bicubic",
-            "antialias": not self.plain_interpolation,
-            "clamp_bicubic": not self.plain_interpolation,
+            "antialias": not self.reference_resizing,
+            "clamp_bicubic": not self.reference_resizing,
         }

@@ -36,11 +36,12 @@ Choices where the paper, the reference code (isl-org/DPT) and ../shared/docs/MOD
   weights' own graph): (w - mean) / (std + 1e-5). timm's current hybrid and transformers' BiT use
   (w - mean) / sqrt(var + 1e-8), a slightly different function (`hybrid_weight_standardization`).
 * Defaults are the released graphs as `run_monodepth.py` runs them: metric depth is not clipped (`clip_depth=False`;
-  the KITTI model's reaches 172.7 m), and images and predictions are resized by plain bicubic interpolation
-  (`plain_interpolation=True`: OpenCV's INTER_CUBIC equals `F.interpolate` without antialiasing, overshoot kept).
-  Configs saved before these fields existed load with the earlier behaviour (clipped; antialiased when shrinking,
-  bicubic clamped at 0; timm's current weight standardisation). `run_monodepth.py`'s x256 (KITTI) and x1000 (NYU) before writing 16-bit PNGs are that file
-  encoding, not part of the depth.
+  the KITTI model's reaches 172.7 m); the image is resized by OpenCV's INTER_CUBIC exactly (float32-rounded source
+  positions, float64 sums; torch's bicubic differs by up to 4e-5 on non-integer scales) and the prediction by bicubic
+  `F.interpolate`, neither antialiased nor clamped (`reference_resizing=True`). Configs saved before these fields
+  existed load with the earlier behaviour (clipped; torch's bicubic, antialiased when shrinking, clamped at 0; timm's
+  current weight standardisation). `run_monodepth.py`'s x256 (KITTI) and x1000 (NYU) before writing 16-bit PNGs are
+  that file encoding, not part of the depth.
 * Released weights (isl-org/DPT's `.pt` files) convert with `convert_dpt_isl.convert_dpt_isl_checkpoint`; their
   ImageNet classifier head (`pretrained.model.head`) and the deepest fusion block's skip unit, never run, are dropped.
 """
