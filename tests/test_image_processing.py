@@ -150,6 +150,10 @@ def test_opencv_bicubic_is_cv2_inter_cubic() -> None:
     image = np.random.default_rng(0).integers(0, 256, (3, 1242, 3), dtype=np.uint8)
     pixels = processor(image)["pixel_values"]
     assert pixels.dtype == torch.float32 and pixels.shape == (1, 3, 3, 1280)
+    # 8-bit values enter as k / 255 in float64, as cv2.imread(...) / 255.0, even when given as float32 k / 255
+    as_opencv = resize_maps(torch.from_numpy(image / 255.0).permute(2, 0, 1)[None], (3, 1280), "opencv_bicubic")
+    assert torch.equal(pixels, as_opencv.float())
+    assert torch.equal(processor(torch.from_numpy(image).permute(2, 0, 1) / 255)["pixel_values"], pixels)
 
 
 def test_save_and_load_round_trip(tmp_path) -> None:

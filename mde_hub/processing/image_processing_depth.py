@@ -62,6 +62,14 @@ def resize_like_opencv(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tenso
     return maps
 
 
+def widen_like_opencv(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] as float64, 8-bit values k / 255 exactly as OpenCV pipelines compute them (`cv2.imread(path) /
+    255.0`) rather than their float32 roundings; other values (16-bit, float images) are only widened."""
+    rgb = rgb.double()
+    levels = torch.round(rgb * 255)
+    return levels / 255 if bool(((rgb * 255 - levels).abs() < 1e-3).all()) else rgb
+
+
 def resize_maps(
     maps: torch.Tensor, size: tuple[int, int], mode: str, antialias: bool = True, clamp_bicubic: bool = True
 ) -> torch.Tensor:
@@ -100,7 +108,8 @@ class DepthImageProcessor(BaseImageProcessor):
         ensure_multiple_of: round each output side to the nearest multiple of this (applies also when
             `do_resize` is False).
         resample: interpolation for images: "bilinear", "bicubic", "nearest", or "opencv_bicubic" (OpenCV's
-            `INTER_CUBIC` exactly, as DPT's `run_monodepth.py`: computed in float64, never antialiased or clamped).
+            `INTER_CUBIC` exactly, as DPT's `run_monodepth.py`: an 8-bit image becomes k / 255 in float64 and is
+            resized and normalised in float64, never antialiased or clamped).
         do_normalize, image_mean, image_std: per-channel normalisation of the [0, 1] RGB values.
         depth_resample: interpolation used to bring `predicted_depth` to the requested size in
             `post_process_depth_estimation` ("bilinear" never overshoots; "bicubic" matches transformers).
@@ -163,7 +172,7 @@ class DepthImageProcessor(BaseImageProcessor):
     def _prepare_image(self, image: ImageLike) -> torch.Tensor:
         rgb = to_rgb_tensor(image)
         if self.resample == "opencv_bicubic":  # as OpenCV-based pipelines, in float64 until the network's input
-            rgb = rgb.double()
+            rgb = widen_like_opencv(rgb)
         size = self.output_size(*rgb.shape[-2:])
         rgb = resize_maps(rgb[None], size, self.resample, self.antialias, self.clamp_bicubic)[0]
         if self.do_normalize:
