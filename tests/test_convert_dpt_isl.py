@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from test_dpt import randomised
 from transformers import AutoConfig, DPTConfig, DPTForDepthEstimation
 
 from mde_hub.inference.predictor import DepthPredictor
@@ -70,18 +71,6 @@ _RENAMES = [
     (r"head\.head\.([024])\.(\w+)", r"scratch.output_conv.\1.\2"),
 ]
 _QKV = re.compile(r"dpt\.encoder\.layer\.(\d+)\.attention\.attention\.(query|key|value)\.(\w+)")
-
-
-def randomised(model: DPTForDepthEstimation, seed: int = 0) -> DPTForDepthEstimation:
-    """O(1) random weights (transformers' own initialisation makes the ReLU head mostly 0)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            std = parameter[0].numel() ** -0.5 if parameter.ndim > 1 else 0.1
-            offset = 1.0 if "norm" in name and name.endswith("weight") else 0.0
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * std + offset)
-        model.head.head[4].bias.fill_(0.1)
-    return model.eval()
 
 
 def tiny_hf_model(backbone: str, seed: int = 0) -> DPTForDepthEstimation:

@@ -168,8 +168,11 @@ def convert_dpt_isl_checkpoint(
             f"wrong shapes {sorted(wrong)[:8]}."
         )
     model.load_state_dict(converted, strict=True, assign=True)
-    skipped += [f"{key}: never run by DPT (timm's ImageNet classifier or the deepest fusion block's skip unit)"
-                for key in dropped]
+    skipped += [
+        f"{key}: " + ("timm's ImageNet classifier" if _CLASSIFIER.fullmatch(key) else "the deepest fusion block's "
+                      "skip unit") + ", never run by DPT"
+        for key in dropped
+    ]
     notes = [
         f"isl-org/DPT {variant}: {_NOTES[variant]}, as run_monodepth.py runs it (keep-aspect 'minimal' resize to "
         "multiples of 32 with cv2.INTER_CUBIC, mean = std = 0.5, bicubic interpolation of the output to the image size).",
