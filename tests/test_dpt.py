@@ -58,6 +58,35 @@ def test_converted_transformers_model_predicts_the_same(readout_type: str) -> No
     torch.testing.assert_close(predicted, expected, rtol=1e-5, atol=1e-5)
 
 
+def test_converts_the_hybrid_as_intel_dpt_hybrid_midas_configures_it() -> None:
+    """Intel/dpt-hybrid-midas's config.json, as transformers' convert_dpt_hybrid_to_pytorch.py writes it (BiT
+    ResNet-50 with "same" padding, hooks [2, 5, 8, 11] of which the first two are never used, reassemble_factors
+    [1, 1, 1, 0.5] of which the first two are never used), with the ViT and the decoder made tiny."""
+    released = dict(
+        embedding_type="hybrid", is_hybrid=True, backbone_out_indices=[2, 5, 8, 11], neck_ignore_stages=[0, 1],
+        reassemble_factors=[1, 1, 1, 0.5], readout_type="project", use_batch_norm_in_fusion_residual=False,
+        patch_size=16, num_labels=150, num_hidden_layers=12, qkv_bias=True, layer_norm_eps=1e-12, hidden_act="gelu",
+        backbone_config={"model_type": "bit", "global_padding": "same", "layer_type": "bottleneck", "depths": [3, 4, 9],
+                         "out_features": ["stage1", "stage2", "stage3"], "embedding_dynamic_padding": True},
+    )
+    tiny = dict(hidden_size=32, num_attention_heads=2, intermediate_size=64, image_size=64, fusion_hidden_size=16,
+                neck_hidden_sizes=[256, 512, 32, 32], backbone_featmap_shape=[1, 1024, 4, 4])
+    torch.manual_seed(0)
+    hf_model = randomised(DPTForDepthEstimation(DPTConfig(**released, **tiny)))
+    model = convert_dpt_from_transformers(hf_model)
+    assert list(model.config.backbone_out_indices) == [0, 1, 8, 11] and model.config.is_hybrid
+    pixels = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = hf_model(pixel_values=pixels).predicted_depth
+        predicted = model(pixel_values=pixels).predicted_depth
+    assert (expected > 0).float().mean() > 0.1
+    torch.testing.assert_close(predicted, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"reassemble_factors\[2:\]"):
+        dpt_config_from_transformers(DPTConfig(**{**released, **tiny, "reassemble_factors": [1, 1, 2, 0.5]}))
+    with pytest.raises(ValueError, match="not 4, 2, 1, 0.5"):
+        dpt_config_from_transformers(DPTConfig(**SMALL_HF, reassemble_factors=[1, 1, 1, 0.5]))
+
+
 def test_converter_rejects_what_is_not_the_papers_model() -> None:
     with pytest.raises(ValueError, match="add_projection"):
         dpt_config_from_transformers(DPTConfig(**SMALL_HF, add_projection=True))
@@ -70,7 +99,7 @@ def test_converter_rejects_what_is_not_the_papers_model() -> None:
 def test_metric_depth_is_the_fixed_inverse_of_the_relative_output() -> None:
     relative = build(depth_estimation_type="relative")
     kitti = {key: getattr(DptConfig.kitti(), key) for key in ("metric_scale", "metric_shift", "max_depth")}
-    for metric_config in (DptConfig.tiny(), DptConfig.tiny(**kitti)):
+    for metric_config in (DptConfig.tiny(), DptConfig.tiny(**kitti), DptConfig.tiny(**kitti, clip_depth=True)):
         metric = DptForDepthEstimation(metric_config).eval()
         metric.load_state_dict(relative.state_dict())
         pixels = torch.rand(2, 3, 64, 96)
@@ -78,9 +107,9 @@ def test_metric_depth_is_the_fixed_inverse_of_the_relative_output() -> None:
             disparity = relative(pixel_values=pixels).predicted_depth
             depth = metric(pixel_values=pixels).predicted_depth
         c = metric.config
-        by_hand = (1.0 / (c.metric_scale * disparity + c.metric_shift).clamp(min=1e-8)).clamp(c.min_depth, c.max_depth)
-        torch.testing.assert_close(depth, by_hand)
-        assert disparity.min() >= 0 and depth.max() <= c.max_depth
+        by_hand = 1.0 / (c.metric_scale * disparity + c.metric_shift).clamp(min=1e-8)
+        torch.testing.assert_close(depth, by_hand.clamp(c.min_depth, c.max_depth) if c.clip_depth else by_hand)
+        assert disparity.min() >= 0 and depth.max() <= (c.max_depth if c.clip_depth else 1 / c.metric_shift)
     assert metric.config.max_depth == 80.0 and torch.all(depth == 80.0)  # KITTI: 1 / 0.00579 = 173 m clips to 80 m
 
 

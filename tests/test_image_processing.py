@@ -11,6 +11,7 @@ import torch
 
 from mde_hub import DepthImageProcessor
 from mde_hub.data.images import load_image, to_rgb_tensor
+from mde_hub.processing.image_processing_depth import resize_maps
 
 NO_RESIZE = dict(do_resize=False, do_normalize=False)
 
@@ -130,6 +131,29 @@ def test_post_processing_resizes_to_each_target_size() -> None:
     step[:, :, 4:] = 10.0
     bicubic = DepthImageProcessor(depth_resample="bicubic").post_process_depth_estimation({"predicted_depth": step}, [(16, 16)])
     assert bicubic[0]["predicted_depth"].min() >= 0.0  # bicubic overshoot never gives negative depth
+
+
+def test_opencv_bicubic_is_cv2_inter_cubic() -> None:
+    """Values of cv2.resize(src, (1280, 3), interpolation=cv2.INTER_CUBIC) for a float64 3x1242 src (OpenCV 5.1.0;
+    the generic cubic resize is unchanged since 4.x): OpenCV rounds source positions to float32, so at ~1200 px
+    torch's bicubic is off by ~4e-5 while "opencv_bicubic" is exact."""
+    source = torch.from_numpy(np.sin(np.arange(1242) * 0.7))[None, None].expand(1, 3, 3, 1242)
+    columns = [0, 1, 639, 1110, 1179, 1180, 1244, 1279]
+    cv2_values = [-0.006960471878384129, 0.6113683644694055, 0.456827773259578, -0.05207548791704503,
+                  0.3162453572733468, -0.3439352984976956, 0.13809481378347685, 1.0009679861440743]
+    resized = resize_maps(source, (3, 1280), "opencv_bicubic", antialias=True, clamp_bicubic=True)
+    assert resized.dtype == torch.float64 and resized.shape == (1, 3, 3, 1280)
+    np.testing.assert_allclose(resized[0, :, :, columns].numpy(), np.broadcast_to(cv2_values, (3, 3, 8)), atol=1e-12)
+    plain = resize_maps(source, (3, 1280), "bicubic", antialias=False, clamp_bicubic=False)
+    assert abs(plain[0, 0, 0, 1110].item() - cv2_values[3]) > 3e-5
+    processor = DepthImageProcessor(size={"height": 3, "width": 1280}, resample="opencv_bicubic", do_normalize=False)
+    image = np.random.default_rng(0).integers(0, 256, (3, 1242, 3), dtype=np.uint8)
+    pixels = processor(image)["pixel_values"]
+    assert pixels.dtype == torch.float32 and pixels.shape == (1, 3, 3, 1280)
+    # 8-bit values enter as k / 255 in float64, as cv2.imread(...) / 255.0, even when given as float32 k / 255
+    as_opencv = resize_maps(torch.from_numpy(image / 255.0).permute(2, 0, 1)[None], (3, 1280), "opencv_bicubic")
+    assert torch.equal(pixels, as_opencv.float())
+    assert torch.equal(processor(torch.from_numpy(image).permute(2, 0, 1) / 255)["pixel_values"], pixels)
 
 
 def test_save_and_load_round_trip(tmp_path) -> None:

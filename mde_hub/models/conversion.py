@@ -38,6 +38,7 @@ class ConversionResult:
 
 CONVERTERS: dict[str, str] = {
     "densedepth-keras": "mde_hub.models.densedepth.convert_densedepth_keras:convert_densedepth_keras",
+    "dpt-isl": "mde_hub.models.dpt.convert_dpt_isl:convert_dpt_isl_checkpoint",
     "dpt-transformers": "mde_hub.models.dpt.convert_dpt_from_transformers:convert_dpt_checkpoint",
     "bts": "mde_hub.models.bts.convert_bts_from_release:convert_bts_release",
     "adabins": "mde_hub.models.adabins.convert_adabins_from_release:convert_adabins_release",

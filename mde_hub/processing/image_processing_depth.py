@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers.feature_extraction_utils import BatchFeature
@@ -24,7 +25,7 @@ from ..data.images import ImageLike, to_depth_tensor, to_rgb_tensor
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_INTERPOLATION_MODES = ("nearest", "bilinear", "bicubic")
+_INTERPOLATION_MODES = ("nearest", "bilinear", "bicubic", "opencv_bicubic")
 
 
 def _check_mode(name: str, mode: str) -> None:
@@ -32,15 +33,66 @@ def _check_mode(name: str, mode: str) -> None:
         raise ValueError(f"{name} must be one of {_INTERPOLATION_MODES}; got {mode!r}.")
 
 
-def resize_maps(maps: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
-    """Resize (N, C, H, W) maps; bilinear/bicubic antialias when shrinking, and bicubic is clamped at 0 below."""
+def _opencv_cubic_taps(source: int, target: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source indices and weights, each (target, 4), of OpenCV's INTER_CUBIC along one axis: the source position
+    (i + 0.5) * scale - 0.5 rounded to float32, its fraction and the a = -0.75 kernel evaluated in float32, the
+    border pixels repeated."""
+    scale = 1.0 / (target / source)
+    position = ((np.arange(target) + 0.5) * scale - 0.5).astype(np.float32)
+    start = np.floor(position)
+    t = position - start
+    one, a = np.float32(1.0), np.float32(-0.75)
+    first = ((a * (t + one) - 5 * a) * (t + one) + 8 * a) * (t + one) - 4 * a
+    second = ((a + 2) * t - (a + 3)) * t * t + one
+    third = ((a + 2) * (one - t) - (a + 3)) * (one - t) * (one - t) + one
+    weights = np.stack([first, second, third, one - first - second - third], axis=1)
+    indices = np.clip(start.astype(np.int64)[:, None] + np.arange(-1, 3), 0, source - 1)
+    return torch.from_numpy(indices), torch.from_numpy(weights.astype(np.float64))
+
+
+def resize_like_opencv(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """`cv2.resize(..., interpolation=cv2.INTER_CUBIC)` of float64 images (no antialiasing; rows, then columns, as
+    OpenCV's passes), computed in float64: (N, C, H, W) float64 maps."""
+    maps = maps.double()
+    for dim, target in ((-1, size[1]), (-2, size[0])):
+        indices, weights = _opencv_cubic_taps(maps.shape[dim], target)
+        shape = (target, 1) if dim == -2 else (target,)
+        resized = torch.zeros(())
+        for tap in range(4):
+            resized = resized + maps.index_select(dim, indices[:, tap]) * weights[:, tap].reshape(shape)
+        maps = resized
+    return maps
+
+
+def widen_like_opencv(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] as float64, 8-bit values k / 255 exactly as OpenCV pipelines compute them (`cv2.imread(path) /
+    255.0`) rather than their float32 roundings; other values (16-bit, float images) are only widened."""
+    rgb = rgb.double()
+    levels = torch.round(rgb * 255)
+    return levels / 255 if bool(((rgb * 255 - levels).abs() < 1e-3).all()) else rgb
+
+
+def resize_maps(
+    maps: torch.Tensor, size: tuple[int, int], mode: str, antialias: bool = True, clamp_bicubic: bool = True
+) -> torch.Tensor:
+    """Resize (N, C, H, W) maps (pixel centres aligned, `align_corners=False`).
+
+    `antialias`: bilinear/bicubic antialias when shrinking. `clamp_bicubic`: bicubic overshoot is clamped at 0 below
+    when the maps are non-negative. With both False this is plain `F.interpolate`, whose bicubic (a = -0.75, border
+    pixels repeated) is OpenCV's `INTER_CUBIC` up to where OpenCV rounds source positions to float32; "opencv_bicubic"
+    is OpenCV's exactly (`resize_like_opencv`, float64 out; never antialiased or clamped).
+    """
     if tuple(maps.shape[-2:]) == tuple(size):
         return maps
     if mode == "nearest":
         return F.interpolate(maps, size=size, mode="nearest-exact")
+    if mode == "opencv_bicubic":
+        return resize_like_opencv(maps, size)
     shrinking = size[0] < maps.shape[-2] or size[1] < maps.shape[-1]
-    resized = F.interpolate(maps, size=size, mode=mode, align_corners=False, antialias=shrinking)
-    return resized.clamp_min(0.0) if mode == "bicubic" and bool((maps >= 0).all()) else resized
+    resized = F.interpolate(maps, size=size, mode=mode, align_corners=False, antialias=antialias and shrinking)
+    if clamp_bicubic and mode == "bicubic" and bool((maps >= 0).all()):
+        return resized.clamp_min(0.0)
+    return resized
 
 
 def _round_to_multiple(value: float, multiple: int) -> int:
@@ -57,10 +109,15 @@ class DepthImageProcessor(BaseImageProcessor):
             to 1, as DPT/MiDaS do, instead of stretching.
         ensure_multiple_of: round each output side to the nearest multiple of this (applies also when
             `do_resize` is False).
-        resample: interpolation for images: "bilinear", "bicubic" or "nearest".
+        resample: interpolation for images: "bilinear", "bicubic", "nearest", or "opencv_bicubic" (OpenCV's
+            `INTER_CUBIC` exactly, as DPT's `run_monodepth.py`: an 8-bit image becomes k / 255 in float64 and is
+            resized and normalised in float64, never antialiased or clamped).
         do_normalize, image_mean, image_std: per-channel normalisation of the [0, 1] RGB values.
         depth_resample: interpolation used to bring `predicted_depth` to the requested size in
             `post_process_depth_estimation` ("bilinear" never overshoots; "bicubic" matches transformers).
+        antialias: antialias bilinear/bicubic resizes that shrink (images and predictions). False resizes as
+            OpenCV's `cv2.resize` and `F.interpolate`'s defaults do (DPT's `run_monodepth.py`).
+        clamp_bicubic: clamp the overshoot of bicubic resizes of non-negative maps (images, predictions) at 0.
     """
 
     model_input_names = ["pixel_values"]
@@ -76,6 +133,8 @@ class DepthImageProcessor(BaseImageProcessor):
         image_mean: Sequence[float] = IMAGENET_MEAN,
         image_std: Sequence[float] = IMAGENET_STD,
         depth_resample: str = "bilinear",
+        antialias: bool = True,
+        clamp_bicubic: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -97,6 +156,8 @@ class DepthImageProcessor(BaseImageProcessor):
         self.image_mean = list(image_mean)
         self.image_std = list(image_std)
         self.depth_resample = depth_resample
+        self.antialias = bool(antialias)
+        self.clamp_bicubic = bool(clamp_bicubic)
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """The (height, width) the model sees for an input of the given size."""
@@ -112,12 +173,15 @@ class DepthImageProcessor(BaseImageProcessor):
 
     def _prepare_image(self, image: ImageLike, input_data_format: str | None = None) -> torch.Tensor:
         rgb = to_rgb_tensor(image, input_data_format)
-        rgb = resize_maps(rgb[None], self.output_size(*rgb.shape[-2:]), self.resample)[0]
+        if self.resample == "opencv_bicubic":  # as OpenCV-based pipelines, in float64 until the network's input
+            rgb = widen_like_opencv(rgb)
+        size = self.output_size(*rgb.shape[-2:])
+        rgb = resize_maps(rgb[None], size, self.resample, self.antialias, self.clamp_bicubic)[0]
         if self.do_normalize:
-            mean = torch.tensor(self.image_mean).view(3, 1, 1)
-            std = torch.tensor(self.image_std).view(3, 1, 1)
+            mean = torch.tensor(self.image_mean, dtype=rgb.dtype).view(3, 1, 1)
+            std = torch.tensor(self.image_std, dtype=rgb.dtype).view(3, 1, 1)
             rgb = (rgb - mean) / std
-        return rgb
+        return rgb.float()
 
     def preprocess(
         self,
@@ -172,5 +236,6 @@ class DepthImageProcessor(BaseImageProcessor):
         results = []
         for depth, target in zip(predicted_depth, target_sizes):
             size = tuple(int(s) for s in target)
-            results.append({"predicted_depth": resize_maps(depth[None, None], size, self.depth_resample)[0, 0]})
+            resized = resize_maps(depth[None, None], size, self.depth_resample, self.antialias, self.clamp_bicubic)
+            results.append({"predicted_depth": resized[0, 0]})
         return results

@@ -9,6 +9,14 @@ from huggingface_hub.dataclasses import strict
 from ..configuration_utils import BackboneDepthConfig
 
 READOUT_TYPES = ("ignore", "add", "project")
+# What a saved config that lacks these fields did: clip metric depth, antialias and clamp when resizing, standardise
+# the hybrid's conv weights as timm's current version.
+EARLIER_BEHAVIOUR = {
+    "clip_depth": True,
+    "reference_resizing": False,
+    "hybrid_weight_standardization": "sqrt_var_plus_eps",
+}
+WEIGHT_STANDARDIZATIONS = ("std_plus_eps", "sqrt_var_plus_eps")
 LOSS_TYPES = ("ssi", "silog")
 
 # Inverse-depth constants of the released fine-tuned checkpoints (DPT:run_monodepth.py): depth = 1 / (s * out + t).
@@ -23,9 +31,10 @@ class DptConfig(BackboneDepthConfig):
     into image-like maps at 1/4, 1/8, 1/16 and 1/32 of the input and fused by RefineNet-style blocks into a dense
     prediction at the input resolution. The network's raw output is a non-negative INVERSE depth (disparity).
 
-    Defaults equal DPT-Hybrid fine-tuned on NYU Depth v2 (`dpt_hybrid_nyu`). `DptConfig.hybrid()`, `.large()`,
-    `.base()` build the paper's three variants and `.kitti()` the KITTI fine-tuned DPT-Hybrid; keyword overrides
-    apply on top.
+    Defaults equal DPT-Hybrid fine-tuned on NYU Depth v2 (`dpt_hybrid_nyu`), run as the authors' `run_monodepth.py`
+    runs it. `DptConfig.hybrid()` (the NYU model), `.kitti()` (the KITTI fine-tune), `.hybrid_midas()` and `.large()`
+    (the two MiDaS-trained relative models) are the four graphs isl-org/DPT released; `.base()` is the paper's
+    DPT-Base (no released weights). Keyword overrides apply on top.
 
     backbone (`str`, defaults to "vit_base_r50_s16_384"): timm ViT name (`vit_large_patch16_384` for DPT-Large,
         `vit_base_patch16_384` for DPT-Base). Its tokens must cover 16x16 pixels. `backbone_kwargs` may set e.g.
@@ -40,6 +49,10 @@ class DptConfig(BackboneDepthConfig):
         then the raw ResNet stage outputs.
     backbone_out_indices (`list[int]`, defaults to [0, 1, 8, 11]): 0-indexed hooks. Hybrid: two ResNet stages, then two
         ViT blocks; otherwise four ViT blocks ([5, 11, 17, 23] for DPT-Large, [2, 5, 8, 11] for DPT-Base).
+    hybrid_weight_standardization (`str`, defaults to "std_plus_eps"): how the hybrid's ResNet standardises its conv
+        weights. "std_plus_eps": (w - mean) / (std + 1e-5), timm 0.4.5's, which isl-org/DPT pins and its released
+        weights run with. "sqrt_var_plus_eps": (w - mean) / sqrt(var + 1e-8), timm's current one and transformers'
+        BiT (what `dpt-transformers` conversions reproduce, and what a saved config without this field loads with).
     layer_norm_eps (`float`, defaults to 1e-6): epsilon of the ViT's LayerNorms (timm's; transformers' DPT uses 1e-12).
     readout_type (`str`, defaults to "project"): how the class token enters the other tokens: "ignore" (dropped),
         "add" (added to each), "project" (concatenated to each, then Linear(2D -> D) + GELU).
@@ -50,12 +63,20 @@ class DptConfig(BackboneDepthConfig):
     head_features (`int`, defaults to 32): channels of the head's last 3x3 conv.
     depth_estimation_type (`str`, defaults to "metric"):
         "metric": `predicted_depth` is depth in metres, 1 / (metric_scale * out + metric_shift) (denominator clamped at
-        1e-8), clipped to [min_depth, max_depth].
+        1e-8), clipped to [min_depth, max_depth] only with `clip_depth`.
         "relative": `predicted_depth` IS NOT DEPTH: it is the raw, non-negative relative INVERSE depth (disparity, bigger
         = nearer), defined only up to an unknown scale and shift, as output by the MiDaS-trained DPT models.
     metric_scale (`float`, defaults to 0.000305) and metric_shift (`float`, defaults to 0.1378): the fixed affine map
         from the network's disparity to metric inverse depth (NYU; KITTI: 0.00006016 and 0.00579). With NYU's
         constants the largest depth the model can express is 1 / 0.1378 = 7.26 m.
+    clip_depth (`bool`, defaults to False): clip the metric depth to [min_depth, max_depth]. The released models do
+        not (`DPTDepthModel.forward`): the NYU model's depth stays below 1 / 0.1378 = 7.26 m by construction, the KITTI
+        model's reaches 1 / 0.00579 = 172.7 m (evaluation protocols clip predictions themselves). A saved config without
+        this field (written before it existed) loads with True, its earlier behaviour.
+    reference_resizing (`bool`, defaults to True): the image processor resizes as `run_monodepth.py` does: the image
+        by OpenCV's `INTER_CUBIC` exactly (`resample="opencv_bicubic"`, in float64), the prediction by bicubic
+        `F.interpolate`, neither antialiased nor clamped. False: torch's bicubic for both, antialiased when shrinking
+        and clamped at 0 (mde-hub's earlier processing; what a saved config without this field loads with).
     loss_type (`str`, defaults to "silog" for metric and "ssi" for relative models):
         "ssi": MiDaS's scale- and shift-invariant trimmed MAE + gradient matching on disparity (pre-training loss):
         the raw output against 1 / labels, both aligned by median and mean absolute deviation per image.
@@ -79,6 +100,7 @@ class DptConfig(BackboneDepthConfig):
     image_size: int = 384
     inference_size: list[int] | tuple[int, ...] | None = (480, 640)
     is_hybrid: bool = True
+    hybrid_weight_standardization: str = "std_plus_eps"
     backbone_out_indices: list[int] | tuple[int, ...] = (0, 1, 8, 11)
     layer_norm_eps: float = 1e-6
     readout_type: str = "project"
@@ -87,12 +109,19 @@ class DptConfig(BackboneDepthConfig):
     head_features: int = 32
     metric_scale: float = NYU_METRIC_SCALE
     metric_shift: float = NYU_METRIC_SHIFT
+    clip_depth: bool = False
+    reference_resizing: bool = True
     loss_type: str | None = None
     gradient_matching_weight: float = 0.5
     gradient_matching_scales: int = 4
     trim_ratio: float = 0.2
     silog_variance_focus: float = 0.5
     silog_scale: float = 10.0
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "DptConfig":
+        # Configs saved before the fields of EARLIER_BEHAVIOUR existed keep the behaviour they were saved with.
+        return super().from_dict({**EARLIER_BEHAVIOUR, **config_dict}, **kwargs)
 
     def __post_init__(self, **kwargs: Any) -> None:
         if self.loss_type is None:
@@ -113,6 +142,11 @@ class DptConfig(BackboneDepthConfig):
             raise ValueError(f"The ViT block hooks must be strictly increasing; got {self.backbone_out_indices}.")
         if self.is_hybrid and not 0 <= self.backbone_out_indices[0] < self.backbone_out_indices[1] <= 2:
             raise ValueError(f"Hybrid hooks start with two increasing ResNet stages in 0..2; got {self.backbone_out_indices}.")
+        if self.hybrid_weight_standardization not in WEIGHT_STANDARDIZATIONS:
+            raise ValueError(
+                f"hybrid_weight_standardization must be one of {WEIGHT_STANDARDIZATIONS}; "
+                f"got {self.hybrid_weight_standardization!r}."
+            )
         if self.readout_type not in READOUT_TYPES:
             raise ValueError(f"readout_type must be one of {READOUT_TYPES}; got {self.readout_type!r}.")
         if self.loss_type not in LOSS_TYPES:
@@ -147,6 +181,12 @@ class DptConfig(BackboneDepthConfig):
             "gradient_matching_weight": 0.0,
         }
         return cls(**{**kitti, **overrides})
+
+    @classmethod
+    def hybrid_midas(cls, **overrides: Any) -> "DptConfig":
+        """DPT-Hybrid as released after MiDaS training (`dpt_hybrid-midas`): relative inverse depth, run at 384
+        ("minimal" resize)."""
+        return cls(**{"depth_estimation_type": "relative", "inference_size": None, **overrides})
 
     @classmethod
     def large(cls, **overrides: Any) -> "DptConfig":
@@ -191,15 +231,18 @@ class DptConfig(BackboneDepthConfig):
         return cls(**{**tiny, **overrides})
 
     def image_processor_kwargs(self) -> dict[str, Any]:
-        # MiDaS's "minimal" resize: keep the aspect ratio, scale as little as possible towards the inference size,
-        # round each side to a multiple of 32 (bicubic, as cv2.INTER_CUBIC); predictions go back bicubically.
+        # run_monodepth.py: MiDaS's "minimal" resize (keep the aspect ratio, scale as little as possible towards the
+        # inference size, round each side to a multiple of 32) with cv2.INTER_CUBIC, mean = std = 0.5; the prediction
+        # goes back to the image size by bicubic F.interpolate (after the metric map, which the model applies).
         height, width = self.inference_size or (self.image_size, self.image_size)
         return {
             "size": {"height": height, "width": width},
             "keep_aspect_ratio": True,
             "ensure_multiple_of": 32,
-            "resample": "bicubic",
+            "resample": "opencv_bicubic" if self.reference_resizing else "bicubic",
             "image_mean": (0.5, 0.5, 0.5),
             "image_std": (0.5, 0.5, 0.5),
             "depth_resample": "bicubic",
+            "antialias": not self.reference_resizing,
+            "clamp_bicubic": not self.reference_resizing,
         }

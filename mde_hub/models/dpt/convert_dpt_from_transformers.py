@@ -2,7 +2,12 @@
 
 Both the plain ViT and the hybrid (BiT ResNet-50 + ViT) kinds convert exactly: transformers' BiT is timm's
 ResNetV2 with weight-standardised "same"-padded convs and the same parameter layout, and its ViT is timm's ViT with
-separate query/key/value projections, which are concatenated into timm's fused `qkv`. The converted model is
+separate query/key/value projections, which are concatenated into timm's fused `qkv`. The hybrid's first two
+`reassemble_factors` are never used (those levels are the ResNet stages) and may be anything: `Intel/dpt-hybrid-midas`
+has [1, 1, 1, 0.5], as transformers' conversion script writes it. transformers' BiT standardises its conv weights by
+sqrt(var + 1e-8), as timm's current ResNetV2, so the converted hybrid does too (`hybrid_weight_standardization=
+"sqrt_var_plus_eps"`); isl-org/DPT's own code (timm 0.4.5) divides by std + 1e-5, which `dpt-isl` conversions use,
+and which moves the output by about 5e-4 of its range. The converted model is
 `depth_estimation_type="relative"` by default: transformers' checkpoints output MiDaS's relative inverse depth,
 which is exactly our raw output. Pass `depth_estimation_type="metric"` (and the `metric_scale`/`metric_shift` of the
 checkpoint's fine-tuning) for a metric checkpoint. Only the deepest fusion block's unused skip unit is dropped.
@@ -96,7 +101,14 @@ def dpt_config_from_transformers(hf_config: DPTConfig, **overrides: Any) -> DptC
     _check(hf_config.head_in_index == -1, "the head must read the last fusion output (head_in_index=-1)")
     _check(not hf_config.use_batch_norm_in_fusion_residual, "batch norm in the fusion units is not DPT's depth model")
     _check(hf_config.use_bias_in_fusion_residual in (None, True), "the fusion units must have biases")
-    _check([float(f) for f in hf_config.reassemble_factors] == list(RESAMPLE_FACTORS), "reassemble_factors must be 4, 2, 1, 0.5")
+    factors = [float(factor) for factor in hf_config.reassemble_factors]
+    if hf_config.is_hybrid:
+        # The hybrid's first two levels are the ResNet stages, passed through (transformers' layers are identities),
+        # so their factors are never used: transformers' conversion writes [1, 1, 1, 0.5] (Intel/dpt-hybrid-midas).
+        _check(factors[2:] == list(RESAMPLE_FACTORS[2:]), f"the hybrid's reassemble_factors[2:] are {factors[2:]}, not 1, 0.5")
+        _check(list(hf_config.neck_ignore_stages) == [0, 1], "the hybrid's first two levels must be its ResNet stages")
+    else:
+        _check(factors == list(RESAMPLE_FACTORS), f"reassemble_factors are {factors}, not 4, 2, 1, 0.5")
     _check(hf_config.hidden_act == "gelu", f"hidden_act is {hf_config.hidden_act!r}, timm's ViT uses exact GELU")
     _check(hf_config.num_channels == 3, "the input must be RGB")
     _check(hf_config.is_hybrid or hf_config.backbone_config is None, "only ViT and BiT-hybrid backbones are DPT's")
@@ -129,6 +141,7 @@ def dpt_config_from_transformers(hf_config: DPTConfig, **overrides: Any) -> DptC
         "image_size": image_size,
         "inference_size": None,  # the MiDaS-trained checkpoints run at image_size x image_size
         "is_hybrid": hf_config.is_hybrid,
+        "hybrid_weight_standardization": "sqrt_var_plus_eps",  # transformers' BiT: (w - mean) / sqrt(var + 1e-8)
         "backbone_out_indices": out_indices,
         "layer_norm_eps": hf_config.layer_norm_eps,
         "readout_type": hf_config.readout_type,

@@ -4,8 +4,10 @@ Transformer encoder -> Reassemble (Read, Concatenate, Resample) at 1/4, 1/8, 1/1
 Fusion blocks (1/32 -> 1/2) -> Head (conv, bilinear x2, conv, ReLU, conv, ReLU). The head's output, at the input
 resolution, is a non-negative inverse depth (disparity): with `depth_estimation_type="relative"` it is returned as
 `predicted_depth` unchanged (scale- and shift-ambiguous, bigger = nearer); with "metric" it is mapped to metres by
-the fixed affine map of the fine-tuned checkpoints, depth = 1 / max(metric_scale * out + metric_shift, 1e-8),
-clipped to [min_depth, max_depth]. No upsampling is needed: the head already predicts at the input resolution.
+the fixed affine map of the fine-tuned checkpoints, depth = 1 / max(metric_scale * out + metric_shift, 1e-8), at the
+network's resolution, as `DPTDepthModel.forward` does (`run_monodepth.py` then interpolates the depth bicubically to
+the image size: the image processor's post-processing). Not clipped to [min_depth, max_depth] unless `clip_depth`.
+No upsampling is needed: the head already predicts at the input resolution.
 
 Choices where the paper, the reference code (isl-org/DPT) and ../shared/docs/MODELS.md differ or are silent:
 
@@ -30,6 +32,18 @@ Choices where the paper, the reference code (isl-org/DPT) and ../shared/docs/MOD
 * Input resolution follows DPT:run_monodepth.py per checkpoint, not the 384x384 of pre-training: the NYU model sees
   480x640 (NYU frames unchanged) and the KITTI model the 352x1216 KB crop (`DptConfig.inference_size`); the
   MiDaS-trained relative models 384 on the short side ("minimal" resize, aspect kept, multiples of 32).
+* The hybrid's ResNet standardises its conv weights as timm 0.4.5 (isl-org/DPT's pinned version, the released
+  weights' own graph): (w - mean) / (std + 1e-5). timm's current hybrid and transformers' BiT use
+  (w - mean) / sqrt(var + 1e-8), a slightly different function (`hybrid_weight_standardization`).
+* Defaults are the released graphs as `run_monodepth.py` runs them: metric depth is not clipped (`clip_depth=False`;
+  the KITTI model's reaches 172.7 m); the image is resized by OpenCV's INTER_CUBIC exactly (float32-rounded source
+  positions, float64 sums; torch's bicubic differs by up to 4e-5 on non-integer scales) and the prediction by bicubic
+  `F.interpolate`, neither antialiased nor clamped (`reference_resizing=True`). Configs saved before these fields
+  existed load with the earlier behaviour (clipped; torch's bicubic, antialiased when shrinking, clamped at 0; timm's
+  current weight standardisation). `run_monodepth.py`'s x256 (KITTI) and x1000 (NYU) before writing 16-bit PNGs are
+  that file encoding, not part of the depth.
+* Released weights (isl-org/DPT's `.pt` files) convert with `convert_dpt_isl.convert_dpt_isl_checkpoint`; their
+  ImageNet classifier head (`pretrained.model.head`) and the deepest fusion block's skip unit, never run, are dropped.
 """
 
 from __future__ import annotations
@@ -38,8 +52,9 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
-from timm.layers import LayerNorm, resample_abs_pos_embed
+from timm.layers import LayerNorm, StdConv2dSame, resample_abs_pos_embed
 from timm.layers.hybrid_embed import HybridEmbed
+from timm.layers.padding import pad_same
 from torch import nn
 from transformers.modeling_outputs import DepthEstimatorOutput
 
@@ -51,6 +66,28 @@ from .configuration_dpt import DptConfig
 
 TOKEN_STRIDE = 16  # pixels per token side; the four reassembled levels are then at 1/4, 1/8, 1/16, 1/32
 RESAMPLE_FACTORS = (4, 2, 1, 0.5)  # Resample_s: ConvTranspose 4x4/4, ConvTranspose 2x2/2, identity, Conv 3x3/2
+STD_PLUS_EPS = 1e-5  # timm 0.4.5's StdConv2dSame epsilon, added to the standard deviation
+
+
+class StdPlusEpsConv2dSame(StdConv2dSame):
+    """timm 0.4.5's weight-standardised "same" conv, which isl-org/DPT pins: (w - mean) / (std + 1e-5), the standard
+    deviation biased. timm's current `StdConv2dSame` (and transformers' BiT) divide by sqrt(var + 1e-8) instead,
+    which moves the hybrid's outputs by about 5e-4 of their range (measured on random weights)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.same_pad:
+            x = pad_same(x, self.kernel_size, self.stride, self.dilation)
+        std, mean = torch.std_mean(self.weight, dim=(1, 2, 3), keepdim=True, unbiased=False)
+        weight = (self.weight - mean) / (std + self.eps)
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def standardise_weights_as_timm_0_4(resnet: nn.Module) -> None:
+    """Make every weight-standardised conv of `resnet` divide by std + 1e-5 (parameters and names unchanged)."""
+    for module in resnet.modules():
+        if type(module) is StdConv2dSame:
+            module.__class__ = StdPlusEpsConv2dSame
+            module.eps = STD_PLUS_EPS
 
 
 class Encoder(nn.Module):
@@ -86,6 +123,8 @@ class Encoder(nn.Module):
         self.embed_dim = self.backbone.embed_dim
         self.stage_channels: list[int] = []
         if self.is_hybrid:
+            if config.hybrid_weight_standardization == "std_plus_eps":
+                standardise_weights_as_timm_0_4(patch_embed.backbone)
             resnet_info = patch_embed.backbone.feature_info
             stages = [info["num_chs"] for info in resnet_info if info["module"].startswith("stages.")]
             self.stage_channels = [stages[index] for index in self.stage_hooks]
@@ -276,8 +315,8 @@ class DptForDepthEstimation(DepthEstimationPreTrainedModel):
     """DPT with its monocular depth head.
 
     `predicted_depth` (batch, height, width), at the input resolution:
-    * `depth_estimation_type="metric"`: depth in metres, 1 / (metric_scale * out + metric_shift) in
-      [min_depth, max_depth];
+    * `depth_estimation_type="metric"`: depth in metres, 1 / (metric_scale * out + metric_shift) (in
+      [min_depth, max_depth] with `clip_depth`);
     * `depth_estimation_type="relative"`: NOT DEPTH. The raw relative INVERSE depth (disparity): non-negative, bigger
       = nearer, defined only up to an unknown scale and shift. Align it to ground truth (in disparity) before use.
 
@@ -304,10 +343,12 @@ class DptForDepthEstimation(DepthEstimationPreTrainedModel):
         self.post_init()
 
     def disparity_to_depth(self, disparity: torch.Tensor) -> torch.Tensor:
-        """Metric depth from the raw output: 1 / (s * out + t), denominator clamped at 1e-8, clipped to the range."""
+        """Metric depth from the raw output: 1 / (s * out + t), denominator clamped at 1e-8 (clipped to the depth range
+        with `clip_depth`)."""
         config = self.config
         inverse_depth = (config.metric_scale * disparity + config.metric_shift).clamp(min=MIN_INVERSE_DEPTH)
-        return inverse_depth.reciprocal().clamp(config.min_depth, config.max_depth)
+        depth = inverse_depth.reciprocal()
+        return depth.clamp(config.min_depth, config.max_depth) if config.clip_depth else depth
 
     def forward(
         self,
