@@ -1,7 +1,7 @@
-"""Frames per second of the synthetic RGB-D generator (``mde_hub.data.synthetic``), as a markdown table.
+"""Frames per second of the synthetic RGB-D generator (`mde_hub.data.synthetic`), as a markdown table.
 
-Each row times ``SyntheticDepthDataset.render_batch`` (scene generation, ray casting, shading, conversion to numpy
-``DepthSample``s) on fresh frames for at least ``--seconds`` after one warm-up batch:
+Each row times `SyntheticDepthDataset.render_batch` (scene generation, ray casting, shading, conversion to numpy
+`DepthSample`s) on fresh frames for at least `--seconds` after one warm-up batch:
 
     .venv/bin/python benchmarks/bench_synthetic.py                # CPU, and CUDA when available
     .venv/bin/python benchmarks/bench_synthetic.py --threads 1    # one CPU thread

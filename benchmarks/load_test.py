@@ -1,16 +1,16 @@
-"""Load test of the mde-hub app over loopback: concurrent gradio_client clients send a mix of ``/compare`` and
-``/evaluate`` requests; every answer is checked, and the failures, p50/p95 latency and the server's resident memory
+"""Load test of the mde-hub app over loopback: concurrent gradio_client clients send a mix of `/compare` and
+`/evaluate` requests; every answer is checked, and the failures, p50/p95 latency and the server's resident memory
 (RSS) before and after are reported.
 
     .venv/bin/python benchmarks/load_test.py                                  # starts app.py (its default model)
     .venv/bin/python benchmarks/load_test.py --models runs/baseline --clients 50 --requests 200
     .venv/bin/python benchmarks/load_test.py --url http://127.0.0.1:7860 --pid 1234   # an app already running
 
-Started by the script, the app runs as ``python app.py`` does (offline, 127.0.0.1, its default queue concurrency).
+Started by the script, the app runs as `python app.py` does (offline, 127.0.0.1, its default queue concurrency).
 The inputs are the app's own synthetic sample pair (a 320x240 room and its millimetre depth PNG); one request in
-``--evaluate-every`` is an evaluation, the others comparisons. ``--rounds`` repeats the run against the same server,
+`--evaluate-every` is an evaluation, the others comparisons. `--rounds` repeats the run against the same server,
 so that memory growth from warm-up (models load on first use) is told apart from a leak. Results go to stdout and,
-with ``--output``, a JSON.
+with `--output`, a JSON.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def rss_bytes(pid: int) -> int:
-    """Resident set size of process ``pid`` (Linux ``/proc``)."""
+    """Resident set size of process `pid` (Linux `/proc`)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
@@ -127,8 +127,8 @@ def run_load(
     evaluate_every: int = 4,
     pid: int | None = None,
 ) -> LoadReport:
-    """``requests`` requests spread over ``clients`` concurrent clients, each with its own gradio_client session,
-    all released at once; request i is an evaluation when i % evaluate_every == 0. ``pid``: the server, for RSS."""
+    """`requests` requests spread over `clients` concurrent clients, each with its own gradio_client session,
+    all released at once; request i is an evaluation when i % evaluate_every == 0. `pid`: the server, for RSS."""
     if clients < 1 or requests < clients:
         raise ValueError(f"need 1 <= clients <= requests; got {clients} clients for {requests} requests")
     models = models or served_models(url)[:2]
@@ -178,7 +178,7 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def serve_app(app_args: list[str], timeout_s: float = 300) -> Iterator[tuple[str, int]]:
-    """``python app.py APP_ARGS`` on a free loopback port; yields (url, pid) once it answers, stops it after."""
+    """`python app.py APP_ARGS` on a free loopback port; yields (url, pid) once it answers, stops it after."""
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(

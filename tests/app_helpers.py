@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+import transformers
+from transformers import DPTImageProcessor
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
 from mde_hub.app import ImageLimits, ModelRegistry, ScratchSpace, build_demo, discover_sources, launch, write_examples
@@ -28,13 +29,13 @@ def save_baseline(path: Path, seed: int) -> Path:
 def save_hf_dpt(path: Path, seed: int = 0) -> Path:
     """A tiny random transformers DPT: relative inverse depth."""
     torch.manual_seed(seed)
-    DPTForDepthEstimation(DPTConfig(**TINY_HF_DPT)).save_pretrained(path)
+    transformers.DPTForDepthEstimation(transformers.DPTConfig(**TINY_HF_DPT)).save_pretrained(path)
     DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=False).save_pretrained(path)
     return path
 
 
 def make_checkpoints(root: Path) -> Path:
-    """``root`` holding baseline-a, baseline-b (metric) and hf-dpt (transformers' relative DPT)."""
+    """`root` holding baseline-a, baseline-b (metric) and hf-dpt (transformers' relative DPT)."""
     save_baseline(root / "baseline-a", 0)
     save_baseline(root / "baseline-b", 1)
     save_hf_dpt(root / "hf-dpt")

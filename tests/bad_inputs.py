@@ -1,10 +1,10 @@
 """The bad-input battery as data: each case builds one file (or checkpoint) in a temporary folder and says what each
 surface must do with it.
 
-Surfaces: ``lib`` (the mde_hub API: ``load_image`` + ``DepthPredictor``, ``ENCODINGS`` + ``check_ground_truth`` +
-``compute_depth_metrics``, ``DepthPredictor.from_pretrained``), ``cli`` (``mde-hub predict`` / ``mde-hub evaluate``
-through ``mde_hub.cli.main``) and ``app`` (``/compare``, ``/evaluate``, ``/load_model`` through gradio_client).
-An expectation is ``HANDLED`` (the input is processed and the result checked against an independent reference) or
+Surfaces: `lib` (the mde_hub API: `load_image` + `DepthPredictor`, `ENCODINGS` + `check_ground_truth` +
+`compute_depth_metrics`, `DepthPredictor.from_pretrained`), `cli` (`mde-hub predict` / `mde-hub evaluate`
+through `mde_hub.cli.main`) and `app` (`/compare`, `/evaluate`, `/load_model` through gradio_client).
+An expectation is `HANDLED` (the input is processed and the result checked against an independent reference) or
 a regular expression the error message must match. tests/test_bad_inputs.py runs every case on every surface.
 """
 
@@ -32,9 +32,9 @@ Kind = Literal["image", "gt", "model"]
 
 @dataclass(frozen=True)
 class Case:
-    """``build(folder)`` writes the input and returns its path. ``expected(path)``: for handled images, the (H, W, 3)
+    """`build(folder)` writes the input and returns its path. `expected(path)`: for handled images, the (H, W, 3)
     uint8 RGB array the input must be read as; for handled ground truth, the float metres it must decode to.
-    ``encoding`` and ``protocol`` apply to ground-truth cases."""
+    `encoding` and `protocol` apply to ground-truth cases."""
 
     name: str
     kind: Kind
@@ -62,7 +62,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def png_header_only(path: Path, width: int, height: int) -> Path:
-    """A PNG that claims ``width`` x ``height`` RGB pixels but holds almost no data: a decompression bomb's header,
+    """A PNG that claims `width` x `height` RGB pixels but holds almost no data: a decompression bomb's header,
     made without allocating the image."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)

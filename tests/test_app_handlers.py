@@ -1,5 +1,5 @@
 """The page's handlers (mde_hub/app/handlers.py) called directly, without Gradio, and the binding that wires them
-(``layout.event``): what each returns, where it writes, and the messages of refused input."""
+(`layout.event`): what each returns, where it writes, and the messages of refused input."""
 
 from __future__ import annotations
 

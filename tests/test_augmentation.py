@@ -35,7 +35,7 @@ STEP = 1e-4
 def coordinate_sample(
     height: int, width: int, intrinsics: Intrinsics | None = None, hole: tuple[int, int, int] | None = None
 ) -> DepthSample:
-    """Depth encodes (x, y); the image encodes them too (R = x mod 256, G = y mod 256, B = high bits); ``hole`` =
+    """Depth encodes (x, y); the image encodes them too (R = x mod 256, G = y mod 256, B = high bits); `hole` =
     (top, left, size) is an invalid square."""
     ys, xs = np.mgrid[:height, :width]
     depth = (1 + (ys * width + xs) * STEP).astype(np.float32)

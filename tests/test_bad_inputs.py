@@ -2,8 +2,8 @@
 
 A case the surface handles is checked against an independent reference (the pixels it must be read as, the depth it
 must decode to, the metrics those give); a case it refuses must fail with a message naming the problem, as a
-ValueError/OSError in the library, as ``mde-hub: error: ...`` and exit status 2 (no traceback) in the CLI, as a
-``gr.Error`` in the app, which must go on serving. No refused case may leave a file in the output folder.
+ValueError/OSError in the library, as `mde-hub: error: ...` and exit status 2 (no traceback) in the CLI, as a
+`gr.Error` in the app, which must go on serving. No refused case may leave a file in the output folder.
 One tiny Baseline and one in-process app serve every case.
 """
 

@@ -1,7 +1,7 @@
 """Conversion of isl-org/DPT's released depth weights (`dpt-isl`): fixtures in the released layout, completeness,
 agreement with transformers' DPT on the same weights, the variant presets and run_monodepth.py's processing.
 
-The fixtures are tiny transformers `DPTForDepthEstimation`s written out under the authors' key names (the layout of
+The fixtures are tiny `transformers.DPTForDepthEstimation`s written out under the authors' key names (the layout of
 `DPTDepthModel.state_dict()`, whose every key and full-size shape `fixtures/dpt_isl_layout.json` records from the
 authors' code): transformers' implementation is independent of ours, so equal outputs check the whole mapping.
 """
@@ -17,7 +17,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from test_dpt import randomised
-from transformers import AutoConfig, DPTConfig, DPTForDepthEstimation
+import transformers
+from transformers import AutoConfig
 
 from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.models.conversion import CONVERTERS, convert_checkpoint
@@ -73,12 +74,12 @@ _RENAMES = [
 _QKV = re.compile(r"dpt\.encoder\.layer\.(\d+)\.attention\.attention\.(query|key|value)\.(\w+)")
 
 
-def tiny_hf_model(backbone: str, seed: int = 0) -> DPTForDepthEstimation:
+def tiny_hf_model(backbone: str, seed: int = 0) -> transformers.DPTForDepthEstimation:
     torch.manual_seed(seed)
-    return randomised(DPTForDepthEstimation(DPTConfig(**TINY_HF[backbone])), seed)
+    return randomised(transformers.DPTForDepthEstimation(transformers.DPTConfig(**TINY_HF[backbone])), seed)
 
 
-def released_layout(hf_model: DPTForDepthEstimation) -> dict[str, torch.Tensor]:
+def released_layout(hf_model: transformers.DPTForDepthEstimation) -> dict[str, torch.Tensor]:
     """The authors' `DPTDepthModel.state_dict()` holding `hf_model`'s weights, with what only their file has: timm's
     1000-class ImageNet head (random here)."""
     state: dict[str, torch.Tensor] = {}
@@ -102,7 +103,7 @@ def released_layout(hf_model: DPTForDepthEstimation) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def released() -> dict[str, tuple[DPTForDepthEstimation, dict[str, torch.Tensor]]]:
+def released() -> dict[str, tuple[transformers.DPTForDepthEstimation, dict[str, torch.Tensor]]]:
     """backbone -> (tiny transformers model, its weights in the authors' layout), built once per module."""
     return {backbone: (model, released_layout(model)) for backbone in TINY_HF for model in [tiny_hf_model(backbone)]}
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from huggingface_hub.errors import StrictDataclassClassValidationError
-from transformers import DPTConfig, DPTForDepthEstimation
+import transformers
 
 from mde_hub.processing.image_processing_depth import DepthImageProcessor
 from mde_hub.models.dpt import DptConfig, DptForDepthEstimation
@@ -27,7 +27,7 @@ def build(seed: int = 0, **overrides) -> DptForDepthEstimation:
     return DptForDepthEstimation(DptConfig.tiny(**overrides)).eval()
 
 
-def randomised(model: DPTForDepthEstimation, seed: int = 0) -> DPTForDepthEstimation:
+def randomised(model: transformers.DPTForDepthEstimation, seed: int = 0) -> transformers.DPTForDepthEstimation:
     """transformers initialises biases to zero and weights small, which makes the ReLU head mostly 0: use O(1) ones."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -46,7 +46,7 @@ def test_converted_transformers_model_predicts_the_same(readout_type: str) -> No
     if hybrid:  # transformers' hybrid needs the exact image size; its ResNet maps are 256 and 512 wide
         kwargs.update(is_hybrid=True, neck_hidden_sizes=[256, 512, 32, 32], backbone_featmap_shape=[1, 1024, 4, 4])
     torch.manual_seed(0)
-    hf_model = randomised(DPTForDepthEstimation(DPTConfig(**kwargs)))
+    hf_model = randomised(transformers.DPTForDepthEstimation(transformers.DPTConfig(**kwargs)))
     model = convert_dpt_from_transformers(hf_model)
     assert model.config.depth_estimation_type == "relative" and model.config.is_hybrid == hybrid
     size = 64 if hybrid else 96  # 96: transformers' (square-only) ViT resizes its 4x4 position embeddings to 6x6
@@ -72,7 +72,7 @@ def test_converts_the_hybrid_as_intel_dpt_hybrid_midas_configures_it() -> None:
     tiny = dict(hidden_size=32, num_attention_heads=2, intermediate_size=64, image_size=64, fusion_hidden_size=16,
                 neck_hidden_sizes=[256, 512, 32, 32], backbone_featmap_shape=[1, 1024, 4, 4])
     torch.manual_seed(0)
-    hf_model = randomised(DPTForDepthEstimation(DPTConfig(**released, **tiny)))
+    hf_model = randomised(transformers.DPTForDepthEstimation(transformers.DPTConfig(**released, **tiny)))
     model = convert_dpt_from_transformers(hf_model)
     assert list(model.config.backbone_out_indices) == [0, 1, 8, 11] and model.config.is_hybrid
     pixels = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
@@ -82,17 +82,17 @@ def test_converts_the_hybrid_as_intel_dpt_hybrid_midas_configures_it() -> None:
     assert (expected > 0).float().mean() > 0.1
     torch.testing.assert_close(predicted, expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match=r"reassemble_factors\[2:\]"):
-        dpt_config_from_transformers(DPTConfig(**{**released, **tiny, "reassemble_factors": [1, 1, 2, 0.5]}))
+        dpt_config_from_transformers(transformers.DPTConfig(**{**released, **tiny, "reassemble_factors": [1, 1, 2, 0.5]}))
     with pytest.raises(ValueError, match="not 4, 2, 1, 0.5"):
-        dpt_config_from_transformers(DPTConfig(**SMALL_HF, reassemble_factors=[1, 1, 1, 0.5]))
+        dpt_config_from_transformers(transformers.DPTConfig(**SMALL_HF, reassemble_factors=[1, 1, 1, 0.5]))
 
 
 def test_converter_rejects_what_is_not_the_papers_model() -> None:
     with pytest.raises(ValueError, match="add_projection"):
-        dpt_config_from_transformers(DPTConfig(**SMALL_HF, add_projection=True))
+        dpt_config_from_transformers(transformers.DPTConfig(**SMALL_HF, add_projection=True))
     with pytest.raises(ValueError, match="batch norm"):
-        dpt_config_from_transformers(DPTConfig(**SMALL_HF, use_batch_norm_in_fusion_residual=True))
-    config = dpt_config_from_transformers(DPTConfig(**SMALL_HF), depth_estimation_type="metric")
+        dpt_config_from_transformers(transformers.DPTConfig(**SMALL_HF, use_batch_norm_in_fusion_residual=True))
+    config = dpt_config_from_transformers(transformers.DPTConfig(**SMALL_HF), depth_estimation_type="metric")
     assert config.depth_estimation_type == "metric" and config.loss_type == "silog" and config.layer_norm_eps == 1e-12
 
 

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+import transformers
+from transformers import DPTImageProcessor
 
 from mde_hub import BtsConfig, DptConfig
 from mde_hub.data.sample import DepthSample
@@ -194,7 +195,7 @@ def _oracle_samples(protocol: str) -> list[DepthSample]:
 
 
 def _oracle_predictor(samples: list[DepthSample], depth_to_output, **kwargs) -> FakePredictor:
-    """Predicts ``depth_to_output(gt)`` for every view the network may get: the frame or its KB crop, each mirrored."""
+    """Predicts `depth_to_output(gt)` for every view the network may get: the frame or its KB crop, each mirrored."""
     table = {}
     for sample in samples:
         views = [(sample.image, sample.depth)]
@@ -250,7 +251,7 @@ def test_kitti_protocols_crop_the_network_input_and_refuse_cropped_ground_truth(
 
 def test_depth_meaning_of_every_kind_of_config():
     assert depth_meaning_of(SimpleNamespace(model_type="mde_bts", depth_estimation_type="metric")).kind == "metric_depth"
-    assert depth_meaning_of(DPTConfig()).kind == "relative_inverse_depth"
+    assert depth_meaning_of(transformers.DPTConfig()).kind == "relative_inverse_depth"
     assert depth_meaning_of(SimpleNamespace(model_type="depth_anything")).kind == "relative_inverse_depth"
     metric_anything = SimpleNamespace(model_type="depth_anything", depth_estimation_type="metric")
     assert depth_meaning_of(metric_anything).kind == "metric_depth"
@@ -265,11 +266,11 @@ def test_depth_meaning_of_every_kind_of_config():
 
 def test_transformers_dpt_end_to_end(tmp_path):
     torch.manual_seed(0)
-    config = DPTConfig(
+    config = transformers.DPTConfig(
         hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=37, image_size=32,
         patch_size=16, backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16,
     )
-    DPTForDepthEstimation(config).save_pretrained(tmp_path)
+    transformers.DPTForDepthEstimation(config).save_pretrained(tmp_path)
     DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=False).save_pretrained(tmp_path)
     predictor = DepthPredictor.from_pretrained(tmp_path)
     samples = make_samples(3, 24, 30)

@@ -11,7 +11,7 @@ import re
 
 import pytest
 from huggingface_hub import ModelCard
-from transformers import DPTConfig
+import transformers
 
 from mde_hub import MODEL_CLASSES, image_processor_for
 from mde_hub.cli import main
@@ -100,7 +100,7 @@ def _eval_json(
 
 
 def _table_rows(text: str) -> dict[str, list[str]]:
-    """Markdown table rows of ``text`` keyed by their first cell."""
+    """Markdown table rows of `text` keyed by their first cell."""
     rows = {}
     for line in text.splitlines():
         if line.startswith("| ") and not line.startswith("|---"):
@@ -110,7 +110,7 @@ def _table_rows(text: str) -> dict[str, list[str]]:
 
 
 def _published_block(text: str, dataset: str) -> str:
-    """The published table of ``dataset`` and its notes."""
+    """The published table of `dataset` and its notes."""
     start = text.index(f"**{DATASET_NAMES[dataset]}**")
     ends = [text.find(marker, start + 2) for marker in ("\n**", "\n## ")]
     return text[start:min(end for end in ends if end > 0)]
@@ -295,7 +295,7 @@ def test_bad_evaluation_json_names_the_file(baseline_checkpoint, tmp_path) -> No
 
 
 def test_unknown_model_type_and_missing_config(tmp_path) -> None:
-    DPTConfig().save_pretrained(tmp_path / "transformers-dpt")
+    transformers.DPTConfig().save_pretrained(tmp_path / "transformers-dpt")
     with pytest.raises(ValueError, match=r"no model-card template for model_type 'dpt' .*mde_adabins, mde_baseline"):
         render_model_card(tmp_path / "transformers-dpt")
     with pytest.raises(FileNotFoundError, match="no config.json in"):

@@ -94,7 +94,7 @@ def _save(model, folder) -> str:
 
 
 def _network_output(predictor: DepthPredictor, image: np.ndarray, protocol: str) -> np.ndarray:
-    """What evaluate() scores for ``image``: the output on the KB crop under KITTI protocols, flip-averaged and clipped
+    """What evaluate() scores for `image`: the output on the KB crop under KITTI protocols, flip-averaged and clipped
     where the protocol says so, in the ground truth's frame (zeros outside a pasted crop)."""
     spec = PROTOCOLS[protocol]
     frame = image.shape[:2]

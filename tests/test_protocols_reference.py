@@ -2,17 +2,17 @@
 
 The references below are written from what the published scripts compute (facts, not their code):
 
-* BTS ``utils/eval_with_pngs.py`` / ``pytorch/bts_eval.py``: predictions clipped to [min_depth_eval, max_depth_eval]
+* BTS `utils/eval_with_pngs.py` / `pytorch/bts_eval.py`: predictions clipped to [min_depth_eval, max_depth_eval]
   (inf to the cap, NaN to the floor in bts_eval.py), non-finite GT set to 0, valid = min < gt < max (exclusive),
-  NYU Eigen crop [45:471, 41:601]; KITTI ``--do_kb_crop``: the 352x1216 prediction is pasted into a zero canvas of the
+  NYU Eigen crop [45:471, 41:601]; KITTI `--do_kb_crop`: the 352x1216 prediction is pasted into a zero canvas of the
   full GT frame and the Garg/Eigen fractions are taken of that full frame (Eigen's left fraction is 0.0359477, Garg's
   0.03594771); each image's metrics, then the mean over images.
-* AdaBins ``evaluate.py`` (KITTI, ``--do_kb_crop``): image and GT cropped to 352x1216, ``predict_tta`` clips each of
+* AdaBins `evaluate.py` (KITTI, `--do_kb_crop`): image and GT cropped to 352x1216, `predict_tta` clips each of
   the two passes to [min_depth, max_depth] and averages with the flipped-back pass, inf to the cap and NaN to the floor,
   valid = min < gt < max, crop fractions of the cropped frame, mean over images.
-* DenseDepth ``utils.py`` ``evaluate()``: predictions clipped to [0.1, 10] m, cropped with eigen_test_crop.npy
+* DenseDepth `utils.py` `evaluate()`: predictions clipped to [0.1, 10] m, cropped with eigen_test_crop.npy
   [20, 459, 24, 615] inclusive, the flipped-image pass cropped and then flipped back, the two averaged, all images
-  stacked (pixels pooled) and ``compute_errors(predictions, testSetDepths)`` called with its arguments swapped, so its
+  stacked (pixels pooled) and `compute_errors(predictions, testSetDepths)` called with its arguments swapped, so its
   AbsRel divides by the prediction; no validity mask and no cap.
 
 Everything is float64 (the scripts keep some arrays in float32, which only rounds). Random predictions include
@@ -81,7 +81,7 @@ def assert_close(ours: dict[str, float], reference: dict[str, float]) -> None:
 
 
 def bts_reference(preds: list[np.ndarray], gts: list[np.ndarray], max_depth: float, box: str) -> dict[str, float]:
-    """BTS eval_with_pngs.py: NYU (``box="nyu"``) or KITTI with --do_kb_crop and --garg_crop / --eigen_crop."""
+    """BTS eval_with_pngs.py: NYU (`box="nyu"`) or KITTI with --do_kb_crop and --garg_crop / --eigen_crop."""
     per_image = []
     for pred, gt in zip(preds, gts):
         pred = pred.copy()
@@ -163,7 +163,7 @@ def random_gt(rng: np.random.Generator, shape: tuple[int, int], high: float, den
 
 
 def random_prediction(rng: np.random.Generator, shape: tuple[int, int], high: float, nan: bool = True) -> np.ndarray:
-    """Out-of-range, infinite and (with ``nan``) NaN values included; DenseDepth has no rule for NaN."""
+    """Out-of-range, infinite and (with `nan`) NaN values included; DenseDepth has no rule for NaN."""
     pred = rng.uniform(-0.2 * high, 1.2 * high, shape)
     for value in (np.nan, np.inf, -np.inf) if nan else (np.inf, -np.inf):
         pred[rng.random(shape) < 0.002] = value

@@ -99,7 +99,7 @@ def test_cameras_and_default_focal() -> None:
 
 
 def _config_up_to(max_depth: float):
-    """A config whose depth range ends at ``max_depth``."""
+    """A config whose depth range ends at `max_depth`."""
     return get_entry("mde_baseline").config(max_depth=max_depth)
 
 

@@ -161,11 +161,11 @@ def test_a_failed_write_leaves_neither_output_nor_temporary_folder(tmp_path, fak
 
 
 def test_a_foreign_model_without_its_processor_is_refused(tmp_path) -> None:
-    from transformers import DPTConfig, DPTForDepthEstimation
+    import transformers
 
     from app_helpers import TINY_HF_DPT
 
-    result = ConversionResult(DPTForDepthEstimation(DPTConfig(**TINY_HF_DPT)), source="transformers' own DPT")
+    result = ConversionResult(transformers.DPTForDepthEstimation(transformers.DPTConfig(**TINY_HF_DPT)), source="transformers' own DPT")
     with pytest.raises(ValueError, match="image processor"):
         write_converted_checkpoint(result, tmp_path / "out")
 

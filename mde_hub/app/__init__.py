@@ -1,7 +1,7 @@
-"""The mde-hub Gradio app (``python app.py``): model registry, Compare / Evaluate / Benchmarks logic and the page.
+"""The mde-hub Gradio app (`python app.py`): model registry, Compare / Evaluate / Benchmarks logic and the page.
 
-Every module but ``layout`` is free of Gradio, so the logic is tested without a browser: ``handlers`` holds what each
-control of the page does, and ``layout`` only lays out the page and wires its events to them.
+Every module but `layout` is free of Gradio, so the logic is tested without a browser: `handlers` holds what each
+control of the page does, and `layout` only lays out the page and wires its events to them.
 """
 
 from .examples import SamplePair, write_examples

@@ -17,7 +17,7 @@ GLIBC_INITIAL_MMAP_THRESHOLD = 128 * 1024
 
 
 def fix_mmap_threshold(threshold: int = GLIBC_INITIAL_MMAP_THRESHOLD) -> bool:
-    """Pin glibc's mmap threshold at ``threshold`` bytes (setting it also turns off the dynamic raise).
+    """Pin glibc's mmap threshold at `threshold` bytes (setting it also turns off the dynamic raise).
 
     Returns whether it was set: False where the C library is not glibc (macOS, Windows, musl), where nothing changes.
     """

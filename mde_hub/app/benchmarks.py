@@ -1,11 +1,11 @@
-"""The Benchmarks tab's table: the papers' published numbers (``mde_hub.evaluation.published``) beside this project's own
+"""The Benchmarks tab's table: the papers' published numbers (`mde_hub.evaluation.published`) beside this project's own
 measurements of the served checkpoints.
 
 Own measurements are found in each local checkpoint folder:
 
-* ``results*.json``: evaluation results as ``mde-hub evaluate --output CHECKPOINT/results_NAME.json`` writes them
-  (``EvaluationResult.to_json``, read by ``read_evaluation``); the protocol is the one recorded in the file;
-* ``README.md``, when there is no such JSON: a model card's ``model-index`` results (metric types named as ``mde_hub.evaluation.metrics.METRIC_NAMES``),
+* `results*.json`: evaluation results as `mde-hub evaluate --output CHECKPOINT/results_NAME.json` writes them
+  (`EvaluationResult.to_json`, read by `read_evaluation`); the protocol is the one recorded in the file;
+* `README.md`, when there is no such JSON: a model card's `model-index` results (metric types named as `mde_hub.evaluation.metrics.METRIC_NAMES`),
   labelled with the dataset (and split) the card names and the protocol it gives as each metric's config.
 """
 
@@ -57,7 +57,7 @@ def published_rows() -> list[dict]:
 
 
 def evaluation_json_rows(checkpoint: str, name: str) -> list[dict]:
-    """Rows for the ``results*.json`` files in a checkpoint folder; a file that is not an evaluation result is skipped."""
+    """Rows for the `results*.json` files in a checkpoint folder; a file that is not an evaluation result is skipped."""
     rows = []
     for path in sorted(glob(os.path.join(escape(checkpoint), "results*.json"))):
         try:
@@ -82,7 +82,7 @@ def evaluation_json_rows(checkpoint: str, name: str) -> list[dict]:
 
 
 def model_card_rows(checkpoint: str, name: str, model_type: str) -> list[dict]:
-    """Rows for the ``model-index`` results of the checkpoint's model card, one per dataset and config."""
+    """Rows for the `model-index` results of the checkpoint's model card, one per dataset and config."""
     path = os.path.join(checkpoint, "README.md")
     if not os.path.isfile(path):
         return []
@@ -113,8 +113,8 @@ def _model_type(checkpoint: str) -> str:
 
 
 def measured_rows(checkpoints: Iterable[tuple[str, str]]) -> list[dict]:
-    """Own results of each ``(name, checkpoint folder)``: its evaluation JSONs, or, without any, its model card's
-    (a card written by ``mde-hub card`` repeats its JSONs' numbers, so it is read only when they are absent)."""
+    """Own results of each `(name, checkpoint folder)`: its evaluation JSONs, or, without any, its model card's
+    (a card written by `mde-hub card` repeats its JSONs' numbers, so it is read only when they are absent)."""
     rows = []
     for name, folder in checkpoints:
         rows += evaluation_json_rows(folder, name) or model_card_rows(folder, name, _model_type(folder))
@@ -122,7 +122,7 @@ def measured_rows(checkpoints: Iterable[tuple[str, str]]) -> list[dict]:
 
 
 def benchmarks_frame(registry: ModelRegistry, protocols: str = "all") -> pd.DataFrame:
-    """Published and measured rows whose protocol passes the ``protocols`` filter (a key of ``PROTOCOL_FILTERS``)."""
+    """Published and measured rows whose protocol passes the `protocols` filter (a key of `PROTOCOL_FILTERS`)."""
     if protocols not in PROTOCOL_FILTERS:
         raise ValueError(f"unknown filter {protocols!r}; choose one of {', '.join(PROTOCOL_FILTERS)}")
     local = [(s.name, s.location) for s in registry.sources.values() if s.kind == "local"]

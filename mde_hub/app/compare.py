@@ -3,9 +3,9 @@ labelled, and written by `mde_hub.outputs.prediction_files` as `mde-hub predict`
 named by meaning, colour PNG, GLB point cloud), named after the model.
 
 Focal length, when none is typed: the camera of the data set the model was made for, scaled to the image width
-(``mde_hub.models.registry.default_focal``: NYU's colour camera up to a 10 m depth range, KITTI's beyond). It sets
-the point cloud's geometry and goes to models that scale depth by it (BTS's KITTI models, ``focal_scaling``), which
-assume their ``reference_focal`` at that camera's width.
+(`mde_hub.models.registry.default_focal`: NYU's colour camera up to a 10 m depth range, KITTI's beyond). It sets
+the point cloud's geometry and goes to models that scale depth by it (BTS's KITTI models, `focal_scaling`), which
+assume their `reference_focal` at that camera's width.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ MAX_POINTS = 250_000
 
 @dataclass
 class ModelDepth:
-    """One model's output for one image: ``values`` as the model gave them and what they mean (``meaning``, from
-    ``mde_hub.models.depth_meaning``); ``depth`` is their depth-valued version for viewing and point clouds. ``focal``:
+    """One model's output for one image: `values` as the model gave them and what they mean (`meaning`, from
+    `mde_hub.models.depth_meaning`); `depth` is their depth-valued version for viewing and point clouds. `focal`:
     the focal length in pixels assumed for the image (the model got it if it scales depth by it)."""
 
     name: str
@@ -67,7 +67,7 @@ class ModelDepth:
 
 
 def predict_depth(predictor: DepthPredictor, image: np.ndarray, focal: float | None = None) -> ModelDepth:
-    """Run one model on an image seen with ``focal`` pixels (None or 0: the model's default, `default_focal`)."""
+    """Run one model on an image seen with `focal` pixels (None or 0: the model's default, `default_focal`)."""
     config = predictor.model.config
     focal = focal or default_focal(config, image.shape[1])
     prediction = predictor.predict(image, focal)
@@ -76,7 +76,7 @@ def predict_depth(predictor: DepthPredictor, image: np.ndarray, focal: float | N
 
 
 def shared_range(depths: list[np.ndarray]) -> tuple[float, float] | None:
-    """The 2nd-98th percentile of the valid pixels of all maps together (the range ``colorize_depth`` uses for one)."""
+    """The 2nd-98th percentile of the valid pixels of all maps together (the range `colorize_depth` uses for one)."""
     valid = [d[np.isfinite(d) & (d > 0)] for d in depths]
     pooled = np.concatenate(valid) if valid else np.empty(0)
     if pooled.size == 0:
@@ -98,7 +98,7 @@ APP_FORMATS = ("png16", "npy", "color", "glb")
 
 
 def file_stems(names: list[str]) -> dict[str, str]:
-    """Model names as safe file name stems, made unique (``-2``, ``-3``, ...) so no model's files replace another's."""
+    """Model names as safe file name stems, made unique (`-2`, `-3`, ...) so no model's files replace another's."""
     stems: dict[str, str] = {}
     taken: set[str] = set()
     for name in names:
@@ -134,7 +134,7 @@ def write_model_files(
     colormap: str,
     value_range: tuple[float, float] | None,
 ) -> ModelFiles:
-    """Write one model's `APP_FORMATS` at ``base`` (``folder/STEM``) with `write_prediction_files`, its point cloud
+    """Write one model's `APP_FORMATS` at `base` (`folder/STEM`) with `write_prediction_files`, its point cloud
     seen with the result's focal length and thinned to at most `MAX_POINTS`."""
     height, width = result.values.shape
     files = write_prediction_files(
@@ -183,8 +183,8 @@ def compare(
     shared: bool = True,
     focal: float | None = None,
 ) -> Comparison:
-    """Depth of ``image`` from each model in ``names``, written under ``folder``. With ``shared`` the metric maps
-    share one colour range (relative maps, whose units differ, always keep their own). ``focal`` None or 0: each
+    """Depth of `image` from each model in `names`, written under `folder`. With `shared` the metric maps
+    share one colour range (relative maps, whose units differ, always keep their own). `focal` None or 0: each
     model's default."""
     if not names:
         raise ValueError("pick at least one model")

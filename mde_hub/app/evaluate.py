@@ -1,5 +1,5 @@
 """The Evaluate tab's logic, free of Gradio: each model's nine metrics against one ground-truth depth map under a
-protocol and an alignment (``mde_hub.evaluation.metrics``), the best value of each metric marked, and absolute relative error
+protocol and an alignment (`mde_hub.evaluation.metrics`), the best value of each metric marked, and absolute relative error
 maps on one shared colour scale."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ BEST_STYLE = "font-weight: bold; background-color: rgba(255, 200, 0, 0.35)"
 
 @dataclass
 class ModelScore:
-    """One model's metrics (None when it could not be scored, ``note`` says why) and abs-rel error map."""
+    """One model's metrics (None when it could not be scored, `note` says why) and abs-rel error map."""
 
     name: str
     metrics: dict[str, float] | None
@@ -39,9 +39,9 @@ def score_model(
     alignment: AlignmentMethod,
     alignment_space: AlignmentSpace | None,
 ) -> ModelScore:
-    """Metrics exactly as ``compute_depth_metrics`` gives them, and the per-pixel abs-rel of the same prediction.
+    """Metrics exactly as `compute_depth_metrics` gives them, and the per-pixel abs-rel of the same prediction.
     The model's output is scored as what it means (an inverse-depth one aligned in inverse-depth space unless
-    ``alignment_space`` names another)."""
+    `alignment_space` names another)."""
     if not result.metric and alignment == "none":
         return ModelScore(result.name, None, None, "relative depth: pick the median or scale_shift alignment")
     prediction_type = result.meaning.prediction_type
@@ -69,7 +69,7 @@ def best_values(scores: list[ModelScore]) -> dict[str, float]:
 
 
 def metrics_frame(scores: list[ModelScore]) -> pd.DataFrame:
-    """One row per model: ``model``, the nine metrics (NaN when not scored) and ``note``."""
+    """One row per model: `model`, the nine metrics (NaN when not scored) and `note`."""
     rows = [
         {"model": s.name, **{name: (s.metrics or {}).get(name, np.nan) for name in METRIC_NAMES}, "note": s.note}
         for s in scores
@@ -120,7 +120,7 @@ def evaluate_pair(
     alignment: AlignmentMethod = "none",
     alignment_space: AlignmentSpace | None = None,
 ) -> PairEvaluation:
-    """Score each model in ``names`` on one RGB image and its ground truth (metres, 0 = invalid, same size)."""
+    """Score each model in `names` on one RGB image and its ground truth (metres, 0 = invalid, same size)."""
     if not names:
         raise ValueError("pick at least one model")
     check_same_size(image, gt)

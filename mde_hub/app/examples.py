@@ -1,7 +1,7 @@
-"""Example images and ground-truth pairs for the app, rendered at start-up by ``mde_hub.data.synthetic``.
+"""Example images and ground-truth pairs for the app, rendered at start-up by `mde_hub.data.synthetic`.
 
 Nothing from non-commercial datasets is shipped: the examples are our own procedural frames (indoor rooms through
-the NYU camera, streets through the KITTI camera), written with ``write_rgbd_folder``: indoor depth as millimetre
+the NYU camera, streets through the KITTI camera), written with `write_rgbd_folder`: indoor depth as millimetre
 PNGs, outdoor depth in KITTI's value / 256 encoding, so the Evaluate tab's samples show both decodings.
 """
 
@@ -20,7 +20,7 @@ _ENCODING_LABELS = {code: label for label, code in GT_ENCODINGS.items()}
 
 @dataclass(frozen=True)
 class SamplePair:
-    """An RGB image, its ground-truth depth file and the label of that file's encoding in ``GT_ENCODINGS``."""
+    """An RGB image, its ground-truth depth file and the label of that file's encoding in `GT_ENCODINGS`."""
 
     name: str
     image: str
@@ -29,7 +29,7 @@ class SamplePair:
 
 
 def write_examples(root: str | Path, indoor: int = 3, outdoor: int = 2, seed: int = 0) -> list[SamplePair]:
-    """Render ``indoor`` 320x240 rooms and ``outdoor`` 424x128 streets under ``root``; about half a second."""
+    """Render `indoor` 320x240 rooms and `outdoor` 424x128 streets under `root`; about half a second."""
     pairs = []
     for kind, count, (height, width), encoding in (
         ("indoor", indoor, (240, 320), "mm"),

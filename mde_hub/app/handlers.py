@@ -1,7 +1,7 @@
-"""What each control of the page does, free of Gradio: one function per event of ``layout``.
+"""What each control of the page does, free of Gradio: one function per event of `layout`.
 
 Each takes what it works with explicitly (the model registry, the scratch space for per-request files, the image
-limits), then the values of the event's input components, and returns plain values; ``layout`` binds the first, turns
+limits), then the values of the event's input components, and returns plain values; `layout` binds the first, turns
 the results into Gradio's outputs and shows a ValueError or OSError as a message in the page.
 """
 
@@ -33,7 +33,7 @@ OWN_SPACE = "the model's own space"
 
 
 def gallery_files(images: list[tuple[np.ndarray, str]], folder: Path, stem: str) -> list[tuple[str, str]]:
-    """Gallery images as PNG files in ``folder``. Gradio caches a returned numpy image under the hash of its bytes and
+    """Gallery images as PNG files in `folder`. Gradio caches a returned numpy image under the hash of its bytes and
     rewrites that file in place, so two requests that return the same image can serve each other a truncated file;
     a returned file is copied into its cache under a temporary name and renamed, which is safe."""
     files = []
@@ -73,7 +73,7 @@ def compare_view(
     range_mode: str,
     focal: float | None,
 ) -> CompareView:
-    """The Compare button: depth of the uploaded image from each model in ``names``, written to a new scratch folder."""
+    """The Compare button: depth of the uploaded image from each model in `names`, written to a new scratch folder."""
     if image_path is None:
         raise ValueError("Upload an image first (or pick an example).")
     image = read_image(image_path, limits)
@@ -91,13 +91,13 @@ def compare_view(
 
 
 def model_view(views: Views, name: str, image_path: str) -> tuple[tuple[str, str], str | None]:
-    """The slider's (input image, depth colour PNG) and the 3D view's GLB (None without one) of model ``name``."""
+    """The slider's (input image, depth colour PNG) and the 3D view's GLB (None without one) of model `name`."""
     color_png, glb = views[name]
     return (image_path, color_png), (glb or None)
 
 
 def inspect_view(state: dict | None, name: str) -> tuple[tuple[str, str], str | None]:
-    """The inspect dropdown: `model_view` of one model of the last comparison (``state``, `CompareView.state`)."""
+    """The inspect dropdown: `model_view` of one model of the last comparison (`state`, `CompareView.state`)."""
     if not state or name not in state["views"]:
         raise ValueError("Run a comparison first, then pick one of its models.")
     return model_view(state["views"], name, state["image"])
@@ -150,7 +150,7 @@ def evaluate_view(
     alignment: AlignmentMethod,
     alignment_space: str,
 ) -> EvaluateView:
-    """The Evaluate button: each model in ``names`` scored on the uploaded image against the uploaded ground truth;
+    """The Evaluate button: each model in `names` scored on the uploaded image against the uploaded ground truth;
     the error maps are written to a new scratch folder."""
     if image_path is None or gt_path is None:
         raise ValueError("Upload an RGB image and its ground-truth depth (or pick a sample pair).")
@@ -172,5 +172,5 @@ def evaluate_view(
 
 
 def benchmarks_table(registry: ModelRegistry, protocols: str) -> Styler:
-    """The Benchmarks tab's table under the ``protocols`` filter, its metrics to four significant digits."""
+    """The Benchmarks tab's table under the `protocols` filter, its metrics to four significant digits."""
     return benchmarks_frame(registry, protocols).style.format("{:.4g}", subset=list(METRIC_NAMES), na_rep="")

@@ -21,12 +21,12 @@ GT_ENCODINGS: dict[str, str] = {
     "KITTI: value / 256 (16-bit PNG)": "kitti",
     "TUM: value / 5000 (16-bit PNG)": "tum",
 }
-"""Ground-truth PNG encodings offered in the page -> ``mde_hub.data.folder.ENCODINGS`` names; .npy is metres."""
+"""Ground-truth PNG encodings offered in the page -> `mde_hub.data.folder.ENCODINGS` names; .npy is metres."""
 
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """Images must have at most ``max_pixels`` pixels and sides of at least ``min_side`` pixels."""
+    """Images must have at most `max_pixels` pixels and sides of at least `min_side` pixels."""
 
     max_pixels: int = 40_000_000
     min_side: int = 16
@@ -65,8 +65,8 @@ def read_image(path: str | os.PathLike, limits: ImageLimits) -> np.ndarray:
 
 
 def read_ground_truth(path: str | os.PathLike, encoding: str) -> np.ndarray:
-    """A ground-truth depth file as float32 metres (0 = invalid): .npy in metres, else a PNG in ``encoding``
-    (a key or value of ``GT_ENCODINGS``)."""
+    """A ground-truth depth file as float32 metres (0 = invalid): .npy in metres, else a PNG in `encoding`
+    (a key or value of `GT_ENCODINGS`)."""
     code = "metres_npy" if str(path).lower().endswith(".npy") else GT_ENCODINGS.get(encoding, encoding)
     if code not in ("metres_npy", *GT_ENCODINGS.values()):
         raise ValueError(f"unknown ground-truth encoding {encoding!r}; choose one of {', '.join(GT_ENCODINGS)}")
@@ -85,9 +85,9 @@ def check_same_size(image: np.ndarray, depth: np.ndarray) -> None:
 
 
 class ScratchSpace:
-    """Per-request output folders under one root; only the ``keep`` newest are kept, the root goes on ``close``.
+    """Per-request output folders under one root; only the `keep` newest are kept, the root goes on `close`.
 
-    Gradio copies every returned file into its own cache (pruned by ``Blocks(delete_cache=...)``) before serving
+    Gradio copies every returned file into its own cache (pruned by `Blocks(delete_cache=...)`) before serving
     it, so an older request's folder can be deleted safely once newer requests have come in.
     """
 
@@ -101,7 +101,7 @@ class ScratchSpace:
         self._lock = threading.Lock()
 
     def new_dir(self) -> Path:
-        """A fresh folder; the oldest folders beyond ``keep`` are deleted."""
+        """A fresh folder; the oldest folders beyond `keep` are deleted."""
         with self._lock:
             path = Path(tempfile.mkdtemp(prefix="request-", dir=self.root))
             self._folders.append(path)

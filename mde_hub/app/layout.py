@@ -1,7 +1,7 @@
-"""The Gradio page: Compare, Evaluate and Benchmarks tabs wired to the Gradio-free handlers of ``handlers``.
+"""The Gradio page: Compare, Evaluate and Benchmarks tabs wired to the Gradio-free handlers of `handlers`.
 
-API endpoints (``gradio_client``): ``/compare``, ``/inspect``, ``/load_model``, ``/evaluate``, ``/benchmarks``.
-Bad input raises ``gr.Error`` with a message naming the problem; the server keeps serving.
+API endpoints (`gradio_client`): `/compare`, `/inspect`, `/load_model`, `/evaluate`, `/benchmarks`.
+Bad input raises `gr.Error` with a message naming the problem; the server keeps serving.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ ANALYTICS_ENABLED = False
 
 
 class CheckedImage(gr.Image):
-    """``gr.Image`` whose unreadable uploads become a clear ``gr.Error`` instead of an internal exception."""
+    """`gr.Image` whose unreadable uploads become a clear `gr.Error` instead of an internal exception."""
 
     is_template = True  # rendered by the frontend's Image component
 
@@ -51,9 +51,9 @@ class CheckedImage(gr.Image):
 
 
 def event(function: Callable, *bound: Any) -> Callable:
-    """``function`` as Gradio calls it: its first arguments fixed to ``bound`` (registry, scratch space, limits), the
-    rest the input components' values, which the API names after ``function``'s parameters; a ValueError or OSError
-    is shown in the page (``gr.Error``), other exceptions stay internal errors."""
+    """`function` as Gradio calls it: its first arguments fixed to `bound` (registry, scratch space, limits), the
+    rest the input components' values, which the API names after `function`'s parameters; a ValueError or OSError
+    is shown in the page (`gr.Error`), other exceptions stay internal errors."""
 
     def handler(*values: Any) -> Any:
         try:
@@ -128,7 +128,7 @@ def _model_loader() -> tuple[gr.Textbox, gr.Button, gr.Markdown]:
 
 def _compare_tab(names: list[str], samples: list[SamplePair], run: Callable) -> gr.CheckboxGroup:
     """The Compare tab: an image (or an example) and the models to run, their depth maps, notes, one model's slider
-    and 3D view, and the files; its button calls ``run`` (``/compare``). Returns its model selection."""
+    and 3D view, and the files; its button calls `run` (`/compare`). Returns its model selection."""
     with gr.Tab("Compare"):
         with gr.Row():
             with gr.Column(scale=1):
@@ -166,7 +166,7 @@ def _compare_tab(names: list[str], samples: list[SamplePair], run: Callable) -> 
 
 def _evaluate_tab(names: list[str], samples: list[SamplePair], run: Callable) -> gr.CheckboxGroup:
     """The Evaluate tab: an image, its ground truth and how to score it, the metrics table and error maps; its button
-    calls ``run`` (``/evaluate``). Returns its model selection."""
+    calls `run` (`/evaluate`). Returns its model selection."""
     with gr.Tab("Evaluate"):
         with gr.Row():
             with gr.Column(scale=1):
@@ -206,7 +206,7 @@ def _evaluate_tab(names: list[str], samples: list[SamplePair], run: Callable) ->
 
 
 def _benchmarks_tab(run: Callable) -> None:
-    """The Benchmarks tab: published and measured numbers, filtered by protocol with ``run`` (``/benchmarks``), which
+    """The Benchmarks tab: published and measured numbers, filtered by protocol with `run` (`/benchmarks`), which
     also fills the table when the tab is opened."""
     with gr.Tab("Benchmarks") as benchmarks_tab:
         gr.Markdown(
@@ -229,9 +229,9 @@ def build_demo(
     samples: list[SamplePair] | None = None,
     delete_cache: tuple[int, int] = (600, 3600),
 ) -> gr.Blocks:
-    """The app. ``scratch`` holds per-request files; Gradio's own cache is pruned per ``delete_cache``
+    """The app. `scratch` holds per-request files; Gradio's own cache is pruned per `delete_cache`
     (every first-value seconds, files older than second-value seconds). Each tab's events call the handlers of
-    ``handlers`` with the registry, the scratch space and the image limits bound here."""
+    `handlers` with the registry, the scratch space and the image limits bound here."""
     samples = samples or []
     with gr.Blocks(
         title="mde-hub", analytics_enabled=ANALYTICS_ENABLED, delete_cache=delete_cache, fill_width=True
@@ -257,7 +257,7 @@ def launch(
     concurrency: int = 2,
     **kwargs: Any,
 ):
-    """Queue with ``concurrency`` workers per event and launch with an upload size limit."""
+    """Queue with `concurrency` workers per event and launch with an upload size limit."""
     return demo.queue(default_concurrency_limit=concurrency).launch(
         server_name=host, server_port=port, share=share, max_file_size=max_file_size, **kwargs
     )

@@ -1,16 +1,16 @@
 """Which models the app offers and which of them sit in memory.
 
-Sources: the bundled checkpoints (``./checkpoints/*``), directories given with ``--models`` (a checkpoint, or a folder
-of checkpoints), Hub ids (given with ``--models`` or typed into the page), and transformers' own depth models (DPT,
-GLPN, Depth Anything, ZoeDepth) by Hub id or local directory; with ``--online``, the model zoo's models too
-(``zoo_sources``), each downloaded, converted and cached on first use. With none of these, an untrained Baseline with
+Sources: the bundled checkpoints (`./checkpoints/*`), directories given with `--models` (a checkpoint, or a folder
+of checkpoints), Hub ids (given with `--models` or typed into the page), and transformers' own depth models (DPT,
+GLPN, Depth Anything, ZoeDepth) by Hub id or local directory; with `--online`, the model zoo's models too
+(`zoo_sources`), each downloaded, converted and cached on first use. With none of these, an untrained Baseline with
 random weights is offered, labelled as such. Models load on first use and stay in an LRU cache bounded by the bytes of
 their parameters and buffers.
 
 A local path typed into the page loads only if it lies inside a folder that holds one of the served local
-checkpoints (symbolic links resolved), unless the app runs with ``--allow-local-paths``: a visitor cannot make the
-server read arbitrary folders. Anything that is not a path must be a valid Hub id (``owner/name``: no ``..``, no
-extra ``/``), so an id cannot point into the file system either.
+checkpoints (symbolic links resolved), unless the app runs with `--allow-local-paths`: a visitor cannot make the
+server read arbitrary folders. Anything that is not a path must be a valid Hub id (`owner/name`: no `..`, no
+extra `/`), so an id cannot point into the file system either.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ SourceKind = Literal["local", "hub", "zoo", "untrained"]
 
 @dataclass(frozen=True)
 class ModelSource:
-    """A model the app can load: ``name`` is its label in the page, ``location`` a directory or Hub id."""
+    """A model the app can load: `name` is its label in the page, `location` a directory or Hub id."""
 
     name: str
     location: str
@@ -59,8 +59,8 @@ def model_bytes(model: torch.nn.Module | OnnxDepthModel) -> int:
 
 
 def discover_sources(models: list[str] | None, checkpoints_dir: str | None) -> list[ModelSource]:
-    """Sources for ``--models`` entries (checkpoint dirs, folders of them, Hub ids), else the checkpoints in
-    ``checkpoints_dir``, else the untrained Baseline. Names are directory basenames, made unique."""
+    """Sources for `--models` entries (checkpoint dirs, folders of them, Hub ids), else the checkpoints in
+    `checkpoints_dir`, else the untrained Baseline. Names are directory basenames, made unique."""
     entries = list(models or [])
     if not entries and checkpoints_dir and os.path.isdir(checkpoints_dir):
         entries = [os.path.join(checkpoints_dir, name) for name in sorted(os.listdir(checkpoints_dir))]
@@ -84,7 +84,7 @@ def discover_sources(models: list[str] | None, checkpoints_dir: str | None) -> l
 
 
 def zoo_sources(sources: list[ModelSource]) -> list[ModelSource]:
-    """``sources`` (without the untrained placeholder) and the zoo models that convert here and download without a
+    """`sources` (without the untrained placeholder) and the zoo models that convert here and download without a
     person, or are fetched already; a zoo model's location is its zoo name."""
     from mde_hub.models.conversion import CONVERTERS
     from mde_hub.zoo import ZOO, fetched
@@ -108,7 +108,7 @@ def _unique_names(sources: list[ModelSource]) -> list[ModelSource]:
 
 
 def check_hub_id(repo_id: str) -> str:
-    """``repo_id`` stripped, or ValueError saying why it cannot be a Hub model id."""
+    """`repo_id` stripped, or ValueError saying why it cannot be a Hub model id."""
     repo_id = repo_id.strip()
     try:
         validate_repo_id(repo_id)
@@ -119,7 +119,7 @@ def check_hub_id(repo_id: str) -> str:
 
 def looks_like_path(location: str) -> bool:
     """True for what the page must treat as a local path: anything that exists on disk, starts like a path
-    (``/``, ``.``, ``~``) or holds a ``..`` or ``\\``."""
+    (`/`, `.`, `~`) or holds a `..` or `\\`."""
     return (
         os.path.exists(location) or location.startswith(("/", ".", "~")) or ".." in location or "\\" in location
     )
@@ -127,7 +127,7 @@ def looks_like_path(location: str) -> bool:
 
 def load_predictor(source: ModelSource, backend: str = "pytorch") -> DepthPredictor:
     """Load a source, turning every failure into a ValueError that says what to do. With
-    ``backend="onnxruntime"``, local checkpoints that hold a ``model.onnx`` run it with ONNX Runtime; others PyTorch."""
+    `backend="onnxruntime"`, local checkpoints that hold a `model.onnx` run it with ONNX Runtime; others PyTorch."""
     if source.kind == "untrained":
         torch.manual_seed(0)
         return DepthPredictor.from_model(BaselineForDepthEstimation(BaselineConfig()), source.name)
@@ -156,7 +156,7 @@ def load_predictor(source: ModelSource, backend: str = "pytorch") -> DepthPredic
 
 
 class ModelRegistry:
-    """Named model sources, loaded lazily and kept in an LRU cache of at most ``max_bytes`` parameter bytes.
+    """Named model sources, loaded lazily and kept in an LRU cache of at most `max_bytes` parameter bytes.
 
     A newly loaded model evicts the least recently used ones until everything fits; a model larger than the whole
     bound is refused (while it loads, memory briefly holds it beside the cached ones). Thread-safe.
@@ -223,7 +223,7 @@ class ModelRegistry:
             return source.name
 
     def _check_local_path(self, location: str) -> None:
-        """Refuse a typed local path outside the served folders (unless ``allow_local_paths``)."""
+        """Refuse a typed local path outside the served folders (unless `allow_local_paths`)."""
         if self.allow_local_paths:
             return
         real = os.path.realpath(os.path.expanduser(location))
@@ -234,7 +234,7 @@ class ModelRegistry:
             )
 
     def get(self, name: str) -> DepthPredictor:
-        """The predictor of ``name``, loading it (and evicting others) if it is not in memory."""
+        """The predictor of `name`, loading it (and evicting others) if it is not in memory."""
         with self._lock:
             if name in self._cache:
                 self._cache.move_to_end(name)

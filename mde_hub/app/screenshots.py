@@ -1,7 +1,7 @@
-"""Screenshots of the app's three tabs for the README: ``python -m mde_hub.app.screenshots --out docs``.
+"""Screenshots of the app's three tabs for the README: `python -m mde_hub.app.screenshots --out docs`.
 
-Serves the checkpoints given with ``--models``, by default those in ./checkpoints (as ``python app.py`` does), and
-refuses to photograph the untrained fallback. Needs Debian's Chromium at /usr/bin/chromium and the ``playwright``
+Serves the checkpoints given with `--models`, by default those in ./checkpoints (as `python app.py` does), and
+refuses to photograph the untrained fallback. Needs Debian's Chromium at /usr/bin/chromium and the `playwright`
 package.
 """
 

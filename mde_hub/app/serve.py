@@ -1,4 +1,4 @@
-"""Serving the page (``python app.py``, ``python -m mde_hub.app.screenshots``): the model registry the command line
+"""Serving the page (`python app.py`, `python -m mde_hub.app.screenshots`): the model registry the command line
 asks for, and the page with its rendered examples and per-request files in a temporary folder removed afterwards."""
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ def open_registry(
     allow_local_paths: bool = False,
     online: bool = False,
 ) -> ModelRegistry:
-    """The registry of ``models`` (checkpoint directories, folders of them, Hub ids; by default the checkpoints in
-    ``checkpoints_dir``, else the untrained Baseline), keeping at most ``max_model_bytes`` of weights loaded; with
-    ``backend="onnxruntime"`` local checkpoints that hold a model.onnx run it. ``online`` also lists the model zoo's
+    """The registry of `models` (checkpoint directories, folders of them, Hub ids; by default the checkpoints in
+    `checkpoints_dir`, else the untrained Baseline), keeping at most `max_model_bytes` of weights loaded; with
+    `backend="onnxruntime"` local checkpoints that hold a model.onnx run it. `online` also lists the model zoo's
     models, each fetched on first use."""
     sources = discover_sources(models, checkpoints_dir)
     return ModelRegistry(
@@ -61,7 +61,7 @@ def serve(
     concurrency: int = 2,
 ) -> None:
     """Serve the page until interrupted, as a long-running server: glibc's mmap threshold fixed first
-    (``allocator``), then `temporary_page` launched with `launch`'s options."""
+    (`allocator`), then `temporary_page` launched with `launch`'s options."""
     fix_mmap_threshold()  # keep the heap from fragmenting (mde_hub/app/allocator.py)
     with temporary_page(registry, limits) as (demo, _):
         launch(demo, host, port, share, max_file_size, concurrency)

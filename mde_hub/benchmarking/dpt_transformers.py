@@ -1,4 +1,4 @@
-"""Our DPT-Hybrid against transformers' `DPTForDepthEstimation` with the same configuration and weights.
+"""Our DPT-Hybrid against `transformers.DPTForDepthEstimation` with the same configuration and weights.
 
 transformers' model is built as `Intel/dpt-hybrid-midas` is configured (BiT ResNet-50 with "same" padding, ViT-B/16,
 hooks 2/5/8/11 with the first two taken from the ResNet, neck 256/512/768/768, fusion 256), randomly initialised
@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 
 import torch
-from transformers import DPTConfig, DPTForDepthEstimation
+import transformers
 
 from ..models.dpt.convert_dpt_from_transformers import convert_dpt_from_transformers
 from .measure import median_seconds
@@ -51,11 +51,11 @@ class DptComparison:
         return self.ours_ms / self.transformers_ms
 
 
-def hybrid_models(quick: bool) -> tuple[DPTForDepthEstimation, torch.nn.Module]:
+def hybrid_models(quick: bool) -> tuple[transformers.DPTForDepthEstimation, torch.nn.Module]:
     """transformers' DPT-Hybrid (random weights) and ours converted from it, both in eval mode."""
     torch.manual_seed(0)
     settings = SMALL_HYBRID if quick else HYBRID
-    hf_model = DPTForDepthEstimation(DPTConfig(**settings, backbone_config=dict(BIT_RESNET50))).eval()
+    hf_model = transformers.DPTForDepthEstimation(transformers.DPTConfig(**settings, backbone_config=dict(BIT_RESNET50))).eval()
     return hf_model, convert_dpt_from_transformers(hf_model)
 
 

@@ -1,36 +1,36 @@
 """The papers' training augmentations as named presets (docs/MODELS.md §1, §2.4, §3.3, §4.4, §5.2).
 
-An augmentation is a callable ``(sample: DepthSample, rng: np.random.Generator) -> DepthSample``. The presets in
-``AUGMENTATIONS`` are compositions (:class:`Compose`) of the small operations below; all randomness comes from
-``rng``, so a fixed seed gives the same sample.
+An augmentation is a callable `(sample: DepthSample, rng: np.random.Generator) -> DepthSample`. The presets in
+`AUGMENTATIONS` are compositions (`Compose`) of the small operations below; all randomness comes from
+`rng`, so a fixed seed gives the same sample.
 
 Geometric operations move the image, depth, valid mask and intrinsics together: the image is resampled bilinearly,
 the depth and mask with nearest neighbour from the same sampling positions, so no depth is ever interpolated and an
 invalid pixel (depth 0) stays 0. Photometric operations change the image only.
 
-Conventions: pixel coordinates are array indices (pixel ``(x, y)`` is the centre of ``image[y, x]``), as in
-``Intrinsics.flipped``. Crops and flips update the intrinsics exactly (``Intrinsics.cropped``/``flipped``); resizing
-maps pixel centres, ``x' = (x + 0.5) * scale - 0.5``. A rotation of the image about its centre is exactly a roll of
-the camera about its optical axis (depth unchanged) when ``fx == fy``: the principal point turns about the image
-centre and the focal lengths stay. With ``fx != fy`` the same intrinsics are only approximate (an error of order
-``|fx - fy| / fx`` times the distance to the principal point; ~0.1 % for NYU's Kinect).
+Conventions: pixel coordinates are array indices (pixel `(x, y)` is the centre of `image[y, x]`), as in
+`Intrinsics.flipped`. Crops and flips update the intrinsics exactly (`Intrinsics.cropped`/`flipped`); resizing
+maps pixel centres, `x' = (x + 0.5) * scale - 0.5`. A rotation of the image about its centre is exactly a roll of
+the camera about its optical axis (depth unchanged) when `fx == fy`: the principal point turns about the image
+centre and the focal lengths stay. With `fx != fy` the same intrinsics are only approximate (an error of order
+`|fx - fy| / fx` times the distance to the principal point; ~0.1 % for NYU's Kinect).
 
 Presets:
 
-* ``"none"``: identity.
-* ``"baseline"``: horizontal flip p = 0.5 (§1: DenseDepth's data "with a random horizontal flip"; the processor
+* `"none"`: identity.
+* `"baseline"`: horizontal flip p = 0.5 (§1: DenseDepth's data "with a random horizontal flip"; the processor
   resizes to 256x256).
-* ``"densedepth"``: horizontal flip p = 0.5, then with p = 0.5 a random one of the 6 RGB channel orders (identity
+* `"densedepth"`: horizontal flip p = 0.5, then with p = 0.5 a random one of the 6 RGB channel orders (identity
   included), as in DenseDepth's code. The paper reportedly says 0.25 for the colour swap **[unverified]**.
-* ``"bts_nyu"`` = ``"adabins_nyu"`` (AdaBins copied BTS's loader): PIL box (43, 45, 608, 472) = (left, top, right,
+* `"bts_nyu"` = `"adabins_nyu"` (AdaBins copied BTS's loader): PIL box (43, 45, 608, 472) = (left, top, right,
   bottom) of the 640x480 frame, i.e. rows 45:472 and cols 43:608 (427x565), dropping the registration border;
   rotation U[-2.5, 2.5] degrees; random crop 416x544; flip p = 0.5; with p = 0.5 gamma U[0.9, 1.1], brightness
   U[0.75, 1.25], per-channel colour U[0.9, 1.1], clipped to [0, 1].
-* ``"bts_kitti"`` = ``"adabins_kitti"``: KB crop to 352x1216 (a no-op on frames the KITTI loader already cropped);
+* `"bts_kitti"` = `"adabins_kitti"`: KB crop to 352x1216 (a no-op on frames the KITTI loader already cropped);
   rotation U[-1, 1] degrees; random crop 352x704; flip p = 0.5; the same photometric jitter with brightness U[0.9, 1.1].
-* ``"dpt"``: DPT pre-training (§3.3): the paper resizes "so the longer side is 384" and takes random 384x384 crops,
+* `"dpt"`: DPT pre-training (§3.3): the paper resizes "so the longer side is 384" and takes random 384x384 crops,
   which cannot fit in a non-square image; we resize so the *shorter* side equals the crop size (up or down), then
-  take a random square crop and flip with p = 0.5. ``dpt_augmentation(crop_size)`` builds other sizes.
+  take a random square crop and flip with p = 0.5. `dpt_augmentation(crop_size)` builds other sizes.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ CHANNEL_PERMUTATIONS: tuple[tuple[int, ...], ...] = tuple(itertools.permutations
 
 
 def crop_sample(sample: DepthSample, top: int, left: int, height: int, width: int) -> DepthSample:
-    """Rows ``top:top+height`` and cols ``left:left+width``; ValueError when the box leaves the sample."""
+    """Rows `top:top+height` and cols `left:left+width`; ValueError when the box leaves the sample."""
     frame_height, frame_width = sample.depth.shape
     if top < 0 or left < 0 or top + height > frame_height or left + width > frame_width:
         raise ValueError(
@@ -113,11 +113,11 @@ def _depth_and_valid_tensor(sample: DepthSample) -> torch.Tensor:
 
 
 def rotate_sample(sample: DepthSample, degrees: float) -> DepthSample:
-    """Rotate by ``degrees`` counter-clockwise as displayed (PIL's ``Image.rotate`` sense) about the image centre.
+    """Rotate by `degrees` counter-clockwise as displayed (PIL's `Image.rotate` sense) about the image centre.
 
-    Output pixel q takes input position ``c + R^T (q - c)``: the image bilinearly, depth and mask by nearest neighbour
-    (``torch.nn.functional.grid_sample``, one grid, zero padding): positions outside the input give a black image and
-    invalid depth. The principal point turns with the image (exact for ``fx == fy``; see the module docstring).
+    Output pixel q takes input position `c + R^T (q - c)`: the image bilinearly, depth and mask by nearest neighbour
+    (`torch.nn.functional.grid_sample`, one grid, zero padding): positions outside the input give a black image and
+    invalid depth. The principal point turns with the image (exact for `fx == fy`; see the module docstring).
     """
     height, width = sample.depth.shape
     cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
@@ -142,8 +142,8 @@ def rotate_sample(sample: DepthSample, degrees: float) -> DepthSample:
 
 
 def resize_sample(sample: DepthSample, height: int, width: int) -> DepthSample:
-    """Resize to ``height`` x ``width`` mapping pixel centres: image bilinear (antialiased when shrinking), depth and
-    mask ``nearest-exact``."""
+    """Resize to `height` x `width` mapping pixel centres: image bilinear (antialiased when shrinking), depth and
+    mask `nearest-exact`."""
     frame_height, frame_width = sample.depth.shape
     image = F.interpolate(
         _image_tensor(sample.image), size=(height, width), mode="bilinear", align_corners=False, antialias=True
@@ -154,8 +154,8 @@ def resize_sample(sample: DepthSample, height: int, width: int) -> DepthSample:
 
 
 def jitter_image(image: np.ndarray, gamma: float, brightness: float, colour: np.ndarray) -> np.ndarray:
-    """BTS/AdaBins photometric jitter on a uint8 image: ``clip((x / 255) ** gamma * brightness * colour, 0, 1)``,
-    rounded back to uint8 (``colour`` holds one factor per RGB channel)."""
+    """BTS/AdaBins photometric jitter on a uint8 image: `clip((x / 255) ** gamma * brightness * colour, 0, 1)`,
+    rounded back to uint8 (`colour` holds one factor per RGB channel)."""
     scaled = (image.astype(np.float64) / 255) ** gamma * brightness * np.asarray(colour, dtype=np.float64)
     return np.rint(np.clip(scaled, 0.0, 1.0) * 255).astype(np.uint8)
 
@@ -165,7 +165,7 @@ def jitter_image(image: np.ndarray, gamma: float, brightness: float, colour: np.
 
 @dataclass(frozen=True)
 class Compose:
-    """Apply ``ops`` in order (no ops: identity)."""
+    """Apply `ops` in order (no ops: identity)."""
 
     ops: tuple[Augmentation, ...]
 
@@ -177,7 +177,7 @@ class Compose:
 
 @dataclass(frozen=True)
 class RandomApply:
-    """Apply ``op`` with probability ``p`` (one draw from ``rng`` per call, before ``op``'s own draws)."""
+    """Apply `op` with probability `p` (one draw from `rng` per call, before `op`'s own draws)."""
 
     op: Augmentation
     p: float
@@ -192,7 +192,7 @@ class RandomApply:
 
 @dataclass(frozen=True)
 class HorizontalFlip:
-    """Mirror left-right (always; wrap in :class:`RandomApply` for a coin flip)."""
+    """Mirror left-right (always; wrap in `RandomApply` for a coin flip)."""
 
     def __call__(self, sample: DepthSample, rng: np.random.Generator) -> DepthSample:
         return flip_sample(sample)
@@ -200,7 +200,7 @@ class HorizontalFlip:
 
 @dataclass(frozen=True)
 class BoxCrop:
-    """Fixed PIL-style box ``(left, top, right, bottom)``, right/bottom exclusive, defined on a ``frame`` of
+    """Fixed PIL-style box `(left, top, right, bottom)`, right/bottom exclusive, defined on a `frame` of
     (height, width) only."""
 
     left: int
@@ -220,7 +220,7 @@ class BoxCrop:
 
 @dataclass(frozen=True)
 class KBCrop:
-    """KITTI KB crop: the bottom 352 rows and the centred 1216 columns (``mde_hub.data.frames.kb_crop_box``)."""
+    """KITTI KB crop: the bottom 352 rows and the centred 1216 columns (`mde_hub.data.frames.kb_crop_box`)."""
 
     def __call__(self, sample: DepthSample, rng: np.random.Generator) -> DepthSample:
         try:
@@ -232,7 +232,7 @@ class KBCrop:
 
 @dataclass(frozen=True)
 class RandomCrop:
-    """A ``height`` x ``width`` window at a uniformly drawn position (top first, then left)."""
+    """A `height` x `width` window at a uniformly drawn position (top first, then left)."""
 
     height: int
     width: int
@@ -251,7 +251,7 @@ class RandomCrop:
 
 @dataclass(frozen=True)
 class RandomRotation:
-    """Rotate by an angle drawn from U[-max_degrees, max_degrees] (see :func:`rotate_sample`)."""
+    """Rotate by an angle drawn from U[-max_degrees, max_degrees] (see `rotate_sample`)."""
 
     max_degrees: float
 
@@ -261,7 +261,7 @@ class RandomRotation:
 
 @dataclass(frozen=True)
 class ResizeShorterSide:
-    """Resize, keeping the aspect ratio, so the shorter side equals ``size`` (the longer one is rounded)."""
+    """Resize, keeping the aspect ratio, so the shorter side equals `size` (the longer one is rounded)."""
 
     size: int
 
@@ -286,7 +286,7 @@ class ChannelPermutation:
 @dataclass(frozen=True)
 class PhotometricJitter:
     """BTS/AdaBins colour augmentation: draws gamma, brightness, then three colour factors uniformly from their
-    ranges and applies :func:`jitter_image`."""
+    ranges and applies `jitter_image`."""
 
     gamma: tuple[float, float] = (0.9, 1.1)
     brightness: tuple[float, float] = (0.9, 1.1)
@@ -326,7 +326,7 @@ _BTS_KITTI = Compose(
 
 
 def dpt_augmentation(crop_size: int = 384) -> Compose:
-    """DPT pre-training: shorter side to ``crop_size``, random ``crop_size`` square crop, flip p = 0.5."""
+    """DPT pre-training: shorter side to `crop_size`, random `crop_size` square crop, flip p = 0.5."""
     return Compose((ResizeShorterSide(crop_size), RandomCrop(crop_size, crop_size), _FLIP))
 
 
@@ -343,7 +343,7 @@ AUGMENTATIONS: dict[str, Augmentation] = {
 
 
 def get_augmentation(name: str) -> Augmentation:
-    """The preset ``name`` from ``AUGMENTATIONS``."""
+    """The preset `name` from `AUGMENTATIONS`."""
     try:
         return AUGMENTATIONS[name]
     except KeyError:

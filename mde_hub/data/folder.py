@@ -1,25 +1,25 @@
 """RGB-D frames stored as files: depth encodings, generic folders, pair lists and hold-out splits.
 
-Depth files store integers (or floats) that mean different things in every dataset; a :class:`DepthEncoding` names
-the convention and turns a file into metres. The presets in ``ENCODINGS`` cover the public layouts:
+Depth files store integers (or floats) that mean different things in every dataset; a `DepthEncoding` names
+the convention and turns a file into metres. The presets in `ENCODINGS` cover the public layouts:
 
-* ``"mm"``: uint16 millimetres, 0 = invalid (ICL-NUIM as shipped by Open3D, NYU "sync" PNGs of BTS/AdaBins,
+* `"mm"`: uint16 millimetres, 0 = invalid (ICL-NUIM as shipped by Open3D, NYU "sync" PNGs of BTS/AdaBins,
   DenseDepth's NYU test PNGs);
-* ``"7scenes"``: uint16 millimetres, 0 and 65535 = invalid (Microsoft 7-Scenes, Kinect v1);
-* ``"kitti"``: uint16, metres = value / 256, 0 = invalid (KITTI depth benchmark);
-* ``"tum"``: uint16, metres = value / 5000, 0 = invalid (TUM RGB-D, ICL-NUIM in the TUM convention);
-* ``"sun3d"``: uint16 with its bits rotated by 3, ``v = ((s >> 3) | (s << 13)) & 0xFFFF``, then millimetres (SUN3D);
-* ``"nyu_raw_disparity"``: raw Kinect v1 disparity ``d`` of the NYU Depth v2 raw dump, metres
-  ``351.3 / (1092.5 - d)`` (NYU toolbox ``depth_rel2depth_abs``), d >= 2047 invalid. The dump's PGMs store the
-  values little-endian although the PGM format is big-endian, so the last W*H*2 bytes are read as ``<u2``;
-* ``"densedepth_nyu_train"``: 8-bit, 0-255 mapped to 0-10 m (DenseDepth's ``nyu_data.zip`` training depths);
-* ``"metres_npy"``: a float ``.npy`` array already in metres.
+* `"7scenes"`: uint16 millimetres, 0 and 65535 = invalid (Microsoft 7-Scenes, Kinect v1);
+* `"kitti"`: uint16, metres = value / 256, 0 = invalid (KITTI depth benchmark);
+* `"tum"`: uint16, metres = value / 5000, 0 = invalid (TUM RGB-D, ICL-NUIM in the TUM convention);
+* `"sun3d"`: uint16 with its bits rotated by 3, `v = ((s >> 3) | (s << 13)) & 0xFFFF`, then millimetres (SUN3D);
+* `"nyu_raw_disparity"`: raw Kinect v1 disparity `d` of the NYU Depth v2 raw dump, metres
+  `351.3 / (1092.5 - d)` (NYU toolbox `depth_rel2depth_abs`), d >= 2047 invalid. The dump's PGMs store the
+  values little-endian although the PGM format is big-endian, so the last W*H*2 bytes are read as `<u2`;
+* `"densedepth_nyu_train"`: 8-bit, 0-255 mapped to 0-10 m (DenseDepth's `nyu_data.zip` training depths);
+* `"metres_npy"`: a float `.npy` array already in metres.
 
-Any other linear scale is ``depth_encoding(scale)``, e.g. ``depth_encoding(1000.0)`` for millimetres.
+Any other linear scale is `depth_encoding(scale)`, e.g. `depth_encoding(1000.0)` for millimetres.
 
-:class:`RgbdFolder` pairs images found by a glob with depth files named after them; the functions below it open
-each layout of the development frames in ``../shared/data/rgbd`` (see its MANIFEST.md; the NYU raw-dump frame
-is opened by ``mde_hub.data.nyu.nyu_raw_frames``).
+`RgbdFolder` pairs images found by a glob with depth files named after them; the functions below it open
+each layout of the development frames in `../shared/data/rgbd` (see its MANIFEST.md; the NYU raw-dump frame
+is opened by `mde_hub.data.nyu.nyu_raw_frames`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class DepthEncoding:
             raise ValueError(f"depth encoding {self.name!r}: {self.transform}/{self.container} needs stored='uint16'")
 
     def read(self, path: PathLike) -> np.ndarray:
-        """The depth file at ``path`` as float32 metres, 0 where invalid."""
+        """The depth file at `path` as float32 metres, 0 where invalid."""
         if self.container == "npy":
             raw = _load_npy(path)
         elif self.container == "pgm_little_endian":
@@ -85,7 +85,7 @@ class DepthEncoding:
         return self.decode(raw, str(path))
 
     def decode(self, raw: np.ndarray, source: str) -> np.ndarray:
-        """Stored values ``raw`` (H, W) as float32 metres, 0 where invalid; ``source`` names the file in errors."""
+        """Stored values `raw` (H, W) as float32 metres, 0 where invalid; `source` names the file in errors."""
         if raw.ndim != 2:
             raise ValueError(f"{source}: a depth map must be 2-D (H, W); got shape {raw.shape}")
         found = "float" if np.issubdtype(raw.dtype, np.floating) else raw.dtype.name
@@ -126,7 +126,7 @@ ENCODINGS: dict[str, DepthEncoding] = {
 
 
 def depth_encoding(spec: DepthEncoding | str | float) -> DepthEncoding:
-    """A preset by name, an encoding as given, or a linear uint16 encoding ``metres = value / spec``."""
+    """A preset by name, an encoding as given, or a linear uint16 encoding `metres = value / spec`."""
     if isinstance(spec, DepthEncoding):
         return spec
     if isinstance(spec, str):
@@ -181,7 +181,7 @@ def _load_npy(path: PathLike) -> np.ndarray:
 
 
 def read_rgb(path: PathLike) -> np.ndarray:
-    """The image file at ``path`` as (H, W, 3) uint8 RGB, by `mde_hub.data.images.to_rgb_uint8` (a 16-bit photo
+    """The image file at `path` as (H, W, 3) uint8 RGB, by `mde_hub.data.images.to_rgb_uint8` (a 16-bit photo
     scaled by 1/257, alpha dropped, grayscale and palettes expanded), as the predictor reads it."""
     return to_rgb_uint8(load_image(path))
 
@@ -196,15 +196,15 @@ def check_same_size(image: np.ndarray, depth: np.ndarray, image_source: str, dep
 
 
 def centred_intrinsics(focal: float, width: int, height: int) -> Intrinsics:
-    """fx = fy = ``focal`` and the principal point at the image centre ((W - 1) / 2, (H - 1) / 2).
+    """fx = fy = `focal` and the principal point at the image centre ((W - 1) / 2, (H - 1) / 2).
 
-    Pixel coordinates here are pixel centres (0 .. W - 1), so the centre is the fixed point of ``Intrinsics.flipped``.
+    Pixel coordinates here are pixel centres (0 .. W - 1), so the centre is the fixed point of `Intrinsics.flipped`.
     """
     return Intrinsics(float(focal), float(focal), (width - 1) / 2.0, (height - 1) / 2.0)
 
 
 def read_intrinsics_matrix(path: PathLike) -> Intrinsics:
-    """A 3x3 camera matrix stored as whitespace-separated text (7-Scenes ``camera-intrinsics.txt``)."""
+    """A 3x3 camera matrix stored as whitespace-separated text (7-Scenes `camera-intrinsics.txt`)."""
     try:
         matrix = np.loadtxt(path, ndmin=2)
     except FileNotFoundError:
@@ -248,7 +248,7 @@ def read_pair_list(path: PathLike) -> list[PairListEntry]:
 
 
 def join_list_path(root: PathLike, listed: str) -> str:
-    """A path from a file list joined to ``root``; a leading slash also means "relative to root" (BTS lists)."""
+    """A path from a file list joined to `root`; a leading slash also means "relative to root" (BTS lists)."""
     return os.path.join(root, listed.lstrip("/"))
 
 
@@ -257,7 +257,7 @@ def _natural_key(text: str) -> list:
 
 
 def replace_suffix(old: str, new: str) -> Callable[[str], str]:
-    """A ``depth_from_image`` rule that swaps the end of an image path, e.g. ".color.jpg" -> ".depth.png"."""
+    """A `depth_from_image` rule that swaps the end of an image path, e.g. ".color.jpg" -> ".depth.png"."""
 
     def depth_path(image_path: str) -> str:
         if not image_path.endswith(old):
@@ -268,12 +268,12 @@ def replace_suffix(old: str, new: str) -> Callable[[str], str]:
 
 
 class RgbdFolder(torch.utils.data.Dataset):
-    """Images matched by a glob under ``root``, each paired with a depth file named after it.
+    """Images matched by a glob under `root`, each paired with a depth file named after it.
 
-    ``depth_from_image`` maps an image path relative to ``root`` (forward slashes) to its depth path: a callable,
-    or a pattern with the fields ``{parent}`` (the image's folder), ``{stem}`` (its name without the last suffix)
-    and ``{name}``, e.g. ``"depth/{stem}.png"``. Images are sorted naturally ("2" before "10"). ``intrinsics`` is
-    one camera for all frames or a mapping from image path to camera. ids are ``"<name>/<image path>"``.
+    `depth_from_image` maps an image path relative to `root` (forward slashes) to its depth path: a callable,
+    or a pattern with the fields `{parent}` (the image's folder), `{stem}` (its name without the last suffix)
+    and `{name}`, e.g. `"depth/{stem}.png"`. Images are sorted naturally ("2" before "10"). `intrinsics` is
+    one camera for all frames or a mapping from image path to camera. ids are `"<name>/<image path>"`.
     A frame whose depth and image sizes differ raises an error naming both files.
     """
 
@@ -325,18 +325,18 @@ def _depth_path(rule: Callable[[str], str] | str, image: str) -> str:
     return posixpath.normpath(path).lstrip("/")
 
 
-# Ready-made layouts of the development frames in ../shared/data/rgbd (MANIFEST.md); ``root`` is the layout's folder.
+# Ready-made layouts of the development frames in ../shared/data/rgbd (MANIFEST.md); `root` is the layout's folder.
 
 
 def icl_livingroom(root: PathLike) -> RgbdFolder:
-    """ICL-NUIM living room 1 (Open3D's copy): ``image/NNNNN.jpg`` + ``depth/NNNNN.png`` in mm, 525/525/319.5/239.5."""
+    """ICL-NUIM living room 1 (Open3D's copy): `image/NNNNN.jpg` + `depth/NNNNN.png` in mm, 525/525/319.5/239.5."""
     return RgbdFolder(root, "image/*.jpg", "depth/{stem}.png", "mm", Intrinsics(525.0, 525.0, 319.5, 239.5))
 
 
 def seven_scenes(root: PathLike) -> RgbdFolder:
-    """Microsoft 7-Scenes: ``frames/frame-N.color.jpg`` + ``.depth.png`` (mm, 0 and 65535 invalid).
+    """Microsoft 7-Scenes: `frames/frame-N.color.jpg` + `.depth.png` (mm, 0 and 65535 invalid).
 
-    Intrinsics come from ``camera-intrinsics.txt`` beside ``frames/`` and are the *depth* camera's: colour and depth
+    Intrinsics come from `camera-intrinsics.txt` beside `frames/` and are the *depth* camera's: colour and depth
     are both 640x480 but not registered (edges differ by 10-20 px), so pixel-exact supervision is approximate.
     """
     intrinsics = read_intrinsics_matrix(Path(root) / "camera-intrinsics.txt")
@@ -344,8 +344,8 @@ def seven_scenes(root: PathLike) -> RgbdFolder:
 
 
 def kitti_samples(root: PathLike) -> RgbdFolder:
-    """KITTI frames (1242x375, sparse LiDAR GT): ``rgb/*.png`` + ``depth/*.png`` listed in ``test_annotations.json``,
-    whose per-file ``cam_in`` (fx, fy, cx, cy) and ``depth_scale`` (256) are used."""
+    """KITTI frames (1242x375, sparse LiDAR GT): `rgb/*.png` + `depth/*.png` listed in `test_annotations.json`,
+    whose per-file `cam_in` (fx, fy, cx, cy) and `depth_scale` (256) are used."""
     annotations = Path(root) / "test_annotations.json"
     try:
         files = json.loads(annotations.read_text())["files"]
@@ -369,23 +369,23 @@ def kitti_samples(root: PathLike) -> RgbdFolder:
 
 
 def tum_frames(root: PathLike) -> RgbdFolder:
-    """TUM RGB-D frames ``*_color.png`` + ``*_depth.png`` (value / 5000). The sequence, hence the camera, is not
+    """TUM RGB-D frames `*_color.png` + `*_depth.png` (value / 5000). The sequence, hence the camera, is not
     stated for Open3D's sample, so intrinsics are None."""
     return RgbdFolder(root, "*_color.png", replace_suffix("_color.png", "_depth.png"), "tum")
 
 
 def sun3d_frames(root: PathLike) -> RgbdFolder:
-    """SUN3D frames ``*_color.jpg`` + ``*_depth.png`` (bit-rotated mm) with SUN3D's default 570.342/570.342/320/240."""
+    """SUN3D frames `*_color.jpg` + `*_depth.png` (bit-rotated mm) with SUN3D's default 570.342/570.342/320/240."""
     intrinsics = Intrinsics(570.342, 570.342, 320.0, 240.0)
     return RgbdFolder(root, "*_color.jpg", replace_suffix("_color.jpg", "_depth.png"), "sun3d", intrinsics)
 
 
 def icl_tum5000(root: PathLike) -> RgbdFolder:
-    """ICL-NUIM in the TUM convention: ``color/N.png`` + ``depth/N.png``, metres = value / 5000.
+    """ICL-NUIM in the TUM convention: `color/N.png` + `depth/N.png`, metres = value / 5000.
 
     ICL-NUIM publishes fy = -480 because its renderer's camera y axis points up. The images are stored top row
-    first like every other dataset, and :class:`Intrinsics` uses the y-down pinhole convention (rows grow
-    downwards, as ``cropped``/``flipped`` and back-projection assume), in which the same camera has fy = +480.
+    first like every other dataset, and `Intrinsics` uses the y-down pinhole convention (rows grow
+    downwards, as `cropped`/`flipped` and back-projection assume), in which the same camera has fy = +480.
     We therefore store |fy| = 480: keeping the sign would mirror back-projected points vertically and break code
     that expects positive focal lengths.
     """
@@ -396,8 +396,8 @@ WRITTEN_FOLDER_INTRINSICS = "intrinsics.json"
 
 
 def write_rgbd_folder(samples: Iterable[DepthSample], out_dir: PathLike, encoding: str = "kitti") -> Path:
-    """Write samples as ``image/NNNNNN.png`` + ``depth/NNNNNN.png`` (a linear uint16 encoding, 0 = invalid) and
-    ``intrinsics.json``; :func:`rgbd_folder` reads it back. Every file is written under a temporary name first.
+    """Write samples as `image/NNNNNN.png` + `depth/NNNNNN.png` (a linear uint16 encoding, 0 = invalid) and
+    `intrinsics.json`; `rgbd_folder` reads it back. Every file is written under a temporary name first.
 
     The default KITTI encoding (metres x 256) holds depths up to 255.99 m, enough for outdoor scenes; depths the
     encoding cannot hold raise an error rather than being clipped.
@@ -426,7 +426,7 @@ def write_rgbd_folder(samples: Iterable[DepthSample], out_dir: PathLike, encodin
 
 
 def rgbd_folder(root: PathLike) -> RgbdFolder:
-    """A folder written by :func:`write_rgbd_folder`."""
+    """A folder written by `write_rgbd_folder`."""
     meta_path = Path(root) / WRITTEN_FOLDER_INTRINSICS
     if not meta_path.is_file():
         raise FileNotFoundError(f"{meta_path} not found: not a folder written by write_rgbd_folder")

@@ -1,5 +1,5 @@
-"""RGB-D datasets in the Hugging Face ``datasets`` format (e.g. Hub copies of NYU Depth v2 with ``image`` and
-``depth_map`` columns), as :class:`DepthSample` datasets. ``datasets`` is an optional dependency (the ``hf`` extra)
+"""RGB-D datasets in the Hugging Face `datasets` format (e.g. Hub copies of NYU Depth v2 with `image` and
+`depth_map` columns), as `DepthSample` datasets. `datasets` is an optional dependency (the `hf` extra)
 and is imported only when a dataset is built.
 """
 
@@ -30,17 +30,17 @@ def _import_datasets() -> Any:
 
 
 class HfDepthDataset(torch.utils.data.Dataset):
-    """Rows of a ``datasets.Dataset`` (or ``DatasetDict``, or a local parquet file or folder) as depth samples.
+    """Rows of a `datasets.Dataset` (or `DatasetDict`, or a local parquet file or folder) as depth samples.
 
-    ``dataset_or_path``: a ``Dataset``; a ``DatasetDict`` (``split`` picks one); or a local ``.parquet`` file, or
-    a folder of them, loaded with ``datasets.load_dataset("parquet", ...)`` (a folder's files are assigned to splits
-    by name, e.g. ``data/train-00000-of-00001.parquet``). Hub datasets are not fetched here: load them yourself and
+    `dataset_or_path`: a `Dataset`; a `DatasetDict` (`split` picks one); or a local `.parquet` file, or
+    a folder of them, loaded with `datasets.load_dataset("parquet", ...)` (a folder's files are assigned to splits
+    by name, e.g. `data/train-00000-of-00001.parquet`). Hub datasets are not fetched here: load them yourself and
     pass the result.
 
     The image column holds images (PIL) or (H, W, 3) uint8 arrays. The depth column holds one-channel images or
-    arrays. Float values are metres (divided by ``depth_scale`` when given); integer values (16-bit PNGs, integer
-    arrays) need ``depth_scale``, the number of stored units per metre (1000 for millimetres, 256 for KITTI), and
-    are never guessed. 0, negative and non-finite depths are invalid. ids are ``"<name>/<row index>"``.
+    arrays. Float values are metres (divided by `depth_scale` when given); integer values (16-bit PNGs, integer
+    arrays) need `depth_scale`, the number of stored units per metre (1000 for millimetres, 256 for KITTI), and
+    are never guessed. 0, negative and non-finite depths are invalid. ids are `"<name>/<row index>"`.
     """
 
     def __init__(
@@ -101,7 +101,7 @@ class HfDepthDataset(torch.utils.data.Dataset):
 
 
 def parquet_splits(path: str | os.PathLike) -> tuple[str, ...]:
-    """The splits ``datasets`` assigns a folder's parquet files to (by file or folder name, e.g. ``train-*``),
+    """The splits `datasets` assigns a folder's parquet files to (by file or folder name, e.g. `train-*`),
     found without reading the files; none for a single parquet file."""
     if not Path(path).is_dir():
         return ()

@@ -6,8 +6,8 @@ Every image is converted by its *bit depth*, not by guessing: 8-bit data is kept
 Palette, grayscale, CMYK and alpha images become plain RGB (alpha is dropped), and EXIF orientation is applied so
 the pixels match what an image viewer shows.
 
-Arrays and tensors have an explicit layout rule: ``input_data_format`` ``"channels_last"`` (H, W, C) or
-``"channels_first"`` (C, H, W) says where the channels are (C is 1, 3 or 4). Without it, the axis that can hold
+Arrays and tensors have an explicit layout rule: `input_data_format` `"channels_last"` (H, W, C) or
+`"channels_first"` (C, H, W) says where the channels are (C is 1, 3 or 4). Without it, the axis that can hold
 them (size 1, 3 or 4) is taken; when both the first and the last axis can, each library's own convention decides: a
 torch tensor is channels-first (a (3, 10, 4) tensor is a 10x4 image) and a numpy array channels-last (a (4, 400, 3)
 array is a 4x400 image). An (H, W) array is grayscale.
@@ -29,7 +29,7 @@ SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 """Pillow modes of single-channel 16-bit images (32-bit integer "I" is how older Pillow opens a 16-bit PNG)."""
 
 CHANNELS_FIRST, CHANNELS_LAST = "channels_first", "channels_last"
-"""The values of ``input_data_format`` (those of transformers' ``ChannelDimension``)."""
+"""The values of `input_data_format` (those of transformers' `ChannelDimension`)."""
 _CHANNEL_COUNTS = (1, 3, 4)
 
 
@@ -81,7 +81,7 @@ def _float_to_rgb(array: np.ndarray) -> np.ndarray:
 
 
 def _layout(input_data_format: object) -> str | None:
-    """``input_data_format`` as "channels_first", "channels_last" or None (a transformers ChannelDimension works)."""
+    """`input_data_format` as "channels_first", "channels_last" or None (a transformers ChannelDimension works)."""
     value = getattr(input_data_format, "value", input_data_format)
     if value not in (None, CHANNELS_FIRST, CHANNELS_LAST):
         raise ValueError(f"input_data_format must be {CHANNELS_FIRST!r}, {CHANNELS_LAST!r} or None; got {value!r}.")
@@ -89,8 +89,8 @@ def _layout(input_data_format: object) -> str | None:
 
 
 def infer_layout(shape: tuple[int, ...], ambiguous: str = CHANNELS_LAST) -> str:
-    """Where the channels of a 3-D array of ``shape`` are, by the module's rule: the axis of size 1, 3 or 4, and
-    ``ambiguous`` when both the first and the last are (channels-first for torch tensors, channels-last for numpy)."""
+    """Where the channels of a 3-D array of `shape` are, by the module's rule: the axis of size 1, 3 or 4, and
+    `ambiguous` when both the first and the last are (channels-first for torch tensors, channels-last for numpy)."""
     first, last = shape[0] in _CHANNEL_COUNTS, shape[-1] in _CHANNEL_COUNTS
     if not first and not last:
         raise ValueError(
@@ -100,7 +100,7 @@ def infer_layout(shape: tuple[int, ...], ambiguous: str = CHANNELS_LAST) -> str:
 
 
 def _channels_last(array: np.ndarray, layout: str) -> np.ndarray:
-    """HxW, or HxWxC / CxHxW (C in 1, 3, 4) as ``layout`` says, to HxWxC."""
+    """HxW, or HxWxC / CxHxW (C in 1, 3, 4) as `layout` says, to HxWxC."""
     if array.ndim == 2:
         return array[..., None]
     if array.ndim != 3:
@@ -131,7 +131,7 @@ def _array_to_rgb(array: np.ndarray, layout: str | None) -> np.ndarray:
 
 def to_rgb(image: ImageLike, input_data_format: str | None = None) -> np.ndarray:
     """The one RGB conversion: any supported image as a new (H, W, 3) array, uint8 for integer images (16-bit
-    scaled by 1/257) and float32 in [0, 1] for float ones. ``input_data_format`` says where an array's channels
+    scaled by 1/257) and float32 in [0, 1] for float ones. `input_data_format` says where an array's channels
     are (see the module docstring); PIL images need none."""
     layout = _layout(input_data_format)
     if isinstance(image, PIL.Image.Image):
@@ -158,7 +158,7 @@ def to_rgb_tensor(image: ImageLike, input_data_format: str | None = None) -> tor
 
 def to_rgb_uint8(image: ImageLike, input_data_format: str | None = None) -> np.ndarray:
     """`to_rgb` as an (H, W, 3) uint8 array (float values times 255, rounded): what every data loader reads, so a
-    16-bit image reads as value / 257 (not clipped at 255 as Pillow's ``convert("RGB")`` does)."""
+    16-bit image reads as value / 257 (not clipped at 255 as Pillow's `convert("RGB")` does)."""
     array = to_rgb(image, input_data_format)
     return array if array.dtype == np.uint8 else np.round(array * 255.0).astype(np.uint8)
 

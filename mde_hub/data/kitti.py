@@ -1,9 +1,9 @@
 """KITTI with the Eigen split as BTS/AdaBins/DPT use it (docs/MODELS.md §4.4, §6.2).
 
-Each line of the file list (``eigen_train_files_with_gt.txt``: 23,158 lines; ``eigen_test_files_with_gt.txt``: 697
-lines, 45 with depth "None") reads ``<date>/<drive>/image_02/data/<frame>.png <drive>/proj_depth/groundtruth/
-image_02/<frame>.png 721.5377``: the RGB under the KITTI raw ``data_root``, the annotated depth
-(``data_depth_annotated``) under ``gt_root``, and the focal length in pixels.
+Each line of the file list (`eigen_train_files_with_gt.txt`: 23,158 lines; `eigen_test_files_with_gt.txt`: 697
+lines, 45 with depth "None") reads `<date>/<drive>/image_02/data/<frame>.png <drive>/proj_depth/groundtruth/
+image_02/<frame>.png 721.5377`: the RGB under the KITTI raw `data_root`, the annotated depth
+(`data_depth_annotated`) under `gt_root`, and the focal length in pixels.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ __all__ = ["KittiEigenSplit", "kb_crop_box", "read_rectified_intrinsics"]
 
 
 def read_rectified_intrinsics(calib_path: PathLike, camera: int) -> Intrinsics:
-    """fx, fy, cx, cy of camera ``camera`` (2: left colour, 3: right colour) from ``P_rect_0<camera>`` of a KITTI
-    raw ``calib_cam_to_cam.txt``."""
+    """fx, fy, cx, cy of camera `camera` (2: left colour, 3: right colour) from `P_rect_0<camera>` of a KITTI
+    raw `calib_cam_to_cam.txt`."""
     key = f"P_rect_{camera:02d}:"
     try:
         lines = Path(calib_path).read_text().splitlines()
@@ -42,22 +42,22 @@ def read_rectified_intrinsics(calib_path: PathLike, camera: int) -> Intrinsics:
 class KittiEigenSplit(torch.utils.data.Dataset):
     """KITTI frames of a BTS-style Eigen-split list, with their annotated sparse LiDAR depth.
 
-    ``data_root`` holds the raw drives (``<date>/<drive>/image_02/data/``); ``gt_root`` holds the list's
-    ``<drive>/proj_depth/groundtruth/...`` paths (the KITTI download splits the drives between
-    ``data_depth_annotated/train/`` and ``val/``: merge or link them into one folder).
+    `data_root` holds the raw drives (`<date>/<drive>/image_02/data/`); `gt_root` holds the list's
+    `<drive>/proj_depth/groundtruth/...` paths (the KITTI download splits the drives between
+    `data_depth_annotated/train/` and `val/`: merge or link them into one folder).
 
     Depth PNGs are uint16, metres = value / 256, 0 = invalid (about 20% of pixels are valid). Lines whose depth is
-    "None" (no annotated GT) are skipped and counted in ``num_missing_gt``.
+    "None" (no annotated GT) are skipped and counted in `num_missing_gt`.
 
-    Intrinsics: from ``P_rect_02``/``P_rect_03`` of ``<data_root>/<date>/calib_cam_to_cam.txt`` when the raw
+    Intrinsics: from `P_rect_02`/`P_rect_03` of `<data_root>/<date>/calib_cam_to_cam.txt` when the raw
     data's calibration file is there; otherwise fx = fy = the line's focal with the principal point at the image
     centre (the calibrated one is up to about 15 px away: use the calibration where exactness matters).
 
-    ``kb_crop=True`` (the network input of BTS/AdaBins/DPT, for training) crops image and depth to 352x1216 at
-    ``kb_crop_box`` (top = H - 352, left = (W - 1216) // 2) and shifts cx, cy accordingly. For ``evaluate`` pass
-    ``kb_crop=False``: the KITTI protocols crop the full frames themselves, and the BTS/DPT ones (``kitti_garg``,
-    ``kitti_eigen``) score the full frame the prediction is pasted into, so they refuse cropped ground truth.
-    ids are ``"kitti/<rgb path>"``.
+    `kb_crop=True` (the network input of BTS/AdaBins/DPT, for training) crops image and depth to 352x1216 at
+    `kb_crop_box` (top = H - 352, left = (W - 1216) // 2) and shifts cx, cy accordingly. For `evaluate` pass
+    `kb_crop=False`: the KITTI protocols crop the full frames themselves, and the BTS/DPT ones (`kitti_garg`,
+    `kitti_eigen`) score the full frame the prediction is pasted into, so they refuse cropped ground truth.
+    ids are `"kitti/<rgb path>"`.
     """
 
     def __init__(self, data_root: PathLike, gt_root: PathLike, split_file: PathLike, kb_crop: bool = True) -> None:
@@ -72,7 +72,7 @@ class KittiEigenSplit(torch.utils.data.Dataset):
         self.calibration = self._read_calibrations()
 
     def _read_calibrations(self) -> dict[tuple[str, int | None], Intrinsics]:
-        """The rectified camera of every (date, camera) in the list whose ``calib_cam_to_cam.txt`` exists."""
+        """The rectified camera of every (date, camera) in the list whose `calib_cam_to_cam.txt` exists."""
         calibration = {}
         for date, camera in {_date_and_camera(entry.rgb) for entry in self.entries}:
             calib_path = self.data_root / date / "calib_cam_to_cam.txt"
@@ -101,6 +101,6 @@ class KittiEigenSplit(torch.utils.data.Dataset):
 
 def _date_and_camera(rgb_path: str) -> tuple[str, int | None]:
     """("2011_09_26", 2) for "2011_09_26/2011_09_26_drive_0002_sync/image_02/data/0000000069.png"; the camera is
-    None for a path without an ``image_0N`` folder."""
+    None for a path without an `image_0N` folder."""
     camera = re.search(r"image_0([0-3])", rgb_path)
     return rgb_path.lstrip("/").split("/")[0], int(camera.group(1)) if camera else None

@@ -1,16 +1,16 @@
 """NYU Depth v2 (Silberman et al., ECCV 2012) in its three published containers (docs/MODELS.md §2.4, §4.4, §6.1).
 
-* :class:`NyuLabeledMat`: the official ``nyu_depth_v2_labeled.mat`` (1449 frames) with the official ``splits.mat``
+* `NyuLabeledMat`: the official `nyu_depth_v2_labeled.mat` (1449 frames) with the official `splits.mat`
   (795 train / 654 test), the source of the Eigen test set every paper scores on.
-* :class:`NyuDenseDepth`: DenseDepth's ``nyu_data.zip`` (about 50K training pairs, 8-bit depth; 654 test pairs,
+* `NyuDenseDepth`: DenseDepth's `nyu_data.zip` (about 50K training pairs, 8-bit depth; 654 test pairs,
   16-bit mm), read straight from the archive, or the same layout extracted to a folder.
-* :class:`NyuDenseDepthTest`: DenseDepth's ``nyu_test.zip`` (the 654 Eigen test frames as .npy arrays, in-painted
+* `NyuDenseDepthTest`: DenseDepth's `nyu_test.zip` (the 654 Eigen test frames as .npy arrays, in-painted
   depth in metres, with DenseDepth's evaluation crop), memory-mapped in place.
-* :class:`NyuSyncFolder`: the BTS/AdaBins "sync" folders with their file lists (24,231 training pairs; the 654
-  test pairs under ``official_splits/test``), uint16 mm.
-* :func:`nyu_raw_frames`: frames of the raw Kinect dump (PPM colour + PGM disparity).
+* `NyuSyncFolder`: the BTS/AdaBins "sync" folders with their file lists (24,231 training pairs; the 654
+  test pairs under `official_splits/test`), uint16 mm.
+* `nyu_raw_frames`: frames of the raw Kinect dump (PPM colour + PGM disparity).
 
-Every sample carries the colour camera of the NYU toolbox (``camera_params.m``) for its 640x480 frames.
+Every sample carries the colour camera of the NYU toolbox (`camera_params.m`) for its 640x480 frames.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class _PerProcessHandle(Generic[Handle]):
 
 
 def nyu_intrinsics(width: int, height: int, focal: float | None = None) -> Intrinsics:
-    """The NYU camera for a 640x480 frame (with fx = fy = ``focal`` when a file list gives one); for any other size,
+    """The NYU camera for a 640x480 frame (with fx = fy = `focal` when a file list gives one); for any other size,
     the frame was resized or cropped in an unknown way, so the principal point falls back to the image centre."""
     if (height, width) != NYU_FRAME:
         return centred_intrinsics(focal or NYU_INTRINSICS.fx, width, height)
@@ -84,16 +84,16 @@ def nyu_intrinsics(width: int, height: int, focal: float | None = None) -> Intri
 
 
 class NyuLabeledMat(torch.utils.data.Dataset):
-    """Frames of the official ``nyu_depth_v2_labeled.mat`` (MATLAB v7.3, i.e. HDF5), read lazily with h5py.
+    """Frames of the official `nyu_depth_v2_labeled.mat` (MATLAB v7.3, i.e. HDF5), read lazily with h5py.
 
-    MATLAB stores arrays column-major, so HDF5 shows them transposed: ``images`` is (N, 3, 640, 480) = [N, C, W, H]
-    uint8 and ``depths``/``rawDepths`` are (N, 640, 480) = [N, W, H] metres; each frame is transposed back to
-    (480, 640, 3) / (480, 640). ``depth_field="depths"`` is the in-painted dense depth (reportedly what DenseDepth's
-    test GT matches, MODELS.md §6.1); ``"rawDepths"`` is the raw projected Kinect depth, 0 = invalid (the GT of
+    MATLAB stores arrays column-major, so HDF5 shows them transposed: `images` is (N, 3, 640, 480) = [N, C, W, H]
+    uint8 and `depths`/`rawDepths` are (N, 640, 480) = [N, W, H] metres; each frame is transposed back to
+    (480, 640, 3) / (480, 640). `depth_field="depths"` is the in-painted dense depth (reportedly what DenseDepth's
+    test GT matches, MODELS.md §6.1); `"rawDepths"` is the raw projected Kinect depth, 0 = invalid (the GT of
     BTS/AdaBins/DPT).
-    ``split`` "train" (795) / "test" (654) selects frames by ``trainNdxs``/``testNdxs`` of the official
-    ``splits.mat`` (1-based; ``splits_path``, by default ``splits.mat`` beside the .mat), "all" keeps every frame.
-    ids are ``"nyu_labeled/<0-based frame index, 5 digits>"``, the numbering of BTS's ``rgb_XXXXX.jpg``.
+    `split` "train" (795) / "test" (654) selects frames by `trainNdxs`/`testNdxs` of the official
+    `splits.mat` (1-based; `splits_path`, by default `splits.mat` beside the .mat), "all" keeps every frame.
+    ids are `"nyu_labeled/<0-based frame index, 5 digits>"`, the numbering of BTS's `rgb_XXXXX.jpg`.
     """
 
     def __init__(
@@ -155,7 +155,7 @@ class NyuLabeledMat(torch.utils.data.Dataset):
 
 
 def _read_official_split(path: Path, split: str, num_frames: int) -> np.ndarray:
-    """0-based frame indices from ``trainNdxs``/``testNdxs`` (1-based) of the official ``splits.mat``."""
+    """0-based frame indices from `trainNdxs`/`testNdxs` (1-based) of the official `splits.mat`."""
     key = f"{split}Ndxs"
     if not path.is_file():
         raise FileNotFoundError(
@@ -177,13 +177,13 @@ def _read_official_split(path: Path, split: str, num_frames: int) -> np.ndarray:
 
 
 class NyuDenseDepth(torch.utils.data.Dataset):
-    """DenseDepth's ``nyu_data.zip``, read in place (no extraction), or the same layout as a folder.
+    """DenseDepth's `nyu_data.zip`, read in place (no extraction), or the same layout as a folder.
 
-    ``data/nyu2_<split>.csv`` lists "rgb_path,depth_path" per line, relative to the archive root. Training depths
-    (``data/nyu2_train/<scene>/<n>.png``) are 8-bit, 0-255 = 0-10 m; test depths (``data/nyu2_test/NNNNN_depth.png``
-    beside ``_colors.png``) are 16-bit millimetres. The split fixes the encoding, and a depth PNG of the other bit
+    `data/nyu2_<split>.csv` lists "rgb_path,depth_path" per line, relative to the archive root. Training depths
+    (`data/nyu2_train/<scene>/<n>.png`) are 8-bit, 0-255 = 0-10 m; test depths (`data/nyu2_test/NNNNN_depth.png`
+    beside `_colors.png`) are 16-bit millimetres. The split fixes the encoding, and a depth PNG of the other bit
     depth is an error. An archive is opened once per worker process/thread, on first use. ids are
-    ``"nyu_densedepth/<rgb path>"``.
+    `"nyu_densedepth/<rgb path>"`.
     """
 
     def __init__(self, path: PathLike, split: Literal["train", "test"] = "train") -> None:
@@ -253,7 +253,7 @@ def _open_image_bytes(data: bytes, source: str) -> PIL.Image.Image:
 
 
 def densedepth_splits(path: PathLike) -> tuple[str, ...]:
-    """The splits ("train", "test") whose ``data/nyu2_<split>.csv`` a DenseDepth ``nyu_data.zip`` or folder holds."""
+    """The splits ("train", "test") whose `data/nyu2_<split>.csv` a DenseDepth `nyu_data.zip` or folder holds."""
     path = Path(path)
     if path.is_dir():
         names = {f"data/{csv.name}" for csv in (path / "data").glob("nyu2_*.csv")}
@@ -271,21 +271,21 @@ DENSEDEPTH_TEST_RGB, DENSEDEPTH_TEST_DEPTH, DENSEDEPTH_TEST_CROP = (
     "eigen_test_crop.npy",
 )
 DENSEDEPTH_TEST_MEMBERS = (DENSEDEPTH_TEST_RGB, DENSEDEPTH_TEST_DEPTH, DENSEDEPTH_TEST_CROP)
-"""The members of DenseDepth's ``nyu_test.zip``, at the archive root (DD:utils.py ``load_test_data``)."""
+"""The members of DenseDepth's `nyu_test.zip`, at the archive root (DD:utils.py `load_test_data`)."""
 
 
 class NyuDenseDepthTest(torch.utils.data.Dataset):
-    """DenseDepth's ``nyu_test.zip``: the 654 Eigen test frames as three ``.npy`` arrays at the archive root.
+    """DenseDepth's `nyu_test.zip`: the 654 Eigen test frames as three `.npy` arrays at the archive root.
 
-    ``eigen_test_rgb.npy`` is (N, 480, 640, 3) uint8; ``eigen_test_depth.npy`` (N, 480, 640) float metres, dense
-    (in-painted) depth; ``eigen_test_crop.npy`` the 4 integers [top, bottom, left, right] = [20, 459, 24, 615] of
-    DenseDepth's evaluation crop, inclusive (its evaluate() slices ``crop[0]:crop[1]+1, crop[2]:crop[3]+1``).
-    ``crop`` holds them as published; ``eval_crop`` is the same box, half-open, as a protocol crop.
+    `eigen_test_rgb.npy` is (N, 480, 640, 3) uint8; `eigen_test_depth.npy` (N, 480, 640) float metres, dense
+    (in-painted) depth; `eigen_test_crop.npy` the 4 integers [top, bottom, left, right] = [20, 459, 24, 615] of
+    DenseDepth's evaluation crop, inclusive (its evaluate() slices `crop[0]:crop[1]+1, crop[2]:crop[3]+1`).
+    `crop` holds them as published; `eval_crop` is the same box, half-open, as a protocol crop.
 
-    Memory: members stored uncompressed (``ZIP_STORED``) are memory-mapped in place, so reading a frame costs only
+    Memory: members stored uncompressed (`ZIP_STORED`) are memory-mapped in place, so reading a frame costs only
     that frame's pages; a compressed member cannot be mapped and is read whole into memory, once per process, on
     first use (about 0.6 GB of RGB and 0.8 GB of float32 depth for 654 frames). ids are
-    ``"nyu_test/<index, 5 digits>"``; intrinsics are the NYU colour camera's.
+    `"nyu_test/<index, 5 digits>"`; intrinsics are the NYU colour camera's.
     """
 
     def __init__(self, path: PathLike) -> None:
@@ -330,7 +330,7 @@ class NyuDenseDepthTest(torch.utils.data.Dataset):
 
     @property
     def eval_crop(self) -> AbsoluteCrop:
-        """``crop`` as a half-open protocol crop: rows top..bottom and columns left..right, inclusive."""
+        """`crop` as a half-open protocol crop: rows top..bottom and columns left..right, inclusive."""
         top, bottom, left, right = self.crop
         return AbsoluteCrop(top=top, bottom=bottom + 1, left=left, right=right + 1, frame=NYU_FRAME)
 
@@ -360,13 +360,13 @@ def _read_npy_header(file: Any, source: str) -> tuple[tuple[int, ...], bool, np.
 
 
 def _open_densedepth_test_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The RGB and depth arrays of a ``nyu_test.zip``: memory-mapped when stored, else read into memory."""
+    """The RGB and depth arrays of a `nyu_test.zip`: memory-mapped when stored, else read into memory."""
     with zipfile.ZipFile(path) as archive:
         return tuple(_zip_npy(path, archive, name) for name in (DENSEDEPTH_TEST_RGB, DENSEDEPTH_TEST_DEPTH))
 
 
 def _zip_npy(path: Path, archive: zipfile.ZipFile, name: str) -> np.ndarray:
-    """The .npy member ``name``: a read-only ``np.memmap`` of the archive when the member is stored uncompressed
+    """The .npy member `name`: a read-only `np.memmap` of the archive when the member is stored uncompressed
     and unencrypted (its bytes are then contiguous in the file, after the local header), else a loaded array."""
     source, info = f"{path}:{name}", archive.getinfo(name)
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
@@ -388,15 +388,15 @@ def _zip_npy(path: Path, archive: zipfile.ZipFile, name: str) -> np.ndarray:
 
 
 class NyuSyncFolder(torch.utils.data.Dataset):
-    """The BTS/AdaBins NYU layout: a file list of "rgb_path depth_path focal" lines under ``root``.
+    """The BTS/AdaBins NYU layout: a file list of "rgb_path depth_path focal" lines under `root`.
 
-    ``root`` is the folder the list's paths are relative to (a leading "/" is relative too): ``sync/`` for the
-    training list (``/kitchen_0028a/rgb_00045.jpg /kitchen_0028a/sync_depth_00045.png 518.8579``),
-    ``official_splits/test/`` for the 654-line test list (``<scene>/rgb_XXXXX.jpg``, ``sync_depth_XXXXX.png``).
-    Depth PNGs are uint16, metres = value / ``depth_scale`` (1000: mm), 0 = invalid; test depths are the
-    raw ``rawDepths`` of the labeled .mat. Lines whose depth is "None" are skipped and counted in
-    ``num_missing_gt``. Intrinsics: fx = fy = the line's focal, principal point of the NYU camera for 640x480
-    frames, else the image centre. ids are ``"nyu_sync/<rgb path>"``.
+    `root` is the folder the list's paths are relative to (a leading "/" is relative too): `sync/` for the
+    training list (`/kitchen_0028a/rgb_00045.jpg /kitchen_0028a/sync_depth_00045.png 518.8579`),
+    `official_splits/test/` for the 654-line test list (`<scene>/rgb_XXXXX.jpg`, `sync_depth_XXXXX.png`).
+    Depth PNGs are uint16, metres = value / `depth_scale` (1000: mm), 0 = invalid; test depths are the
+    raw `rawDepths` of the labeled .mat. Lines whose depth is "None" are skipped and counted in
+    `num_missing_gt`. Intrinsics: fx = fy = the line's focal, principal point of the NYU camera for 640x480
+    frames, else the image centre. ids are `"nyu_sync/<rgb path>"`.
     """
 
     def __init__(self, root: PathLike, split_file: PathLike, depth_scale: float = 1000.0) -> None:
@@ -423,8 +423,8 @@ class NyuSyncFolder(torch.utils.data.Dataset):
 
 
 def nyu_raw_frames(root: PathLike) -> RgbdFolder:
-    """Frames of the NYU Depth v2 raw dump in ``root``: ``*_color.ppm`` + ``*_depth.pgm`` (raw Kinect disparity,
-    little-endian despite the PGM header; see ``ENCODINGS["nyu_raw_disparity"]``).
+    """Frames of the NYU Depth v2 raw dump in `root`: `*_color.ppm` + `*_depth.pgm` (raw Kinect disparity,
+    little-endian despite the PGM header; see `ENCODINGS["nyu_raw_disparity"]`).
 
     The intrinsics are the colour camera's. Raw depth is in the depth camera's frame and is *not* registered to
     the colour image, so these frames serve decoding checks and demos, not pixel-exact supervision.

@@ -1,14 +1,14 @@
 """Opening a dataset by path: the published layouts are recognised from their files, or named explicitly.
 
-A layout either has named splits (DenseDepth's ``nyu_data.zip``: train, test; the labeled NYU .mat: all, train,
+A layout either has named splits (DenseDepth's `nyu_data.zip`: train, test; the labeled NYU .mat: all, train,
 test) or is one set of frames (a folder of a video, KITTI's Eigen split, whose frames are the lines of its file
 list). A split is honoured or refused, never ignored: naming a split the data set lacks is an error that names the
 data set and the splits it has. With no split named, a layout's default is its first split, or all its frames.
 
-Options some layouts take (and the others refuse): ``split_file`` (nyu_labeled: the official ``splits.mat``,
-default ``splits.mat`` beside the .mat; kitti_eigen: a BTS-style file list, required), ``depth_field``
-(nyu_labeled: ``"rawDepths"``, the raw Kinect depth with 0 = invalid that BTS/AdaBins/DPT score against, by
-default; or ``"depths"``, the in-painted dense depth) and ``gt_root`` (kitti_eigen: the annotated depth folder).
+Options some layouts take (and the others refuse): `split_file` (nyu_labeled: the official `splits.mat`,
+default `splits.mat` beside the .mat; kitti_eigen: a BTS-style file list, required), `depth_field`
+(nyu_labeled: `"rawDepths"`, the raw Kinect depth with 0 = invalid that BTS/AdaBins/DPT score against, by
+default; or `"depths"`, the in-painted dense depth) and `gt_root` (kitti_eigen: the annotated depth folder).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ OPTIONS = ("split_file", "depth_field", "gt_root")
 
 @dataclass(frozen=True)
 class Layout:
-    """A published layout. ``open(path, split, options)`` gets a split of ``splits`` (None when there are none)
-    and only the ``options`` it takes; ``splits`` is a tuple, or a function of the path for data-defined splits."""
+    """A published layout. `open(path, split, options)` gets a split of `splits` (None when there are none)
+    and only the `options` it takes; `splits` is a tuple, or a function of the path for data-defined splits."""
 
     name: str
     description: str
@@ -63,7 +63,7 @@ class Layout:
         return self.splits(path) if callable(self.splits) else self.splits
 
     def resolve_split(self, path: Path, split: str | None, default_split: str | None = None) -> str | None:
-        """The split to open: ``split`` if the data set has it; when None, ``default_split`` (if given) or the
+        """The split to open: `split` if the data set has it; when None, `default_split` (if given) or the
         first split; None for a layout without splits. A split the data set lacks is an error."""
         splits = self.splits_of(path)
         if split is None and (not splits or default_split is None):

@@ -1,7 +1,7 @@
 """Data-set specs: the one grammar, parser and formatter for naming a data set, a split of it or one of its frames in
-a string. Every surface uses it: ``mde-hub evaluate --dataset/--split``, ``mde-hub data inspect PATH --split``,
-train/train.py's ``--dataset_path``/``--mix_folders``/``--eval_split``, train/ship.py's ``figure --frames``, and the
-``source`` and ``split`` an evaluation JSON records.
+a string. Every surface uses it: `mde-hub evaluate --dataset/--split`, `mde-hub data inspect PATH --split`,
+train/train.py's `--dataset_path`/`--mix_folders`/`--eval_split`, train/ship.py's `figure --frames`, and the
+`source` and `split` an evaluation JSON records.
 
 Grammar::
 
@@ -13,11 +13,11 @@ Grammar::
     frame   := dataset "@" INDEX                    frame INDEX of a data set
              | "synthetic:" SEED "@" INDEX          shorthand: indoor frame INDEX of seed SEED
 
-``LAYOUT:PATH`` is read as a layout only when the text before the first colon is a layout's name (``icl``,
-``7scenes``, ``nyu_labeled``, ...); any other text is a path, so ``C:\\data`` or ``./a:b`` stay paths. Examples:
-``synthetic:indoor:200``, ``synthetic:outdoor:50:3``, ``icl:../shared/data/rgbd/icl_livingroom1``,
-``data/nyu_test.zip``, split ``tail:0.2``, frames ``icl:../shared/data/rgbd/icl_livingroom1@175`` and
-``synthetic:1@5``. `str(spec)` formats a spec back in this grammar (``synthetic:indoor:200``, ``icl:PATH``).
+`LAYOUT:PATH` is read as a layout only when the text before the first colon is a layout's name (`icl`,
+`7scenes`, `nyu_labeled`, ...); any other text is a path, so `C:\\data` or `./a:b` stay paths. Examples:
+`synthetic:indoor:200`, `synthetic:outdoor:50:3`, `icl:../shared/data/rgbd/icl_livingroom1`,
+`data/nyu_test.zip`, split `tail:0.2`, frames `icl:../shared/data/rgbd/icl_livingroom1@175` and
+`synthetic:1@5`. `str(spec)` formats a spec back in this grammar (`synthetic:indoor:200`, `icl:PATH`).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def _layout_names() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A parsed data-set spec: rendered synthetic frames (``synthetic`` is its kind) or a data set on disk (``path``,
-    with ``layout`` when the spec names one). ``size`` is None only for the ``synthetic:SEED@INDEX`` frame shorthand."""
+    """A parsed data-set spec: rendered synthetic frames (`synthetic` is its kind) or a data set on disk (`path`,
+    with `layout` when the spec names one). `size` is None only for the `synthetic:SEED@INDEX` frame shorthand."""
 
     path: str | None = None
     layout: str | None = None
@@ -56,7 +56,7 @@ class DatasetSpec:
 
     @classmethod
     def parse(cls, text: str) -> "DatasetSpec":
-        """The spec of ``text`` (the ``dataset`` rule of the grammar); a ValueError names a malformed one."""
+        """The spec of `text` (the `dataset` rule of the grammar); a ValueError names a malformed one."""
         if not isinstance(text, str) or not text:
             raise ValueError(f"a data set is named by a non-empty spec (a path, LAYOUT:PATH or {_SYNTHETIC_FORMS}); "
                              f"got {text!r}")
@@ -82,9 +82,9 @@ class DatasetSpec:
     def open(
         self, split: str | None = None, default_split: str | None = None, layout: str | None = None, **options: Any
     ) -> tuple[torch.utils.data.Dataset, str | None]:
-        """``(dataset, split)``: the data set and the split opened (None for synthetic frames and layouts without
-        splits). ``split`` follows the grammar (``tail:F`` on any data set on disk); ``layout`` is one given apart
-        from the spec (``--layout``: a different one in the spec is an error); ``default_split`` and ``options`` are
+        """`(dataset, split)`: the data set and the split opened (None for synthetic frames and layouts without
+        splits). `split` follows the grammar (`tail:F` on any data set on disk); `layout` is one given apart
+        from the spec (`--layout`: a different one in the spec is an error); `default_split` and `options` are
         those of `mde_hub.data.registry.open_split` (None values are left out)."""
         if self.synthetic is not None:
             from .synthetic import SyntheticDepthDataset
@@ -114,7 +114,7 @@ class DatasetSpec:
 
 
 def tail_fraction(split: str) -> float | None:
-    """The fraction F of a ``tail:F`` split; None for a split name. A malformed ``tail:`` split is a ValueError."""
+    """The fraction F of a `tail:F` split; None for a split name. A malformed `tail:` split is a ValueError."""
     if not split.startswith(TAIL_PREFIX):
         return None
     try:
@@ -133,14 +133,14 @@ def open_spec(
     default_split: str | None = None,
     **options: Any,
 ) -> tuple[torch.utils.data.Dataset, str | None]:
-    """``(dataset, split)`` of a data-set spec (a string in the grammar above, or a parsed one), with the layout,
-    split and layout options a surface gives separately (``--layout``, ``--split``, ``--split-file``, ...)."""
+    """`(dataset, split)` of a data-set spec (a string in the grammar above, or a parsed one), with the layout,
+    split and layout options a surface gives separately (`--layout`, `--split`, `--split-file`, ...)."""
     parsed = spec if isinstance(spec, DatasetSpec) else DatasetSpec.parse(spec)
     return parsed.open(split, default_split, layout, **options)
 
 
 def parse_frame(text: str) -> tuple[DatasetSpec, int]:
-    """``(dataset spec, index)`` of a frame spec ``DATASET@INDEX`` (or ``synthetic:SEED@INDEX``)."""
+    """`(dataset spec, index)` of a frame spec `DATASET@INDEX` (or `synthetic:SEED@INDEX`)."""
     source, separator, index = text.rpartition("@")
     if not separator or not index.isdigit():
         raise ValueError(f"frame spec {text!r}: a frame is written DATASET@INDEX (e.g. icl:PATH@175 or synthetic:1@5)")

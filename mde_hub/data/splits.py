@@ -2,7 +2,7 @@
 
 Neighbouring frames of a video are near-duplicates, so a random or strided hold-out leaks training frames into the
 evaluation. `split_tail` holds out one contiguous block instead: the last `fraction` of the frames by index. The
-split ``tail:F`` names it in a spec (`mde_hub.data.specs`, the one grammar of data-set specs and splits).
+split `tail:F` names it in a spec (`mde_hub.data.specs`, the one grammar of data-set specs and splits).
 """
 
 from __future__ import annotations

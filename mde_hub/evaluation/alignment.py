@@ -1,17 +1,17 @@
 """Per-image alignment of a prediction to ground truth before scoring, and its conversion to depth.
 
-A prediction is depth or inverse depth (``prediction_type``, from ``mde_hub.models.depth_meaning``). Alignment fits it to
-the ground truth in a ``space``, depth or inverse depth, which defaults to the prediction's own: a relative
-inverse-depth model (MiDaS, DPT, Depth Anything) is fitted in inverse-depth space, ``s * pred + t ~ 1 / gt``, as
+A prediction is depth or inverse depth (`prediction_type`, from `mde_hub.models.depth_meaning`). Alignment fits it to
+the ground truth in a `space`, depth or inverse depth, which defaults to the prediction's own: a relative
+inverse-depth model (MiDaS, DPT, Depth Anything) is fitted in inverse-depth space, `s * pred + t ~ 1 / gt`, as
 MiDaS/DPT evaluate, and only then inverted to depth. The result is always depth.
 
-* ``"none"``: no fit; an inverse-depth prediction is inverted (it must then be metric inverse depth, 1/m).
-* ``"median"``: ``x * median(y) / median(x)`` with ``x``, ``y`` the prediction and ground truth in ``space``.
-* ``"scale_shift"``: least squares ``s * x + t ~ y`` in closed form.
+* `"none"`: no fit; an inverse-depth prediction is inverted (it must then be metric inverse depth, 1/m).
+* `"median"`: `x * median(y) / median(x)` with `x`, `y` the prediction and ground truth in `space`.
+* `"scale_shift"`: least squares `s * x + t ~ y` in closed form.
 
-All functions take ``(H, W)`` tensors ``pred`` and ``gt`` and a boolean ``mask`` of the same shape. The fit uses the
+All functions take `(H, W)` tensors `pred` and `gt` and a boolean `mask` of the same shape. The fit uses the
 masked pixels where the fitted quantities are finite (and, where a value is inverted, positive); the returned depth
-covers the whole image, in ``pred``'s dtype. Solves run in float64.
+covers the whole image, in `pred`'s dtype. Solves run in float64.
 """
 
 from typing import Literal
@@ -44,12 +44,12 @@ def _median(x: Tensor) -> Tensor:
 
 
 def _reciprocal(x: Tensor) -> Tensor:
-    """``1 / x`` with ``x`` clamped to at least ``MIN_INVERSE_DEPTH``: finite and positive."""
+    """`1 / x` with `x` clamped to at least `MIN_INVERSE_DEPTH`: finite and positive."""
     return 1 / x.clamp(min=MIN_INVERSE_DEPTH)
 
 
 def _fit_scale_shift(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """Least-squares ``(s, t)`` minimising ``||s x + t - y||^2`` for 1-D float64 ``x``, ``y``."""
+    """Least-squares `(s, t)` minimising `||s x + t - y||^2` for 1-D float64 `x`, `y`."""
     if x.numel() < 2:
         raise ValueError(f"scale-and-shift alignment needs at least 2 valid pixels, got {x.numel()}")
     x_mean, y_mean = x.mean(), y.mean()
@@ -62,7 +62,7 @@ def _fit_scale_shift(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _fit_median_scale(x: Tensor, y: Tensor) -> Tensor:
-    """``median(y) / median(x)`` for 1-D float64 ``x``, ``y``."""
+    """`median(y) / median(x)` for 1-D float64 `x`, `y`."""
     if x.numel() == 0:
         raise ValueError("median scaling needs at least one valid pixel with a finite prediction")
     x_median = _median(x)
@@ -79,7 +79,7 @@ def align(
     space: AlignmentSpace | None = None,
     prediction_type: PredictionType = "depth",
 ) -> Tensor:
-    """The depth of ``pred`` (a ``prediction_type`` map) aligned to ``gt`` with ``method`` in ``space`` (default: the
+    """The depth of `pred` (a `prediction_type` map) aligned to `gt` with `method` in `space` (default: the
     prediction's own space)."""
     _check_inputs(pred, gt, mask)
     if method not in ALIGNMENT_METHODS:
@@ -106,11 +106,11 @@ def align(
 
 
 def median_scale(pred: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
-    """``pred * median(gt[mask]) / median(pred[mask])`` for a depth prediction."""
+    """`pred * median(gt[mask]) / median(pred[mask])` for a depth prediction."""
     return align(pred, gt, mask, "median")
 
 
 def least_squares_scale_shift(pred: Tensor, gt: Tensor, mask: Tensor, space: AlignmentSpace = "depth") -> Tensor:
-    """A depth prediction aligned by least squares in ``space``: ``s pred + t`` (depth), or
-    ``1 / max(s / pred + t, MIN_INVERSE_DEPTH)`` (inverse depth)."""
+    """A depth prediction aligned by least squares in `space`: `s pred + t` (depth), or
+    `1 / max(s / pred + t, MIN_INVERSE_DEPTH)` (inverse depth)."""
     return align(pred, gt, mask, "scale_shift", space)

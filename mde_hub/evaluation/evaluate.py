@@ -2,15 +2,15 @@
 
 `evaluate` streams the dataset: each sample is predicted at its image size (optionally with horizontal-flip
 test-time augmentation, always where the protocol says so), scored into a `DepthMetricAccumulator` and dropped, so
-memory does not grow with the dataset. Under a KITTI protocol (``kb_crop`` "paste" or "crop") samples are full frames
+memory does not grow with the dataset. Under a KITTI protocol (`kb_crop` "paste" or "crop") samples are full frames
 and the network sees their 352x1216 KB crop; the accumulator then scores the protocol's frame (docs/MODELS.md §6.2).
 The returned `EvaluationResult` records the metrics together with everything needed to reproduce them: protocol,
 settings, model and dataset identity, library versions.
 
-The evaluation JSON (``mde-hub evaluate --output``, e.g. ``results.json``) has one writer, `EvaluationResult.to_json`,
+The evaluation JSON (`mde-hub evaluate --output`, e.g. `results.json`) has one writer, `EvaluationResult.to_json`,
 and one reader, `EvaluationResult.from_json` (`read_evaluation`), which every consumer uses: the model card, the
 app's Benchmarks tab and train/ship.py. The reader checks the file and accepts the older forms it has had (a
-boolean ``kb_crop``, protocols from before a field existed, no ``versions``).
+boolean `kb_crop`, protocols from before a field existed, no `versions`).
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ def _predict_with_tta(
     clip: tuple[float, float] | None,
     focal: float | None = None,
 ) -> np.ndarray:
-    """The model's output values, or with ``flip_tta`` the mean of them and the flipped-back output of the mirrored
-    image (averaged in float64 in the model's own space: depth or inverse depth). ``clip`` bounds each pass before the
-    mean, as AdaBins' predict_tta and DenseDepth's evaluate do with metric depth. ``focal`` (fx in pixels, unchanged
+    """The model's output values, or with `flip_tta` the mean of them and the flipped-back output of the mirrored
+    image (averaged in float64 in the model's own space: depth or inverse depth). `clip` bounds each pass before the
+    mean, as AdaBins' predict_tta and DenseDepth's evaluate do with metric depth. `focal` (fx in pixels, unchanged
     by the mirror) goes to models that scale depth by it."""
     values = predictor.predict(image, focal).values
     if not flip_tta:
@@ -79,7 +79,7 @@ def _network_input(image: np.ndarray, protocol: EvalProtocol) -> np.ndarray:
 
 
 def _json_safe(value: Any) -> Any:
-    """Tuples to lists and infinite floats to ``"inf"``/``"-inf"``, recursively."""
+    """Tuples to lists and infinite floats to `"inf"`/`"-inf"`, recursively."""
     if isinstance(value, dict):
         return {key: _json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -115,8 +115,8 @@ def _model_identity(predictor: DepthPredictor) -> dict[str, Any]:
 
 
 def protocol_from_dict(data: dict[str, Any]) -> EvalProtocol:
-    """The `EvalProtocol` an evaluation JSON recorded: infinite bounds are stored as ``"inf"``, and older JSONs
-    recorded ``kb_crop`` as a bool (False: ``"none"``, True: ``"paste"``) and lack fields added since (their
+    """The `EvalProtocol` an evaluation JSON recorded: infinite bounds are stored as `"inf"`, and older JSONs
+    recorded `kb_crop` as a bool (False: `"none"`, True: `"paste"`) and lack fields added since (their
     defaults apply)."""
     crop = data.get("crop")
     if crop is not None:
@@ -158,8 +158,8 @@ class EvaluationResult:
     @classmethod
     def from_dict(cls, data: Any, source: str = "evaluation result") -> "EvaluationResult":
         """The result a `to_dict` dictionary (or an older form of it) records, checked: a number for each of the
-        nine metrics, the run's counts, a readable protocol (stored normalised: ``kb_crop`` a string, infinities
-        as ``"inf"``). Errors are ValueErrors that begin with ``source``."""
+        nine metrics, the run's counts, a readable protocol (stored normalised: `kb_crop` a string, infinities
+        as `"inf"`). Errors are ValueErrors that begin with `source`."""
         if not isinstance(data, dict):
             raise ValueError(f"{source} must hold a JSON object, not {type(data).__name__}")
         missing = [key for key in _REQUIRED_KEYS if key not in data]
@@ -191,7 +191,7 @@ class EvaluationResult:
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> "EvaluationResult":
-        """Read an evaluation JSON written by `to_json` (``mde-hub evaluate``); errors name the file."""
+        """Read an evaluation JSON written by `to_json` (`mde-hub evaluate`); errors name the file."""
         try:
             with open(path, encoding="utf-8") as handle:
                 data = json.load(handle)
@@ -216,8 +216,8 @@ class EvaluationResult:
 
 @dataclasses.dataclass(frozen=True)
 class DatasetRecord:
-    """What the evaluation JSON records of the scored data: ``source`` (a path or ``synthetic:indoor:N``), ``split``
-    and the options it was opened with (e.g. ``depth_field``, ``split_file``)."""
+    """What the evaluation JSON records of the scored data: `source` (a path or `synthetic:indoor:N`), `split`
+    and the options it was opened with (e.g. `depth_field`, `split_file`)."""
 
     source: str | None = None
     split: str | None = None
@@ -225,8 +225,8 @@ class DatasetRecord:
 
     @classmethod
     def opened(cls, source: str, split: str | None, dataset: Any, options: dict[str, Any]) -> DatasetRecord:
-        """The record of ``dataset``, opened from ``source`` with layout ``options`` (None values left out). The
-        labeled .mat's ``depth_field``, which ground truth was scored (raw or in-painted), is recorded even when it
+        """The record of `dataset`, opened from `source` with layout `options` (None values left out). The
+        labeled .mat's `depth_field`, which ground truth was scored (raw or in-painted), is recorded even when it
         was the default."""
         recorded = {key: value for key, value in options.items() if value is not None}
         if hasattr(dataset, "depth_field"):
@@ -235,7 +235,7 @@ class DatasetRecord:
 
 
 def read_evaluation(path: str | os.PathLike) -> EvaluationResult:
-    """`EvaluationResult.from_json`: the evaluation JSON at ``path``."""
+    """`EvaluationResult.from_json`: the evaluation JSON at `path`."""
     return EvaluationResult.from_json(path)
 
 
@@ -246,7 +246,7 @@ def _score_dataset(
     limit: int | None,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    """Add ``predict(sample)`` of the first ``limit`` samples of ``dataset`` to ``accumulator``, one at a time."""
+    """Add `predict(sample)` of the first `limit` samples of `dataset` to `accumulator`, one at a time."""
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
     total = len(dataset) if limit is None else min(limit, len(dataset))
@@ -293,21 +293,21 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     record: DatasetRecord = DatasetRecord(),
 ) -> EvaluationResult:
-    """Score ``predictor`` on the first ``limit`` samples (all when None) of an indexable ``dataset``.
+    """Score `predictor` on the first `limit` samples (all when None) of an indexable `dataset`.
 
-    ``record`` (the data's source, split and options) is stored with the dataset's class and length, so the JSON
+    `record` (the data's source, split and options) is stored with the dataset's class and length, so the JSON
     says which data was scored.
 
-    ``progress(done, total)`` is called after each sample. The model's output is scored as what it means
-    (``predictor.meaning``): a relative model needs ``alignment="median"`` or ``"scale_shift"`` (without it a
+    `progress(done, total)` is called after each sample. The model's output is scored as what it means
+    (`predictor.meaning`): a relative model needs `alignment="median"` or `"scale_shift"` (without it a
     ValueError is raised, since its metric numbers would be meaningless), and an inverse-depth output is aligned in
-    inverse-depth space (``alignment_space`` None) and then turned into depth.
+    inverse-depth space (`alignment_space` None) and then turned into depth.
 
-    A protocol with ``flip_tta`` (``nyu_densedepth``) turns flip TTA on whatever ``flip_tta`` says; the settings record
-    what ran. With flip TTA a metric prediction scored without alignment is clipped to the protocol's ``pred_clip``
+    A protocol with `flip_tta` (`nyu_densedepth`) turns flip TTA on whatever `flip_tta` says; the settings record
+    what ran. With flip TTA a metric prediction scored without alignment is clipped to the protocol's `pred_clip`
     in each pass before the two are averaged. Each sample's focal length (its intrinsics' fx) goes to models that
-    scale depth by it (BTS's KITTI models, as BTS's test script passes the list's focal). KITTI protocols take full-frame samples (``KittiEigenSplit(kb_crop=
-    False)``) and predict on their KB crop; a BTS-convention ("paste") protocol refuses ground truth that is not a
+    scale depth by it (BTS's KITTI models, as BTS's test script passes the list's focal). KITTI protocols take full-frame samples (`KittiEigenSplit(kb_crop=
+    False)`) and predict on their KB crop; a BTS-convention ("paste") protocol refuses ground truth that is not a
     full frame.
     """
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
@@ -343,13 +343,13 @@ def evaluate_predictions(
     progress: Callable[[int, int], None] | None = None,
     record: DatasetRecord = DatasetRecord(),
 ) -> EvaluationResult:
-    """Score saved ``.npy`` predictions (``mde_hub.evaluation.saved_predictions``: one file per sample, matched by name) exactly
-    as ``evaluate`` scores a model's output: same protocol, alignment and metrics.
+    """Score saved `.npy` predictions (`mde_hub.evaluation.saved_predictions`: one file per sample, matched by name) exactly
+    as `evaluate` scores a model's output: same protocol, alignment and metrics.
 
-    ``prediction_type`` says what the files hold: ``"depth"`` or ``"inverse_depth"``; without alignment they must be
+    `prediction_type` says what the files hold: `"depth"` or `"inverse_depth"`; without alignment they must be
     metric (metres, or 1/m). Files are scored as saved: a prediction of a KITTI protocol is either the 352x1216 KB
     crop's (pasted or scored in place, as the protocol says) or the full frame's; flip averaging is the saver's job,
-    so a protocol that demands it (``nyu_densedepth``) is refused.
+    so a protocol that demands it (`nyu_densedepth`) is refused.
     """
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
     if protocol.flip_tta:

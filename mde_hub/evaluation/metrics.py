@@ -1,28 +1,28 @@
 """Standard monocular-depth metrics under named evaluation protocols (docs/MODELS.md §6.3).
 
-With ``e = ln pred - ln gt`` over the valid pixels:
+With `e = ln pred - ln gt` over the valid pixels:
 
-* ``abs_rel`` = mean |gt - pred| / gt, ``sq_rel`` = mean (gt - pred)^2 / gt, ``rmse`` = sqrt mean (gt - pred)^2;
-* ``rmse_log`` = sqrt mean e^2, ``log10`` = mean |log10 gt - log10 pred|, ``silog`` = 100 sqrt(mean e^2 - (mean e)^2);
-* ``delta{k}`` = mean(max(gt / pred, pred / gt) < 1.25^k), k = 1, 2, 3.
+* `abs_rel` = mean |gt - pred| / gt, `sq_rel` = mean (gt - pred)^2 / gt, `rmse` = sqrt mean (gt - pred)^2;
+* `rmse_log` = sqrt mean e^2, `log10` = mean |log10 gt - log10 pred|, `silog` = 100 sqrt(mean e^2 - (mean e)^2);
+* `delta{k}` = mean(max(gt / pred, pred / gt) < 1.25^k), k = 1, 2, 3.
 
-A protocol with ``abs_rel_denominator="prediction"`` (``nyu_densedepth``) reports DenseDepth's mean |gt - pred| / pred
-as ``abs_rel`` and the standard value above as ``abs_rel_standard``.
+A protocol with `abs_rel_denominator="prediction"` (`nyu_densedepth`) reports DenseDepth's mean |gt - pred| / pred
+as `abs_rel` and the standard value above as `abs_rel_standard`.
 
 Per image, in this order:
 
-1. the frame: a ``kb_crop="crop"`` protocol (AdaBins) crops a full-frame GT, its valid mask and a prediction of the
-   GT's size to the KB crop (a smaller GT is taken as already cropped); a ``kb_crop="paste"`` protocol (BTS/DPT)
+1. the frame: a `kb_crop="crop"` protocol (AdaBins) crops a full-frame GT, its valid mask and a prediction of the
+   GT's size to the KB crop (a smaller GT is taken as already cropped); a `kb_crop="paste"` protocol (BTS/DPT)
    needs a full-frame GT and pastes a prediction of another size (the KB crop's, resized to 352x1216 if needed) into a
    zero canvas of it; otherwise a prediction whose size differs from the GT is resized with
-   :func:`resize_prediction`;
-2. valid pixels are those with finite GT in ``(min_depth, max_depth]`` (``(min_depth, max_depth)`` when the protocol's
-   cap is exclusive), inside the protocol crop and inside the optional user ``valid_mask``; an image without any is
+   `resize_prediction`;
+2. valid pixels are those with finite GT in `(min_depth, max_depth]` (`(min_depth, max_depth)` when the protocol's
+   cap is exclusive), inside the protocol crop and inside the optional user `valid_mask`; an image without any is
    skipped (and counted);
-3. the prediction (depth, or inverse depth with ``prediction_type="inverse_depth"``) is aligned to the GT if asked
-   and turned into depth (:mod:`mde_hub.evaluation.alignment`);
+3. the prediction (depth, or inverse depth with `prediction_type="inverse_depth"`) is aligned to the GT if asked
+   and turned into depth (`mde_hub.evaluation.alignment`);
 4. non-finite predictions are replaced: NaN and -inf by the lower clip bound, +inf by the upper bound (the lower
-   one when the upper bound is infinite); then predictions are clipped to ``protocol.pred_clip``. A broken
+   one when the upper bound is infinite); then predictions are clipped to `protocol.pred_clip`. A broken
    prediction therefore counts as an error but never makes a metric NaN or infinite.
 
 Everything is computed in float64 on the CPU.
@@ -67,7 +67,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {name: name.startswith("delta") for name in 
 """Whether a larger value of each metric is better (only the delta accuracies)."""
 
 ABS_REL_STANDARD = "abs_rel_standard"
-"""Extra key under a protocol whose ``abs_rel`` divides by the prediction (DenseDepth): AbsRel divided by the GT."""
+"""Extra key under a protocol whose `abs_rel` divides by the prediction (DenseDepth): AbsRel divided by the GT."""
 
 _NUM_SUMS = 11  # count, |d|/gt, d^2/gt, d^2, e^2, e, |log10 ratio|, delta1..3 hits, |d|/pred
 _NUM_VALUES = len(METRIC_NAMES) + 1  # the nine metrics, then AbsRel divided by the prediction
@@ -76,9 +76,9 @@ _NUM_VALUES = len(METRIC_NAMES) + 1  # the nine metrics, then AbsRel divided by 
 def resize_prediction(
     pred: Tensor, size: tuple[int, int], mode: ResizeMode = "bilinear", align_corners: bool = False
 ) -> Tensor:
-    """Resize a ``(..., H, W)`` prediction to ``size`` with ``torch.nn.functional.interpolate``.
+    """Resize a `(..., H, W)` prediction to `size` with `torch.nn.functional.interpolate`.
 
-    ``mode`` is ``"bilinear"``, ``"bicubic"`` or ``"nearest"`` (``align_corners`` is ignored for nearest).
+    `mode` is `"bilinear"`, `"bicubic"` or `"nearest"` (`align_corners` is ignored for nearest).
     Bicubic may overshoot below zero and NaNs spread to their neighbours; the metrics replace non-finite values
     and clip afterwards.
     """
@@ -97,7 +97,7 @@ def _as_cpu_tensor(x: ArrayLike) -> Tensor:
 
 
 def _as_batch(x: Tensor, name: str) -> Tensor:
-    """Return ``x`` as ``(B, H, W)`` from ``(H, W)``, ``(B, H, W)`` or ``(B, 1, H, W)``."""
+    """Return `x` as `(B, H, W)` from `(H, W)`, `(B, H, W)` or `(B, 1, H, W)`."""
     if x.dim() == 2:
         return x.unsqueeze(0)
     if x.dim() == 3:
@@ -110,8 +110,8 @@ def _as_batch(x: Tensor, name: str) -> Tensor:
 def _to_scoring_frame(
     pred: Tensor, gt: Tensor, user: Tensor | None, protocol: EvalProtocol
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    """``(B, h, w)`` prediction, ``(B, H, W)`` GT and user mask (or None) in the frame the protocol scores: the KB
-    crop of a full frame (``kb_crop="crop"``), else the GT's own frame."""
+    """`(B, h, w)` prediction, `(B, H, W)` GT and user mask (or None) in the frame the protocol scores: the KB
+    crop of a full frame (`kb_crop="crop"`), else the GT's own frame."""
     height, width = gt.shape[-2:]
     check_kb_frame(protocol, height, width)
     if protocol.kb_crop == "crop" and is_full_kitti_frame(height, width):
@@ -123,7 +123,7 @@ def _to_scoring_frame(
 
 
 def _to_gt_frame(pred: Tensor, gt_size: tuple[int, int], protocol: EvalProtocol) -> Tensor:
-    """Bring a ``(B, h, w)`` prediction to the GT size: KB paste (BTS) where it applies, resize otherwise."""
+    """Bring a `(B, h, w)` prediction to the GT size: KB paste (BTS) where it applies, resize otherwise."""
     size = tuple(pred.shape[-2:])
     if size == gt_size:
         return pred
@@ -138,7 +138,7 @@ def _to_gt_frame(pred: Tensor, gt_size: tuple[int, int], protocol: EvalProtocol)
 
 
 def _in_gt_frame(pred: Tensor, mask: Tensor, gt_size: tuple[int, int]) -> tuple[Tensor, Tensor]:
-    """A scored ``(h, w)`` prediction (NaN outside) and mask placed back into a ``gt_size`` GT frame it was
+    """A scored `(h, w)` prediction (NaN outside) and mask placed back into a `gt_size` GT frame it was
     KB-cropped from; unchanged when it is that frame."""
     if tuple(pred.shape) == tuple(gt_size):
         return pred, mask
@@ -149,13 +149,13 @@ def _in_gt_frame(pred: Tensor, mask: Tensor, gt_size: tuple[int, int]) -> tuple[
 
 
 def _sanitize_and_clip(pred: Tensor, low: float, high: float) -> Tensor:
-    """Replace NaN/-inf by ``low``, +inf by ``high`` (``low`` if unbounded), then clip to ``[low, high]``."""
+    """Replace NaN/-inf by `low`, +inf by `high` (`low` if unbounded), then clip to `[low, high]`."""
     posinf = high if math.isfinite(high) else low
     return torch.nan_to_num(pred, nan=low, posinf=posinf, neginf=low).clamp(min=low, max=high)
 
 
 def _pixel_sums(pred: Tensor, gt: Tensor) -> Tensor:
-    """The ``_NUM_SUMS`` running sums over 1-D valid ``pred``, ``gt`` (both > 0)."""
+    """The `_NUM_SUMS` running sums over 1-D valid `pred`, `gt` (both > 0)."""
     diff = gt - pred
     e = torch.log(pred) - torch.log(gt)
     ratio = torch.maximum(gt / pred, pred / gt)
@@ -175,7 +175,7 @@ def _pixel_sums(pred: Tensor, gt: Tensor) -> Tensor:
 
 
 def _metrics_from_sums(sums: Tensor) -> Tensor:
-    """The 9 metrics (``METRIC_NAMES`` order) and AbsRel divided by the prediction, from the running sums of one
+    """The 9 metrics (`METRIC_NAMES` order) and AbsRel divided by the prediction, from the running sums of one
     image or of a pooled set."""
     abs_rel, sq_rel, mse, mean_e2, mean_e, log10, d1, d2, d3, abs_rel_pred = sums[1:] / sums[0]
     silog = 100 * torch.sqrt((mean_e2 - mean_e**2).clamp(min=0))
@@ -185,11 +185,11 @@ def _metrics_from_sums(sums: Tensor) -> Tensor:
 class DepthMetricAccumulator:
     """Streaming depth metrics with O(1) memory in the number of images.
 
-    ``update`` takes single or batched predictions (depth, or inverse depth with ``prediction_type="inverse_depth"``;
-    ``alignment_space`` defaults to the prediction's own) and GT; ``compute`` returns the 9 metrics (and
-    ``abs_rel_standard`` where the protocol's AbsRel divides by the prediction). In ``"per_image"`` mode it keeps the
-    sum of per-image metric vectors, in ``"pooled"`` mode the pixel sums over all images.
-    ``num_images`` (images scored), ``num_skipped`` (images without any valid pixel) and ``num_pixels`` (valid
+    `update` takes single or batched predictions (depth, or inverse depth with `prediction_type="inverse_depth"`;
+    `alignment_space` defaults to the prediction's own) and GT; `compute` returns the 9 metrics (and
+    `abs_rel_standard` where the protocol's AbsRel divides by the prediction). In `"per_image"` mode it keeps the
+    sum of per-image metric vectors, in `"pooled"` mode the pixel sums over all images.
+    `num_images` (images scored), `num_skipped` (images without any valid pixel) and `num_pixels` (valid
     pixels scored) are kept as attributes.
     """
 
@@ -224,7 +224,7 @@ class DepthMetricAccumulator:
         self.num_pixels = 0
 
     def update(self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None = None) -> None:
-        """Add ``(H, W)``, ``(B, H, W)`` or ``(B, 1, H, W)`` predictions and GT (numpy or torch, any mix)."""
+        """Add `(H, W)`, `(B, H, W)` or `(B, 1, H, W)` predictions and GT (numpy or torch, any mix)."""
         pred_b, gt_b, mask = self._in_scoring_frame(pred, gt, valid_mask)
         for p, g, m in zip(pred_b, gt_b, mask):
             self._add_image(p, g, m)
@@ -232,7 +232,7 @@ class DepthMetricAccumulator:
     def _in_scoring_frame(
         self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """``(B, H, W)`` float64 prediction and GT in the protocol's scoring frame, and their valid mask there."""
+        """`(B, H, W)` float64 prediction and GT in the protocol's scoring frame, and their valid mask there."""
         pred_b = _as_batch(_as_cpu_tensor(pred).double(), "pred")
         gt_b = _as_batch(_as_cpu_tensor(gt).double(), "gt")
         if pred_b.shape[0] != gt_b.shape[0]:
@@ -246,15 +246,15 @@ class DepthMetricAccumulator:
         return pred_b, gt_b, self._valid_mask(gt_b, user)
 
     def _valid_mask(self, gt: Tensor, user: Tensor | None) -> Tensor:
-        """Finite GT in the protocol's range, inside the crop and the user mask; ``(B, H, W)`` bool."""
+        """Finite GT in the protocol's range, inside the crop and the user mask; `(B, H, W)` bool."""
         p = self.protocol
         below_cap = gt < p.max_depth if p.max_depth_exclusive else gt <= p.max_depth
         mask = torch.isfinite(gt) & (gt > p.min_depth) & below_cap & crop_mask(p.crop, *gt.shape[-2:])
         return mask if user is None else mask & user
 
     def scored(self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None = None) -> tuple[Tensor, Tensor]:
-        """One ``(H, W)`` prediction exactly as ``update`` scores it (in the GT's frame, aligned, sanitised and
-        clipped) and its valid mask, e.g. for per-pixel error maps. Under a ``kb_crop="crop"`` protocol a full-frame
+        """One `(H, W)` prediction exactly as `update` scores it (in the GT's frame, aligned, sanitised and
+        clipped) and its valid mask, e.g. for per-pixel error maps. Under a `kb_crop="crop"` protocol a full-frame
         GT's pixels outside the KB crop are NaN and not valid. Raises ValueError if no pixel is valid."""
         pred_b, gt_b, mask = self._in_scoring_frame(pred, gt, valid_mask)
         if pred_b.shape[0] != 1:
@@ -279,8 +279,8 @@ class DepthMetricAccumulator:
         self.num_pixels += int(mask.sum())
 
     def compute(self) -> dict[str, float]:
-        """The 9 metrics (keys ``METRIC_NAMES``) over everything added since the last ``reset``; where the protocol's
-        AbsRel divides by the prediction, ``abs_rel`` is that one and ``abs_rel_standard`` (divided by the GT)
+        """The 9 metrics (keys `METRIC_NAMES`) over everything added since the last `reset`; where the protocol's
+        AbsRel divides by the prediction, `abs_rel` is that one and `abs_rel_standard` (divided by the GT)
         follows."""
         if self.num_images == 0:
             raise ValueError(f"no valid pixels to score ({self.num_skipped} image(s) had none)")
@@ -302,7 +302,7 @@ def compute_depth_metrics(
     alignment_space: AlignmentSpace | None = None,
     prediction_type: PredictionType = "depth",
 ) -> dict[str, float]:
-    """One-shot metrics of single or batched predictions; ``reduction=None`` uses the protocol default."""
+    """One-shot metrics of single or batched predictions; `reduction=None` uses the protocol default."""
     accumulator = DepthMetricAccumulator(protocol, reduction, alignment, alignment_space, prediction_type)
     accumulator.update(pred, gt, valid_mask)
     return accumulator.compute()

@@ -2,17 +2,17 @@
 
 A protocol fixes everything that differs between codebases when scoring a prediction against ground truth:
 the GT validity range and whether its cap is exclusive, the prediction clip, the evaluation crop, the reduction over
-images, the resize mode, which KITTI frame is scored (``kb_crop``), forced flip averaging and the AbsRel denominator.
-``PROTOCOLS`` maps names to :class:`EvalProtocol` instances; each description names the reference script it follows.
+images, the resize mode, which KITTI frame is scored (`kb_crop`), forced flip averaging and the AbsRel denominator.
+`PROTOCOLS` maps names to `EvalProtocol` instances; each description names the reference script it follows.
 
-Conventions: the GT valid range is ``min_depth < gt <= max_depth`` (and finite), or ``min_depth < gt < max_depth``
-when ``max_depth_exclusive`` (BTS's and AdaBins' ``min_depth_eval < gt < max_depth_eval``); crop boxes are half-open
-``[top:bottom, left:right]`` index ranges.
+Conventions: the GT valid range is `min_depth < gt <= max_depth` (and finite), or `min_depth < gt < max_depth`
+when `max_depth_exclusive` (BTS's and AdaBins' `min_depth_eval < gt < max_depth_eval`); crop boxes are half-open
+`[top:bottom, left:right]` index ranges.
 
-KITTI frames. BTS and DPT (BTS's ``eval_with_pngs.py``) feed the network the 352x1216 KB crop, paste its prediction
-into a zero canvas of the full ground-truth frame and take the crop fractions of the *full* frame (``kb_crop="paste"``);
-AdaBins (``evaluate.py``) crops image and ground truth and takes the fractions of the *cropped* frame
-(``kb_crop="crop"``), a slightly smaller region. Both need full-frame samples (``KittiEigenSplit(kb_crop=False)``).
+KITTI frames. BTS and DPT (BTS's `eval_with_pngs.py`) feed the network the 352x1216 KB crop, paste its prediction
+into a zero canvas of the full ground-truth frame and take the crop fractions of the *full* frame (`kb_crop="paste"`);
+AdaBins (`evaluate.py`) crops image and ground truth and takes the fractions of the *cropped* frame
+(`kb_crop="crop"`), a slightly smaller region. Both need full-frame samples (`KittiEigenSplit(kb_crop=False)`).
 """
 
 import math
@@ -37,7 +37,7 @@ ABS_REL_DENOMINATORS: tuple[str, ...] = ("gt", "prediction")
 
 
 def crop_mask(crop: CropSpec | None, height: int, width: int) -> Tensor:
-    """Boolean ``(height, width)`` mask that is True inside ``crop`` (everywhere when ``crop`` is None)."""
+    """Boolean `(height, width)` mask that is True inside `crop` (everywhere when `crop` is None)."""
     if crop is None:
         return torch.ones(height, width, dtype=torch.bool)
     top, bottom, left, right = crop.bounds(height, width)
@@ -53,21 +53,21 @@ class EvalProtocol:
     Attributes:
         name: registry key.
         description: where the protocol comes from (the reference script) and what it does.
-        min_depth, max_depth: GT pixels count when finite and ``min_depth < gt <= max_depth``
-            (``< max_depth`` when ``max_depth_exclusive``).
-        max_depth_exclusive: the cap excludes ``gt == max_depth``, as BTS's and AdaBins' scripts do.
-        pred_clip: ``(low, high)`` clip applied to predictions; ``low`` must be > 0 so logs stay finite.
+        min_depth, max_depth: GT pixels count when finite and `min_depth < gt <= max_depth`
+            (`< max_depth` when `max_depth_exclusive`).
+        max_depth_exclusive: the cap excludes `gt == max_depth`, as BTS's and AdaBins' scripts do.
+        pred_clip: `(low, high)` clip applied to predictions; `low` must be > 0 so logs stay finite.
         crop: evaluation crop, or None for the whole frame.
-        reduction: default reduction, ``"per_image"`` (mean of per-image metrics) or ``"pooled"`` (all pixels).
+        reduction: default reduction, `"per_image"` (mean of per-image metrics) or `"pooled"` (all pixels).
         resize_mode: interpolation used to resize a prediction to the GT size.
-        align_corners: ``align_corners`` of that interpolation (ignored for ``"nearest"``).
-        kb_crop: the KITTI KB crop: ``"none"``; ``"paste"`` (BTS/DPT): the network sees the 352x1216 crop and its
+        align_corners: `align_corners` of that interpolation (ignored for `"nearest"`).
+        kb_crop: the KITTI KB crop: `"none"`; `"paste"` (BTS/DPT): the network sees the 352x1216 crop and its
             prediction is pasted into a zero canvas of the full GT frame, which the crop fractions refer to;
-            ``"crop"`` (AdaBins): image, GT and valid mask are cropped to 352x1216, the frame the fractions refer to
+            `"crop"` (AdaBins): image, GT and valid mask are cropped to 352x1216, the frame the fractions refer to
             (a GT no larger than the crop is taken as already cropped).
-        flip_tta: the reference always averages with the flipped image's prediction, so ``evaluate`` does too.
-        abs_rel_denominator: ``"gt"`` (standard AbsRel) or ``"prediction"`` (DenseDepth's swapped arguments); with
-            ``"prediction"`` the standard value is reported beside it as ``abs_rel_standard``.
+        flip_tta: the reference always averages with the flipped image's prediction, so `evaluate` does too.
+        abs_rel_denominator: `"gt"` (standard AbsRel) or `"prediction"` (DenseDepth's swapped arguments); with
+            `"prediction"` the standard value is reported beside it as `abs_rel_standard`.
     """
 
     name: str
@@ -100,13 +100,13 @@ class EvalProtocol:
                 raise ValueError(f"{field} must be one of {allowed}, got {value!r}")
 
     def gt_range_text(self) -> str:
-        """The scored GT range, e.g. ``"0.001 < gt < 80"``."""
+        """The scored GT range, e.g. `"0.001 < gt < 80"`."""
         high = "" if math.isinf(self.max_depth) else f" {'<' if self.max_depth_exclusive else '<='} {self.max_depth:g}"
         return f"{self.min_depth:g} < gt{high}"
 
 
 def check_kb_frame(protocol: EvalProtocol, height: int, width: int) -> None:
-    """Raise unless a ``height`` x ``width`` ground truth suits ``protocol``'s KB crop: a paste protocol scores the
+    """Raise unless a `height` x `width` ground truth suits `protocol`'s KB crop: a paste protocol scores the
     full KITTI frame, so its GT must be larger than the 352x1216 crop."""
     if protocol.kb_crop == "paste" and not is_full_kitti_frame(height, width):
         raise ValueError(
@@ -199,7 +199,7 @@ PROTOCOLS: dict[str, EvalProtocol] = {
 
 
 def get_protocol(name: str) -> EvalProtocol:
-    """Return the registered protocol ``name``."""
+    """Return the registered protocol `name`."""
     try:
         return PROTOCOLS[name]
     except KeyError:

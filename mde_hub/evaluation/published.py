@@ -1,9 +1,9 @@
 """The papers' published results, as data (docs/MODELS.md §2.5, §3.5, §4.6, §5.4), gathered from the model registry.
 
-Each model folder's ``registration.py`` holds its paper's rows (:class:`PublishedResult`, defined in
-:mod:`mde_hub.models.registry`). Each row holds exactly the numbers its source gives (no derived values), keyed by
-:data:`mde_hub.evaluation.metrics.METRIC_NAMES`, and names the :mod:`mde_hub.evaluation.protocols` protocol that comes
-closest to how the source scored them; ``notes`` says where the source's evaluation differs from that protocol. Model
+Each model folder's `registration.py` holds its paper's rows (`PublishedResult`, defined in
+`mde_hub.models.registry`). Each row holds exactly the numbers its source gives (no derived values), keyed by
+`mde_hub.evaluation.metrics.METRIC_NAMES`, and names the `mde_hub.evaluation.protocols` protocol that comes
+closest to how the source scored them; `notes` says where the source's evaluation differs from that protocol. Model
 cards and the app's benchmarks tab read these rows and put this project's own measurements beside them.
 """
 
@@ -22,7 +22,7 @@ PUBLISHED_RESULTS: tuple[PublishedResult, ...] = tuple(row for entry in entries(
 
 
 def published_results(model_type: str | None = None, dataset: str | None = None) -> tuple[PublishedResult, ...]:
-    """The published rows of ``model_type`` on ``dataset`` (either filter left out when None), in table order."""
+    """The published rows of `model_type` on `dataset` (either filter left out when None), in table order."""
     if dataset is not None and dataset not in DATASET_NAMES:
         raise ValueError(f"unknown dataset {dataset!r}; published results exist for {', '.join(DATASET_NAMES)}")
     return tuple(

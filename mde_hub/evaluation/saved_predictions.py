@@ -1,16 +1,16 @@
-"""Saved predictions (``.npy`` files) matched to the samples of a data set, so that any model's output can be scored
-by ``mde-hub evaluate --predictions DIR`` under the same protocols as ours.
+"""Saved predictions (`.npy` files) matched to the samples of a data set, so that any model's output can be scored
+by `mde-hub evaluate --predictions DIR` under the same protocols as ours.
 
-A sample with id ``kitti/2011_09_26/2011_09_26_drive_0002_sync/image_02/data/0000000069.png`` is matched, in this
-order, by a file whose path under ``DIR`` (without ``.npy``, and without one of the suffixes ``mde-hub predict``
-appends, :data:`OUTPUT_SUFFIXES`) is
+A sample with id `kitti/2011_09_26/2011_09_26_drive_0002_sync/image_02/data/0000000069.png` is matched, in this
+order, by a file whose path under `DIR` (without `.npy`, and without one of the suffixes `mde-hub predict`
+appends, `OUTPUT_SUFFIXES`) is
 
-1. the whole id without its extension: ``kitti/2011_09_26/.../0000000069.npy``;
-2. the id without its first component (the data set's name) and extension: ``2011_09_26/.../0000000069.npy``;
-3. the id's file name without extension, ``0000000069.npy``, only when no other file under ``DIR`` has that name
+1. the whole id without its extension: `kitti/2011_09_26/.../0000000069.npy`;
+2. the id without its first component (the data set's name) and extension: `2011_09_26/.../0000000069.npy`;
+3. the id's file name without extension, `0000000069.npy`, only when no other file under `DIR` has that name
    (else the match is ambiguous and refused).
 
-Each file must hold one finite ``(H, W)`` (or ``(1, H, W)``) floating-point array; its size may differ from the
+Each file must hold one finite `(H, W)` (or `(1, H, W)`) floating-point array; its size may differ from the
 ground truth's (the protocol resizes or pastes it, as it does a model's output).
 """
 
@@ -23,11 +23,11 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 OUTPUT_SUFFIXES: tuple[str, ...] = (".depth", ".inverse_depth", ".relative_depth")
-"""Suffixes before ``.npy`` in the file names ``mde-hub predict`` writes; they are ignored when matching."""
+"""Suffixes before `.npy` in the file names `mde-hub predict` writes; they are ignored when matching."""
 
 
 def _key(relative: PurePosixPath) -> str:
-    """``a/b/name`` for ``a/b/name.npy`` or ``a/b/name.depth.npy``."""
+    """`a/b/name` for `a/b/name.npy` or `a/b/name.depth.npy`."""
     stem = str(relative)[: -len(".npy")]
     for suffix in OUTPUT_SUFFIXES:
         if stem.endswith(suffix):
@@ -41,7 +41,7 @@ def _strip_extension(path: str) -> str:
 
 
 class PredictionFolder:
-    """The ``.npy`` predictions under ``root`` (searched recursively), looked up by sample id."""
+    """The `.npy` predictions under `root` (searched recursively), looked up by sample id."""
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
@@ -62,7 +62,7 @@ class PredictionFolder:
         return len(self._by_key)
 
     def path_for(self, sample_id: str) -> Path:
-        """The prediction file of the sample ``sample_id`` (rules in the module docstring)."""
+        """The prediction file of the sample `sample_id` (rules in the module docstring)."""
         full = _strip_extension(sample_id.lstrip("/"))
         without_dataset = full.split("/", 1)[1] if "/" in full else full
         for key in (full, without_dataset):
@@ -84,7 +84,7 @@ class PredictionFolder:
         )
 
     def load(self, sample_id: str) -> np.ndarray:
-        """The prediction of ``sample_id`` as a finite float64 ``(H, W)`` array; errors name the file."""
+        """The prediction of `sample_id` as a finite float64 `(H, W)` array; errors name the file."""
         path = self.path_for(sample_id)
         try:
             values = np.load(path, allow_pickle=False)

@@ -30,8 +30,8 @@ BACKENDS = ("pytorch", "onnxruntime")
 
 @dataclass
 class DepthPrediction:
-    """A model's ``predicted_depth`` for one image, at the image's size. ``values`` mean what ``meaning`` says: metres
-    for a metric model, relative (inverse) depth otherwise; ``meaning.to_depth(values)`` is depth-valued."""
+    """A model's `predicted_depth` for one image, at the image's size. `values` mean what `meaning` says: metres
+    for a metric model, relative (inverse) depth otherwise; `meaning.to_depth(values)` is depth-valued."""
 
     values: np.ndarray  # (H, W) float32
     latency_s: float
@@ -39,8 +39,8 @@ class DepthPrediction:
 
     @property
     def depth(self) -> np.ndarray:
-        """Depth-valued output: ``values`` for depth models, their reciprocal for inverse-depth ones (see
-        ``DepthMeaning.to_depth``: only up to scale and shift for a relative model)."""
+        """Depth-valued output: `values` for depth models, their reciprocal for inverse-depth ones (see
+        `DepthMeaning.to_depth`: only up to scale and shift for a relative model)."""
         return self.meaning.to_depth(self.values)
 
 
@@ -85,9 +85,9 @@ class DepthPredictor:
     def predict(
         self, image: ImageLike, focal: float | None = None, input_data_format: str | None = None
     ) -> DepthPrediction:
-        """Depth for one image. ``focal``: the camera's horizontal focal length in pixels (fx) for this image, passed
+        """Depth for one image. `focal`: the camera's horizontal focal length in pixels (fx) for this image, passed
         (rescaled to the network's input width) to models that scale depth by it; other models ignore it.
-        ``input_data_format`` ("channels_first" or "channels_last") says where an array's channels are; without it
+        `input_data_format` ("channels_first" or "channels_last") says where an array's channels are; without it
         `mde_hub.data.images` infers them (when both ends could be: first for a tensor, last for a numpy array). The
         image is converted to RGB once, here, and handed to the processor as (H, W, 3) with its layout stated, so it
         is never guessed again."""

@@ -1,19 +1,19 @@
-"""What a model's ``predicted_depth`` means: the one place in mde-hub that decides it.
+"""What a model's `predicted_depth` means: the one place in mde-hub that decides it.
 
-Every surface (``evaluate``, ``mde-hub predict`` and ``evaluate``, the app, the ONNX Runtime backend, model cards)
-asks :func:`depth_meaning_of` and converts with :meth:`DepthMeaning.to_depth`; none of them guesses from a model type.
+Every surface (`evaluate`, `mde-hub predict` and `evaluate`, the app, the ONNX Runtime backend, model cards)
+asks `depth_meaning_of` and converts with `DepthMeaning.to_depth`; none of them guesses from a model type.
 
 Three meanings exist:
 
-* ``metric_depth``: depth in metres along the optical axis;
-* ``relative_depth``: depth up to an unknown per-image scale (and shift);
-* ``relative_inverse_depth``: inverse depth (disparity-like: larger is nearer) up to an unknown per-image scale and
+* `metric_depth`: depth in metres along the optical axis;
+* `relative_depth`: depth up to an unknown per-image scale (and shift);
+* `relative_inverse_depth`: inverse depth (disparity-like: larger is nearer) up to an unknown per-image scale and
   shift, as MiDaS, DPT and Depth Anything predict. Such an output is aligned to ground truth *in inverse-depth space*
-  and only then turned into depth (``mde_hub.evaluation.alignment``).
+  and only then turned into depth (`mde_hub.evaluation.alignment`).
 
-mde-hub configurations declare ``depth_estimation_type`` ("metric" or "relative"); a relative mde-hub model says in
-its configuration class whether it outputs depth or inverse depth (``relative_output``). transformers' own depth
-models mostly declare nothing, so they are classified here by ``model_type``.
+mde-hub configurations declare `depth_estimation_type` ("metric" or "relative"); a relative mde-hub model says in
+its configuration class whether it outputs depth or inverse depth (`relative_output`). transformers' own depth
+models mostly declare nothing, so they are classified here by `model_type`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ _METRIC_MODEL_TYPES = ("glpn", "zoedepth", "depth_pro", "prompt_depth_anything")
 
 @dataclass(frozen=True)
 class DepthMeaning:
-    """The meaning of one model's ``predicted_depth``."""
+    """The meaning of one model's `predicted_depth`."""
 
     kind: MeaningKind
 
@@ -52,17 +52,17 @@ class DepthMeaning:
 
     @property
     def prediction_type(self) -> PredictionType:
-        """``"inverse_depth"`` for relative inverse depth, ``"depth"`` otherwise."""
+        """`"inverse_depth"` for relative inverse depth, `"depth"` otherwise."""
         return "inverse_depth" if self.kind == "relative_inverse_depth" else "depth"
 
     @property
     def depth_estimation_type(self) -> str:
-        """``"metric"`` or ``"relative"``, the vocabulary of configurations and the Hub's tags."""
+        """`"metric"` or `"relative"`, the vocabulary of configurations and the Hub's tags."""
         return "metric" if self.is_metric else "relative"
 
     @property
     def unit(self) -> str:
-        """``"m"`` for metric depth, ``""`` (no unit) otherwise."""
+        """`"m"` for metric depth, `""` (no unit) otherwise."""
         return "m" if self.is_metric else ""
 
     def describe(self) -> str:
@@ -75,9 +75,9 @@ class DepthMeaning:
 
     def to_depth(self, values: np.ndarray) -> np.ndarray:
         """Depth-valued version of a prediction, for viewing and point clouds: metres for a metric model, depth up to
-        scale for relative depth, and ``1 / values`` (0 where ``values <= 0``, i.e. infinitely far) for inverse depth,
+        scale for relative depth, and `1 / values` (0 where `values <= 0`, i.e. infinitely far) for inverse depth,
         which is depth only up to an unknown scale *and* an unknown shift of its inverse. Never use it to score an
-        inverse-depth model: align first (``mde_hub.evaluation.alignment``)."""
+        inverse-depth model: align first (`mde_hub.evaluation.alignment`)."""
         if self.prediction_type == "depth":
             return values
         positive = values > 0
@@ -90,7 +90,7 @@ RELATIVE_INVERSE_DEPTH = DepthMeaning("relative_inverse_depth")
 
 
 def depth_meaning_of(config: Any) -> DepthMeaning:
-    """The meaning of ``predicted_depth`` for a model with configuration ``config`` (mde-hub's or transformers')."""
+    """The meaning of `predicted_depth` for a model with configuration `config` (mde-hub's or transformers')."""
     declared = getattr(config, "depth_estimation_type", None)
     relative_output = getattr(config, "relative_output", None)
     model_type = getattr(config, "model_type", None)

@@ -2,11 +2,11 @@
 
 Conventions shared by every loss:
 
-* ``pred`` and ``target`` are ``(B, H, W)`` or ``(B, 1, H, W)`` and must have the same spatial size
-  (resize ``pred`` to the target first); a mismatch raises ``ValueError``.
-* ``mask`` is an optional boolean ``(B, H, W)``. When it is ``None`` the mask is
-  ``valid_depth_mask(target, min_depth)``; a given mask is intersected with ``isfinite(target)``.
-* Invalid target pixels are replaced by ``pred.detach()`` before computing, so they add no error and never
+* `pred` and `target` are `(B, H, W)` or `(B, 1, H, W)` and must have the same spatial size
+  (resize `pred` to the target first); a mismatch raises `ValueError`.
+* `mask` is an optional boolean `(B, H, W)`. When it is `None` the mask is
+  `valid_depth_mask(target, min_depth)`; a given mask is intersected with `isfinite(target)`.
+* Invalid target pixels are replaced by `pred.detach()` before computing, so they add no error and never
   produce NaN/inf in the value or the gradient. Means run over valid pixels only.
 * With no valid pixel a loss returns an exact zero that is still attached to the autograd graph.
 """
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 MIN_DEPTH = 1e-3
-"""Default validity threshold on the target (AdaBins' ``min_depth``)."""
+"""Default validity threshold on the target (AdaBins' `min_depth`)."""
 
 _MIN_POSITIVE = 1e-6  # lower clamp of depths before taking logs
 _MIN_RADICAND = 1e-12  # lower clamp under the SILog square root
@@ -26,12 +26,12 @@ _MIN_SCALE = 1e-6  # lower clamp of the robust disparity scale
 
 
 def valid_depth_mask(target: Tensor, min_depth: float = MIN_DEPTH) -> Tensor:
-    """Boolean mask of finite target pixels strictly above ``min_depth``."""
+    """Boolean mask of finite target pixels strictly above `min_depth`."""
     return torch.isfinite(target) & (target > min_depth)
 
 
 def _as_bhw(x: Tensor, name: str) -> Tensor:
-    """Drop a singleton channel axis; accept only ``(B, H, W)`` or ``(B, 1, H, W)``."""
+    """Drop a singleton channel axis; accept only `(B, H, W)` or `(B, 1, H, W)`."""
     if x.dim() == 4 and x.shape[1] == 1:
         return x[:, 0]
     if x.dim() == 3:
@@ -40,7 +40,7 @@ def _as_bhw(x: Tensor, name: str) -> Tensor:
 
 
 def _resolve_mask(target: Tensor, mask: Tensor | None, min_depth: float) -> Tensor:
-    """Return the validity mask for a ``(B, H, W)`` target."""
+    """Return the validity mask for a `(B, H, W)` target."""
     if mask is None:
         return valid_depth_mask(target, min_depth)
     mask = _as_bhw(mask, "mask").bool()
@@ -50,7 +50,7 @@ def _resolve_mask(target: Tensor, mask: Tensor | None, min_depth: float) -> Tens
 
 
 def _check_same_shape(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    """Return ``pred`` and ``target`` as ``(B, H, W)``; raise if their shapes differ."""
+    """Return `pred` and `target` as `(B, H, W)`; raise if their shapes differ."""
     p, t = _as_bhw(pred, "pred"), _as_bhw(target, "target")
     if p.shape != t.shape:
         raise ValueError(
@@ -63,24 +63,24 @@ def _check_same_shape(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
 def _prepare(
     pred: Tensor, target: Tensor, mask: Tensor | None, min_depth: float = MIN_DEPTH
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Return ``(pred, target, mask)`` as ``(B, H, W)`` with invalid target pixels set to ``pred.detach()``."""
+    """Return `(pred, target, mask)` as `(B, H, W)` with invalid target pixels set to `pred.detach()`."""
     pred, target = _check_same_shape(pred, target)
     mask = _resolve_mask(target, mask, min_depth)
     return pred, torch.where(mask, target, pred.detach()), mask
 
 
 def _masked_sum(x: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
-    """Sum of ``x`` over ``mask`` (NaN-safe: unmasked entries are never read)."""
+    """Sum of `x` over `mask` (NaN-safe: unmasked entries are never read)."""
     return torch.where(mask, x, 0).sum(dim=dim)
 
 
 def _masked_mean(x: Tensor, mask: Tensor) -> Tensor:
-    """Mean of ``x`` over ``mask``; an attached zero when the mask is empty."""
+    """Mean of `x` over `mask`; an attached zero when the mask is empty."""
     return _masked_sum(x, mask) / mask.sum().clamp(min=1)
 
 
 def _forward_diffs(x: Tensor) -> tuple[Tensor, Tensor]:
-    """Forward differences of ``(B, H, W)`` along y and x (shapes ``(B, H-1, W)`` and ``(B, H, W-1)``)."""
+    """Forward differences of `(B, H, W)` along y and x (shapes `(B, H-1, W)` and `(B, H, W-1)`)."""
     return x[:, 1:, :] - x[:, :-1, :], x[:, :, 1:] - x[:, :, :-1]
 
 
@@ -90,7 +90,7 @@ def _pair_masks(mask: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _per_image(v: Tensor, like: Tensor) -> Tensor:
-    """Reshape a per-image vector ``(B,)`` to broadcast against ``like``."""
+    """Reshape a per-image vector `(B,)` to broadcast against `like`."""
     return v.reshape(-1, *([1] * (like.dim() - 1)))
 
 
@@ -98,14 +98,14 @@ def _per_image(v: Tensor, like: Tensor) -> Tensor:
 
 
 def _gaussian_kernel(window_size: int, sigma: float, like: Tensor) -> Tensor:
-    """Normalised 1-D Gaussian of ``window_size`` taps (as ``tf.image.ssim``)."""
+    """Normalised 1-D Gaussian of `window_size` taps (as `tf.image.ssim`)."""
     coords = torch.arange(window_size, dtype=like.dtype, device=like.device) - (window_size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
     return g / g.sum()
 
 
 def _blur(x: Tensor, kernel: Tensor) -> Tensor:
-    """Separable VALID (unpadded) filtering of each channel of ``x`` ``(B, C, H, W)`` with ``kernel``."""
+    """Separable VALID (unpadded) filtering of each channel of `x` `(B, C, H, W)` with `kernel`."""
     c, k = x.shape[1], kernel.numel()
     x = F.conv2d(x, kernel.view(1, 1, 1, k).repeat(c, 1, 1, 1), groups=c)
     return F.conv2d(x, kernel.view(1, 1, k, 1).repeat(c, 1, 1, 1), groups=c)
@@ -120,9 +120,9 @@ def ssim_map(
     k1: float = 0.01,
     k2: float = 0.03,
 ) -> Tensor:
-    """Per-window SSIM as in ``tf.image.ssim``: Gaussian window, VALID filtering, no masking.
+    """Per-window SSIM as in `tf.image.ssim`: Gaussian window, VALID filtering, no masking.
 
-    Returns ``(B, H - window_size + 1, W - window_size + 1)``; C1 = (k1 L)^2, C2 = (k2 L)^2 with L = ``value_range``.
+    Returns `(B, H - window_size + 1, W - window_size + 1)`; C1 = (k1 L)^2, C2 = (k2 L)^2 with L = `value_range`.
     """
     x, y = _check_same_shape(pred, target)
     h, w = x.shape[-2:]
@@ -152,8 +152,8 @@ def ssim_loss(
     """Masked mean of clamp((1 - SSIM) / 2, 0, 1) (DenseDepth's SSIM term).
 
     A VALID-filtered SSIM value counts when its window's centre pixel is valid, i.e. the mask is cropped by
-    ``window_size // 2`` on each side. Invalid pixels inside a valid window still enter its statistics
-    (with their target set to ``pred.detach()``), so they may receive a (finite) gradient.
+    `window_size // 2` on each side. Invalid pixels inside a valid window still enter its statistics
+    (with their target set to `pred.detach()`), so they may receive a (finite) gradient.
     """
     pred, target, mask = _prepare(pred, target, mask, min_depth)
     ssim = ssim_map(pred, target, value_range, window_size, sigma, k1, k2)
@@ -176,7 +176,7 @@ def gradient_loss(
 ) -> Tensor:
     """DenseDepth edge term: mean |Δy pred − Δy target| + mean |Δx pred − Δx target| (forward differences).
 
-    Each mean runs over the pairs whose two pixels are valid. ``tf.image.image_gradients`` zero-pads the last
+    Each mean runs over the pairs whose two pixels are valid. `tf.image.image_gradients` zero-pads the last
     row/column, so the reference averages over H*W; for a full mask ours is larger by H/(H-1) (resp. W/(W-1)).
     """
     pred, target, mask = _prepare(pred, target, mask, min_depth)
@@ -205,8 +205,8 @@ def silog_loss(
 
     g is pooled over all valid pixels of the batch (BTS). AdaBins writes D as var(g) + 0.15 mean(g)² with the
     unbiased variance, i.e. the same up to a factor N/(N−1) on the variance; we use the biased form.
-    ``pred`` and ``target`` are clamped to 1e-6 before the log, and the radicand to 1e-12 so the gradient is
-    finite at identity, where the value is therefore ``scale * 1e-6`` instead of 0.
+    `pred` and `target` are clamped to 1e-6 before the log, and the radicand to 1e-12 so the gradient is
+    finite at identity, where the value is therefore `scale * 1e-6` instead of 0.
     """
     pred, target, mask = _prepare(pred, target, mask, min_depth)
     g = _safe_log(pred) - _safe_log(target)
@@ -218,7 +218,7 @@ def silog_loss(
 
 
 def _sorted_padded(values: Tensor, valid: Tensor) -> Tensor:
-    """Sort rows of ``values`` ``(B, M)`` ascending over ``valid``; pad with each row's maximum (0 if empty)."""
+    """Sort rows of `values` `(B, M)` ascending over `valid`; pad with each row's maximum (0 if empty)."""
     sorted_values = torch.where(valid, values, torch.inf).sort(dim=1).values
     count = valid.sum(dim=1, keepdim=True)
     row_max = torch.where(count > 0, sorted_values.gather(1, (count - 1).clamp(min=0)), 0)
@@ -227,7 +227,7 @@ def _sorted_padded(values: Tensor, valid: Tensor) -> Tensor:
 
 
 def _nearest_sq_dist(queries: Tensor, ref_sorted: Tensor) -> Tensor:
-    """Squared distance of each query ``(B, Q)`` to its nearest value in the ascending rows of ``ref_sorted``."""
+    """Squared distance of each query `(B, Q)` to its nearest value in the ascending rows of `ref_sorted`."""
     idx = torch.searchsorted(ref_sorted.detach().contiguous(), queries.detach().contiguous())
     right = idx.clamp(max=ref_sorted.shape[1] - 1)
     left = (idx - 1).clamp(min=0)
@@ -243,8 +243,8 @@ def bin_chamfer_loss(
 
     Per sample: mean over the N centres of the squared distance to the nearest valid target depth, plus mean over
     the valid depths of the squared distance to the nearest centre; then averaged over the samples that have a
-    valid depth. Nearest neighbours come from sorting + ``searchsorted`` (O((N + M) log)), never an N x M matrix.
-    ``bin_centers`` is ``(B, N)``; only it receives gradient.
+    valid depth. Nearest neighbours come from sorting + `searchsorted` (O((N + M) log)), never an N x M matrix.
+    `bin_centers` is `(B, N)`; only it receives gradient.
     """
     target = _as_bhw(target, "target")
     if bin_centers.dim() != 2 or bin_centers.shape[0] != target.shape[0]:
@@ -269,7 +269,7 @@ def bin_chamfer_loss(
 def normalize_disparity(d: Tensor, mask: Tensor) -> Tensor:
     """Per-image robust normalisation (d − t) / s, t = median and s = mean |d − t| over valid pixels.
 
-    The median is the lower one for even counts (``torch.median``); s is clamped to ≥ 1e-6. Invalid pixels are
+    The median is the lower one for even counts (`torch.median`); s is clamped to ≥ 1e-6. Invalid pixels are
     normalised with the same t, s but do not influence them; an image with no valid pixel uses t = 0.
     """
     b = d.shape[0]
@@ -337,12 +337,12 @@ def gradient_matching_loss(pred_n: Tensor, target_n: Tensor, mask: Tensor, scale
 class ScaleAndShiftInvariantLoss(nn.Module):
     """MiDaS/DPT pre-training loss: trimmed MAE + alpha * gradient matching on aligned disparities.
 
-    Defaults follow MiDaS (Ranftl et al., TPAMI 2022): trim 0.2, alpha 0.5, 4 scales. ``pred`` is the network's
-    disparity (inverse-depth) output and ``target`` a disparity map: callers convert GT depth to 1 / depth. When
-    ``mask`` is None a target pixel is valid if finite and > ``min_disparity``.
+    Defaults follow MiDaS (Ranftl et al., TPAMI 2022): trim 0.2, alpha 0.5, 4 scales. `pred` is the network's
+    disparity (inverse-depth) output and `target` a disparity map: callers convert GT depth to 1 / depth. When
+    `mask` is None a target pixel is valid if finite and > `min_disparity`.
 
-    ``alignment="median"`` normalises pred and target with :func:`normalize_disparity`; ``"least_squares"``
-    aligns pred onto the (unnormalised) target with :func:`align_least_squares`.
+    `alignment="median"` normalises pred and target with `normalize_disparity`; `"least_squares"`
+    aligns pred onto the (unnormalised) target with `align_least_squares`.
     """
 
     def __init__(
@@ -411,7 +411,7 @@ class DenseDepthLoss(SSIML1Loss):
 
 
 class SILogLoss(nn.Module):
-    """Module form of :func:`silog_loss` (BTS/AdaBins: variance_focus 0.85, scale 10)."""
+    """Module form of `silog_loss` (BTS/AdaBins: variance_focus 0.85, scale 10)."""
 
     def __init__(self, variance_focus: float = 0.85, scale: float = 10.0, *, min_depth: float = MIN_DEPTH) -> None:
         super().__init__()
@@ -442,9 +442,9 @@ class AdaBinsLoss(nn.Module):
 
 
 class DptLoss(nn.Module):
-    """DPT's losses on the network's disparity (MODELS.md §3.2). ``loss_type="ssi"`` (MiDaS pre-training): the
-    scale- and shift-invariant loss between the raw disparity and 1 / labels. ``"silog"`` (NYU/KITTI fine-tuning):
-    SILog on the metric depth + ``gradient_matching_weight`` x gradient matching on the median-normalised
+    """DPT's losses on the network's disparity (MODELS.md §3.2). `loss_type="ssi"` (MiDaS pre-training): the
+    scale- and shift-invariant loss between the raw disparity and 1 / labels. `"silog"` (NYU/KITTI fine-tuning):
+    SILog on the metric depth + `gradient_matching_weight` x gradient matching on the median-normalised
     disparities (0 turns it off, as for KITTI's sparse ground truth)."""
 
     def __init__(

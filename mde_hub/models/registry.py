@@ -1,22 +1,22 @@
-"""The model registry: one :class:`ModelEntry` per model folder, holding every fact about a model besides its code.
+"""The model registry: one `ModelEntry` per model folder, holding every fact about a model besides its code.
 
-timm's ``default_cfg`` and ``register_model`` are the pattern. Each folder ``mde_hub/models/<name>/`` registers its
-entry in its ``registration.py`` (imported by the folder's ``__init__.py``); :func:`entries` imports every folder, so
-a new model is one new folder. The Auto classes and ``MODEL_CLASSES``, training presets, ``mde-hub models``, ONNX
-export, model cards, the app, ``mde-hub bench`` and the published results all read the entries; none keeps a table
+timm's `default_cfg` and `register_model` are the pattern. Each folder `mde_hub/models/<name>/` registers its
+entry in its `registration.py` (imported by the folder's `__init__.py`); `entries` imports every folder, so
+a new model is one new folder. The Auto classes and `MODEL_CLASSES`, training presets, `mde-hub models`, ONNX
+export, model cards, the app, `mde-hub bench` and the published results all read the entries; none keeps a table
 of its own. An entry states:
 
-* the model's name and paper, its config and model classes (``model_type`` is the config class's);
-* its presets: named configuration factories, each with the data set (and so the camera, :func:`camera_of`) it was
-  made for, and which of them ``mde-hub bench`` measures;
-* ``input_side_multiple``: the multiple its input's height and width may take in an exported ONNX graph, or None for
+* the model's name and paper, its config and model classes (`model_type` is the config class's);
+* its presets: named configuration factories, each with the data set (and so the camera, `camera_of`) it was
+  made for, and which of them `mde-hub bench` measures;
+* `input_side_multiple`: the multiple its input's height and width may take in an exported ONNX graph, or None for
   a graph fixed at one size;
 * its model card's fields: the config fields that tell checkpoints apart, tags, the licence of the authors' code and
   a note on what the output's numbers are;
-* the papers' published results (:class:`PublishedResult`) its checkpoints are compared with.
+* the papers' published results (`PublishedResult`) its checkpoints are compared with.
 
-What a model's ``predicted_depth`` means is not an entry's fact: :func:`mde_hub.models.depth_meaning.depth_meaning_of`
-decides it from the configuration alone (so ``mde-hub models`` lists each preset's meaning by asking it).
+What a model's `predicted_depth` means is not an entry's fact: `mde_hub.models.depth_meaning.depth_meaning_of`
+decides it from the configuration alone (so `mde-hub models` lists each preset's meaning by asking it).
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ class PublishedResult:
     """One published row: a model variant's metrics on one dataset under one protocol.
 
     Attributes:
-        model: mde-hub ``model_type`` of the architecture, e.g. ``mde_bts``.
-        variant: the published model's encoder or size, e.g. ``"DenseNet-161"``.
-        dataset: ``"nyu_depth_v2"`` or ``"kitti"`` (keys of :data:`mde_hub.data.frames.DATASET_CAMERAS`).
-        protocol: name of the closest :mod:`mde_hub.evaluation.protocols` protocol.
+        model: mde-hub `model_type` of the architecture, e.g. `mde_bts`.
+        variant: the published model's encoder or size, e.g. `"DenseNet-161"`.
+        dataset: `"nyu_depth_v2"` or `"kitti"` (keys of `mde_hub.data.frames.DATASET_CAMERAS`).
+        protocol: name of the closest `mde_hub.evaluation.protocols` protocol.
         source: where the numbers come from, with the MODELS.md section that records them.
         metrics: metric name -> value, only the metrics the source gives.
-        notes: how the source's evaluation differs from ``protocol``, and what could not be verified.
+        notes: how the source's evaluation differs from `protocol`, and what could not be verified.
     """
 
     model: str
@@ -68,8 +68,8 @@ class PublishedResult:
 
 @dataclass(frozen=True)
 class Preset:
-    """A named configuration: ``build(**overrides)`` returns it (the config class itself or one of its classmethods).
-    ``dataset``: the key of :data:`mde_hub.data.frames.DATASET_CAMERAS` whose camera and depth range it was made for;
+    """A named configuration: `build(**overrides)` returns it (the config class itself or one of its classmethods).
+    `dataset`: the key of `mde_hub.data.frames.DATASET_CAMERAS` whose camera and depth range it was made for;
     None for neither (the tests' tiny configurations, DPT's models trained on the MiDaS mix)."""
 
     build: Callable[..., DepthConfig]
@@ -83,7 +83,7 @@ class CardFields:
 
     Attributes:
         summary_fields: config fields that tell checkpoints of the architecture apart, in the order the card lists them.
-        tags: Hub tags naming the architecture (besides the task's, the depth type's and ``mde-hub``).
+        tags: Hub tags naming the architecture (besides the task's, the depth type's and `mde-hub`).
         reference_licence: licence of the authors' code and released weights, which mde-hub does not copy (None: the
             model has no reference code).
         output_note: for a metric checkpoint, a sentence on how the output's numbers are made (DPT's inverse-depth
@@ -101,17 +101,17 @@ class ModelEntry:
     """Every fact about one model that is not its code (see the module docstring).
 
     Attributes:
-        name: the architecture's name for people, e.g. ``"BTS"``.
+        name: the architecture's name for people, e.g. `"BTS"`.
         paper: the paper, cited briefly (authors, venue, arXiv id), or what the model comes from.
         arxiv: the paper's arXiv id; entries are listed in its order, a model without one first.
-        config_class, model_class: the configuration and ``...ForDepthEstimation`` classes.
-        presets: preset name -> :class:`Preset`; ``"default"`` (the config class's defaults, the paper's NYU model)
-            and ``"tiny"`` (for tests) always exist.
+        config_class, model_class: the configuration and `...ForDepthEstimation` classes.
+        presets: preset name -> `Preset`; `"default"` (the config class's defaults, the paper's NYU model)
+            and `"tiny"` (for tests) always exist.
         input_side_multiple: an exported ONNX graph takes any height and width that are multiples of this; None: the
             graph is fixed at the image processor's size (AdaBins). The registration says why.
-        card: the model card's fields (:class:`CardFields`).
+        card: the model card's fields (`CardFields`).
         published: the paper's published results, in table order.
-        benchmark_presets: the presets ``mde-hub bench`` measures as paper models.
+        benchmark_presets: the presets `mde-hub bench` measures as paper models.
     """
 
     name: str
@@ -146,17 +146,17 @@ class ModelEntry:
 
     @property
     def slug(self) -> str:
-        """The short name (``"bts"``): its model-card template ``model_cards/<slug>.md``, Hub tag and bench rows."""
+        """The short name (`"bts"`): its model-card template `model_cards/<slug>.md`, Hub tag and bench rows."""
         return self.model_type.removeprefix("mde_")
 
     def config(self, preset: str = "default", **overrides: Any) -> DepthConfig:
-        """The configuration of ``preset`` with ``overrides`` applied."""
+        """The configuration of `preset` with `overrides` applied."""
         if preset not in self.presets:
             raise ValueError(f"{self.config_class.__name__} has no {preset!r} preset; its presets: {', '.join(self.presets)}")
         return self.presets[preset].build(**overrides)
 
     def benchmark_name(self, preset: str) -> str:
-        """The row name of a preset in ``mde-hub bench``: the slug for the default, ``slug-preset`` otherwise."""
+        """The row name of a preset in `mde-hub bench`: the slug for the default, `slug-preset` otherwise."""
         return self.slug if preset == "default" else f"{self.slug}-{preset}"
 
 
@@ -165,7 +165,7 @@ _FOLDERS_IMPORTED = False
 
 
 def register(entry: ModelEntry) -> ModelEntry:
-    """Add ``entry`` to the registry (each model folder's ``registration.py`` calls this once) and return it."""
+    """Add `entry` to the registry (each model folder's `registration.py` calls this once) and return it."""
     known = _ENTRIES.get(entry.model_type)
     if known is not None and known is not entry:
         raise ValueError(
@@ -177,7 +177,7 @@ def register(entry: ModelEntry) -> ModelEntry:
 
 
 def _import_model_folders() -> None:
-    """Import every model folder (a sub-package of ``mde_hub.models``): each registers its entry on import."""
+    """Import every model folder (a sub-package of `mde_hub.models`): each registers its entry on import."""
     global _FOLDERS_IMPORTED
     if not _FOLDERS_IMPORTED:
         for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
@@ -193,13 +193,13 @@ def entries() -> tuple[ModelEntry, ...]:
 
 
 def find_entry(model_type: str) -> ModelEntry | None:
-    """The entry of ``model_type``, or None for a model mde-hub does not define (e.g. transformers' ``dpt``)."""
+    """The entry of `model_type`, or None for a model mde-hub does not define (e.g. transformers' `dpt`)."""
     _import_model_folders()
     return _ENTRIES.get(model_type)
 
 
 def get_entry(model_type: str) -> ModelEntry:
-    """The entry of ``model_type``; KeyError naming the registered ones if there is none."""
+    """The entry of `model_type`; KeyError naming the registered ones if there is none."""
     entry = find_entry(model_type)
     if entry is None:
         raise KeyError(f"no mde-hub model has model_type {model_type!r}; registered: {', '.join(_ENTRIES)}")
@@ -207,13 +207,13 @@ def get_entry(model_type: str) -> ModelEntry:
 
 
 def display_name(model_type: str) -> str:
-    """The architecture's name for people (``"BTS"``); other models keep their ``model_type``."""
+    """The architecture's name for people (`"BTS"`); other models keep their `model_type`."""
     entry = find_entry(model_type)
     return entry.name if entry is not None else model_type
 
 
 def published_to_compare(model_type: str) -> tuple[PublishedResult, ...]:
-    """The published rows a ``model_type`` checkpoint is compared with: its paper's. A model without published
+    """The published rows a `model_type` checkpoint is compared with: its paper's. A model without published
     numbers (the Baseline) is compared with every paper's rows on the data sets its presets were made for."""
     entry = get_entry(model_type)
     if entry.published:
@@ -223,9 +223,9 @@ def published_to_compare(model_type: str) -> tuple[PublishedResult, ...]:
 
 
 def camera_of(config: Any) -> DatasetCamera:
-    """The data set (and camera) a model of ``config`` (mde-hub's or transformers') was made for: the first of
-    :data:`mde_hub.data.frames.DATASET_CAMERAS` whose depth range holds its ``max_depth`` (NYU up to 10 m, KITTI
-    beyond), NYU without a ``max_depth``. Every preset's configuration falls on its preset's data set."""
+    """The data set (and camera) a model of `config` (mde-hub's or transformers') was made for: the first of
+    `mde_hub.data.frames.DATASET_CAMERAS` whose depth range holds its `max_depth` (NYU up to 10 m, KITTI
+    beyond), NYU without a `max_depth`. Every preset's configuration falls on its preset's data set."""
     cameras = list(DATASET_CAMERAS.values())
     max_depth = getattr(config, "max_depth", None)
     if max_depth is None:
@@ -234,9 +234,9 @@ def camera_of(config: Any) -> DatasetCamera:
 
 
 def default_focal(config: Any, width: int) -> float:
-    """The focal length in pixels assumed for a ``width``-pixel-wide image seen by a ``config`` model when none is
-    given: its data set's camera (:func:`camera_of`) scaled to ``width``. A model that scales depth by the focal
-    (BTS's KITTI models, ``focal_scaling``) assumes its ``reference_focal`` at its camera's width instead, so by
+    """The focal length in pixels assumed for a `width`-pixel-wide image seen by a `config` model when none is
+    given: its data set's camera (`camera_of`) scaled to `width`. A model that scales depth by the focal
+    (BTS's KITTI models, `focal_scaling`) assumes its `reference_focal` at its camera's width instead, so by
     default its depth is not rescaled."""
     camera = camera_of(config)
     if scales_depth_by_focal(config):

@@ -81,8 +81,8 @@ def check_ground_truth(depth_m: np.ndarray, source: str, protocol: EvalProtocol 
 
     Units cannot be read from the numbers, so wrong encodings are caught where they are implausible: no valid pixel
     (all zero, negative, NaN or infinite), a median beyond 1000 m (millimetres stored as metres), or more than half of
-    the valid pixels outside the ``protocol``'s scored range (e.g. a millimetre PNG read as KITTI /256 under
-    nyu_eigen). Returns e.g. ``"1.28-20.48 m (median 10.88 m), 100% of pixels valid"``.
+    the valid pixels outside the `protocol`'s scored range (e.g. a millimetre PNG read as KITTI /256 under
+    nyu_eigen). Returns e.g. `"1.28-20.48 m (median 10.88 m), 100% of pixels valid"`.
     """
     depth = _depth_map(depth_m).astype(np.float64)
     valid = depth[np.isfinite(depth) & (depth > 0)]

@@ -1,5 +1,5 @@
 """Figures of predictions: each sample's image, its ground truth and each model's depth side by side, as the README's
-docs/predictions.png shows the shipped checkpoints (``mde_hub.training.shipping``)."""
+docs/predictions.png shows the shipped checkpoints (`mde_hub.training.shipping`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ FIGURE_DEPTH_RANGE = (0.5, 5.0)
 
 
 def title_strip(text: str, width: int, height: int = 16) -> np.ndarray:
-    """A white strip with ``text`` in PIL's built-in font (no font file needed)."""
+    """A white strip with `text` in PIL's built-in font (no font file needed)."""
     strip = PIL.Image.new("RGB", (width, height), "white")
     PIL.ImageDraw.Draw(strip).text((4, 2), text, fill="black", font=PIL.ImageFont.load_default())
     return np.asarray(strip)
@@ -32,8 +32,8 @@ def predictions_figure(
     value_range: tuple[float, float] = FIGURE_DEPTH_RANGE,
 ) -> PIL.Image.Image:
     """One row per sample: the image, its ground truth, then each predictor's depth (Spectral, near = red, one shared
-    ``value_range`` in metres, invalid ground truth black), every panel ``height`` px high, under a row of titles
-    (each model's type without its ``mde_`` prefix)."""
+    `value_range` in metres, invalid ground truth black), every panel `height` px high, under a row of titles
+    (each model's type without its `mde_` prefix)."""
     if not samples:
         raise ValueError("a predictions figure needs at least one sample")
     titles = ["input", "ground truth", *(p.model.config.model_type.removeprefix("mde_") for p in predictors)]

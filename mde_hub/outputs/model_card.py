@@ -1,10 +1,10 @@
 """Hub model cards for mde-hub checkpoints: `render_model_card` fills the architecture's template in model_cards/.
 
-The card states what the checkpoint is (config.json), how it was trained (``training_record.json`` written by
+The card states what the checkpoint is (config.json), how it was trained (`training_record.json` written by
 train/train.py, when present), how it was evaluated (evaluation JSONs from `mde-hub evaluate`) and the papers'
-published numbers beside ours (:mod:`mde_hub.evaluation.published`). What the card says of an architecture (its name,
-summary fields, tags, published rows to compare with, template) comes from its entry in :mod:`mde_hub.models.registry`. The YAML front matter is built with huggingface_hub's
-``ModelCardData``/``EvalResult``, so the model-index follows the Hub's schema.
+published numbers beside ours (`mde_hub.evaluation.published`). What the card says of an architecture (its name,
+summary fields, tags, published rows to compare with, template) comes from its entry in `mde_hub.models.registry`. The YAML front matter is built with huggingface_hub's
+`ModelCardData`/`EvalResult`, so the model-index follows the Hub's schema.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ _SYNTHETIC = ("mde_hub_synthetic", "mde-hub synthetic scenes")
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
-    """A JSON object from ``path``; errors name the file."""
+    """A JSON object from `path`; errors name the file."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -110,7 +110,7 @@ def _dataset_identity(dataset: dict[str, Any], protocol: EvalProtocol) -> tuple[
 
 
 def load_evaluation(path: str | os.PathLike, model_type: str, weights: Path | None = None) -> CardEvaluation:
-    """Read an evaluation JSON of `mde-hub evaluate`, checking it scored a ``model_type`` model (and ``weights``)."""
+    """Read an evaluation JSON of `mde-hub evaluate`, checking it scored a `model_type` model (and `weights`)."""
     path = Path(path)
     result = EvaluationResult.from_json(path)
     scored = result.model.get("model_type")
@@ -139,7 +139,7 @@ def load_evaluation(path: str | os.PathLike, model_type: str, weights: Path | No
 
 
 def load_training_record(checkpoint_dir: Path) -> dict[str, Any] | None:
-    """``training_record.json`` of the checkpoint (None when there is none), with every expected key."""
+    """`training_record.json` of the checkpoint (None when there is none), with every expected key."""
     path = checkpoint_dir / TRAINING_RECORD
     if not path.exists():
         return None
@@ -152,7 +152,7 @@ def load_training_record(checkpoint_dir: Path) -> dict[str, Any] | None:
 
 
 def load_conversion_record(checkpoint_dir: Path) -> dict[str, Any] | None:
-    """``conversion_record.json`` of a checkpoint converted from released weights (None when there is none), with
+    """`conversion_record.json` of a checkpoint converted from released weights (None when there is none), with
     every expected key."""
     path = checkpoint_dir / CONVERSION_RECORD
     if not path.exists():
@@ -213,8 +213,8 @@ def config_summary(config: DepthConfig) -> str:
 
 
 def depth_meaning(config: DepthConfig) -> str:
-    """What this checkpoint's ``predicted_depth`` is, from ``depth_estimation_type`` and the depth range (and for a
-    metric checkpoint the registry entry's ``output_note``)."""
+    """What this checkpoint's `predicted_depth` is, from `depth_estimation_type` and the depth range (and for a
+    metric checkpoint the registry entry's `output_note`)."""
     if depth_meaning_of(config).is_metric:
         clipped = config.model_type != "mde_dpt" or getattr(config, "clip_depth", True)
         meaning = (
@@ -239,13 +239,13 @@ def _duration(seconds: float) -> str:
 
 
 def _metric_list(values: dict[str, Any]) -> str:
-    """``δ1 0.912, AbsRel 0.105, ...`` for the known metrics among ``values`` (Trainer's ``eval_`` prefix allowed)."""
+    """`δ1 0.912, AbsRel 0.105, ...` for the known metrics among `values` (Trainer's `eval_` prefix allowed)."""
     plain = {key.removeprefix("eval_"): value for key, value in values.items()}
     return ", ".join(f"{METRIC_LABELS[name]} {plain[name]:.4f}" for name in METRIC_NAMES if name in plain)
 
 
 def training_summary(record: dict[str, Any] | None) -> str:
-    """A paragraph on the training run of ``training_record.json`` (command, data, steps, hardware, wall time)."""
+    """A paragraph on the training run of `training_record.json` (command, data, steps, hardware, wall time)."""
     if record is None:
         return (
             f"no `{TRAINING_RECORD}` was found, so this checkpoint is untrained or was trained outside mde-hub; "
@@ -370,7 +370,7 @@ def _published_label(result: PublishedResult) -> str:
 
 
 def published_table(model_type: str, evaluations: Sequence[CardEvaluation]) -> str:
-    """Per dataset, the published rows the registry compares ``model_type`` with (its paper's; the Baseline's: every
+    """Per dataset, the published rows the registry compares `model_type` with (its paper's; the Baseline's: every
     paper's NYU Depth v2 rows) beside this checkpoint's rows on the same dataset, with the rows' notes."""
     published = published_to_compare(model_type)
     blocks = []
@@ -418,7 +418,7 @@ def _eval_paths(eval_json: str | os.PathLike | Sequence[str | os.PathLike] | Non
 
 
 def template_path(model_type: str) -> Path:
-    """The model-card template of a registered ``model_type``: ``model_cards/<slug>.md``."""
+    """The model-card template of a registered `model_type`: `model_cards/<slug>.md`."""
     return TEMPLATE_DIR / f"{get_entry(model_type).slug}.md"
 
 
@@ -486,8 +486,8 @@ def render_model_card(
 ) -> str:
     """The Hub model card (YAML front matter + the architecture's template, filled) of a saved checkpoint.
 
-    ``license`` defaults to the one a converted checkpoint's ``conversion_record.json`` records, else apache-2.0;
-    ``location`` is where the checkpoint will be read from (its name and usage paths; default: ``checkpoint_dir``).
+    `license` defaults to the one a converted checkpoint's `conversion_record.json` records, else apache-2.0;
+    `location` is where the checkpoint will be read from (its name and usage paths; default: `checkpoint_dir`).
     """
     checkpoint_dir = Path(checkpoint_dir)
     location = Path(location) if location is not None else checkpoint_dir
@@ -527,7 +527,7 @@ def write_model_card(
     output: str | os.PathLike | None = None,
     location: str | os.PathLike | None = None,
 ) -> Path:
-    """Render the card and write it atomically to ``output`` (default: the checkpoint's README.md)."""
+    """Render the card and write it atomically to `output` (default: the checkpoint's README.md)."""
     text = render_model_card(checkpoint_dir, eval_json, repo_id, license, location)
     path = Path(output) if output is not None else Path(checkpoint_dir) / "README.md"
     with atomic_output(path) as temporary:

@@ -1,16 +1,16 @@
 """The files of a prediction, named and written one way for `mde-hub predict` and the app's Compare tab.
 
-An input (or, in the app, a model) named ``NAME.EXT`` gives, with only the last extension dropped (``room.v1.jpg``
-gives ``room.v1``):
+An input (or, in the app, a model) named `NAME.EXT` gives, with only the last extension dropped (`room.v1.jpg`
+gives `room.v1`):
 
-* ``NAME.depth.png``: depth in millimetres, 16-bit (metric models only, and only up to 65.535 m);
-* ``NAME.depth.npy`` (metric depth, metres), ``NAME.relative_depth.npy`` or ``NAME.inverse_depth.npy``: the values as
+* `NAME.depth.png`: depth in millimetres, 16-bit (metric models only, and only up to 65.535 m);
+* `NAME.depth.npy` (metric depth, metres), `NAME.relative_depth.npy` or `NAME.inverse_depth.npy`: the values as
   the model gave them, float32, named by what they mean (`mde_hub.models.depth_meaning`);
-* ``NAME.color.png``: the depth-valued map colourised; ``NAME.ply`` / ``NAME.glb``: its point cloud.
+* `NAME.color.png`: the depth-valued map colourised; `NAME.ply` / `NAME.glb`: its point cloud.
 
-`plan_outputs` refuses a run, before anything is written, when two of its outputs would be one file (``photo.jpg``
-and ``photo.png``) or an output would replace an existing file in a folder the inputs come from (a ground-truth
-``room.depth.png`` beside ``room.jpg``, an input, an earlier run's output). In any other output folder an earlier
+`plan_outputs` refuses a run, before anything is written, when two of its outputs would be one file (`photo.jpg`
+and `photo.png`) or an output would replace an existing file in a folder the inputs come from (a ground-truth
+`room.depth.png` beside `room.jpg`, an input, an earlier run's output). In any other output folder an earlier
 run's files are replaced.
 """
 
@@ -63,7 +63,7 @@ _SHOWN_CLASHES = 5
 
 
 def parse_formats(formats: str) -> tuple[str, ...]:
-    """Comma-separated format names (``"npy,color"``) as a tuple in writing order; unknown names are refused."""
+    """Comma-separated format names (`"npy,color"`) as a tuple in writing order; unknown names are refused."""
     names = formats.split(",")
     unknown = sorted(set(names) - set(FORMATS))
     if unknown:
@@ -72,7 +72,7 @@ def parse_formats(formats: str) -> tuple[str, ...]:
 
 
 def output_paths(base: Path, formats: Sequence[str], meaning: DepthMeaning) -> dict[str, Path]:
-    """Where each of ``formats`` goes for the prediction named ``base`` (``folder/NAME``); ``png16`` is left out for
+    """Where each of `formats` goes for the prediction named `base` (`folder/NAME`); `png16` is left out for
     a relative model, which has no millimetres."""
     paths = {}
     for name in FORMATS:
@@ -136,7 +136,7 @@ def list_inputs(inputs: Sequence[str | os.PathLike]) -> PredictionInputs:
 def plan_outputs(
     inputs: PredictionInputs, out: str | os.PathLike, formats: Sequence[str], meaning: DepthMeaning
 ) -> dict[Path, Path]:
-    """Each image's output base (``out/NAME``, see the module docstring), once no two outputs are one file (names
+    """Each image's output base (`out/NAME`, see the module docstring), once no two outputs are one file (names
     compared ignoring case, as some file systems do) and no output would replace an existing file in a folder the
     inputs come from; otherwise ValueError naming the files, and nothing may be written."""
     out = Path(out)
@@ -189,10 +189,10 @@ def write_prediction_files(
     focal: float | None = None,
     stride: int = 1,
 ) -> PredictionFiles:
-    """Write ``formats`` of one prediction (``values`` as the model gave them, meaning ``meaning``) at `output_paths`
-    of ``base``, each atomically. The colour PNG and the point clouds show ``meaning.to_depth(values)``: colours over
-    ``value_range`` (default: the map's 2nd-98th percentile); points seen by a camera of ``focal`` pixels (default: a
-    60 degree horizontal field of view), every ``stride``-th pixel, coloured from ``image``. No millimetre PNG for a
+    """Write `formats` of one prediction (`values` as the model gave them, meaning `meaning`) at `output_paths`
+    of `base`, each atomically. The colour PNG and the point clouds show `meaning.to_depth(values)`: colours over
+    `value_range` (default: the map's 2nd-98th percentile); points seen by a camera of `focal` pixels (default: a
+    60 degree horizontal field of view), every `stride`-th pixel, coloured from `image`. No millimetre PNG for a
     relative model or for metric depth beyond 65.535 m, no point cloud without valid depth: notes say so, and say
     when a point cloud is not metric."""
     files = PredictionFiles()
@@ -241,7 +241,7 @@ def predict_to_files(
     focal: float | None = None,
     stride: int = 1,
 ) -> Iterator[tuple[Path, DepthPrediction, PredictionFiles]]:
-    """`mde-hub predict`'s run: each image of ``bases`` (`plan_outputs`) loaded, predicted (``focal``: the camera's
+    """`mde-hub predict`'s run: each image of `bases` (`plan_outputs`) loaded, predicted (`focal`: the camera's
     focal length in pixels, for models that scale depth by it and for the point clouds) and written with
     `write_prediction_files` at its base, one image at a time; yields the image, its prediction and its files as each
     is done."""

@@ -1,7 +1,7 @@
 """`DepthImageProcessor`: the one image processor shared by every mde-hub model.
 
 Pre-processing: any image (PIL in any mode, numpy, torch; 8- or 16-bit; EXIF-rotated) becomes RGB in [0, 1] by
-`mde_hub.data.images.to_rgb` (the one conversion; an array's channel axis is the one ``input_data_format`` names,
+`mde_hub.data.images.to_rgb` (the one conversion; an array's channel axis is the one `input_data_format` names,
 "channels_first" or "channels_last", else the documented rule there: when both ends could be it, channels-first for
 a torch tensor and channels-last for a numpy array), is resized (to a fixed size, or keeping the aspect ratio with a multiple-of constraint) and normalised with the model's
 mean and std. Optional ground-truth depth maps (metres) are resized alongside with nearest-neighbour sampling, so
@@ -192,7 +192,7 @@ class DepthImageProcessor(BaseImageProcessor):
         **kwargs: Any,
     ) -> BatchFeature:
         """Images (and optional depth maps in metres) to a `BatchFeature` with `pixel_values` (and `labels`).
-        ``input_data_format`` ("channels_first", "channels_last" or transformers' ``ChannelDimension``) says where
+        `input_data_format` ("channels_first", "channels_last" or transformers' `ChannelDimension`) says where
         the channels of array and tensor images are; without it they are inferred (`mde_hub.data.images`)."""
         if kwargs:
             raise TypeError(f"Unexpected arguments for DepthImageProcessor.preprocess: {sorted(kwargs)}.")

@@ -1,4 +1,4 @@
-"""``SyntheticDepthDataset``: procedurally generated RGB-D frames, deterministic in (seed, index)."""
+"""`SyntheticDepthDataset`: procedurally generated RGB-D frames, deterministic in (seed, index)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from .render import RenderOutput, render_scenes
 from .scene import Scene, SceneKind, camera_intrinsics, scene_rng
 
 _LIDAR_STREAM = 1
-"""The random stream (see ``scene_rng``) of a frame's LiDAR pattern, apart from its scene's."""
+"""The random stream (see `scene_rng`) of a frame's LiDAR pattern, apart from its scene's."""
 
 
 def make_scene(kind: SceneKind, seed: int, index: int, height: int, width: int) -> Scene:
-    """Scene ``index`` of ``seed``: the same numbers for the same arguments, whatever else was generated."""
+    """Scene `index` of `seed`: the same numbers for the same arguments, whatever else was generated."""
     if kind not in ("indoor", "outdoor"):
         raise ValueError(f"kind must be 'indoor' or 'outdoor', got {kind!r}")
     generator = indoor_scene if kind == "indoor" else outdoor_scene
@@ -28,13 +28,13 @@ def make_scene(kind: SceneKind, seed: int, index: int, height: int, width: int) 
 
 
 class SyntheticDepthDataset(torch.utils.data.Dataset):
-    """``size`` synthetic frames of ``kind`` "indoor" (NYU camera, valid depth 0.5-10 m) or "outdoor" (KITTI camera,
-    valid depth up to 80 m, sky invalid), rendered on ``device`` at ``height`` x ``width``.
+    """`size` synthetic frames of `kind` "indoor" (NYU camera, valid depth 0.5-10 m) or "outdoor" (KITTI camera,
+    valid depth up to 80 m, sky invalid), rendered on `device` at `height` x `width`.
 
-    Frame ``index`` depends only on (kind, seed, index) and the size: the same on every call, in any batch, on any
-    device (up to float rounding between devices). ``sparse=True`` (outdoor only) keeps depth on a KITTI-like LiDAR
-    scan pattern (``lidar.lidar_mask``, about 4 % of the pixels). ``render_batch`` renders many frames in one pass;
-    ``__getitem__`` renders one. ids are ``"synthetic/<kind>/seed<seed>/<index, 6 digits>"``.
+    Frame `index` depends only on (kind, seed, index) and the size: the same on every call, in any batch, on any
+    device (up to float rounding between devices). `sparse=True` (outdoor only) keeps depth on a KITTI-like LiDAR
+    scan pattern (`lidar.lidar_mask`, about 4 % of the pixels). `render_batch` renders many frames in one pass;
+    `__getitem__` renders one. ids are `"synthetic/<kind>/seed<seed>/<index, 6 digits>"`.
     """
 
     def __init__(
@@ -63,7 +63,7 @@ class SyntheticDepthDataset(torch.utils.data.Dataset):
 
     @property
     def intrinsics(self) -> Intrinsics:
-        """The camera of every frame: NYU's or KITTI's, scaled to ``width`` x ``height``."""
+        """The camera of every frame: NYU's or KITTI's, scaled to `width` x `height`."""
         return camera_intrinsics(self.kind, self.height, self.width)
 
     @property
@@ -76,11 +76,11 @@ class SyntheticDepthDataset(torch.utils.data.Dataset):
         return index % self.size
 
     def scene(self, index: int) -> Scene:
-        """The scene description of frame ``index``."""
+        """The scene description of frame `index`."""
         return make_scene(self.kind, self.seed, self._index(index), self.height, self.width)
 
     def render_tensors(self, indices: Sequence[int]) -> RenderOutput:
-        """Frames ``indices`` rendered in one batch, as tensors on the dataset's device (LiDAR mask applied)."""
+        """Frames `indices` rendered in one batch, as tensors on the dataset's device (LiDAR mask applied)."""
         indices = [self._index(i) for i in indices]
         output = render_scenes([self.scene(i) for i in indices], self.device)
         if self.sparse:
@@ -100,7 +100,7 @@ class SyntheticDepthDataset(torch.utils.data.Dataset):
         return f"synthetic/{self.kind}/seed{self.seed}/{self._index(index):06d}"
 
     def render_batch(self, indices: Sequence[int]) -> list[DepthSample]:
-        """Frames ``indices`` as ``DepthSample``s (numpy arrays on the CPU), rendered in one batch."""
+        """Frames `indices` as `DepthSample`s (numpy arrays on the CPU), rendered in one batch."""
         output = self.render_tensors(indices)
         images, depths, valids = (x.cpu().numpy() for x in (output.image, output.depth, output.valid))
         k = self.intrinsics

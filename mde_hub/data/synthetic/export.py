@@ -1,14 +1,14 @@
-"""Writing synthetic frames in DenseDepth's NYU layout (``nyu_data.zip`` extracted; docs/MODELS.md §2.4), readable by
-``mde_hub.data.nyu.NyuDenseDepth`` and by DenseDepth's own loaders.
+"""Writing synthetic frames in DenseDepth's NYU layout (`nyu_data.zip` extracted; docs/MODELS.md §2.4), readable by
+`mde_hub.data.nyu.NyuDenseDepth` and by DenseDepth's own loaders.
 
-* train: ``data/nyu2_train.csv`` lists ``data/nyu2_train/<scene>/<n>.jpg,data/nyu2_train/<scene>/<n>.png``; depth
+* train: `data/nyu2_train.csv` lists `data/nyu2_train/<scene>/<n>.jpg,data/nyu2_train/<scene>/<n>.png`; depth
   PNGs are 8-bit, 0-255 mapping linearly to 0-10 m (code = round(depth / 10 * 255)), so the quantisation error is at
-  most 10 / 255 / 2 m. ``<scene>`` groups 1000 frames (``synthetic_<kind>_seed<seed>_<index // 1000>``) and ``<n>``
+  most 10 / 255 / 2 m. `<scene>` groups 1000 frames (`synthetic_<kind>_seed<seed>_<index // 1000>`) and `<n>`
   is the frame index.
-* test: ``data/nyu2_test.csv`` lists ``data/nyu2_test/NNNNN_colors.png,data/nyu2_test/NNNNN_depth.png``; depth PNGs
+* test: `data/nyu2_test.csv` lists `data/nyu2_test/NNNNN_colors.png,data/nyu2_test/NNNNN_depth.png`; depth PNGs
   are 16-bit millimetres (code = round(depth * 1000)).
 
-Invalid depth is written as 0 (which both encodings read back as invalid). Outdoor frames are refused (write them with ``folder.write_rgbd_folder``, KITTI's /256 encoding): their depth
+Invalid depth is written as 0 (which both encodings read back as invalid). Outdoor frames are refused (write them with `folder.write_rgbd_folder`, KITTI's /256 encoding): their depth
 reaches 80 m, beyond both encodings (10 m in 8 bits, 65.535 m in 16-bit millimetres), and clipping it would teach
 a model that everything far is 10 m away. Every file is written under a temporary name and renamed into place, the
 CSV last, so an interrupted export never leaves a truncated file or a list naming missing files.
@@ -56,9 +56,9 @@ def write_densedepth_layout(
     batch_size: int = 8,
     jpeg_quality: int = 95,
 ) -> Path:
-    """Render every frame of an indoor ``dataset`` into ``out_dir`` in DenseDepth's layout; returns the CSV path.
+    """Render every frame of an indoor `dataset` into `out_dir` in DenseDepth's layout; returns the CSV path.
 
-    Train images are JPEG (quality ``jpeg_quality``) like ``nyu_data.zip``'s; test images are PNG. Existing files of
+    Train images are JPEG (quality `jpeg_quality`) like `nyu_data.zip`'s; test images are PNG. Existing files of
     the same names are replaced.
     """
     if split not in ("train", "test"):
@@ -101,9 +101,9 @@ def _write_frame(
 
 
 def write_synthetic(dataset: SyntheticDepthDataset, out_dir: PathLike, split: Literal["train", "test"] = "train") -> Path:
-    """`mde-hub data synth`'s files: indoor frames in DenseDepth's NYU layout (`write_densedepth_layout`, ``split``
+    """`mde-hub data synth`'s files: indoor frames in DenseDepth's NYU layout (`write_densedepth_layout`, `split`
     choosing its 8-bit train or 16-bit test PNGs), outdoor frames as a KITTI-encoded (value / 256) folder
-    (``folder.write_rgbd_folder``). Returns what names the written frames: the NYU layout's CSV list, or the folder."""
+    (`folder.write_rgbd_folder`). Returns what names the written frames: the NYU layout's CSV list, or the folder."""
     if dataset.kind == "indoor":
         return write_densedepth_layout(dataset, out_dir, split=split)
     return write_rgbd_folder((dataset[index] for index in range(len(dataset))), out_dir)

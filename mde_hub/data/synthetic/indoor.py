@@ -28,8 +28,8 @@ CAMERA_CLEARANCE = 1.0
 
 @dataclass
 class _Wall:
-    """A wall as a line on the floor: its ``start`` corner, the unit direction ``along`` it, the unit normal
-    ``inward`` (into the room), its length, and the yaw that turns an object's local +z towards the room (local x
+    """A wall as a line on the floor: its `start` corner, the unit direction `along` it, the unit normal
+    `inward` (into the room), its length, and the yaw that turns an object's local +z towards the room (local x
     then runs along the wall)."""
 
     start: np.ndarray
@@ -101,7 +101,7 @@ class _Room:
         return self.plain(pal.FABRICS, noise=0.08, specular=0.0)
 
     def plain_or_striped_fabric(self, plain_probability: float, stripe_scale: tuple[float, float]) -> int:
-        """A plain fabric, or two fabric colours in stripes of a random width in ``stripe_scale`` (metres)."""
+        """A plain fabric, or two fabric colours in stripes of a random width in `stripe_scale` (metres)."""
         if self.rng.random() < plain_probability:
             return self.fabric()
         return self.b.material(
@@ -120,7 +120,7 @@ class _Room:
         )
 
     def drawers(self, rows: int, cols: int, base: int) -> int:
-        """A cabinet front of rows x cols panels with handles, in the colour of material ``base``."""
+        """A cabinet front of rows x cols panels with handles, in the colour of material `base`."""
         finish = self.b.materials[base]
         return self.b.material(
             Pattern.DRAWERS,
@@ -599,7 +599,7 @@ def _surface_materials(r: _Room) -> tuple[int, int, int]:
 
 
 def _furnish_wall(r: _Room, index: int) -> None:
-    """Line up furniture along wall ``index`` with random gaps."""
+    """Line up furniture along wall `index` with random gaps."""
     wall, rng = r.walls[index], r.rng
     s = rng.uniform(0.0, 0.6)
     while s < wall.length - 0.4:
@@ -807,7 +807,7 @@ def _lights(r: _Room) -> list[Light]:
 
 
 def indoor_scene(rng: np.random.Generator, height: int, width: int) -> Scene:
-    """A random furnished room seen by the NYU camera scaled to ``width`` x ``height``."""
+    """A random furnished room seen by the NYU camera scaled to `width` x `height`."""
     room_w, room_d, room_h = rng.uniform(3.0, 6.5), rng.uniform(3.5, 8.0), rng.uniform(2.4, 3.0)
     camera_x, camera_z = rng.uniform(0.3, 0.7) * room_w, rng.uniform(0.3, 1.0)
     r = _Room(rng, room_w, room_h, room_d, (camera_x, camera_z))

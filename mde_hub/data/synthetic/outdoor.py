@@ -29,7 +29,7 @@ STREET_START, STREET_END = -30.0, 360.0
 
 
 def car(b: SceneBuilder, rng: np.random.Generator, x: float, z: float, yaw: float) -> float:
-    """A car standing at ground point (x, z), heading ``yaw``; returns its length."""
+    """A car standing at ground point (x, z), heading `yaw`; returns its length."""
     kind = rng.choice(["hatch", "sedan", "suv", "van"], p=[0.3, 0.35, 0.2, 0.15])
     length, width, body_h, cabin_h, cabin_frac = {
         "hatch": (
@@ -201,7 +201,7 @@ def _building_row(b: SceneBuilder, rng: np.random.Generator, side: int, kerb: fl
 
 
 def _parked_cars(b: SceneBuilder, rng: np.random.Generator, side: int, strip_x: float) -> None:
-    """Cars parked in the strip centred at |x| = ``strip_x`` on one side, with random gaps."""
+    """Cars parked in the strip centred at |x| = `strip_x` on one side, with random gaps."""
     z = STREET_START + rng.uniform(0.0, 8.0)
     while z < 120.0:
         if rng.random() < 0.7:
@@ -213,7 +213,7 @@ def _parked_cars(b: SceneBuilder, rng: np.random.Generator, side: int, strip_x: 
 
 
 def outdoor_scene(rng: np.random.Generator, height: int, width: int) -> Scene:
-    """A random street seen by the KITTI camera scaled to ``width`` x ``height``."""
+    """A random street seen by the KITTI camera scaled to `width` x `height`."""
     b = SceneBuilder(rng)
     city = rng.random() < 0.25
     lanes, lane = int(rng.choice([2, 2, 3, 4])), rng.uniform(3.0, 3.6)

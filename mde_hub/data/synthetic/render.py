@@ -1,16 +1,16 @@
-"""Batched ray casting of ``Scene``s in torch: nearest analytic hit per pixel, procedural shading, cast shadows.
+"""Batched ray casting of `Scene`s in torch: nearest analytic hit per pixel, procedural shading, cast shadows.
 
 Visibility. Every pixel casts one ray. The room shell (or the outdoor ground plane) is intersected densely; every
 box, cylinder and sphere only against the pixels of its conservative screen rectangle (the projection of its
 bounding box, clipped at the near plane), so the work is the covered area, not pixels x primitives. The
 (pixel, primitive) pairs of a whole batch are one flat tensor; each pair's hit distance t and the primitive's index are
-packed into one int64 key (the float32 bit pattern of t > 0 sorts like t) and ``scatter_reduce(amin)`` keeps the
+packed into one int64 key (the float32 bit pattern of t > 0 sorts like t) and `scatter_reduce(amin)` keeps the
 nearest hit per pixel: exact, order-free, hence identical for any batch composition and chunking.
 
 Depth. Rays are d = R (x, y, 1) with x = (u - cx) / fx, y = (v - cy) / fy, so the ray parameter t of a hit is its
 z-depth (distance along the optical axis) in metres.
 
-Shading (linear RGB): albedo from ``textures`` x (ambient x ambient occlusion + sum over lights of
+Shading (linear RGB): albedo from `textures` x (ambient x ambient occlusion + sum over lights of
 colour x max(0, n.l) x falloff x visibility) + Blinn-Phong highlights + emission. Visibility comes from shadow rays
 from every other pixel (in both directions) towards a jittered point of each area light, stratified so that the
 edge-aware average over 5 x 5 such anchors gives each pixel about 25 light samples from its own face (soft
@@ -36,11 +36,11 @@ from .scene import Box, Cylinder, Scene, Sphere, primitive_corners
 from .textures import PARAMS_WIDTH, SurfacePoints, fbm, lattice, pack_material, shade_patterns, smooth01
 
 SURFACE_SKY = -1
-"""``surface`` of pixels whose ray hits nothing (outdoor sky)."""
+"""`surface` of pixels whose ray hits nothing (outdoor sky)."""
 SURFACE_FLOOR, SURFACE_CEILING = -2, -3
-"""``surface`` of the floor / ground plane y = 0 and of the ceiling."""
+"""`surface` of the floor / ground plane y = 0 and of the ceiling."""
 SURFACE_WALLS = (-4, -5, -6, -7)
-"""``surface`` of the room walls at x = lo, x = hi, z = lo, z = hi."""
+"""`surface` of the room walls at x = lo, x = hi, z = lo, z = hi."""
 
 _ID_BITS = 21
 _ID_MASK = (1 << _ID_BITS) - 1
@@ -54,7 +54,7 @@ _BOX, _CYLINDER, _SPHERE = 0, 1, 2
 class RenderOutput:
     """image (B, H, W, 3) uint8 sRGB; depth (B, H, W) float32 z-depth in metres, 0 where invalid; valid (B, H, W)
     bool (hit inside the scene's depth range); surface (B, H, W) int64: the index of the visible primitive in
-    ``scene.primitives``, or one of the negative SURFACE_* codes."""
+    `scene.primitives`, or one of the negative SURFACE_* codes."""
 
     image: Tensor
     depth: Tensor
@@ -116,8 +116,8 @@ def _pack_primitives(scenes: Sequence[Scene], material_offsets: list[int], devic
 
 
 def screen_rects(points: np.ndarray, scene: Scene, margin: float = 2.0) -> np.ndarray:
-    """Pixel rectangles [u0, u1) x [v0, v1) (N, 4) covering the projections of the convex hulls of ``points``
-    (N, K, 3) in ``scene.camera``, clipped at the near plane (hull vertices behind it are replaced by the
+    """Pixel rectangles [u0, u1) x [v0, v1) (N, 4) covering the projections of the convex hulls of `points`
+    (N, K, 3) in `scene.camera`, clipped at the near plane (hull vertices behind it are replaced by the
     crossings of the segments to them); empty (u1 = u0) when a hull lies behind the camera."""
     camera, near = scene.camera, 1e-3
     local = (points - np.asarray(camera.position)) @ camera.rotation
@@ -160,7 +160,7 @@ def _pairs(
     rects: np.ndarray, frames: np.ndarray, height: int, width: int, max_pairs: int, device: torch.device
 ) -> Iterator[tuple[np.ndarray, Tensor, Tensor]]:
     """(item indices, flat pixel index, position in the item list) of every pixel inside each item's rectangle,
-    in chunks of about ``max_pairs`` pairs."""
+    in chunks of about `max_pairs` pairs."""
     widths = np.maximum(rects[:, 1] - rects[:, 0], 0)
     heights = np.maximum(rects[:, 3] - rects[:, 2], 0)
     counts = widths * heights
@@ -197,8 +197,8 @@ def _box_local(p: tuple[Tensor, Tensor, Tensor], cos: Tensor, sin: Tensor) -> tu
 
 
 def _intersect(kind: int, o: tuple[Tensor, ...], d: tuple[Tensor, ...], c: list[Tensor], t_min: float) -> Tensor:
-    """Entering hit distance (inf when missed or not beyond ``t_min``) of rays o + t d against primitives of one kind
-    whose parameter columns ``c`` are given per ray, with o relative to the primitive's centre."""
+    """Entering hit distance (inf when missed or not beyond `t_min`) of rays o + t d against primitives of one kind
+    whose parameter columns `c` are given per ray, with o relative to the primitive's centre."""
     inf = torch.full_like(o[0], float("inf"))
     if kind == _BOX:
         lo, le = _box_local(o, c[6], c[7]), _box_local(d, c[6], c[7])
@@ -262,7 +262,7 @@ def _box_surface(p: tuple[Tensor, ...], c: list[Tensor]) -> tuple[Tensor, tuple[
 
 
 def _cylinder_surface(p: tuple[Tensor, ...], c: list[Tensor]) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
-    """As ``_box_surface`` for cylinders: face 0 side (u = arc length, v = along the axis), 1 / 2 caps."""
+    """As `_box_surface` for cylinders: face 0 side (u = arc length, v = along the axis), 1 / 2 caps."""
     ax, ay, az, radius, half = c[3], c[4], c[5], c[6], c[7]
     along = p[0] * ax + p[1] * ay + p[2] * az
     rx, ry, rz = p[0] - along * ax, p[1] - along * ay, p[2] - along * az
@@ -294,7 +294,7 @@ def _sphere_surface(p: tuple[Tensor, ...], c: list[Tensor]) -> tuple[Tensor, tup
 @dataclass
 class _Hits:
     """Per-pixel results of the visibility pass, each (B, P): z-depth t (inf where nothing is hit), the hit mask,
-    the packed primitive id (``_BACKGROUND_ID`` on the room or ground), face code, surface code (see RenderOutput),
+    the packed primitive id (`_BACKGROUND_ID` on the room or ground), face code, surface code (see RenderOutput),
     material index, world position and normal, and face coordinates u, v with the face's size su, sv (metres)."""
 
     t: Tensor
@@ -312,12 +312,12 @@ class _Hits:
 
 
 def _flat(values: tuple[Tensor, ...], index: Tensor) -> tuple[Tensor, ...]:
-    """Gather ``index`` from the flattened (B * P) view of each tensor."""
+    """Gather `index` from the flattened (B * P) view of each tensor."""
     return tuple(x.reshape(-1)[index] for x in values)
 
 
 class _Batch:
-    """A batch of scenes of one image size packed into tensors on ``device``. Per-pixel tensors are (B, P) with
+    """A batch of scenes of one image size packed into tensors on `device`. Per-pixel tensors are (B, P) with
     P = H * W; per-frame values are (B, 1) and broadcast against them."""
 
     def __init__(self, scenes: Sequence[Scene], device: torch.device, max_pairs: int) -> None:
@@ -500,7 +500,7 @@ class _Batch:
         Shadow rays start from every other pixel in both directions (the anchors), each towards a jittered point of
         the light: 5 strata across the light cycle along each anchor row (and down each column), with a random shift
         per row (column) so that no regular pattern shows. Every pixel then averages the anchors of a 5 x 5 anchor
-        window (10 x 10 pixels) that lie on its own face (``_upsample_on_faces``): about 25 light samples per pixel,
+        window (10 x 10 pixels) that lie on its own face (`_upsample_on_faces`): about 25 light samples per pixel,
         soft penumbras, no bleeding across object edges, for a quarter of a ray per pixel.
         """
         count = lit.shape[0]
@@ -673,7 +673,7 @@ class _Batch:
         return self._outdoor_air(radiance, hits, view, length)
 
     def _outdoor_air(self, radiance: Tensor, hits: _Hits, view: tuple[Tensor, ...], length: Tensor) -> Tensor:
-        """Haze over distant surfaces and the sky where rays miss (frames with a ``Sky``)."""
+        """Haze over distant surfaces and the sky where rays miss (frames with a `Sky`)."""
         if all(s.sky is None for s in self.scenes):
             return radiance
         rows = []
@@ -786,8 +786,8 @@ def _power(x: Tensor, exponent: Tensor) -> Tensor:
 
 
 def _upsample_on_faces(values: Tensor, key: Tensor, radius: int = 2) -> Tensor:
-    """Full-resolution (L, B, H, W) means of anchor ``values`` (L, B, ceil(H / 2), ceil(W / 2)), the anchors being
-    the pixels (2j, 2i): each pixel averages the (2 radius + 1)^2 anchors around it whose ``key`` (B, H, W) equals
+    """Full-resolution (L, B, H, W) means of anchor `values` (L, B, ceil(H / 2), ceil(W / 2)), the anchors being
+    the pixels (2j, 2i): each pixel averages the (2 radius + 1)^2 anchors around it whose `key` (B, H, W) equals
     its own, separably (along rows, then along columns)."""
     anchor_rows = key[:, ::2, :]
     values = _average_on_faces(values, key[:, ::2, ::2], anchor_rows, -1, radius)
@@ -795,8 +795,8 @@ def _upsample_on_faces(values: Tensor, key: Tensor, radius: int = 2) -> Tensor:
 
 
 def _average_on_faces(values: Tensor, source_key: Tensor, target_key: Tensor, dim: int, radius: int) -> Tensor:
-    """One pass along ``dim``: target position t averages the sources t // 2 - radius .. t // 2 + radius whose key
-    equals its own (``target_key``); where none does (thin objects), all of them."""
+    """One pass along `dim`: target position t averages the sources t // 2 - radius .. t // 2 + radius whose key
+    equals its own (`target_key`); where none does (thin objects), all of them."""
     size, limit = target_key.shape[dim], values.shape[dim]
     centre = torch.arange(size, device=values.device) // 2
     total, weight, plain, count = 0.0, 0.0, 0.0, 0.0
@@ -813,7 +813,7 @@ def _average_on_faces(values: Tensor, source_key: Tensor, target_key: Tensor, di
 
 
 def _lens_blur(image: Tensor, strength: Tensor) -> Tensor:
-    """Blend towards a separable [1, 2, 1] / 4 blur by ``strength`` (B,): a soft lens and demosaicing."""
+    """Blend towards a separable [1, 2, 1] / 4 blur by `strength` (B,): a soft lens and demosaicing."""
     padded = torch.nn.functional.pad(image, (1, 1, 0, 0), mode="replicate")
     rows = 0.25 * padded[..., :-2] + 0.5 * padded[..., 1:-1] + 0.25 * padded[..., 2:]
     padded = torch.nn.functional.pad(rows, (0, 0, 1, 1), mode="replicate")
@@ -840,9 +840,9 @@ def render_scenes(
     max_pairs: int = 1 << 21,
     max_pixels: int | None = None,
 ) -> RenderOutput:
-    """Render scenes of one image size on ``device`` ("cpu", "cuda", ...), as one batch per ``max_pixels`` pixels.
+    """Render scenes of one image size on `device` ("cpu", "cuda", ...), as one batch per `max_pixels` pixels.
 
-    ``max_pairs`` bounds the (pixel, primitive) pairs processed at once (memory); ``max_pixels`` bounds the pixels of
+    `max_pairs` bounds the (pixel, primitive) pairs processed at once (memory); `max_pixels` bounds the pixels of
     one pass (default: 2^19 on the CPU, where a smaller working set stays in cache, 2^24 on other devices). Results do
     not depend on either.
     """

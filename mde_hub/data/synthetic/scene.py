@@ -23,8 +23,8 @@ KIND_CODES: dict[str, int] = {"indoor": 1, "outdoor": 2}
 
 
 def camera_intrinsics(kind: SceneKind, height: int, width: int) -> Intrinsics:
-    """The NYU (indoor) or KITTI (outdoor) camera scaled from its native frame to ``width`` x ``height``
-    (``Intrinsics.scaled``); aspect ratios other than the native one give non-square pixels, exactly as resizing a
+    """The NYU (indoor) or KITTI (outdoor) camera scaled from its native frame to `width` x `height`
+    (`Intrinsics.scaled`); aspect ratios other than the native one give non-square pixels, exactly as resizing a
     real NYU / KITTI frame to that size would."""
     native, (native_height, native_width) = (
         (NYU_INTRINSICS, NYU_FRAME) if kind == "indoor" else (KITTI_INTRINSICS, KITTI_FRAME)
@@ -33,7 +33,7 @@ def camera_intrinsics(kind: SceneKind, height: int, width: int) -> Intrinsics:
 
 
 def scene_rng(kind: SceneKind, seed: int, index: int, stream: int = 0) -> np.random.Generator:
-    """The generator that fixes scene ``index`` of ``seed``: PCG64 seeded by (seed, index, kind, stream), so a frame
+    """The generator that fixes scene `index` of `seed`: PCG64 seeded by (seed, index, kind, stream), so a frame
     never depends on which other frames were drawn, nor in which order."""
     if seed < 0 or index < 0:
         raise ValueError(f"seed and index must be non-negative, got seed={seed}, index={index}")
@@ -41,14 +41,14 @@ def scene_rng(kind: SceneKind, seed: int, index: int, stream: int = 0) -> np.ran
 
 
 def yaw_matrix(yaw: float) -> np.ndarray:
-    """Rotation by ``yaw`` radians about the vertical: local x -> (cos, 0, -sin), local z -> (sin, 0, cos)."""
+    """Rotation by `yaw` radians about the vertical: local x -> (cos, 0, -sin), local z -> (sin, 0, cos)."""
     c, s = math.cos(yaw), math.sin(yaw)
     return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
 @dataclass(frozen=True)
 class Camera:
-    """A pinhole camera. ``rotation`` (3x3) maps camera-frame directions (x right, y down, z forward) to the world;
+    """A pinhole camera. `rotation` (3x3) maps camera-frame directions (x right, y down, z forward) to the world;
     its columns are the camera's right, down and forward axes in world coordinates."""
 
     intrinsics: Intrinsics
@@ -68,8 +68,8 @@ class Camera:
         pitch: float,
         roll: float = 0.0,
     ) -> Camera:
-        """A camera at ``position`` turned by ``yaw`` (radians, positive towards +x) from +z, tilted up by ``pitch``
-        and rolled clockwise by ``roll`` about its optical axis."""
+        """A camera at `position` turned by `yaw` (radians, positive towards +x) from +z, tilted up by `pitch`
+        and rolled clockwise by `roll` about its optical axis."""
         cy, sy, cp, sp, cr, sr = (
             math.cos(yaw),
             math.sin(yaw),
@@ -93,9 +93,9 @@ class Camera:
 
 @dataclass(frozen=True)
 class Material:
-    """A procedural surface: ``pattern`` (a ``textures.Pattern``), two linear-RGB colours, a feature size in metres
-    (``scale``), three pattern parameters, a Blinn-Phong specular weight and exponent, an emission strength (>0 for
-    lamps, windows, screens: the pattern colour times ``emission`` is added unlit) and a noise seed."""
+    """A procedural surface: `pattern` (a `textures.Pattern`), two linear-RGB colours, a feature size in metres
+    (`scale`), three pattern parameters, a Blinn-Phong specular weight and exponent, an emission strength (>0 for
+    lamps, windows, screens: the pattern colour times `emission` is added unlit) and a noise seed."""
 
     pattern: int
     color: Vec3
@@ -110,8 +110,8 @@ class Material:
 
 @dataclass(frozen=True)
 class Box:
-    """A box of half extents ``half_size`` (local x, y, z) centred at ``center``, turned by ``yaw`` about the
-    vertical. Its local +z face uses ``front_material`` when given (pictures, drawer fronts, facades)."""
+    """A box of half extents `half_size` (local x, y, z) centred at `center`, turned by `yaw` about the
+    vertical. Its local +z face uses `front_material` when given (pictures, drawer fronts, facades)."""
 
     center: Vec3
     half_size: Vec3
@@ -123,7 +123,7 @@ class Box:
 
 @dataclass(frozen=True)
 class Cylinder:
-    """A capped cylinder around the unit ``axis`` through ``center``, of ``radius`` and ``half_length``."""
+    """A capped cylinder around the unit `axis` through `center`, of `radius` and `half_length`."""
 
     center: Vec3
     axis: Vec3
@@ -146,9 +146,9 @@ Primitive = Box | Cylinder | Sphere
 
 @dataclass(frozen=True)
 class Light:
-    """A rectangular area light (``position`` +- ``edge_u``/``edge_v``, half edges in metres; zero edges = point
-    light) with inverse-square falloff, or the sun (``kind="sun"``: ``position`` is the unit direction towards the
-    sun, the edges are angular half extents as direction offsets). ``color`` is linear RGB radiant intensity."""
+    """A rectangular area light (`position` +- `edge_u`/`edge_v`, half edges in metres; zero edges = point
+    light) with inverse-square falloff, or the sun (`kind="sun"`: `position` is the unit direction towards the
+    sun, the edges are angular half extents as direction offsets). `color` is linear RGB radiant intensity."""
 
     kind: Literal["area", "sun"]
     position: Vec3
@@ -172,7 +172,7 @@ class Sky:
 @dataclass(frozen=True)
 class Room:
     """The inside of the box [lo, hi]: floor (y = lo.y), ceiling and four walls, seen from within; for an outdoor
-    scene, lo = (-inf, 0, -inf) and hi = +inf leaves only the ground plane. ``materials`` are indexed by the
+    scene, lo = (-inf, 0, -inf) and hi = +inf leaves only the ground plane. `materials` are indexed by the
     inward face normal: floor, ceiling, wall x=lo, wall x=hi, wall z=lo, wall z=hi (the same for all faces outdoors)."""
 
     lo: Vec3
@@ -182,7 +182,7 @@ class Room:
 
 @dataclass(frozen=True)
 class Scene:
-    """Everything needed to render one frame; ``depth_range`` is the interval of valid z-depths (metres)."""
+    """Everything needed to render one frame; `depth_range` is the interval of valid z-depths (metres)."""
 
     kind: SceneKind
     camera: Camera
@@ -216,7 +216,7 @@ class SceneBuilder:
         return len(self.materials) - 1
 
     def box(self, center: Vec3, size: Vec3, material: int, yaw: float = 0.0, **kwargs) -> Box:
-        """Add a box given its centre and full ``size`` (local x, y, z)."""
+        """Add a box given its centre and full `size` (local x, y, z)."""
         box = Box(tuple(float(c) for c in center), tuple(0.5 * float(s) for s in size), material, float(yaw), **kwargs)
         self.primitives.append(box)
         return box
@@ -241,7 +241,7 @@ class SceneBuilder:
 
 
 def local_to_world(origin: Vec3, yaw: float, offset: Vec3) -> Vec3:
-    """The world position of ``offset`` given in the frame of an object at ``origin`` turned by ``yaw``."""
+    """The world position of `offset` given in the frame of an object at `origin` turned by `yaw`."""
     x, y, z = (yaw_matrix(yaw) @ np.asarray(offset, dtype=np.float64)) + np.asarray(origin, dtype=np.float64)
     return (float(x), float(y), float(z))
 

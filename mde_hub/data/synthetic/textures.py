@@ -6,8 +6,8 @@ random values indexed by integer lattice coordinates, shifted by the material's 
 every device and in every batch; only IEEE-exact operations (+, -, *, /, sqrt, floor, min, max) are used, never
 transcendental functions, whose vectorised and scalar implementations may differ in the last bit.
 
-Antialiasing: detail finer than about two pixels fades to its mean (``detail``), and lines (grout, seams, lane
-markings, window frames) are box-filtered analytically over the footprint (``line_coverage``), so distant
+Antialiasing: detail finer than about two pixels fades to its mean (`detail`), and lines (grout, seams, lane
+markings, window frames) are box-filtered analytically over the footprint (`line_coverage`), so distant
 tiles and planks recede into a smooth texture gradient instead of moire.
 """
 
@@ -47,7 +47,7 @@ emission, seed."""
 
 
 def pack_material(material) -> list[float]:
-    """A ``scene.Material`` as one row of ``PARAMS_WIDTH`` floats."""
+    """A `scene.Material` as one row of `PARAMS_WIDTH` floats."""
     return [
         float(material.pattern),
         *material.color,
@@ -108,7 +108,7 @@ def _lattice_table(device: torch.device) -> Tensor:
 
 
 def _offsets(seed: Tensor | int) -> tuple[Tensor | int, Tensor | int]:
-    """Where ``seed``'s window starts in the (periodic) lattice table."""
+    """Where `seed`'s window starts in the (periodic) lattice table."""
     return (seed * 0x9E3779B1 >> 13) & _LATTICE, (seed * 0x85EBCA6B >> 11) & _LATTICE
 
 
@@ -138,12 +138,12 @@ def value_noise(x: Tensor, y: Tensor, seed: Tensor | int) -> Tensor:
 
 
 def detail(feature: Tensor | float, footprint: Tensor) -> Tensor:
-    """How much of a feature of size ``feature`` survives the pixel footprint: 1 at >= 3 pixels, 0 at <= 1 pixel."""
+    """How much of a feature of size `feature` survives the pixel footprint: 1 at >= 3 pixels, 0 at <= 1 pixel."""
     return ((feature / footprint - 1.0) * 0.5).clamp(0.0, 1.0)
 
 
 def fbm(x: Tensor, y: Tensor, seed: Tensor, octaves: int, footprint: Tensor) -> Tensor:
-    """Fractal value noise in [0, 1] (octaves of halving size and weight); ``footprint`` is the pixel size in
+    """Fractal value noise in [0, 1] (octaves of halving size and weight); `footprint` is the pixel size in
     noise units, and octaves below it fade to their mean."""
     total, weight, norm, size = torch.zeros_like(x), 1.0, 0.0, 1.0
     for octave in range(octaves):
@@ -156,8 +156,8 @@ def fbm(x: Tensor, y: Tensor, seed: Tensor, octaves: int, footprint: Tensor) -> 
 
 
 def line_coverage(distance: Tensor, width: Tensor | float, footprint: Tensor) -> Tensor:
-    """The fraction of a pixel footprint (a box of ``footprint`` metres centred ``distance`` from the line's centre)
-    covered by a line of ``width``: the exact 1-D box filter."""
+    """The fraction of a pixel footprint (a box of `footprint` metres centred `distance` from the line's centre)
+    covered by a line of `width`: the exact 1-D box filter."""
     half_fp, half_w = 0.5 * footprint, 0.5 * width
     overlap = torch.minimum(distance + half_fp, half_w + 0.0 * distance) - torch.maximum(
         distance - half_fp, -half_w + 0.0 * distance
@@ -168,7 +168,7 @@ def line_coverage(distance: Tensor, width: Tensor | float, footprint: Tensor) ->
 def periodic_lines(
     x: Tensor, period: Tensor | float, width: Tensor | float, footprint: Tensor, offset: float = 0.0
 ) -> Tensor:
-    """Coverage of lines of ``width`` at x = offset + k * period, blending to their mean density when the
+    """Coverage of lines of `width` at x = offset + k * period, blending to their mean density when the
     period shrinks below a few pixels."""
     phase = (x - offset) / period
     distance = (phase - torch.floor(phase + 0.5)).abs() * period
@@ -183,7 +183,7 @@ def mix(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 
 
 def _wood_grain(u: Tensor, v: Tensor, ring: Tensor, seed: Tensor, footprint: Tensor) -> Tensor:
-    """Dark-ring weight in [0, 1] of wood grain running along u, rings about ``ring`` metres apart."""
+    """Dark-ring weight in [0, 1] of wood grain running along u, rings about `ring` metres apart."""
     warp = fbm(u * 0.6, v * 6.0, seed, 2, footprint * 6.0)
     phase = v / ring + 6.0 * warp
     tri = (phase - torch.floor(phase) - 0.5).abs() * 2.0

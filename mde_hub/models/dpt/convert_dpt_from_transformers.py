@@ -1,4 +1,4 @@
-"""Convert transformers' `DPTForDepthEstimation` (e.g. `Intel/dpt-large`, `Intel/dpt-hybrid-midas`) to mde-hub's DPT.
+"""Convert `transformers.DPTForDepthEstimation` (e.g. `Intel/dpt-large`, `Intel/dpt-hybrid-midas`) to mde-hub's DPT.
 
 Both the plain ViT and the hybrid (BiT ResNet-50 + ViT) kinds convert exactly: transformers' BiT is timm's
 ResNetV2 with weight-standardised "same"-padded convs and the same parameter layout, and its ViT is timm's ViT with
@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 import torch
-from transformers import DPTConfig, DPTForDepthEstimation
+import transformers
 
 from ..conversion import ConversionResult
 from .configuration_dpt import DptConfig
@@ -94,8 +94,8 @@ def _check_bit(bit_config: Any) -> None:
         _check(value == expected, f"the hybrid's BiT backbone has {name}={value}, but timm's ResNet-50 needs {expected}")
 
 
-def dpt_config_from_transformers(hf_config: DPTConfig, **overrides: Any) -> DptConfig:
-    """Our `DptConfig` for a transformers `DPTConfig` (relative inverse depth unless overridden)."""
+def dpt_config_from_transformers(hf_config: transformers.DPTConfig, **overrides: Any) -> DptConfig:
+    """Our `DptConfig` for a `transformers.DPTConfig` (relative inverse depth unless overridden)."""
     _check(hf_config.model_type == "dpt", f"model_type is {hf_config.model_type!r}, not 'dpt'")
     _check(not hf_config.add_projection, "add_projection=True (the DINOv2 head) is not the paper's head")
     _check(hf_config.head_in_index == -1, "the head must read the last fusion output (head_in_index=-1)")
@@ -153,7 +153,7 @@ def dpt_config_from_transformers(hf_config: DPTConfig, **overrides: Any) -> DptC
     return DptConfig(**{**config, **overrides})
 
 
-def convert_dpt_state_dict(hf_state_dict: dict[str, torch.Tensor], hf_config: DPTConfig) -> dict[str, torch.Tensor]:
+def convert_dpt_state_dict(hf_state_dict: dict[str, torch.Tensor], hf_config: transformers.DPTConfig) -> dict[str, torch.Tensor]:
     """Rename (and fuse q, k, v of) a transformers DPT state dict into our `DptForDepthEstimation` keys."""
     cnn_levels = 2 if hf_config.is_hybrid else 0
     converted: dict[str, torch.Tensor] = {}
@@ -190,16 +190,16 @@ def convert_dpt_state_dict(hf_state_dict: dict[str, torch.Tensor], hf_config: DP
 
 
 def convert_dpt_from_transformers(
-    hf_model_or_path: DPTForDepthEstimation | str | os.PathLike, **config_overrides: Any
+    hf_model_or_path: transformers.DPTForDepthEstimation | str | os.PathLike, **config_overrides: Any
 ) -> DptForDepthEstimation:
-    """An mde-hub `DptForDepthEstimation` (in eval mode) with the weights of a transformers `DPTForDepthEstimation`.
+    """An mde-hub `DptForDepthEstimation` (in eval mode) with the weights of a `transformers.DPTForDepthEstimation`.
 
-    `hf_model_or_path` is a loaded model, or a local folder / Hub id for `DPTForDepthEstimation.from_pretrained`.
+    `hf_model_or_path` is a loaded model, or a local folder / Hub id for `transformers.DPTForDepthEstimation.from_pretrained`.
     `config_overrides` go to `DptConfig` (e.g. `depth_estimation_type="metric"`, `metric_scale`, `metric_shift`).
     """
     hf_model = hf_model_or_path
-    if not isinstance(hf_model, DPTForDepthEstimation):
-        hf_model = DPTForDepthEstimation.from_pretrained(os.fspath(hf_model_or_path))
+    if not isinstance(hf_model, transformers.DPTForDepthEstimation):
+        hf_model = transformers.DPTForDepthEstimation.from_pretrained(os.fspath(hf_model_or_path))
     config = dpt_config_from_transformers(hf_model.config, **config_overrides)
     state_dict = convert_dpt_state_dict(hf_model.state_dict(), hf_model.config)
     with torch.device("meta"):
@@ -213,6 +213,6 @@ def convert_dpt_checkpoint(path: str | os.PathLike, **config_overrides: Any) -> 
     `ConversionResult`."""
     model = convert_dpt_from_transformers(path, **config_overrides)
     return ConversionResult(
-        model, source=f"transformers DPTForDepthEstimation {os.fspath(path)}",
+        model, source=f"transformers transformers.DPTForDepthEstimation {os.fspath(path)}",
         notes=["The deepest fusion block's unused skip unit (in transformers' weights, never run) is dropped."],
     )
