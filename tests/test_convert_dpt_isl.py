@@ -21,6 +21,7 @@ import transformers
 from transformers import AutoConfig
 
 from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.models.auto import image_processor_for
 from mde_hub.models.conversion import CONVERTERS, convert_checkpoint
 from mde_hub.models.dpt import DptConfig, DptForDepthEstimation
 from mde_hub.models.dpt.convert_dpt_isl import PRESETS, RELEASED_FILES, dpt_isl_state_dict
@@ -274,5 +275,11 @@ def test_defaults_are_the_released_graph_and_earlier_configs_keep_their_behaviou
     clipped.load_state_dict(relative.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(clipped(pixel_values=pixels).predicted_depth, depth.clamp(max=80.0))
-    shipped = AutoConfig.from_pretrained(Path(__file__).parent.parent / "checkpoints" / "dpt-vit-tiny-mix-scratch")
-    assert shipped.clip_depth and not shipped.reference_resizing
+    shipped_folder = Path(__file__).parent.parent / "checkpoints" / "dpt-vit-tiny-mix-scratch"
+    shipped = AutoConfig.from_pretrained(shipped_folder)
+    assert shipped.clip_depth and not shipped.reference_resizing and shipped.inference_size is None
+    saved_processor = json.loads((shipped_folder / "preprocessor_config.json").read_text())
+    rebuilt = image_processor_for(shipped).to_dict()
+    assert {key: rebuilt[key] for key in saved_processor if key != "image_processor_type"} == {
+        key: value for key, value in saved_processor.items() if key != "image_processor_type"
+    }

@@ -9,9 +9,10 @@ from huggingface_hub.dataclasses import strict
 from ..configuration_utils import BackboneDepthConfig
 
 READOUT_TYPES = ("ignore", "add", "project")
-# What a saved config that lacks these fields did: clip metric depth, antialias and clamp when resizing, standardise
-# the hybrid's conv weights as timm's current version.
+# What a saved config that lacks these fields did: process at image_size x image_size, clip metric depth, antialias
+# and clamp when resizing, standardise the hybrid's conv weights as timm's current version.
 EARLIER_BEHAVIOUR = {
+    "inference_size": None,
     "clip_depth": True,
     "reference_resizing": False,
     "hybrid_weight_standardization": "sqrt_var_plus_eps",
@@ -44,7 +45,8 @@ class DptConfig(BackboneDepthConfig):
     inference_size (`list[int]`, defaults to [480, 640]): (height, width) the image processor resizes towards, keeping
         the aspect ratio ("minimal" resize, multiples of 32). The reference (DPT:run_monodepth.py) runs
         `dpt_hybrid_nyu` at 480x640 (NYU frames unchanged) and `dpt_hybrid_kitti` at 352x1216 (the KB crop unchanged);
-        `None` means image_size x image_size, as for the MiDaS-trained relative models (384x384).
+        `None` means image_size x image_size, as for the MiDaS-trained relative models (384x384), and for configs saved
+        before this field existed.
     is_hybrid (`bool`, defaults to True): the backbone is a ResNet-50 + ViT hybrid; its first two reassembled levels are
         then the raw ResNet stage outputs.
     backbone_out_indices (`list[int]`, defaults to [0, 1, 8, 11]): 0-indexed hooks. Hybrid: two ResNet stages, then two
