@@ -2,9 +2,9 @@
 `tests/test_onnx.py`), and the few facts about each that a check cannot read off the model.
 
 `architectures()` is the suite's one parametrisation point: every common check runs once per entry, on the entry's
-`config_class.tiny()` preset. It reads `mde_hub.MODEL_CLASSES` today; pointing it at the model registry is a
-one-line change here. An architecture added there is checked by the whole suite with no edit to the tests: the fact
-tables below default to the strict reading (every parameter trained, a metric output within
+`config_class.tiny()` preset. It reads the model registry (`mde_hub.models.registry.entries()`): an architecture
+registered there is checked by the whole suite with no edit to the tests; the fact tables below default to the
+strict reading (every parameter trained, a metric output within
 [min_depth, max_depth], no extra configuration) and only list the documented exceptions.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from mde_hub import MODEL_CLASSES
+from mde_hub.models.registry import entries
 
 INPUT_SIZE = (64, 96)
 """(height, width) of the suite's inputs: a multiple of 32 (every encoder's stride) that gives AdaBins' tiny mini-ViT
@@ -44,7 +44,7 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
 
 def architectures() -> dict[str, tuple[type, type]]:
     """model_type -> (config class, model class) of every architecture the suite checks, sorted by model_type."""
-    return dict(sorted(MODEL_CLASSES.items()))
+    return {entry.model_type: (entry.config_class, entry.model_class) for entry in sorted(entries(), key=lambda e: e.model_type)}
 
 
 def model_types() -> list[str]:

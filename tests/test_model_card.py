@@ -321,7 +321,7 @@ def test_metric_dpt_card_states_its_own_output_constants(tmp_path) -> None:
     card = ModelCard(render_model_card(tmp_path, license="mit"))
     assert "predicts **metric depth in metres**" in card.text
     assert "Its output constants are s = 1 and t = 0.25: depth = 1 / (s · out + t), at most 1 / t = 4 m." in card.text
-    assert "not clipped to its configured range of 0.001 m to 4 m, as DPT released it." in card.text
+    assert "not clipped to its configured range of 0.001 m to 4 m, as its authors released it." in card.text
 
 
 def test_cli_card_end_to_end_with_a_real_evaluation(baseline_checkpoint, tmp_path, capsys) -> None:

@@ -216,11 +216,11 @@ def depth_meaning(config: DepthConfig) -> str:
     """What this checkpoint's `predicted_depth` is, from `depth_estimation_type` and the depth range (and for a
     metric checkpoint the registry entry's `output_note`)."""
     if depth_meaning_of(config).is_metric:
-        clipped = config.model_type != "mde_dpt" or getattr(config, "clip_depth", True)
+        clipped = getattr(config, "clip_depth", True)  # DPT's released metric models are not clipped
         meaning = (
             f"This checkpoint predicts **metric depth in metres** (`depth_estimation_type: metric`), "
             f"{'between' if clipped else 'not clipped to its configured range of'} {_number(config.min_depth)} m "
-            f"{'and' if clipped else 'to'} {_number(config.max_depth)} m{'' if clipped else ', as DPT released it'}."
+            f"{'and' if clipped else 'to'} {_number(config.max_depth)} m{'' if clipped else ', as its authors released it'}."
         )
         note = get_entry(config.model_type).card.output_note
         return f"{meaning} {note(config)}" if note is not None else meaning
