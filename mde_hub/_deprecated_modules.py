@@ -64,18 +64,3 @@ def install_moved_module_aliases() -> None:
     if not any(isinstance(finder, _MovedModuleAliases) for finder in sys.meta_path):
         sys.meta_path.append(_MovedModuleAliases())
 
-
-def renamed_attributes(renames: dict[str, str], namespace: dict[str, object]):
-    """A module `__getattr__` that serves each old class name of `renames` (old -> new, mde-hub 0.1 -> 0.2: the
-    families' classes carry the `Mde` prefix, so `MdeDptConfig` is never confused with transformers' `DPTConfig`)
-    as the new class, with a FutureWarning. Use: `__getattr__ = renamed_attributes({...}, globals())`."""
-
-    def __getattr__(name: str) -> object:
-        if name in renames:
-            warnings.warn(
-                f"{name} is now {renames[name]} (the old name goes away in mde-hub 0.3)", FutureWarning, stacklevel=2
-            )
-            return namespace[renames[name]]
-        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
-
-    return __getattr__
