@@ -163,11 +163,6 @@ def to_rgb_uint8(image: ImageLike, input_data_format: str | None = None) -> np.n
     return array if array.dtype == np.uint8 else np.round(array * 255.0).astype(np.uint8)
 
 
-def rgb_tensor_to_uint8(rgb: torch.Tensor) -> np.ndarray:
-    """A (3, H, W) tensor in [0, 1], as `to_rgb_tensor` returns, as an (H, W, 3) uint8 array."""
-    return to_rgb_uint8(rgb, CHANNELS_FIRST)
-
-
 def to_depth_tensor(depth: ImageLike) -> torch.Tensor:
     """A depth map in metres as a float32 tensor of shape (H, W). Integer PIL depth images must be decoded first."""
     if isinstance(depth, PIL.Image.Image):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from huggingface_hub.dataclasses import strict
 
@@ -63,6 +63,7 @@ class DenseDepthConfig(FixedSizeBackboneDepthConfig):
     """
 
     model_type = "mde_densedepth"
+    saved_before_field: ClassVar[dict[str, Any]] = FIELDS_BEFORE_RELEASED_GRAPH  # a saved config lacking them
 
     backbone: str = "densenet169"
     decoder_width_factor: float = 1.0
@@ -84,12 +85,6 @@ class DenseDepthConfig(FixedSizeBackboneDepthConfig):
             raise ValueError(f"output_clip must be one of {OUTPUT_CLIPS}; got {self.output_clip!r}.")
         if self.encoder_batch_norm_eps <= 0:
             raise ValueError(f"encoder_batch_norm_eps must be positive; got {self.encoder_batch_norm_eps}.")
-
-    @classmethod
-    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "DenseDepthConfig":
-        """A saved config; the graph fields it lacks take their values from before the released-graph defaults."""
-        config_dict = {**FIELDS_BEFORE_RELEASED_GRAPH, **config_dict}
-        return super().from_dict(config_dict, **kwargs)
 
     @classmethod
     def kitti(cls, **overrides: Any) -> "DenseDepthConfig":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from huggingface_hub.dataclasses import strict
 
@@ -96,6 +96,7 @@ class DptConfig(BackboneDepthConfig):
     """
 
     model_type = "mde_dpt"
+    saved_before_field: ClassVar[dict[str, Any]] = EARLIER_BEHAVIOUR  # a saved config lacking them
     relative_output = "inverse_depth"  # a relative DPT returns its raw disparity (`mde_hub.models.depth_meaning`)
 
     backbone: str = "vit_base_r50_s16_384"
@@ -119,11 +120,6 @@ class DptConfig(BackboneDepthConfig):
     trim_ratio: float = 0.2
     silog_variance_focus: float = 0.5
     silog_scale: float = 10.0
-
-    @classmethod
-    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "DptConfig":
-        # Configs saved before the fields of EARLIER_BEHAVIOUR existed keep the behaviour they were saved with.
-        return super().from_dict({**EARLIER_BEHAVIOUR, **config_dict}, **kwargs)
 
     def __post_init__(self, **kwargs: Any) -> None:
         if self.loss_type is None:
