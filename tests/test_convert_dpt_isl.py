@@ -39,9 +39,9 @@ TINY_HF = {
 }
 # The same tiny sizes as DptConfig overrides of each released preset.
 TINY_OURS = {
-    "vitb_rn50_384": {"backbone_kwargs": {"embed_dim": 32, "num_heads": 2, "mlp_ratio": 2.0}, "image_size": 64,
+    "vitb_rn50_384": {"backbone_kwargs": {"embed_dim": 32, "num_heads": 2, "mlp_ratio": 2.0}, "position_embedding_size": 64,
                       "reassemble_widths": [256, 512, 32, 32], "fusion_features": 16},
-    "vitl16_384": {"backbone_kwargs": {"embed_dim": 32, "num_heads": 2, "mlp_ratio": 2.0}, "image_size": 64,
+    "vitl16_384": {"backbone_kwargs": {"embed_dim": 32, "num_heads": 2, "mlp_ratio": 2.0}, "position_embedding_size": 64,
                    "reassemble_widths": [8, 16, 32, 32], "fusion_features": 16},
 }
 BACKBONE_OF = {"dpt_hybrid": "vitb_rn50_384", "dpt_hybrid_nyu": "vitb_rn50_384", "dpt_hybrid_kitti": "vitb_rn50_384",

@@ -127,7 +127,7 @@ def test_readouts_give_the_same_shapes(readout_type: str) -> None:
 
 def test_hybrid_reassembles_the_resnet_stages() -> None:
     torch.manual_seed(0)
-    config = DptConfig(backbone_kwargs=SMALL_HYBRID_VIT, image_size=64, backbone_out_indices=(0, 1, 2, 3),
+    config = DptConfig(backbone_kwargs=SMALL_HYBRID_VIT, position_embedding_size=64, backbone_out_indices=(0, 1, 2, 3),
                        reassemble_widths=(256, 512, 32, 32), fusion_features=16)
     model = DptForDepthEstimation(config).eval()
     with torch.no_grad():
@@ -213,3 +213,15 @@ def test_parameter_counts() -> None:
     assert abs(counts["hybrid"] / 123e6 - 1) < 0.02, counts  # paper: 123 M (ours 121.2 M)
     assert abs(counts["large"] / 344e6 - 1) < 0.02, counts  # paper: 344 M (ours 341.9 M)
     assert counts["base"] == 109_697_921, counts  # not in the paper
+
+
+def test_image_size_is_renamed_position_embedding_size_with_a_deprecation(tmp_path) -> None:
+    # Saved configs hold the old name: they load under the new one without a warning.
+    saved = DptConfig.tiny().to_dict()
+    saved["image_size"] = saved.pop("position_embedding_size")
+    assert DptConfig.from_dict(saved).position_embedding_size == 64
+    # The old keyword in code still works for one release, with a FutureWarning naming the new one.
+    with pytest.warns(FutureWarning, match="position_embedding_size"):
+        config = DptConfig.tiny(image_size=96)
+    assert config.position_embedding_size == 96 and "image_size" not in config.to_dict()
+    assert config.image_processor_kwargs()["size"] == {"height": 96, "width": 96}

@@ -194,3 +194,16 @@ def test_only_data_frames_defines_the_nyu_and_kitti_cameras() -> None:
         }
         numbers = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and node.value in CAMERA_NUMBERS}
         assert not assigned & CAMERA_NAMES and not numbers, path
+
+
+def test_image_size_is_the_processor_size_in_every_family_that_has_one() -> None:
+    from mde_hub.models.baseline.configuration_baseline import BaselineConfig
+
+    configs = [entry.config(preset) for entry in entries() for preset in entry.presets]
+    assert sum(hasattr(config, "image_size") for config in configs) > len(entries())
+    for config in configs:
+        if hasattr(config, "image_size"):
+            height, width = config.image_size
+            assert config.image_processor_kwargs()["size"] == {"height": height, "width": width}
+    # A Baseline config saved with a square int loads as (height, width).
+    assert BaselineConfig.from_dict({**BaselineConfig().to_dict(), "image_size": 128}).image_size == (128, 128)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 from huggingface_hub.dataclasses import strict
@@ -9,14 +10,18 @@ from huggingface_hub.dataclasses import strict
 from ..configuration_utils import BackboneDepthConfig
 
 READOUT_TYPES = ("ignore", "add", "project")
-# What a saved config that lacks these fields did: process at image_size x image_size, clip metric depth, antialias
-# and clamp when resizing, standardise the hybrid's conv weights as timm's current version.
+# What a saved config that lacks these fields did: process at the position embeddings' size, clip metric depth,
+# antialias and clamp when resizing, standardise the hybrid's conv weights as timm's current version.
 EARLIER_BEHAVIOUR = {
     "inference_size": None,
     "clip_depth": True,
     "reference_resizing": False,
     "hybrid_weight_standardization": "sqrt_var_plus_eps",
 }
+RENAMED_FIELDS = {"image_size": "position_embedding_size"}
+"""Old field name -> new one. `image_size` is the processor's size in the other families; DPT's processor size is
+`inference_size`. A saved config with the old name loads under the new one; the old keyword in code still works for
+one release, with a FutureWarning."""
 WEIGHT_STANDARDIZATIONS = ("std_plus_eps", "sqrt_var_plus_eps")
 LOSS_TYPES = ("ssi", "silog")
 
@@ -40,12 +45,13 @@ class DptConfig(BackboneDepthConfig):
     backbone (`str`, defaults to "vit_base_r50_s16_384"): timm ViT name (`vit_large_patch16_384` for DPT-Large,
         `vit_base_patch16_384` for DPT-Base). Its tokens must cover 16x16 pixels. `backbone_kwargs` may set e.g.
         `embed_dim`, `depth` and `num_heads` (the other backbone fields: see `BackboneDepthConfig`).
-    image_size (`int`, defaults to 384): the square size the ViT's position embeddings were trained at. Other input
-        sizes (multiples of 32) work: the embeddings are resized bilinearly.
+    position_embedding_size (`int`, defaults to 384): the square image size the ViT's position embeddings were
+        trained at (`image_size` before; transformers' `DPTConfig.image_size`). Other input sizes (multiples of 32)
+        work: the embeddings are resized bilinearly.
     inference_size (`list[int]`, defaults to [480, 640]): (height, width) the image processor resizes towards, keeping
         the aspect ratio ("minimal" resize, multiples of 32). The reference (DPT:run_monodepth.py) runs
         `dpt_hybrid_nyu` at 480x640 (NYU frames unchanged) and `dpt_hybrid_kitti` at 352x1216 (the KB crop unchanged);
-        `None` means image_size x image_size, as for the MiDaS-trained relative models (384x384), and for configs saved
+        `None` means position_embedding_size squared, as for the MiDaS-trained relative models (384x384), and for configs saved
         before this field existed.
     is_hybrid (`bool`, defaults to True): the backbone is a ResNet-50 + ViT hybrid; its first two reassembled levels are
         then the raw ResNet stage outputs.
@@ -100,7 +106,7 @@ class DptConfig(BackboneDepthConfig):
     relative_output = "inverse_depth"  # a relative DPT returns its raw disparity (`mde_hub.models.depth_meaning`)
 
     backbone: str = "vit_base_r50_s16_384"
-    image_size: int = 384
+    position_embedding_size: int = 384
     inference_size: list[int] | tuple[int, ...] | None = (480, 640)
     is_hybrid: bool = True
     hybrid_weight_standardization: str = "std_plus_eps"
@@ -121,7 +127,16 @@ class DptConfig(BackboneDepthConfig):
     silog_variance_focus: float = 0.5
     silog_scale: float = 10.0
 
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "DptConfig":
+        renamed = {RENAMED_FIELDS.get(key, key): value for key, value in config_dict.items()}
+        return super().from_dict(renamed, **kwargs)
+
     def __post_init__(self, **kwargs: Any) -> None:
+        for old, new in RENAMED_FIELDS.items():
+            if old in kwargs:
+                warnings.warn(f"DptConfig({old}=...) is deprecated; use {new}=...", FutureWarning, stacklevel=3)
+                setattr(self, new, kwargs.pop(old))
         if self.loss_type is None:
             self.loss_type = "silog" if self.depth_estimation_type == "metric" else "ssi"
         super().__post_init__(**kwargs)
@@ -153,8 +168,10 @@ class DptConfig(BackboneDepthConfig):
             raise ValueError('loss_type="silog" compares metric depths; a relative model trains with loss_type="ssi".')
         if self.metric_scale <= 0 or self.metric_shift < 0:
             raise ValueError(f"Need metric_scale > 0 and metric_shift >= 0; got {self.metric_scale}, {self.metric_shift}.")
-        if self.image_size <= 0 or self.image_size % 32:
-            raise ValueError(f"image_size must be a positive multiple of 32; got {self.image_size}.")
+        if self.position_embedding_size <= 0 or self.position_embedding_size % 32:
+            raise ValueError(
+                f"position_embedding_size must be a positive multiple of 32; got {self.position_embedding_size}."
+            )
         if self.inference_size is not None and (
             len(self.inference_size) != 2 or any(side <= 0 or side % 32 for side in self.inference_size)
         ):
@@ -218,7 +235,7 @@ class DptConfig(BackboneDepthConfig):
         tiny = {
             "backbone": "vit_tiny_patch16_384",
             "backbone_kwargs": {"embed_dim": 32, "depth": 4, "num_heads": 2, "mlp_ratio": 2.0},
-            "image_size": 64,
+            "position_embedding_size": 64,
             "inference_size": None,
             "is_hybrid": False,
             "backbone_out_indices": (0, 1, 2, 3),
@@ -232,7 +249,7 @@ class DptConfig(BackboneDepthConfig):
         # run_monodepth.py: MiDaS's "minimal" resize (keep the aspect ratio, scale as little as possible towards the
         # inference size, round each side to a multiple of 32) with cv2.INTER_CUBIC, mean = std = 0.5; the prediction
         # goes back to the image size by bicubic F.interpolate (after the metric map, which the model applies).
-        height, width = self.inference_size or (self.image_size, self.image_size)
+        height, width = self.inference_size or (self.position_embedding_size, self.position_embedding_size)
         return {
             "size": {"height": height, "width": width},
             "keep_aspect_ratio": True,

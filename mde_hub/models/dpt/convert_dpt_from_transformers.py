@@ -138,8 +138,8 @@ def dpt_config_from_transformers(hf_config: transformers.DPTConfig, **overrides:
     config = {
         "backbone": backbone,
         "backbone_kwargs": backbone_kwargs,
-        "image_size": image_size,
-        "inference_size": None,  # the MiDaS-trained checkpoints run at image_size x image_size
+        "position_embedding_size": image_size,
+        "inference_size": None,  # the MiDaS-trained checkpoints run at the position embeddings' size
         "is_hybrid": hf_config.is_hybrid,
         "hybrid_weight_standardization": "sqrt_var_plus_eps",  # transformers' BiT: (w - mean) / sqrt(var + 1e-8)
         "backbone_out_indices": out_indices,

@@ -100,7 +100,7 @@ class Encoder(nn.Module):
     def __init__(self, config: DptConfig) -> None:
         super().__init__()
         self.backbone = create_backbone_from_config(
-            config, img_size=config.image_size, norm_layer=partial(LayerNorm, eps=config.layer_norm_eps)
+            config, img_size=config.position_embedding_size, norm_layer=partial(LayerNorm, eps=config.layer_norm_eps)
         )
         patch_embed = self.backbone.patch_embed
         self.is_hybrid = isinstance(patch_embed, HybridEmbed)

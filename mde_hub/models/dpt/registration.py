@@ -79,7 +79,7 @@ ENTRY = register(
         input_side_multiple=32,
         card=CardFields(
             summary_fields=(
-                "backbone", "backbone_kwargs", "is_hybrid", "backbone_out_indices", "readout_type", "image_size",
+                "backbone", "backbone_kwargs", "is_hybrid", "backbone_out_indices", "readout_type", "position_embedding_size",
                 "inference_size",
             ),
             tags=("dpt",),
