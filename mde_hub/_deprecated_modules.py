@@ -8,7 +8,9 @@ import importlib.abc
 import importlib.util
 import sys
 import warnings
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 MOVED_MODULES = {
     "mde_hub.alignment": "mde_hub.evaluation.alignment",
@@ -64,3 +66,18 @@ def install_moved_module_aliases() -> None:
     if not any(isinstance(finder, _MovedModuleAliases) for finder in sys.meta_path):
         sys.meta_path.append(_MovedModuleAliases())
 
+
+
+def deprecated_function(old: str, new: str, adapt: Callable[[Any], Any] | None = None) -> Callable[..., Any]:
+    """The function `new` ("package.module.name", imported when called) under its removed name `old`: each call warns
+    with a FutureWarning naming the new one. `adapt` maps the new function's result to the old one's."""
+    module_name, _, function_name = new.rpartition(".")
+
+    def moved(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn(f"{old} is deprecated; use {new} (the old name goes away in mde-hub 0.3)", FutureWarning, stacklevel=2)
+        result = getattr(importlib.import_module(module_name), function_name)(*args, **kwargs)
+        return result if adapt is None else adapt(result)
+
+    moved.__name__ = moved.__qualname__ = old.rpartition(".")[2]
+    moved.__doc__ = f"Deprecated: use `{new}`."
+    return moved

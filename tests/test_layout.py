@@ -9,9 +9,13 @@ import importlib
 import warnings
 from pathlib import Path
 
+import numpy as np
+import PIL.Image
 import pytest
 
 from mde_hub._deprecated_modules import MOVED_MODULES
+from mde_hub.data.folder import write_rgbd_folder
+from mde_hub.data.synthetic import SyntheticDepthDataset
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mde_hub"
 STAGES = ["data", "processing", "models", "inference", "evaluation", "outputs"]
@@ -107,3 +111,18 @@ def test_old_module_paths_import_with_a_future_warning(old: str) -> None:
             alias = importlib.reload(importlib.import_module(old)) if old in __import__("sys").modules else importlib.import_module(old)
     public = getattr(new, "__all__", None) or [name for name in vars(new) if not name.startswith("_")]
     assert all(getattr(alias, name) is getattr(new, name) for name in public)
+
+
+def test_removed_functions_still_work_with_a_future_warning(tmp_path: Path) -> None:
+    from mde_hub.data import folder, splits
+
+    with pytest.warns(FutureWarning, match="mde_hub.data.specs.tail_fraction"):
+        assert splits.parse_tail_split("tail:0.25") == 0.25
+    with pytest.warns(FutureWarning, match="mde_hub.data.images.to_rgb_uint8"):
+        rgb = folder.rgb_array(PIL.Image.fromarray(np.full((2, 3), 30000, dtype=np.uint16)))
+    assert rgb.shape == (2, 3, 3) and (rgb == 117).all()  # 16-bit read as value / 257, as every loader reads it
+    frames = tmp_path / "frames"
+    write_rgbd_folder(SyntheticDepthDataset(size=2, height=32, width=48), frames)
+    with pytest.warns(FutureWarning, match="mde_hub.data.specs.open_spec"):
+        dataset = splits.open_folder_spec(f"rgbd_folder:{frames}")
+    assert len(dataset) == 2

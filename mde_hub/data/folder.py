@@ -37,6 +37,7 @@ import numpy as np
 import PIL.Image
 import torch
 
+from .._deprecated_modules import deprecated_function
 from .files import atomic_output
 from .images import load_image, to_rgb_uint8
 from .sample import DepthSample, Intrinsics
@@ -184,6 +185,9 @@ def read_rgb(path: PathLike) -> np.ndarray:
     """The image file at `path` as (H, W, 3) uint8 RGB, by `mde_hub.data.images.to_rgb_uint8` (a 16-bit photo
     scaled by 1/257, alpha dropped, grayscale and palettes expanded), as the predictor reads it."""
     return to_rgb_uint8(load_image(path))
+
+
+rgb_array = deprecated_function("mde_hub.data.folder.rgb_array", "mde_hub.data.images.to_rgb_uint8")
 
 
 def check_same_size(image: np.ndarray, depth: np.ndarray, image_source: str, depth_source: str) -> None:

@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from .._deprecated_modules import deprecated_function
+
 
 def held_out_count(length: int, fraction: float) -> int:
     """How many of `length` frames the tail `fraction` holds: round(length * fraction), at least 1 and at most
@@ -32,3 +34,9 @@ def split_tail(
         torch.utils.data.Subset(dataset, list(range(boundary))),
         torch.utils.data.Subset(dataset, list(range(boundary, length))),
     )
+
+
+parse_tail_split = deprecated_function("mde_hub.data.splits.parse_tail_split", "mde_hub.data.specs.tail_fraction")
+open_folder_spec = deprecated_function(
+    "mde_hub.data.splits.open_folder_spec", "mde_hub.data.specs.open_spec", adapt=lambda opened: opened[0]
+)
