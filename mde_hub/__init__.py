@@ -9,14 +9,14 @@ sit at the top level still import under their old names, with a FutureWarning (`
 """
 
 from ._deprecated_modules import install_moved_module_aliases
-from .models.auto import MODEL_CLASSES, image_processor_for, register_auto_classes
-from .models.configuration_utils import DepthConfig
-from .processing.image_processing_depth import DepthImageProcessor
 from .models.adabins import AdaBinsConfig, AdaBinsForDepthEstimation
+from .models.auto import MODEL_CLASSES, image_processor_for, register_auto_classes
 from .models.baseline import BaselineConfig, BaselineForDepthEstimation
 from .models.bts import BtsConfig, BtsForDepthEstimation
+from .models.configuration_utils import DepthConfig
 from .models.densedepth import DenseDepthConfig, DenseDepthForDepthEstimation
 from .models.dpt import DptConfig, DptForDepthEstimation
+from .processing.image_processing_depth import DepthImageProcessor
 
 __version__ = "0.1.0"
 

@@ -52,7 +52,7 @@ def synthesize_data(args: argparse.Namespace) -> int:
     from .data.synthetic import SyntheticDepthDataset, write_synthetic
 
     if args.n < 1:
-        raise ValueError(f"--n must be at least 1; got {args.n}.")
+        raise ValueError(f"--n must be at least 1; got {args.n}")
     dataset = SyntheticDepthDataset(
         kind=args.kind, size=args.n, height=args.height, width=args.width, seed=args.seed, sparse=args.sparse, device=args.device
     )

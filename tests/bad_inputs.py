@@ -192,7 +192,7 @@ IMAGE_CASES = [
     Case("zero_byte_png", "image", lambda f: _empty(f, "empty.png"), NOT_IMAGE, NOT_IMAGE, NOT_IMAGE),
     Case("text_named_png", "image", lambda f: _text(f, "notes.png"), NOT_IMAGE, NOT_IMAGE, NOT_IMAGE),
     Case("missing_file", "image", lambda f: f / "no_such.png", r"not found: .*no_such\.png",
-         r"No image or folder at .*no_such\.png", "Upload an image first"),  # the app is sent no image
+         r"no image or folder at .*no_such\.png", "upload an image first"),  # the app is sent no image
     Case("one_by_one", "image", _png("tiny.png", lambda: photo(1, 1)), HANDLED, HANDLED,
          r"tiny\.png is 1x1 " + _TOO_SMALL, expected=_decoded),
     Case("thin_4x400", "image", _png("thin.png", lambda: photo(4, 400)), HANDLED, HANDLED,

@@ -12,10 +12,9 @@ from huggingface_hub.errors import StrictDataclassClassValidationError
 from transformers.testing_utils import CaptureLogger
 
 from mde_hub import AdaBinsConfig, AdaBinsForDepthEstimation
-from mde_hub.models.losses import AdaBinsLoss
-from mde_hub.models.adabins import AdaBinsDepthEstimatorOutput
-from mde_hub.models.adabins import modeling_adabins
+from mde_hub.models.adabins import AdaBinsDepthEstimatorOutput, modeling_adabins
 from mde_hub.models.adabins.modeling_adabins import adaptive_bin_edges, hybrid_regression, pooled_token_grid
+from mde_hub.models.losses import AdaBinsLoss
 
 
 def tiny_model(seed: int = 0, **overrides) -> AdaBinsForDepthEstimation:

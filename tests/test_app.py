@@ -18,21 +18,28 @@ from gradio_client import Client, handle_file
 
 import app
 from mde_hub import BaselineConfig, BtsConfig, DptConfig
+from mde_hub.app import serve
 from mde_hub.app.compare import default_focal, point_stride, shared_range
 from mde_hub.app.evaluate import BEST_MARK, BEST_STYLE
 from mde_hub.app.inputs import ImageLimits, ScratchSpace
 from mde_hub.app.layout import OWN_SPACE
-from mde_hub.app.registry import UNTRAINED_NAME, ModelRegistry, ModelSource, discover_sources, load_predictor, model_bytes
-from mde_hub.app import serve
+from mde_hub.app.registry import (
+    UNTRAINED_NAME,
+    ModelRegistry,
+    ModelSource,
+    discover_sources,
+    load_predictor,
+    model_bytes,
+)
 from mde_hub.app.serve import temporary_page
 from mde_hub.data.folder import ENCODINGS
-from mde_hub.evaluation.evaluate import DatasetRecord, evaluate
-from mde_hub.inference.predictor import DepthPredictor
-from mde_hub.outputs.model_card import write_model_card
 from mde_hub.data.synthetic import SyntheticDepthDataset
+from mde_hub.evaluation.evaluate import DatasetRecord, evaluate
 from mde_hub.evaluation.metrics import HIGHER_IS_BETTER, METRIC_NAMES, compute_depth_metrics
 from mde_hub.evaluation.published import published_results
+from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.outputs.colormaps import colorize_depth, colorize_error
+from mde_hub.outputs.model_card import write_model_card
 
 LIMITS = ImageLimits(max_pixels=200_000, min_side=16)
 MODELS = ["baseline-a", "baseline-b"]
@@ -300,7 +307,7 @@ def _bad_files(tmp_path):
         ("tiny", "tiny.png is 1x1 pixels: too small, both sides must be at least 16 pixels"),
         ("unknown_model", "'no-such-model' .* is not in the list of choices"),
         ("no_model", "pick at least one model"),
-        ("no_image", "Upload an image first"),
+        ("no_image", "upload an image first"),
         ("negative_focal", "the focal length must be positive"),
     ],
 )

@@ -82,7 +82,7 @@ def test_compare_view_writes_into_a_new_scratch_folder_and_shows_the_first_model
 @pytest.mark.parametrize(
     ("image", "names", "range_mode", "focal", "message"),
     [
-        (None, ["metric"], "shared", 0, "Upload an image first"),
+        (None, ["metric"], "shared", 0, "upload an image first"),
         ("photo", ["metric"], "both", 0, r"range must be one of \('shared', 'per image'\); got 'both'"),
         ("photo", [], "shared", 0, "pick at least one model"),
         ("photo", None, "shared", 0, "pick at least one model"),
@@ -109,7 +109,7 @@ def test_inspect_view_switches_model_and_needs_a_comparison(registry, scratch, p
     assert slider == (photo, state["views"]["relative"][0]) and cloud.endswith("relative.glb")
     assert model_view({"m": ("m.png", "")}, "m", "in.png") == (("in.png", "m.png"), None)  # no GLB: no 3D view
     for bad_state, name in ((None, "metric"), ({}, "metric"), (state, "missing")):
-        with pytest.raises(ValueError, match="Run a comparison first"):
+        with pytest.raises(ValueError, match="run a comparison first"):
             inspect_view(bad_state, name)
 
 
@@ -150,7 +150,7 @@ def test_evaluate_view_scores_warns_and_writes_error_maps(registry, scratch, pho
 
 def test_evaluate_view_refuses_missing_or_mismatched_files(registry, scratch, photo, tmp_path):
     for image, gt in ((photo, None), (None, photo)):
-        with pytest.raises(ValueError, match="Upload an RGB image and its ground-truth depth"):
+        with pytest.raises(ValueError, match="upload an RGB image and its ground-truth depth"):
             evaluate_view(registry, scratch, LIMITS, image, gt, "mm", ["metric"], "none", "none", OWN_SPACE)
     PIL.Image.fromarray(np.full((30, 40), 1500, dtype=np.uint16)).save(tmp_path / "gt.png")
     with pytest.raises(ValueError, match=r"the ground truth is 40x30 but the image is 56x40"):

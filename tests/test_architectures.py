@@ -30,10 +30,6 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
-from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation, pipeline
-from transformers.modeling_outputs import DepthEstimatorOutput
-
 from architectures import (
     INPUT_SIZE,
     SIGMOID_METRIC_OUTPUT,
@@ -46,6 +42,10 @@ from architectures import (
     variant_id,
     variants,
 )
+from safetensors.torch import load_file, save_file
+from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation, pipeline
+from transformers.modeling_outputs import DepthEstimatorOutput
+
 from mde_hub import image_processor_for
 from mde_hub.models.configuration_utils import scales_depth_by_focal
 from mde_hub.models.depth_meaning import depth_meaning_of

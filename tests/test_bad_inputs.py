@@ -24,11 +24,11 @@ from gradio_client import Client, handle_file
 from mde_hub import cli
 from mde_hub.app.inputs import GT_ENCODINGS
 from mde_hub.data.folder import ENCODINGS, WRITTEN_FOLDER_INTRINSICS
-from mde_hub.outputs.depth_files import check_ground_truth
 from mde_hub.data.images import load_image, to_rgb_uint8
-from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.evaluation.metrics import METRIC_NAMES, compute_depth_metrics
 from mde_hub.evaluation.protocols import get_protocol
+from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.outputs.depth_files import check_ground_truth
 
 MODEL = "good"
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # header_12000x9000, expected

@@ -11,8 +11,8 @@ from huggingface_hub.errors import StrictDataclassClassValidationError
 from torch import nn
 
 from mde_hub import BtsConfig, BtsForDepthEstimation, image_processor_for
-from mde_hub.models.losses import SILogLoss, silog_loss
 from mde_hub.models.bts.modeling_bts import AtrousConv, LocalPlanarGuidance, Reduction1x1
+from mde_hub.models.losses import SILogLoss, silog_loss
 
 PAPER_PARAMETERS = 47.0e6  # BTS README model zoo: DenseNet-161 BTS
 

@@ -20,14 +20,14 @@ from safetensors import safe_open
 from transformers import AutoConfig, AutoModelForDepthEstimation, pipeline
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation
-from mde_hub.models.auto import image_processor_for
 from mde_hub.cli import main
-from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.data.folder import write_rgbd_folder
 from mde_hub.data.synthetic import SyntheticDepthDataset
 from mde_hub.evaluation.evaluate import EvaluationResult
 from mde_hub.evaluation.metrics import METRIC_NAMES
 from mde_hub.evaluation.protocols import get_protocol
+from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.models.auto import image_processor_for
 from mde_hub.outputs.colormaps import colorize_depth
 from mde_hub.outputs.figures import predictions_figure
 from mde_hub.training import load_recipe

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from release_fixtures import adamw_state, assert_same_model, randomize_batchnorms
 from transformers import AutoConfig
 
 from mde_hub import AdaBinsConfig, AdaBinsForDepthEstimation
 from mde_hub.models.adabins.convert_adabins_from_release import convert_adabins_release
 from mde_hub.models.conversion import convert_checkpoint
-from release_fixtures import adamw_state, assert_same_model, randomize_batchnorms
 
 SHIPPED_ADABINS = Path(__file__).resolve().parent.parent / "checkpoints" / "adabins-mobilenetv2-mix-scratch"
 TINY_FIELDS = (

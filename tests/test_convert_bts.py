@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from release_fixtures import adamw_state, assert_same_model, randomize_batchnorms
 from transformers import AutoConfig
 
 from mde_hub import BtsConfig, BtsForDepthEstimation
 from mde_hub.models.bts.convert_bts_from_release import convert_bts_release
 from mde_hub.models.conversion import CONVERTERS, convert_checkpoint
-from release_fixtures import adamw_state, assert_same_model, randomize_batchnorms
 
 NYU_NAME = "bts_nyu_v2_pytorch_densenet161"
 EIGEN_NAME = "bts_eigen_v2_pytorch_densenet161"

@@ -12,8 +12,8 @@ import h5py
 import numpy as np
 import pytest
 import torch
-
 from densedepth_keras_fixture import densedepth_keras_layers, run_keras_graph, write_densedepth_h5
+
 from mde_hub import DenseDepthConfig, DenseDepthForDepthEstimation
 from mde_hub.models.conversion import CONVERTERS, convert_checkpoint
 from mde_hub.models.densedepth.convert_densedepth_keras import _target_module, convert_densedepth_keras

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from test_dpt import randomised
 import transformers
+from test_dpt import randomised
 from transformers import AutoConfig
 
 from mde_hub.inference.predictor import DepthPredictor

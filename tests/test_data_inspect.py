@@ -8,9 +8,9 @@ import pytest
 
 from mde_hub.cli import main as cli_main
 from mde_hub.data import DepthSample
-from mde_hub.outputs.preview import depth_statistics, preview_grid, write_preview
 from mde_hub.data.folder import write_rgbd_folder
 from mde_hub.data.registry import LAYOUTS, open_dataset, open_split
+from mde_hub.outputs.preview import depth_statistics, preview_grid, write_preview
 
 
 def two_samples() -> list[DepthSample]:
@@ -50,7 +50,7 @@ def test_unknown_layout_lists_the_known_ones(tmp_path) -> None:
     with pytest.raises(ValueError, match="no layout mde-hub recognises") as error:
         open_dataset(tmp_path)
     assert all(layout.name in str(error.value) for layout in LAYOUTS)
-    with pytest.raises(ValueError, match="Unknown layout 'nope'"):
+    with pytest.raises(ValueError, match="unknown layout 'nope'"):
         open_dataset(tmp_path, layout="nope")
 
 
@@ -65,7 +65,7 @@ def test_inspect_command_on_real_frames(shared_rgbd, tmp_path, capsys) -> None:
 
 def test_inspect_reports_errors_without_a_traceback(tmp_path, capsys) -> None:
     assert cli_main(["data", "inspect", str(tmp_path / "missing")]) == 2
-    assert "error: No dataset at" in capsys.readouterr().err
+    assert "error: no dataset at" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("kind,layout", [("indoor", "NyuDenseDepth"), ("outdoor", "RgbdFolder")])

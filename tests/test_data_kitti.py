@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
-from mde_hub.evaluation import protocols
 from mde_hub.cli import main as cli_main
 from mde_hub.data.folder import kitti_samples
 from mde_hub.data.kitti import KittiEigenSplit, kb_crop_box, read_rectified_intrinsics
 from mde_hub.data.registry import open_split
 from mde_hub.data.sample import Intrinsics
+from mde_hub.evaluation import protocols
 
 DRIVE = "2011_09_26_drive_0002_sync"
 RGB = f"2011_09_26/{DRIVE}/image_02/data/0000000069.png"

@@ -416,7 +416,7 @@ def test_nyu_test_zip_errors_name_the_member(tmp_path):
     with zipfile.ZipFile(path, "w") as archive:
         for name in nyu.DENSEDEPTH_TEST_MEMBERS:
             archive.writestr(name, b"not an array")
-    with pytest.raises(ValueError, match=r"Cannot read .*nyu_test\.zip:eigen_test_rgb\.npy as a \.npy array"):
+    with pytest.raises(ValueError, match=r"cannot read .*nyu_test\.zip:eigen_test_rgb\.npy as a \.npy array"):
         NyuDenseDepthTest(path)
     with pytest.raises(FileNotFoundError, match=r"nyu_test\.zip not found: .*missing\.zip"):
         NyuDenseDepthTest(tmp_path / "missing.zip")
@@ -467,7 +467,7 @@ def test_sync_folder_errors_name_the_file(tmp_path):
         dataset[0]
     with pytest.raises(FileNotFoundError, match=r"a/rgb_2\.jpg"):
         dataset[1]
-    with pytest.raises(FileNotFoundError, match=r"Split file not found: .*nope\.txt"):
+    with pytest.raises(FileNotFoundError, match=r"split file not found: .*nope\.txt"):
         NyuSyncFolder(tmp_path, tmp_path / "nope.txt")
     with pytest.raises(FileNotFoundError, match=r"NYU sync folder not found: .*sync"):
         NyuSyncFolder(tmp_path / "sync", listing)

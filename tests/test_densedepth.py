@@ -8,9 +8,9 @@ import torch
 from huggingface_hub.errors import StrictDataclassClassValidationError
 
 from mde_hub import DenseDepthConfig, DenseDepthForDepthEstimation, image_processor_for
-from mde_hub.models.losses import DenseDepthLoss
 from mde_hub.models.densedepth.configuration_densedepth import FIELDS_BEFORE_RELEASED_GRAPH
 from mde_hub.models.densedepth.modeling_densedepth import masked_average_pool2x2
+from mde_hub.models.losses import DenseDepthLoss
 
 PAPER_PARAMETERS = 42.6e6
 RELEASED_PARAMETERS = 42_657_689  # nyu.h5/kitti.h5: DenseNet-169 features 12,484,480 + full-width decoder

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mde_hub.outputs import depth_files
 from mde_hub.data.sample import Intrinsics
+from mde_hub.outputs import depth_files
 from mde_hub.outputs.depth_files import (
     default_intrinsics,
     depth_to_points,

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from huggingface_hub.errors import StrictDataclassClassValidationError
 import transformers
+from huggingface_hub.errors import StrictDataclassClassValidationError
 
-from mde_hub.processing.image_processing_depth import DepthImageProcessor
 from mde_hub.models.dpt import DptConfig, DptForDepthEstimation
 from mde_hub.models.dpt.convert_dpt_from_transformers import convert_dpt_from_transformers, dpt_config_from_transformers
 from mde_hub.models.dpt.modeling_dpt import ReadoutProject
+from mde_hub.processing.image_processing_depth import DepthImageProcessor
 
 SMALL_HF = dict(
     hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=64, patch_size=16,

@@ -15,11 +15,11 @@ from transformers import DPTImageProcessor
 
 from mde_hub import BtsConfig, DptConfig
 from mde_hub.data.sample import DepthSample
-from mde_hub.models.depth_meaning import depth_meaning_of
 from mde_hub.evaluation.evaluate import EvaluationResult, evaluate
-from mde_hub.inference.predictor import DepthPrediction, DepthPredictor
 from mde_hub.evaluation.metrics import ABS_REL_STANDARD, METRIC_NAMES, compute_depth_metrics
 from mde_hub.evaluation.protocols import PROTOCOLS, EvalProtocol, get_protocol, kb_crop_box
+from mde_hub.inference.predictor import DepthPrediction, DepthPredictor
+from mde_hub.models.depth_meaning import depth_meaning_of
 
 H, W = 4, 6
 

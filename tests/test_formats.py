@@ -193,10 +193,10 @@ def test_every_surface_opens_a_spec_alike(folder, tmp_path, capsys) -> None:
     """`mde-hub evaluate`'s data set, `mde-hub data inspect`, train.py's folder and mix data and train/ship.py's
     frames all read the one grammar: LAYOUT:PATH or PATH, and the split tail:F."""
     from mde_hub.cli import main
-    from mde_hub.training.shipping import figure_samples
     from mde_hub.data.specs import open_frame, open_spec
     from mde_hub.training import DataArguments
     from mde_hub.training.data import _real_samples
+    from mde_hub.training.shipping import figure_samples
 
     def values(dataset) -> list[int]:
         return [int(dataset[i].image[0, 0, 0]) for i in range(len(dataset))]

@@ -14,19 +14,19 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import local_hub as local_hub_server
 import pytest
 import torch
 from huggingface_hub import HfApi, ModelCard, hf_hub_download
 from huggingface_hub.errors import RepositoryNotFoundError
 from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
-import local_hub as local_hub_server
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, DepthImageProcessor, image_processor_for
 from mde_hub.cli import main as cli_main
 from mde_hub.data.synthetic import SyntheticDepthDataset
 from mde_hub.evaluation.evaluate import evaluate
-from mde_hub.outputs.hub import PUSH_PATTERNS, checkpoint_files
 from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.outputs.hub import PUSH_PATTERNS, checkpoint_files
 
 local_hub = local_hub_server.local_hub  # the fixture
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -110,7 +110,7 @@ def test_private_repo_needs_the_token(local_hub, tmp_path, monkeypatch, capsys) 
     _assert_same_weights(loaded, model)
 
     assert cli_main(["push", str(tmp_path / "ckpt"), "user/secret-depth"]) == 2  # anonymous pushes are refused early
-    assert "Not logged in" in capsys.readouterr().err
+    assert "not logged in" in capsys.readouterr().err
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_token_the_hub_knows")
     assert cli_main(["push", str(tmp_path / "ckpt"), "user/secret-depth"]) == 2
     assert "refused to let this token write to user/secret-depth (HTTP 401)" in capsys.readouterr().err
@@ -158,13 +158,13 @@ def test_readme_hf_upload_command_pushes_what_mde_hub_push_does(local_hub, tmp_p
 
 def test_push_refuses_incomplete_checkpoints(tmp_path, capsys) -> None:
     assert cli_main(["push", str(tmp_path / "missing"), "user/x"]) == 2
-    assert f"No checkpoint directory at {tmp_path / 'missing'}" in capsys.readouterr().err
+    assert f"no checkpoint directory at {tmp_path / 'missing'}" in capsys.readouterr().err
 
     _save_checkpoint(tmp_path / "ckpt")
     weights = (tmp_path / "ckpt" / "model.safetensors").read_bytes()
     (tmp_path / "ckpt" / "model.safetensors").unlink()
     assert cli_main(["push", str(tmp_path / "ckpt"), "user/x"]) == 2
-    assert "No model.safetensors (or model.safetensors.index.json) in" in capsys.readouterr().err
+    assert "no model.safetensors (or model.safetensors.index.json) in" in capsys.readouterr().err
 
     (tmp_path / "ckpt" / "pytorch_model.bin").write_bytes(b"\x80\x04pickle")
     assert cli_main(["push", str(tmp_path / "ckpt"), "user/x"]) == 2
@@ -177,7 +177,7 @@ def test_push_refuses_incomplete_checkpoints(tmp_path, capsys) -> None:
     (tmp_path / "ckpt" / "model.safetensors").write_bytes(weights)
     (tmp_path / "ckpt" / "preprocessor_config.json").unlink()
     assert cli_main(["push", str(tmp_path / "ckpt"), "user/x"]) == 2
-    assert "No preprocessor_config.json in" in capsys.readouterr().err
+    assert "no preprocessor_config.json in" in capsys.readouterr().err
 
     (tmp_path / "ckpt" / "config.json").write_text('{"model_type": "bert"}')
     assert cli_main(["push", str(tmp_path / "ckpt"), "user/x"]) == 2

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from mde_hub._deprecated_modules import MOVED_MODULES
 from mde_hub.data.folder import write_rgbd_folder
 from mde_hub.data.synthetic import SyntheticDepthDataset
 
-PACKAGE = Path(__file__).resolve().parent.parent / "mde_hub"
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "mde_hub"
 STAGES = ["data", "processing", "models", "inference", "evaluation", "outputs"]
 FACES = ["app", "training", "benchmarking", "zoo", "cli"]
 
@@ -126,3 +129,11 @@ def test_removed_functions_still_work_with_a_future_warning(tmp_path: Path) -> N
     with pytest.warns(FutureWarning, match="mde_hub.data.specs.open_spec"):
         dataset = splits.open_folder_spec(f"rgbd_folder:{frames}")
     assert len(dataset) == 2
+
+
+def test_imports_are_sorted() -> None:
+    # One import order everywhere (ruff's isort rules, configured in pyproject.toml).
+    checked = [str(REPO / name) for name in ("mde_hub", "tests", "train", "benchmarks", "app.py")]
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "I", "--no-cache", *checked],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr

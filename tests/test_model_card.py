@@ -10,16 +10,16 @@ import pathlib
 import re
 
 import pytest
-from huggingface_hub import ModelCard
 import transformers
+from huggingface_hub import ModelCard
 
 from mde_hub import MODEL_CLASSES, image_processor_for
 from mde_hub.cli import main
 from mde_hub.evaluation.evaluate import EvaluationResult
 from mde_hub.evaluation.metrics import METRIC_NAMES
-from mde_hub.outputs.model_card import render_model_card, write_model_card
 from mde_hub.evaluation.protocols import PROTOCOLS, get_protocol
 from mde_hub.evaluation.published import DATASET_NAMES, PUBLISHED_RESULTS, published_results
+from mde_hub.outputs.model_card import render_model_card, write_model_card
 
 MODELS_MD = pathlib.Path(__file__).resolve().parents[2] / "shared" / "docs" / "MODELS.md"
 # Values with many digits, so that a rounded or re-parsed number would not compare equal.

@@ -9,14 +9,14 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from architectures import model_types
 from architectures import tiny_model as architecture_tiny_model
+
 from mde_hub.app.registry import ModelSource, load_predictor, model_bytes
 from mde_hub.cli import main
-from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.inference.onnx_export import CHECK_SUFFIX, ONNX_FILENAME, export_checkpoint
 from mde_hub.inference.onnx_runtime import OnnxDepthModel
+from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.models.registry import get_entry
 
 # Overrides of the tiny configurations: small processor sizes (the size the graph is traced and checked at). An

@@ -17,8 +17,8 @@ import torch
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, DptConfig, DptForDepthEstimation, image_processor_for
 from mde_hub.cli import main as cli_main
-from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.evaluation.protocols import PROTOCOLS, kb_crop_box
+from mde_hub.inference.predictor import DepthPredictor
 
 datasets = pytest.importorskip("datasets")
 

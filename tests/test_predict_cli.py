@@ -8,8 +8,8 @@ import torch
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
 from mde_hub.cli import main as cli_main
-from mde_hub.outputs.depth_files import load_depth_png_mm
 from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.outputs.depth_files import load_depth_png_mm
 
 
 def test_predict_writes_every_format(tmp_path, capsys) -> None:
@@ -51,7 +51,7 @@ def test_predict_to_files_predicts_and_writes_each_image_in_turn(tmp_path) -> No
 
 def test_predict_errors_are_messages(tmp_path, capsys) -> None:
     assert cli_main(["predict", str(tmp_path / "none.png"), "--model", str(tmp_path), "--out", str(tmp_path)]) == 2
-    assert "No image or folder at" in capsys.readouterr().err
+    assert "no image or folder at" in capsys.readouterr().err
     PIL.Image.new("RGB", (8, 8)).save(tmp_path / "photo.png")
     assert cli_main(["predict", str(tmp_path / "photo.png"), "--model", str(tmp_path / "no-model"), "--out", str(tmp_path)]) == 2
     assert "no-model" in capsys.readouterr().err
@@ -167,7 +167,7 @@ def test_depth_maps_in_a_folder_are_skipped_but_named_files_are_predicted(tmp_pa
     assert sorted(_snapshot(tmp_path / "out")) == ["a.depth.npy", "b.depth.npy"]
     _depth_png(images / "a.png")
     assert _predict(tmp_path, [images], tmp_path / "out", "npy") == 2
-    assert "No images found" in capsys.readouterr().err
+    assert "no images found" in capsys.readouterr().err
 
 
 # One writer for the CLI and the app.
@@ -201,8 +201,8 @@ def test_cli_and_app_write_identical_files(tmp_path, capsys) -> None:
 
 def test_metric_depth_beyond_a_millimetre_png_is_a_note_not_an_error(tmp_path, capsys, monkeypatch) -> None:
     from mde_hub.app.compare import compare
-    from mde_hub.models.depth_meaning import METRIC_DEPTH
     from mde_hub.inference.predictor import DepthPrediction
+    from mde_hub.models.depth_meaning import METRIC_DEPTH
 
     far = np.linspace(1.0, 120.0, 30 * 40, dtype=np.float32).reshape(30, 40)
     monkeypatch.setattr(DepthPredictor, "predict", lambda self, image, focal=None: DepthPrediction(far, 0.01, METRIC_DEPTH))

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_evaluation import FakePredictor
 
 from mde_hub.data.sample import DepthSample
 from mde_hub.evaluation.evaluate import evaluate
 from mde_hub.evaluation.metrics import ABS_REL_STANDARD, DepthMetricAccumulator
-
-from test_evaluation import FakePredictor
 
 KITTI_SIZES = [(375, 1242), (370, 1224), (376, 1241)]
 BTS_KITTI_BOXES = {  # (top, bottom, left, right) fractions as the BTS and AdaBins scripts write them

@@ -46,7 +46,7 @@ def test_missing_ambiguous_and_bad_predictions_name_the_file(tmp_path):
         folder.load("set/ints")
     with pytest.raises(ValueError, match=r"cube.npy: .*shape \(2, 2, 2\)"):
         folder.load("set/cube")
-    with pytest.raises(FileNotFoundError, match="No folder of predictions"):
+    with pytest.raises(FileNotFoundError, match="no folder of predictions"):
         PredictionFolder(tmp_path / "absent")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no .npy predictions"):

@@ -8,6 +8,7 @@ import inspect
 import os
 from pathlib import Path
 
+import local_hub as local_hub_server
 import numpy as np
 import PIL.Image
 import pytest
@@ -19,7 +20,6 @@ from safetensors.torch import load_file
 from transformers import AutoModelForDepthEstimation
 
 import app
-import local_hub as local_hub_server
 from mde_hub import MODEL_CLASSES, cli, image_processor_for
 from mde_hub.app import layout
 from mde_hub.app.registry import ModelRegistry, ModelSource, discover_sources
@@ -169,4 +169,4 @@ def test_push_errors_do_not_echo_the_token(local_hub, tmp_path, monkeypatch, cap
     monkeypatch.setenv("HF_TOKEN", local_hub.token)
     assert cli.main(["push", str(checkpoint), "someone-else/model"]) == 2  # 403: another namespace
     err = capsys.readouterr().err
-    assert "The Hub refused to let this token write to someone-else/model" in err and local_hub.token not in err
+    assert "the Hub refused to let this token write to someone-else/model" in err and local_hub.token not in err

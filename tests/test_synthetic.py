@@ -9,12 +9,11 @@ import PIL.Image
 import pytest
 import torch
 
-from mde_hub.data.frames import NYU_INTRINSICS
+from mde_hub.data.frames import KITTI_INTRINSICS, NYU_INTRINSICS
 from mde_hub.data.nyu import NyuDenseDepth
 from mde_hub.data.synthetic import SyntheticDepthDataset, make_scene, render_scenes, write_densedepth_layout
 from mde_hub.data.synthetic import render as render_module
 from mde_hub.data.synthetic.render import SURFACE_FLOOR, SURFACE_SKY, SURFACE_WALLS
-from mde_hub.data.frames import KITTI_INTRINSICS
 from mde_hub.data.synthetic.scene import Camera, Light, Room, Scene, SceneBuilder, camera_intrinsics
 from mde_hub.data.synthetic.textures import Pattern
 

@@ -76,7 +76,7 @@ def test_folder_specs_name_a_layout_or_leave_it_to_detection(video_folders):
     with pytest.raises(ValueError, match=r"'icl:': LAYOUT:PATH needs a path"):
         open_spec("icl:")
     for bad in ("no-colon", ":path"):
-        with pytest.raises(FileNotFoundError, match=f"No dataset at {bad}"):
+        with pytest.raises(FileNotFoundError, match=f"no dataset at {bad}"):
             open_spec(bad)
     with pytest.raises(FileNotFoundError, match="'nope' is not a layout; LAYOUT:PATH takes one of rgbd_folder"):
         open_spec("nope:" + video_folders[0].partition(":")[2])

@@ -10,12 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import local_hub as local_hub_server
 import torch
 from huggingface_hub import HfApi
 from safetensors.torch import load_file
 from transformers import AutoModelForDepthEstimation
 
-import local_hub as local_hub_server
 from mde_hub import BaselineConfig, BaselineForDepthEstimation
 from mde_hub.training import RECORD_NAME
 from mde_hub.training.run import masked_command

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.models.configuration_utils import scales_depth_by_focal
 from mde_hub.models.depth_meaning import DepthMeaning
 from mde_hub.models.registry import default_focal
-from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.outputs.prediction_files import PredictionFiles, write_prediction_files
 
 from .registry import ModelRegistry

@@ -75,7 +75,7 @@ def compare_view(
 ) -> CompareView:
     """The Compare button: depth of the uploaded image from each model in `names`, written to a new scratch folder."""
     if image_path is None:
-        raise ValueError("Upload an image first (or pick an example).")
+        raise ValueError("upload an image first (or pick an example)")
     image = read_image(image_path, limits)
     if range_mode not in RANGE_MODES:
         raise ValueError(f"range must be one of {RANGE_MODES}; got {range_mode!r}")
@@ -99,7 +99,7 @@ def model_view(views: Views, name: str, image_path: str) -> tuple[tuple[str, str
 def inspect_view(state: dict | None, name: str) -> tuple[tuple[str, str], str | None]:
     """The inspect dropdown: `model_view` of one model of the last comparison (`state`, `CompareView.state`)."""
     if not state or name not in state["views"]:
-        raise ValueError("Run a comparison first, then pick one of its models.")
+        raise ValueError("run a comparison first, then pick one of its models")
     return model_view(state["views"], name, state["image"])
 
 
@@ -153,7 +153,7 @@ def evaluate_view(
     """The Evaluate button: each model in `names` scored on the uploaded image against the uploaded ground truth;
     the error maps are written to a new scratch folder."""
     if image_path is None or gt_path is None:
-        raise ValueError("Upload an RGB image and its ground-truth depth (or pick a sample pair).")
+        raise ValueError("upload an RGB image and its ground-truth depth (or pick a sample pair)")
     image = read_image(image_path, limits)
     gt = read_ground_truth(gt_path, encoding)
     summary = check_ground_truth(gt, Path(gt_path).name, PROTOCOLS.get(protocol))

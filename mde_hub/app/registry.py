@@ -27,9 +27,9 @@ from huggingface_hub import constants as hub_constants
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation
-from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.inference.onnx_export import ONNX_FILENAME
 from mde_hub.inference.onnx_runtime import OnnxDepthModel
+from mde_hub.inference.predictor import DepthPredictor
 
 UNTRAINED_NAME = "baseline (untrained, random weights)"
 DEFAULT_MAX_MODEL_BYTES = 4 * 1024**3

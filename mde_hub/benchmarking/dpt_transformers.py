@@ -68,7 +68,7 @@ def compare_dpt_hybrid(quick: bool, repeats: int) -> DptComparison:
     with torch.inference_mode():
         theirs, mine = hf_model(pixel_values=pixel_values).predicted_depth, ours(pixel_values=pixel_values).predicted_depth
         if mine.shape != theirs.shape:
-            raise ValueError(f"DPT-Hybrid output shapes differ: ours {tuple(mine.shape)}, transformers' {tuple(theirs.shape)}.")
+            raise ValueError(f"DPT-Hybrid output shapes differ: ours {tuple(mine.shape)}, transformers' {tuple(theirs.shape)}")
         difference = float((mine - theirs).abs().max())
         times: dict[str, list[float]] = {"ours": [], "transformers": []}
         for repeat in range(repeats):

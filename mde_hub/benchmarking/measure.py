@@ -20,7 +20,7 @@ _CLEAR_REFS = Path("/proc/self/clear_refs")
 def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     """Median wall time of `repeats` calls of `run` after `warmup` untimed calls."""
     if repeats < 1:
-        raise ValueError(f"repeats must be at least 1; got {repeats}.")
+        raise ValueError(f"repeats must be at least 1; got {repeats}")
     for _ in range(warmup):
         run()
     times = []

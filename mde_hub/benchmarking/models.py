@@ -12,9 +12,9 @@ from typing import Any
 import torch
 from transformers import AutoConfig
 
+from ..inference.onnx_export import INPUT_NAME, OUTPUT_NAME, export_graph, onnx_session
 from ..models.configuration_utils import DepthConfig
 from ..models.registry import entries, get_entry
-from ..inference.onnx_export import INPUT_NAME, OUTPUT_NAME, export_graph, onnx_session
 from .measure import count_flops, median_seconds, peak_memory_bytes, training_images_per_second
 
 OPTIMISED_PATHS = ("channels_last", "compile", "onnxruntime")

@@ -103,9 +103,9 @@ def _gpu_figures(specs: list[ModelSpec], size: tuple[int, int], repeats: int) ->
 def run_benchmark_suite(options: BenchOptions, output: str | os.PathLike) -> BenchReport:
     """Run the suite, print the markdown report, write it to `output` and the raw numbers to `output` with .json."""
     if options.compile not in COMPILE_CHOICES:
-        raise ValueError(f"compile must be one of {COMPILE_CHOICES}; got {options.compile!r}.")
+        raise ValueError(f"compile must be one of {COMPILE_CHOICES}; got {options.compile!r}")
     if options.repeats < 1:
-        raise ValueError(f"--repeats must be at least 1; got {options.repeats}.")
+        raise ValueError(f"--repeats must be at least 1; got {options.repeats}")
     if options.threads:
         torch.set_num_threads(options.threads)
     machine = machine_info()
@@ -115,7 +115,7 @@ def run_benchmark_suite(options: BenchOptions, output: str | os.PathLike) -> Ben
         compact, compact_note = compact_specs(options.checkpoints, options.models)
         specs += compact
     if not specs:
-        raise ValueError(f"--models {options.models} matches no model row.")
+        raise ValueError(f"--models {options.models} matches no model row")
     size = QUICK_SIZE if options.quick else FULL_SIZE
     train_size = QUICK_SIZE if options.quick else FULL_TRAIN_SIZE
     results = []

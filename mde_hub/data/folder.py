@@ -159,7 +159,7 @@ def read_pgm_little_endian(path: PathLike) -> np.ndarray:
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise FileNotFoundError(f"Depth file not found: {path}") from None
+        raise FileNotFoundError(f"depth file not found: {path}") from None
     header = re.match(rb"P5\s+(?:#[^\n]*\s+)*(\d+)\s+(\d+)\s+(\d+)\s", data)
     if header is None:
         raise ValueError(f"{path}: not a binary PGM (P5) file")
@@ -175,9 +175,9 @@ def _load_npy(path: PathLike) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise FileNotFoundError(f"Depth file not found: {path}") from None
+        raise FileNotFoundError(f"depth file not found: {path}") from None
     except (ValueError, OSError) as error:
-        raise ValueError(f"Cannot read depth array {path}: {error}") from None
+        raise ValueError(f"cannot read depth array {path}: {error}") from None
     return array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array
 
 
@@ -212,9 +212,9 @@ def read_intrinsics_matrix(path: PathLike) -> Intrinsics:
     try:
         matrix = np.loadtxt(path, ndmin=2)
     except FileNotFoundError:
-        raise FileNotFoundError(f"Intrinsics file not found: {path}") from None
+        raise FileNotFoundError(f"intrinsics file not found: {path}") from None
     except ValueError as error:
-        raise ValueError(f"Cannot read the camera matrix in {path}: {error}") from None
+        raise ValueError(f"cannot read the camera matrix in {path}: {error}") from None
     if matrix.shape != (3, 3):
         raise ValueError(f"{path}: expected a 3x3 camera matrix, got shape {matrix.shape}")
     return Intrinsics(float(matrix[0, 0]), float(matrix[1, 1]), float(matrix[0, 2]), float(matrix[1, 2]))
@@ -235,7 +235,7 @@ def read_pair_list(path: PathLike) -> list[PairListEntry]:
     try:
         text = Path(path).read_text()
     except FileNotFoundError:
-        raise FileNotFoundError(f"Split file not found: {path}") from None
+        raise FileNotFoundError(f"split file not found: {path}") from None
     entries = []
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()

@@ -40,11 +40,11 @@ def load_image(path: str | os.PathLike) -> PIL.Image.Image:
             image.load()
             return PIL.ImageOps.exif_transpose(image)
     except FileNotFoundError:
-        raise FileNotFoundError(f"Image file not found: {path}") from None
+        raise FileNotFoundError(f"image file not found: {path}") from None
     except PIL.Image.DecompressionBombError as error:  # raised from the header, before any pixel is allocated
         raise ValueError(f"{path} has too many pixels: {error}") from None
     except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"Cannot read image {path}: {error}") from None
+        raise ValueError(f"cannot read image {path}: {error}") from None
 
 
 def _sixteen_to_eight(array: np.ndarray) -> np.ndarray:
@@ -69,12 +69,12 @@ def _pil_to_array(image: PIL.Image.Image) -> np.ndarray:
 
 def _float_to_rgb(array: np.ndarray) -> np.ndarray:
     if not np.isfinite(array).all():
-        raise ValueError("Float image contains NaN or infinite values.")
+        raise ValueError("float image contains NaN or infinite values")
     low, high = float(array.min()), float(array.max())
     if low < -1e-6 or high > 1.0 + 1e-6:
         raise ValueError(
-            f"Float images must hold values in [0, 1]; got values in [{low:.4g}, {high:.4g}]. "
-            "Pass uint8 or uint16 data, or divide by the maximum value first."
+            f"float images must hold values in [0, 1]; got values in [{low:.4g}, {high:.4g}]. "
+            "Pass uint8 or uint16 data, or divide by the maximum value first"
         )
     array = np.clip(array, 0.0, 1.0)
     return np.repeat(array[..., None], 3, axis=-1) if array.ndim == 2 else array
@@ -84,7 +84,7 @@ def _layout(input_data_format: object) -> str | None:
     """`input_data_format` as "channels_first", "channels_last" or None (a transformers ChannelDimension works)."""
     value = getattr(input_data_format, "value", input_data_format)
     if value not in (None, CHANNELS_FIRST, CHANNELS_LAST):
-        raise ValueError(f"input_data_format must be {CHANNELS_FIRST!r}, {CHANNELS_LAST!r} or None; got {value!r}.")
+        raise ValueError(f"input_data_format must be {CHANNELS_FIRST!r}, {CHANNELS_LAST!r} or None; got {value!r}")
     return value
 
 
@@ -94,7 +94,7 @@ def infer_layout(shape: tuple[int, ...], ambiguous: str = CHANNELS_LAST) -> str:
     first, last = shape[0] in _CHANNEL_COUNTS, shape[-1] in _CHANNEL_COUNTS
     if not first and not last:
         raise ValueError(
-            f"Cannot find the colour channel in an image of shape {tuple(shape)}: expected 1, 3 or 4 channels."
+            f"cannot find the colour channel in an image of shape {tuple(shape)}: expected 1, 3 or 4 channels"
         )
     return ambiguous if first and last else CHANNELS_FIRST if first else CHANNELS_LAST
 
@@ -104,11 +104,11 @@ def _channels_last(array: np.ndarray, layout: str) -> np.ndarray:
     if array.ndim == 2:
         return array[..., None]
     if array.ndim != 3:
-        raise ValueError(f"Expected an image of shape (H, W), (H, W, C) or (C, H, W); got shape {tuple(array.shape)}.")
+        raise ValueError(f"expected an image of shape (H, W), (H, W, C) or (C, H, W); got shape {tuple(array.shape)}")
     channels = array.shape[0] if layout == CHANNELS_FIRST else array.shape[-1]
     if channels not in _CHANNEL_COUNTS:
         raise ValueError(
-            f"An image of shape {tuple(array.shape)} given as {layout} has {channels} channels; expected 1, 3 or 4."
+            f"an image of shape {tuple(array.shape)} given as {layout} has {channels} channels; expected 1, 3 or 4"
         )
     return np.moveaxis(array, 0, -1) if layout == CHANNELS_FIRST else array
 
@@ -120,7 +120,7 @@ def _array_to_rgb(array: np.ndarray, layout: str | None) -> np.ndarray:
     elif np.issubdtype(array.dtype, np.floating):
         array = _float_to_rgb(array.astype(np.float32))
     elif array.dtype != np.uint8:
-        raise ValueError(f"Unsupported image dtype {array.dtype}: use uint8, uint16 or float in [0, 1].")
+        raise ValueError(f"unsupported image dtype {array.dtype}: use uint8, uint16 or float in [0, 1]")
     channels = array.shape[-1]
     if channels == 1:
         array = np.repeat(array, 3, axis=-1)
@@ -143,9 +143,9 @@ def to_rgb(image: ImageLike, input_data_format: str | None = None) -> np.ndarray
             layout = infer_layout(array.shape, convention)
         array = _array_to_rgb(array, layout)
     else:
-        raise TypeError(f"Unsupported image type {type(image).__name__}: pass a PIL image, numpy array or torch tensor.")
+        raise TypeError(f"unsupported image type {type(image).__name__}: pass a PIL image, numpy array or torch tensor")
     if array.shape[0] < 1 or array.shape[1] < 1:
-        raise ValueError(f"Image has no pixels (shape {array.shape[:2]}).")
+        raise ValueError(f"image has no pixels (shape {array.shape[:2]})")
     return np.array(array, order="C")  # a writable copy: never the caller's memory, nor Pillow's read-only buffer
 
 
@@ -168,8 +168,8 @@ def to_depth_tensor(depth: ImageLike) -> torch.Tensor:
     if isinstance(depth, PIL.Image.Image):
         if depth.mode != "F":
             raise ValueError(
-                f"Depth given as a PIL image of mode {depth.mode!r}: its unit is ambiguous. Decode it to metres first "
-                "(for example millimetre PNGs: np.asarray(img) / 1000) and pass a float array."
+                f"depth given as a PIL image of mode {depth.mode!r}: its unit is ambiguous. Decode it to metres first "
+                "(for example millimetre PNGs: np.asarray(img) / 1000) and pass a float array"
             )
         depth = np.asarray(depth, dtype=np.float32)
     tensor = torch.as_tensor(np.asarray(depth) if not isinstance(depth, torch.Tensor) else depth).float()
@@ -178,5 +178,5 @@ def to_depth_tensor(depth: ImageLike) -> torch.Tensor:
     elif tensor.ndim == 3 and tensor.shape[-1] == 1:
         tensor = tensor[..., 0]
     if tensor.ndim != 2:
-        raise ValueError(f"Expected a depth map of shape (H, W); got shape {tuple(tensor.shape)}.")
+        raise ValueError(f"expected a depth map of shape (H, W); got shape {tuple(tensor.shape)}")
     return tensor

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .frames import kb_crop_box
 from .folder import ENCODINGS, PathLike, centred_intrinsics, check_same_size, join_list_path, read_pair_list, read_rgb
+from .frames import kb_crop_box
 from .sample import DepthSample, Intrinsics
 
 __all__ = ["KittiEigenSplit", "kb_crop_box", "read_rectified_intrinsics"]

@@ -32,7 +32,6 @@ import PIL.Image
 import scipy.io
 import torch
 
-from .frames import NYU_FRAME, NYU_INTRINSICS, AbsoluteCrop
 from .folder import (
     ENCODINGS,
     PathLike,
@@ -46,6 +45,7 @@ from .folder import (
     replace_suffix,
     single_channel_array,
 )
+from .frames import NYU_FRAME, NYU_INTRINSICS, AbsoluteCrop
 from .images import to_rgb_uint8
 from .sample import DepthSample, Intrinsics
 
@@ -165,7 +165,7 @@ def _read_official_split(path: Path, split: str, num_frames: int) -> np.ndarray:
     try:
         splits = scipy.io.loadmat(path)
     except (ValueError, TypeError, OSError) as error:
-        raise ValueError(f"Cannot read {path} as a MATLAB (v5) .mat file: {error}") from None
+        raise ValueError(f"cannot read {path} as a MATLAB (v5) .mat file: {error}") from None
     if key not in splits:
         found = ", ".join(name for name in splits if not name.startswith("__"))
         raise KeyError(f"{path} has no {key!r} (found: {found})")
@@ -249,7 +249,7 @@ def _open_image_bytes(data: bytes, source: str) -> PIL.Image.Image:
         image.load()
         return image
     except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"Cannot read image {source}: {error}") from None
+        raise ValueError(f"cannot read image {source}: {error}") from None
 
 
 def densedepth_splits(path: PathLike) -> tuple[str, ...]:
@@ -356,7 +356,7 @@ def _read_npy_header(file: Any, source: str) -> tuple[tuple[int, ...], bool, np.
             return np.lib.format.read_array_header_2_0(file)
         raise ValueError(f".npy format version {version} is not supported (1.0 and 2.0 are)")
     except ValueError as error:
-        raise ValueError(f"Cannot read {source} as a .npy array: {error}") from None
+        raise ValueError(f"cannot read {source} as a .npy array: {error}") from None
 
 
 def _open_densedepth_test_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -149,11 +149,11 @@ def find_layout(path: str | os.PathLike, layout: str | None = None) -> Layout:
     """The named layout, or the first layout whose files are at `path`."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"No dataset at {path}")
+        raise FileNotFoundError(f"no dataset at {path}")
     if layout is not None:
         by_name = {candidate.name: candidate for candidate in LAYOUTS}
         if layout not in by_name:
-            raise ValueError(f"Unknown layout {layout!r}; choose one of {sorted(by_name)}.")
+            raise ValueError(f"unknown layout {layout!r}; choose one of {sorted(by_name)}")
         return by_name[layout]
     for candidate in LAYOUTS:
         if candidate.matches(path):

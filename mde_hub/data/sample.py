@@ -55,11 +55,11 @@ class DepthSample:
 
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[-1] != 3 or self.image.dtype != np.uint8:
-            raise ValueError(f"{self.id}: image must be (H, W, 3) uint8; got {self.image.shape} {self.image.dtype}.")
+            raise ValueError(f"{self.id}: image must be (H, W, 3) uint8; got {self.image.shape} {self.image.dtype}")
         if self.depth.shape != self.image.shape[:2] or self.valid.shape != self.depth.shape:
             raise ValueError(
                 f"{self.id}: image {self.image.shape[:2]}, depth {self.depth.shape} and valid mask {self.valid.shape} "
-                "must have the same height and width."
+                "must have the same height and width"
             )
 
     @classmethod

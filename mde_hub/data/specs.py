@@ -100,7 +100,7 @@ class DatasetSpec:
         layout = layout or self.layout
         path = os.path.expanduser(self.path)
         if not os.path.exists(path):
-            raise FileNotFoundError(f"No dataset at {self.path}{self._layout_hint()}")
+            raise FileNotFoundError(f"no dataset at {self.path}{self._layout_hint()}")
         fraction = None if split is None else tail_fraction(split)
         if fraction is not None:
             return split_tail(open_dataset(path, layout, **options), fraction)[1], split

@@ -28,11 +28,11 @@ import numpy as np
 import transformers
 
 from .. import __version__
-from .alignment import AlignmentMethod, AlignmentSpace
-from ..data.sample import DepthSample
-from ..models.depth_meaning import PredictionType
 from ..data.files import atomic_output
+from ..data.sample import DepthSample
 from ..inference.predictor import DepthPredictor
+from ..models.depth_meaning import PredictionType
+from .alignment import AlignmentMethod, AlignmentSpace
 from .metrics import METRIC_NAMES, DepthMetricAccumulator
 from .protocols import (
     AbsoluteCrop,

@@ -46,7 +46,7 @@ class PredictionFolder:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise FileNotFoundError(f"No folder of predictions at {self.root}")
+            raise FileNotFoundError(f"no folder of predictions at {self.root}")
         self._by_key: dict[str, Path] = {}
         self._by_name: dict[str, list[Path]] = defaultdict(list)
         for path in sorted(self.root.rglob("*.npy")):

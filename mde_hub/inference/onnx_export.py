@@ -129,7 +129,7 @@ def export_graph(
     """Write `model`'s ONNX graph to `path` (atomically), traced at `size` (default: `export_size`), with dynamic
     sides where the architecture allows (a fixed-size graph then only takes `size`)."""
     if not isinstance(model, DepthEstimationPreTrainedModel):
-        raise ValueError(f"Only mde-hub models export to ONNX here; got {type(model).__name__}.")
+        raise ValueError(f"only mde-hub models export to ONNX here; got {type(model).__name__}")
     traced = graph_inputs(model, torch.randn(2, 3, *(size or export_size(model))))  # batch 2: sizes of 1 specialise
     path = Path(path)
     with atomic_output(path) as temporary, contextlib.redirect_stdout(io.StringIO()):
@@ -171,7 +171,7 @@ def export_model(
             expected = wrapped(*feed.values()).numpy()
             (actual,) = session.run([OUTPUT_NAME], {name: value.numpy() for name, value in feed.items()})
             if actual.shape != expected.shape:
-                raise ValueError(f"{path}: ONNX output shape {actual.shape} differs from PyTorch's {expected.shape}.")
+                raise ValueError(f"{path}: ONNX output shape {actual.shape} differs from PyTorch's {expected.shape}")
             differences.append(float(np.abs(actual - expected).max()))
             largest = max(largest, float(np.abs(expected).max()))
     return OnnxExport(
@@ -193,7 +193,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike |
 
     checkpoint = Path(checkpoint)
     if not (checkpoint / "config.json").is_file():
-        raise FileNotFoundError(f"{checkpoint} is not a checkpoint directory (no config.json).")
+        raise FileNotFoundError(f"{checkpoint} is not a checkpoint directory (no config.json)")
     model = load_depth_model(checkpoint)
     result = export_model(model, Path(output) if output else checkpoint / ONNX_FILENAME, opset)
     result.to_json(result.path + CHECK_SUFFIX)

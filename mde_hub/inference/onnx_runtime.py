@@ -25,7 +25,7 @@ class OnnxDepthModel:
     def __init__(self, path: str | os.PathLike, config: Any, threads: int | None = None) -> None:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"No ONNX model at {path}; write one with `mde-hub export onnx CHECKPOINT`.")
+            raise FileNotFoundError(f"no ONNX model at {path}; write one with `mde-hub export onnx CHECKPOINT`")
         self.path = path
         self.config = config
         self.session = onnx_session(path, threads)
@@ -34,7 +34,7 @@ class OnnxDepthModel:
         if sorted(inputs) != sorted(expected):
             raise ValueError(
                 f"{path}: the graph's inputs are {sorted(inputs)}, but this model needs {expected}; export it again "
-                "with `mde-hub export onnx CHECKPOINT`."
+                "with `mde-hub export onnx CHECKPOINT`"
             )
         self._input = inputs[INPUT_NAME]
 
@@ -51,7 +51,7 @@ class OnnxDepthModel:
         if isinstance(height, int) and tuple(pixel_values.shape[-2:]) != (height, width):
             raise ValueError(
                 f"{self.path} was exported for {height}x{width} inputs; got {tuple(pixel_values.shape[-2:])}. "
-                "Use the checkpoint's image processor (it resizes to that size)."
+                "Use the checkpoint's image processor (it resizes to that size)"
             )
         feed = {INPUT_NAME: pixel_values.float().cpu().numpy()}
         if scales_depth_by_focal(self.config):

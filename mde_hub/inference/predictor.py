@@ -13,13 +13,13 @@ import torch
 from transformers import AutoConfig, AutoImageProcessor, PreTrainedModel
 from transformers.image_processing_utils import BaseImageProcessor
 
+from ..data.images import CHANNELS_LAST, ImageLike, to_rgb, to_rgb_uint8
 from ..models.auto import image_processor_for
-from ..models.loading import load_depth_model
 from ..models.configuration_utils import scales_depth_by_focal
 from ..models.depth_meaning import DepthMeaning, depth_meaning_of
-from ..processing.image_processing_depth import DepthImageProcessor
-from ..data.images import CHANNELS_LAST, ImageLike, to_rgb, to_rgb_uint8
+from ..models.loading import load_depth_model
 from ..models.modeling_utils import DepthEstimationPreTrainedModel
+from ..processing.image_processing_depth import DepthImageProcessor
 
 if TYPE_CHECKING:
     from .onnx_runtime import OnnxDepthModel
@@ -65,7 +65,7 @@ class DepthPredictor:
         with the same image processor and config. Weights load as `load_depth_model` says (safetensors only unless
         `allow_pickle`); no checkpoint's own Python code is ever run."""
         if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")
+            raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
         if backend == "onnxruntime":
             from .onnx_export import ONNX_FILENAME
             from .onnx_runtime import OnnxDepthModel

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation
 
-from .configuration_utils import DepthConfig
 from ..processing.image_processing_depth import DepthImageProcessor
+from .configuration_utils import DepthConfig
 from .modeling_utils import DepthEstimationPreTrainedModel
 from .registry import entries
 

@@ -28,20 +28,20 @@ def load_backbone_weights(backbone: nn.Module, path: str | os.PathLike) -> None:
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"Backbone weights file not found: {path}")
+        raise FileNotFoundError(f"backbone weights file not found: {path}")
     try:
         state = load_file(path) if path.endswith(".safetensors") else torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any reader failure is reported with the file name
-        raise ValueError(f"Cannot read backbone weights {path}: {error}") from None
+        raise ValueError(f"cannot read backbone weights {path}: {error}") from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     state = {key.removeprefix("module."): value for key, value in state.items()}
     own = backbone.state_dict()
     matched = {key: value for key, value in state.items() if key in own}
     if not matched:
-        raise ValueError(f"No tensor in {path} matches the backbone's parameter names (e.g. {next(iter(own))!r}).")
+        raise ValueError(f"no tensor in {path} matches the backbone's parameter names (e.g. {next(iter(own))!r})")
     wrong = [key for key, value in matched.items() if value.shape != own[key].shape]
     if wrong:
-        raise ValueError(f"Shape mismatch in {path} for {wrong[:5]}: is this the right architecture?")
+        raise ValueError(f"shape mismatch in {path} for {wrong[:5]}: is this the right architecture?")
     backbone.load_state_dict(matched, strict=False)
 
 
@@ -85,7 +85,7 @@ class FeatureTaps(nn.Module):
         super().__init__()
         missing = [tap for tap in taps if tap not in stages]
         if missing:
-            raise ValueError(f"Taps {missing} are not among the stages {list(stages)}.")
+            raise ValueError(f"taps {missing} are not among the stages {list(stages)}")
         self.backbone = backbone
         last = max(stages.index(tap) for tap in taps)
         self.stages = list(stages[: last + 1])

@@ -46,18 +46,18 @@ class DepthConfig(PreTrainedConfig):
     def validate_architecture(self) -> None:
         """Part of `@strict` validation: the depth range and type must make sense."""
         if self.depth_estimation_type not in DEPTH_ESTIMATION_TYPES:
-            raise ValueError(f"depth_estimation_type must be one of {DEPTH_ESTIMATION_TYPES}; got {self.depth_estimation_type!r}.")
+            raise ValueError(f"depth_estimation_type must be one of {DEPTH_ESTIMATION_TYPES}; got {self.depth_estimation_type!r}")
         if not 0 < self.min_depth < self.max_depth:
-            raise ValueError(f"Need 0 < min_depth < max_depth; got min_depth={self.min_depth}, max_depth={self.max_depth}.")
+            raise ValueError(f"need 0 < min_depth < max_depth; got min_depth={self.min_depth}, max_depth={self.max_depth}")
 
     @classmethod
     def tiny(cls, **overrides: Any) -> "DepthConfig":
         """A configuration small enough for fast CPU tests (same layers, far fewer channels)."""
-        raise NotImplementedError(f"{cls.__name__} has no tiny configuration.")
+        raise NotImplementedError(f"{cls.__name__} has no tiny configuration")
 
     def image_processor_kwargs(self) -> dict[str, Any]:
         """Arguments of the `DepthImageProcessor` this model is trained and evaluated with."""
-        raise NotImplementedError(f"{type(self).__name__} must say how its images are pre-processed.")
+        raise NotImplementedError(f"{type(self).__name__} must say how its images are pre-processed")
 
 
 @strict
@@ -92,7 +92,7 @@ class FixedSizeBackboneDepthConfig(BackboneDepthConfig):
         super().validate_architecture()
         if len(self.image_size) != 2 or any(side < 32 or side % 32 for side in self.image_size):
             raise ValueError(
-                f"image_size must be (height, width), both positive multiples of 32; got {self.image_size}."
+                f"image_size must be (height, width), both positive multiples of 32; got {self.image_size}"
             )
 
     def image_processor_kwargs(self) -> dict[str, Any]:

@@ -112,13 +112,13 @@ def dataset_of(names: Sequence[str], dataset: str | None, what: str) -> str:
     `bts_eigen_v2_pytorch_densenet161/model`), which is how the authors tell their two models apart."""
     if dataset is not None:
         if dataset not in DATASET_NAME_TOKENS:
-            raise ValueError(f"dataset must be one of {sorted(DATASET_NAME_TOKENS)}; got {dataset!r}.")
+            raise ValueError(f"dataset must be one of {sorted(DATASET_NAME_TOKENS)}; got {dataset!r}")
         return dataset
     text = " ".join(names).lower()
     found = [name for name, tokens in DATASET_NAME_TOKENS.items() if any(token in text for token in tokens)]
     if len(found) != 1:
         raise ValueError(
-            f"Cannot tell from the names of {what} whether it is the NYU Depth v2 or the KITTI model; "
-            "pass dataset='nyu' or dataset='kitti'."
+            f"cannot tell from the names of {what} whether it is the NYU Depth v2 or the KITTI model; "
+            "pass dataset='nyu' or dataset='kitti'"
         )
     return found[0]

@@ -49,7 +49,7 @@ class DepthEstimationPreTrainedModel(PreTrainedModel):
         height, width = pixel_values.shape[-2:]
         if height % multiple or width % multiple:
             raise ValueError(
-                f"{type(self).__name__} needs height and width divisible by {multiple}; got {height}x{width}."
+                f"{type(self).__name__} needs height and width divisible by {multiple}; got {height}x{width}"
             )
         return height, width
 
@@ -69,7 +69,7 @@ class DepthEstimationPreTrainedModel(PreTrainedModel):
             labels = labels[:, 0]
         if labels.ndim != 3 or labels.shape[0] != prediction.shape[0]:
             raise ValueError(
-                f"labels must have shape (batch, height, width) with batch {prediction.shape[0]}; got {tuple(labels.shape)}."
+                f"labels must have shape (batch, height, width) with batch {prediction.shape[0]}; got {tuple(labels.shape)}"
             )
         return labels.to(prediction.dtype)
 

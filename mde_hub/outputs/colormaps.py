@@ -38,7 +38,7 @@ def _apply_colormap(values: np.ndarray, name: str) -> np.ndarray:
         positions = np.linspace(0.0, 1.0, len(anchors))
         rgb = np.stack([np.interp(values, positions, anchors[:, c]) for c in range(3)], axis=-1)
     else:
-        raise ValueError(f"Unknown colormap {name!r}; choose one of {COLORMAPS}.")
+        raise ValueError(f"unknown colormap {name!r}; choose one of {COLORMAPS}")
     return np.round(rgb).astype(np.uint8)
 
 
@@ -55,7 +55,7 @@ def colorize_depth(
     """
     depth = np.asarray(depth, dtype=np.float64)
     if depth.ndim != 2:
-        raise ValueError(f"Expected an (H, W) depth map; got shape {depth.shape}.")
+        raise ValueError(f"expected an (H, W) depth map; got shape {depth.shape}")
     valid = np.isfinite(depth) & (depth > 0)
     if value_range is None:
         value_range = tuple(np.percentile(depth[valid], [2, 98])) if valid.any() else (0.0, 1.0)
@@ -74,9 +74,9 @@ def colorize_error(
     the bright end (Spectral: red). Non-finite errors get `invalid_color`."""
     error = np.asarray(error, dtype=np.float64)
     if error.ndim != 2:
-        raise ValueError(f"Expected an (H, W) error map; got shape {error.shape}.")
+        raise ValueError(f"expected an (H, W) error map; got shape {error.shape}")
     if not vmax > 0:
-        raise ValueError(f"vmax must be positive; got {vmax}.")
+        raise ValueError(f"vmax must be positive; got {vmax}")
     valid = np.isfinite(error)
     normalized = np.clip(np.where(valid, error, 0.0) / vmax, 0.0, 1.0)
     image = _apply_colormap(1.0 - normalized if colormap == "Spectral" else normalized, colormap)

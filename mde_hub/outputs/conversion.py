@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..evaluation.evaluate import file_sha256
 from ..data.files import atomic_output_dir, check_output_dir
+from ..evaluation.evaluate import file_sha256
 from ..models.auto import image_processor_for
 from ..models.configuration_utils import DepthConfig
 from ..models.conversion import ConversionResult

@@ -13,8 +13,8 @@ import struct
 import numpy as np
 from PIL import Image
 
-from mde_hub.data.sample import Intrinsics
 from mde_hub.data.files import atomic_output
+from mde_hub.data.sample import Intrinsics
 from mde_hub.evaluation.protocols import EvalProtocol
 from mde_hub.outputs.colormaps import colorize_depth
 
@@ -33,7 +33,7 @@ _GLTF_POINTS = 0
 def _depth_map(depth_m: np.ndarray) -> np.ndarray:
     depth = np.asarray(depth_m)
     if depth.ndim != 2:
-        raise ValueError(f"Expected an (H, W) depth map; got shape {depth.shape}.")
+        raise ValueError(f"expected an (H, W) depth map; got shape {depth.shape}")
     return depth
 
 
@@ -58,8 +58,8 @@ def save_depth_png_mm(depth_m: np.ndarray, path: str | os.PathLike) -> None:
     depth = _depth_map(depth_m).astype(np.float64)
     if not fits_depth_png_mm(depth):
         raise ValueError(
-            f"Cannot save {os.fspath(path)!r} as a millimetre PNG: max depth {max_valid_depth(depth):.3f} m exceeds "
-            f"{PNG_MM_MAX_DEPTH_M} m; save it with save_depth_npy instead."
+            f"cannot save {os.fspath(path)!r} as a millimetre PNG: max depth {max_valid_depth(depth):.3f} m exceeds "
+            f"{PNG_MM_MAX_DEPTH_M} m; save it with save_depth_npy instead"
         )
     valid = np.isfinite(depth) & (depth > 0)
     millimetres = np.round(np.where(valid, depth, 0.0) * 1000).astype(np.uint16)
@@ -72,7 +72,7 @@ def load_depth_png_mm(path: str | os.PathLike) -> np.ndarray:
     with Image.open(path) as image:
         millimetres = np.array(image)
     if millimetres.dtype != np.uint16:
-        raise ValueError(f"Expected a uint16 depth PNG at {os.fspath(path)!r}; got dtype {millimetres.dtype}.")
+        raise ValueError(f"expected a uint16 depth PNG at {os.fspath(path)!r}; got dtype {millimetres.dtype}")
     return (millimetres.astype(np.float32) / np.float32(1000.0)).astype(np.float32)
 
 
@@ -132,9 +132,9 @@ def default_intrinsics(height: int, width: int, fov_degrees: float = 60.0) -> In
     field of view (fx = (W / 2) / tan(fov / 2)) and the principal point at the image centre ((W-1)/2, (H-1)/2).
     """
     if height <= 0 or width <= 0:
-        raise ValueError(f"Image size must be positive; got height={height}, width={width}.")
+        raise ValueError(f"image size must be positive; got height={height}, width={width}")
     if not 0 < fov_degrees < 180:
-        raise ValueError(f"fov_degrees must be in (0, 180); got {fov_degrees}.")
+        raise ValueError(f"fov_degrees must be in (0, 180); got {fov_degrees}")
     focal = (width / 2) / math.tan(math.radians(fov_degrees) / 2)
     return Intrinsics(fx=focal, fy=focal, cx=(width - 1) / 2, cy=(height - 1) / 2)
 
@@ -152,12 +152,12 @@ def depth_to_points(
     """
     depth = _depth_map(depth_m).astype(np.float64)
     if stride < 1:
-        raise ValueError(f"stride must be a positive integer; got {stride}.")
+        raise ValueError(f"stride must be a positive integer; got {stride}")
     if image is not None:
         image = np.asarray(image)
         if image.shape != (*depth.shape, 3) or image.dtype != np.uint8:
             raise ValueError(
-                f"Expected an (H, W, 3) uint8 image matching depth {depth.shape}; got {image.shape} {image.dtype}."
+                f"expected an (H, W, 3) uint8 image matching depth {depth.shape}; got {image.shape} {image.dtype}"
             )
     v, u = np.mgrid[0 : depth.shape[0] : stride, 0 : depth.shape[1] : stride]
     z = depth[::stride, ::stride]
@@ -173,12 +173,12 @@ def depth_to_points(
 def _point_cloud(points: np.ndarray, colors: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
     points = np.asarray(points, dtype=np.float32)
     if points.ndim != 2 or points.shape[1] != 3:
-        raise ValueError(f"Expected (N, 3) points; got shape {points.shape}.")
+        raise ValueError(f"expected (N, 3) points; got shape {points.shape}")
     if colors is not None:
         colors = np.asarray(colors)
         if colors.shape != points.shape or colors.dtype != np.uint8:
             raise ValueError(
-                f"Expected (N, 3) uint8 colors for {len(points)} points; got {colors.shape} {colors.dtype}."
+                f"expected (N, 3) uint8 colors for {len(points)} points; got {colors.shape} {colors.dtype}"
             )
     return points, colors
 
@@ -215,7 +215,7 @@ def save_point_cloud_glb(points: np.ndarray, colors: np.ndarray | None, path: st
     """
     points, colors = _point_cloud(points, colors)
     if len(points) == 0:
-        raise ValueError(f"Cannot save an empty point cloud to {os.fspath(path)!r}: glTF accessors need count >= 1.")
+        raise ValueError(f"cannot save an empty point cloud to {os.fspath(path)!r}: glTF accessors need count >= 1")
     positions = (points * np.array([1, -1, -1], dtype=np.float32)).astype("<f4")
     binary = positions.tobytes()
     buffer_views = [{"buffer": 0, "byteOffset": 0, "byteLength": len(binary), "target": _GLTF_ARRAY_BUFFER}]

@@ -41,7 +41,7 @@ DEFAULT_COMMIT_MESSAGE = "Upload checkpoint with mde-hub push"
 def _read_config(checkpoint: Path) -> dict:
     path = checkpoint / "config.json"
     if not path.is_file():
-        raise FileNotFoundError(f"No config.json in {checkpoint}: not a saved checkpoint (model.save_pretrained writes it)")
+        raise FileNotFoundError(f"no config.json in {checkpoint}: not a saved checkpoint (model.save_pretrained writes it)")
     try:
         config = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as error:
@@ -87,19 +87,19 @@ def _weight_files(checkpoint: Path) -> list[str]:
             f"{checkpoint} holds pickled pytorch_model.bin weights only: load the model and re-save it as safetensors "
             f"(model.save_pretrained(path) writes {WEIGHTS}) before pushing"
         )
-    raise FileNotFoundError(f"No {WEIGHTS} (or {WEIGHTS_INDEX}) in {checkpoint}: nothing to push")
+    raise FileNotFoundError(f"no {WEIGHTS} (or {WEIGHTS_INDEX}) in {checkpoint}: nothing to push")
 
 
 def checkpoint_files(checkpoint_dir: str | os.PathLike) -> list[str]:
     """The files of a valid checkpoint that a push uploads (README.md only if the folder has one)."""
     checkpoint = Path(checkpoint_dir)
     if not checkpoint.is_dir():
-        raise FileNotFoundError(f"No checkpoint directory at {checkpoint}")
+        raise FileNotFoundError(f"no checkpoint directory at {checkpoint}")
     _read_config(checkpoint)
     weights = _weight_files(checkpoint)
     if not (checkpoint / "preprocessor_config.json").is_file():
         raise FileNotFoundError(
-            f"No preprocessor_config.json in {checkpoint}: save the image processor too "
+            f"no preprocessor_config.json in {checkpoint}: save the image processor too "
             "(image_processor_for(model.config).save_pretrained(path))"
         )
     present = sorted(p.name for p in checkpoint.iterdir() if p.is_file())
@@ -145,7 +145,7 @@ def push_checkpoint(
         card = _model_card(checkpoint, files, repo_id)
         operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card))
     if (token or get_token()) is None:
-        raise ValueError("Not logged in to the Hugging Face Hub: run `hf auth login`, set HF_TOKEN, or pass a token")
+        raise ValueError("not logged in to the Hugging Face Hub: run `hf auth login`, set HF_TOKEN, or pass a token")
     api = HfApi(token=token)
     try:
         api.create_repo(repo_id, private=private, exist_ok=True)
@@ -160,7 +160,7 @@ def push_checkpoint(
         status = error.response.status_code if error.response is not None else None
         if status in (401, 403):
             raise PermissionError(
-                f"The Hub refused to let this token write to {repo_id} (HTTP {status}): log in with `hf auth login` "
+                f"the Hub refused to let this token write to {repo_id} (HTTP {status}): log in with `hf auth login` "
                 "or set HF_TOKEN to a token with write access to that namespace"
             ) from error
         raise

@@ -23,14 +23,14 @@ import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import AutoConfig
 
-from ..models.configuration_utils import DepthConfig
-from ..models.depth_meaning import depth_meaning_of
-from ..models.registry import display_name, entries, find_entry, get_entry, published_to_compare
-from ..evaluation.evaluate import EvaluationResult, file_sha256
 from ..data.files import atomic_output
+from ..evaluation.evaluate import EvaluationResult, file_sha256
 from ..evaluation.metrics import ABS_REL_STANDARD, HIGHER_IS_BETTER, METRIC_NAMES
 from ..evaluation.protocols import AbsoluteCrop, EvalProtocol
 from ..evaluation.published import DATASET_NAMES, PublishedResult
+from ..models.configuration_utils import DepthConfig
+from ..models.depth_meaning import depth_meaning_of
+from ..models.registry import display_name, entries, find_entry, get_entry, published_to_compare
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "model_cards"
 TRAINING_RECORD = "training_record.json"

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import PIL.Image
 
+from ..data.images import SIXTEEN_BIT_MODES, ImageLike, load_image, to_rgb_uint8
 from ..data.sample import Intrinsics
+from ..models.depth_meaning import DepthMeaning
 from .depth_files import (
     PNG_MM_MAX_DEPTH_M,
     default_intrinsics,
@@ -38,8 +40,6 @@ from .depth_files import (
     save_point_cloud_glb,
     save_point_cloud_ply,
 )
-from ..models.depth_meaning import DepthMeaning
-from ..data.images import SIXTEEN_BIT_MODES, ImageLike, load_image, to_rgb_uint8
 
 if TYPE_CHECKING:
     from ..inference.predictor import DepthPrediction, DepthPredictor
@@ -67,7 +67,7 @@ def parse_formats(formats: str) -> tuple[str, ...]:
     names = formats.split(",")
     unknown = sorted(set(names) - set(FORMATS))
     if unknown:
-        raise ValueError(f"Unknown output formats {unknown}; choose from {FORMATS}.")
+        raise ValueError(f"unknown output formats {unknown}; choose from {FORMATS}")
     return tuple(name for name in FORMATS if name in names)
 
 
@@ -125,11 +125,11 @@ def list_inputs(inputs: Sequence[str | os.PathLike]) -> PredictionInputs:
             folders.add(item.resolve().parent)
             images.setdefault(item.resolve(), item)
         else:
-            raise FileNotFoundError(f"No image or folder at {item}")
+            raise FileNotFoundError(f"no image or folder at {item}")
     found = PredictionInputs(list(images.values()), skipped, folders)
     if not found.images:
         note = found.skipped_note()
-        raise ValueError(f"No images found in {[str(item) for item in inputs]}" + (f" ({note})." if note else "."))
+        raise ValueError(f"no images found in {[str(item) for item in inputs]}" + (f" ({note})" if note else ""))
     return found
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import PIL.Image
 
-from .colormaps import colorize_depth
 from ..data.files import atomic_output
 from ..data.sample import DepthSample
+from .colormaps import colorize_depth
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def depth_statistics(samples: Iterable[DepthSample]) -> DepthStatistics:
             low, high = min(low, float(values.min())), max(high, float(values.max()))
             medians.append(float(np.median(values)))
     if not medians:
-        raise ValueError("No valid depth pixel in the dataset.")
+        raise ValueError("no valid depth pixel in the dataset")
     return DepthStatistics(
         num_samples=sum(sizes.values()),
         image_sizes=sizes,
@@ -67,7 +67,7 @@ def depth_statistics(samples: Iterable[DepthSample]) -> DepthStatistics:
 def preview_grid(samples: Sequence[DepthSample], columns: int = 4, tile_width: int = 256, colormap: str = "Spectral") -> PIL.Image.Image:
     """Each sample as its image above its colourised depth (shared depth range; invalid depth in black)."""
     if not samples:
-        raise ValueError("No samples to preview.")
+        raise ValueError("no samples to preview")
     valid_values = np.concatenate([s.depth[s.valid] for s in samples])
     value_range = tuple(np.percentile(valid_values, [2, 98])) if valid_values.size else (0.0, 1.0)
     tiles = []

@@ -30,7 +30,7 @@ _INTERPOLATION_MODES = ("nearest", "bilinear", "bicubic", "opencv_bicubic")
 
 def _check_mode(name: str, mode: str) -> None:
     if mode not in _INTERPOLATION_MODES:
-        raise ValueError(f"{name} must be one of {_INTERPOLATION_MODES}; got {mode!r}.")
+        raise ValueError(f"{name} must be one of {_INTERPOLATION_MODES}; got {mode!r}")
 
 
 def _opencv_cubic_taps(source: int, target: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -140,11 +140,11 @@ class DepthImageProcessor(BaseImageProcessor):
         super().__init__(**kwargs)
         size = dict(size) if size is not None else {"height": 480, "width": 640}
         if set(size) != {"height", "width"} or min(size.values()) < 1:
-            raise ValueError(f"size must be {{'height': h, 'width': w}} with positive sides; got {size}.")
+            raise ValueError(f"size must be {{'height': h, 'width': w}} with positive sides; got {size}")
         if ensure_multiple_of < 1:
-            raise ValueError(f"ensure_multiple_of must be >= 1; got {ensure_multiple_of}.")
+            raise ValueError(f"ensure_multiple_of must be >= 1; got {ensure_multiple_of}")
         if len(image_mean) != 3 or len(image_std) != 3 or min(image_std) <= 0:
-            raise ValueError(f"image_mean and image_std need 3 values each, std > 0; got {image_mean}, {image_std}.")
+            raise ValueError(f"image_mean and image_std need 3 values each, std > 0; got {image_mean}, {image_std}")
         _check_mode("resample", resample)
         _check_mode("depth_resample", depth_resample)
         self.do_resize = do_resize
@@ -195,24 +195,24 @@ class DepthImageProcessor(BaseImageProcessor):
         `input_data_format` ("channels_first", "channels_last" or transformers' `ChannelDimension`) says where
         the channels of array and tensor images are; without it they are inferred (`mde_hub.data.images`)."""
         if kwargs:
-            raise TypeError(f"Unexpected arguments for DepthImageProcessor.preprocess: {sorted(kwargs)}.")
+            raise TypeError(f"unexpected arguments for DepthImageProcessor.preprocess: {sorted(kwargs)}")
         if return_tensors not in (None, "pt", "np"):
-            raise ValueError(f"return_tensors must be 'pt' or 'np'; got {return_tensors!r}.")
+            raise ValueError(f"return_tensors must be 'pt' or 'np'; got {return_tensors!r}")
         images = list(images) if isinstance(images, (list, tuple)) else [images]
         if not images:
-            raise ValueError("No images given.")
+            raise ValueError("no images given")
         pixel_values = [self._prepare_image(image, input_data_format) for image in images]
         shapes = {tuple(p.shape) for p in pixel_values}
         if len(shapes) > 1:
             raise ValueError(
-                f"Images resize to different shapes {sorted(shapes)}; use a fixed size (keep_aspect_ratio=False) "
-                "or process them one at a time."
+                f"images resize to different shapes {sorted(shapes)}; use a fixed size (keep_aspect_ratio=False) "
+                "or process them one at a time"
             )
         data = {"pixel_values": torch.stack(pixel_values)}
         if depth_maps is not None:
             depth_maps = list(depth_maps) if isinstance(depth_maps, (list, tuple)) else [depth_maps]
             if len(depth_maps) != len(images):
-                raise ValueError(f"Got {len(images)} images but {len(depth_maps)} depth maps.")
+                raise ValueError(f"got {len(images)} images but {len(depth_maps)} depth maps")
             size = tuple(data["pixel_values"].shape[-2:])
             labels = [resize_maps(to_depth_tensor(d)[None, None], size, "nearest")[0, 0] for d in depth_maps]
             data["labels"] = torch.stack(labels)
@@ -228,11 +228,11 @@ class DepthImageProcessor(BaseImageProcessor):
         """`predicted_depth` (metres) of each image, resized to its `target_sizes` entry (height, width)."""
         predicted_depth = outputs["predicted_depth"] if isinstance(outputs, dict) else outputs.predicted_depth
         if predicted_depth.ndim != 3:
-            raise ValueError(f"predicted_depth must have shape (batch, height, width); got {tuple(predicted_depth.shape)}.")
+            raise ValueError(f"predicted_depth must have shape (batch, height, width); got {tuple(predicted_depth.shape)}")
         if target_sizes is None:
             return [{"predicted_depth": depth} for depth in predicted_depth]
         if len(target_sizes) != len(predicted_depth):
-            raise ValueError(f"Got {len(target_sizes)} target sizes for a batch of {len(predicted_depth)} predictions.")
+            raise ValueError(f"got {len(target_sizes)} target sizes for a batch of {len(predicted_depth)} predictions")
         results = []
         for depth, target in zip(predicted_depth, target_sizes):
             size = tuple(int(s) for s in target)

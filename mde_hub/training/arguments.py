@@ -14,11 +14,11 @@ from typing import Any
 
 from transformers import TrainingArguments
 
-from ..models.auto import MODEL_CLASSES
-from ..models.registry import entries, get_entry
 from ..data.augmentation import get_augmentation
 from ..data.specs import DatasetSpec
 from ..evaluation.protocols import get_protocol
+from ..models.auto import MODEL_CLASSES
+from ..models.registry import entries, get_entry
 
 MODEL_PRESETS = tuple(dict.fromkeys(name for entry in entries() for name in entry.presets))
 """Every preset name of the registered models (`mde_hub.models.registry`); each model has its own subset."""

@@ -37,9 +37,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..models.auto import image_processor_for
-from ..models.configuration_utils import DepthConfig, scales_depth_by_focal
 from ..data.augmentation import get_augmentation, resize_sample
+from ..data.files import atomic_output
 from ..data.hf import HfDepthDataset
 from ..data.kitti import KittiEigenSplit
 from ..data.nyu import NyuDenseDepth, NyuSyncFolder
@@ -47,7 +46,8 @@ from ..data.sample import DepthSample, ModelInputDataset
 from ..data.specs import open_spec
 from ..data.splits import split_tail
 from ..data.synthetic import SyntheticDepthDataset
-from ..data.files import atomic_output
+from ..models.auto import image_processor_for
+from ..models.configuration_utils import DepthConfig, scales_depth_by_focal
 from ..processing.image_processing_depth import DepthImageProcessor
 from .arguments import DataArguments
 

@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from transformers import EvalPrediction
 
-from ..processing.image_processing_depth import resize_maps
 from ..evaluation.metrics import DepthMetricAccumulator, resize_prediction
 from ..evaluation.protocols import AbsoluteCrop, EvalProtocol, get_protocol
+from ..processing.image_processing_depth import resize_maps
 
 
 def predicted_depth_only(logits: Any, labels: Any) -> torch.Tensor:

@@ -10,8 +10,8 @@ from transformers import AutoConfig, AutoModelForDepthEstimation, Trainer, Train
 
 from ..models.auto import image_processor_for
 from ..models.configuration_utils import BackboneDepthConfig
-from ..models.registry import get_entry
 from ..models.modeling_utils import DepthEstimationPreTrainedModel
+from ..models.registry import get_entry
 from .arguments import DataArguments, DepthTrainingArguments, ModelArguments
 from .data import TrainingData, build_datasets
 from .metrics import StreamingDepthMetrics, predicted_depth_only

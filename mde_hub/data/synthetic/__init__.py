@@ -32,11 +32,11 @@ Speed (`benchmarks/bench_synthetic.py`, two CPU cores): about 16 indoor and 9 ou
 (11 and 6 on one core), 4.6 and 3.2 at 640 x 480.
 """
 
+from ..frames import KITTI_INTRINSICS
 from .dataset import SyntheticDepthDataset, make_scene
 from .export import write_densedepth_layout, write_synthetic
 from .lidar import lidar_mask
 from .render import RenderOutput, render_scenes
-from ..frames import KITTI_INTRINSICS
 from .scene import Camera, Scene, camera_intrinsics
 
 __all__ = [

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..sample import Intrinsics
 from ..frames import KITTI_FRAME
+from ..sample import Intrinsics
 
 BEAM_ELEVATIONS_DEG = np.concatenate([2.0 - np.arange(32) / 3.0, -8.83 - 0.5 * np.arange(32)])
 """Elevation (degrees, up positive) of the 64 beams, upper block then lower block."""

@@ -74,23 +74,23 @@ class AdaBinsConfig(FixedSizeBackboneDepthConfig):
     def validate_architecture(self) -> None:
         super().validate_architecture()
         if len(self.encoder_taps) != 5:
-            raise ValueError(f"AdaBins taps 4 skip connections and a bottleneck (5 modules); got {self.encoder_taps}.")
+            raise ValueError(f"AdaBins taps 4 skip connections and a bottleneck (5 modules); got {self.encoder_taps}")
         if self.decoder_features < 16 or self.decoder_features % 16:
-            raise ValueError(f"decoder_features must be a positive multiple of 16; got {self.decoder_features}.")
+            raise ValueError(f"decoder_features must be a positive multiple of 16; got {self.decoder_features}")
         if self.embedding_dim % self.num_attention_heads:
             raise ValueError(
-                f"embedding_dim ({self.embedding_dim}) must be divisible by num_attention_heads ({self.num_attention_heads})."
+                f"embedding_dim ({self.embedding_dim}) must be divisible by num_attention_heads ({self.num_attention_heads})"
             )
         if min(self.num_decoded_channels, self.patch_size, self.n_query_channels, self.regressor_hidden_dim) < 1:
-            raise ValueError("num_decoded_channels, patch_size, n_query_channels and regressor_hidden_dim must be >= 1.")
+            raise ValueError("num_decoded_channels, patch_size, n_query_channels and regressor_hidden_dim must be >= 1")
         if self.n_bins < 2:
-            raise ValueError(f"n_bins must be >= 2; got {self.n_bins}.")
+            raise ValueError(f"n_bins must be >= 2; got {self.n_bins}")
         if self.max_tokens < 1 + self.n_query_channels:
             raise ValueError(
-                f"max_tokens ({self.max_tokens}) must hold the regression token and the {self.n_query_channels} queries."
+                f"max_tokens ({self.max_tokens}) must hold the regression token and the {self.n_query_channels} queries"
             )
         if self.bin_width_eps <= 0:
-            raise ValueError(f"bin_width_eps must be > 0 (it keeps every bin open); got {self.bin_width_eps}.")
+            raise ValueError(f"bin_width_eps must be > 0 (it keeps every bin open); got {self.bin_width_eps}")
 
     @classmethod
     def tiny(cls, **overrides: Any) -> "AdaBinsConfig":

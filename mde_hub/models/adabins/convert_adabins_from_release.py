@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from ..conversion import ConversionResult
-from ..conversion_utils import dataset_of, describe_entry, fill_model, load_pickled_checkpoint, rename_state_dict, strip_prefix
+from ..conversion_utils import (
+    dataset_of,
+    describe_entry,
+    fill_model,
+    load_pickled_checkpoint,
+    rename_state_dict,
+    strip_prefix,
+)
 from .configuration_adabins import AdaBinsConfig
 from .modeling_adabins import AdaBinsForDepthEstimation
 
@@ -62,11 +69,11 @@ def convert_adabins_release(
     checkpoint = load_pickled_checkpoint(path)
     state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not state:
-        raise ValueError(f"{what} is not a model_io.py checkpoint (a dict with the model state under 'model').")
+        raise ValueError(f"{what} is not a model_io.py checkpoint (a dict with the model state under 'model')")
     dataset = dataset_of([path.name], dataset, what)
     state_dict = strip_prefix(state)
     if "conv_out.0.weight" not in state_dict:
-        raise ValueError(f"{what} has no conv_out.0.weight: not a UnetAdaptiveBins state dict.")
+        raise ValueError(f"{what} has no conv_out.0.weight: not a UnetAdaptiveBins state dict")
     settings = {"n_bins": state_dict["conv_out.0.weight"].shape[0], **config_overrides}
     config = AdaBinsConfig.kitti(**settings) if dataset == "kitti" else AdaBinsConfig(**settings)
     model = fill_model(AdaBinsForDepthEstimation, config, rename_state_dict(state_dict, _ADABINS_RULES, what), what)

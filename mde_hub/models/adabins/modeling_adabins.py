@@ -221,7 +221,7 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
         backbone = create_backbone_from_config(config)
         missing = [name for name in ("conv_stem", "bn1", "blocks", "conv_head") if not hasattr(backbone, name)]
         if missing:
-            raise ValueError(f"AdaBins needs a timm EfficientNet backbone; {config.backbone!r} lacks {missing}.")
+            raise ValueError(f"AdaBins needs a timm EfficientNet backbone; {config.backbone!r} lacks {missing}")
         stages = ["conv_stem", "bn1", *(f"blocks.{i}" for i in range(len(backbone.blocks))), "conv_head"]
         self.encoder = FeatureTaps(backbone, stages, config.encoder_taps)
         self.decoder = Decoder(self.encoder.channels, config.decoder_features, config.num_decoded_channels)
@@ -253,7 +253,7 @@ class AdaBinsForDepthEstimation(DepthEstimationPreTrainedModel):
                 f"AdaBins' mini-ViT needs at least {needed} tokens (1 for the bin widths + {needed - 1} queries), but a "
                 f"{height}x{width} input gives (H/{decoder_stride * patch}) x (W/{decoder_stride * patch}) = "
                 f"{grid[0]}x{grid[1]} = {tokens}; the minimum input size is {side}x{side} for a square image, or any "
-                f"size with (H/{decoder_stride * patch}) x (W/{decoder_stride * patch}) >= {needed}."
+                f"size with (H/{decoder_stride * patch}) x (W/{decoder_stride * patch}) >= {needed}"
             )
         return height, width
 

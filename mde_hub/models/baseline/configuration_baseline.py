@@ -43,7 +43,7 @@ class BaselineConfig(DepthConfig):
         if len(self.image_size) != 2 or any(side < 8 or side % 8 for side in self.image_size):
             raise ValueError(f"image_size must be (height, width), both positive multiples of 8; got {self.image_size}")
         if len(self.encoder_channels) != 3:
-            raise ValueError(f"The Baseline has exactly 3 encoder layers; got encoder_channels={self.encoder_channels}.")
+            raise ValueError(f"the Baseline has exactly 3 encoder layers; got encoder_channels={self.encoder_channels}")
 
     @classmethod
     def tiny(cls, **overrides: Any) -> "BaselineConfig":

@@ -53,17 +53,17 @@ class BtsConfig(FixedSizeBackboneDepthConfig):
     def validate_architecture(self) -> None:
         super().validate_architecture()
         if not self.backbone.startswith("densenet"):
-            raise ValueError(f"BTS taps a timm DenseNet (norm0 ... norm5); got backbone={self.backbone!r}.")
+            raise ValueError(f"BTS taps a timm DenseNet (norm0 ... norm5); got backbone={self.backbone!r}")
         if self.bts_size < 32 or self.bts_size % 32:
-            raise ValueError(f"bts_size must be a positive multiple of 32; got {self.bts_size}.")
+            raise ValueError(f"bts_size must be a positive multiple of 32; got {self.bts_size}")
         if not self.daspp_dilations or min(self.daspp_dilations) < 1:
-            raise ValueError(f"daspp_dilations must be positive integers; got {self.daspp_dilations}.")
+            raise ValueError(f"daspp_dilations must be positive integers; got {self.daspp_dilations}")
         if self.daspp_inner_norm_eps <= 0:
-            raise ValueError(f"daspp_inner_norm_eps must be > 0; got {self.daspp_inner_norm_eps}.")
+            raise ValueError(f"daspp_inner_norm_eps must be > 0; got {self.daspp_inner_norm_eps}")
         if self.loss_min_depth < 0:
-            raise ValueError(f"loss_min_depth must be >= 0; got {self.loss_min_depth}.")
+            raise ValueError(f"loss_min_depth must be >= 0; got {self.loss_min_depth}")
         if self.reference_focal <= 0:
-            raise ValueError(f"reference_focal must be a positive focal length in pixels; got {self.reference_focal}.")
+            raise ValueError(f"reference_focal must be a positive focal length in pixels; got {self.reference_focal}")
 
     @classmethod
     def tiny(cls, **overrides: Any) -> "BtsConfig":

@@ -33,7 +33,14 @@ from typing import Any
 import torch
 
 from ..conversion import ConversionResult
-from ..conversion_utils import dataset_of, describe_entry, fill_model, load_pickled_checkpoint, rename_state_dict, strip_prefix
+from ..conversion_utils import (
+    dataset_of,
+    describe_entry,
+    fill_model,
+    load_pickled_checkpoint,
+    rename_state_dict,
+    strip_prefix,
+)
 from .configuration_bts import BtsConfig
 from .modeling_bts import BtsForDepthEstimation
 
@@ -57,16 +64,16 @@ def read_bts_release(path: str | os.PathLike) -> tuple[dict[str, Any], list[str]
         with zipfile.ZipFile(path) as archive:
             members = [name for name in archive.namelist() if Path(name).name == "model"]
             if len(members) != 1:
-                raise ValueError(f"{path} should hold one `<model_name>/model` file; found {members or 'none'}.")
+                raise ValueError(f"{path} should hold one `<model_name>/model` file; found {members or 'none'}")
             return load_pickled_checkpoint(archive.read(members[0])), [path.name, members[0]]
     if path.is_dir():
         candidates = [path / "model", *sorted(path.glob("*/model"))]
         found = [candidate for candidate in candidates if candidate.is_file()]
         if len(found) != 1:
-            raise ValueError(f"{path} should hold one BTS `model` file; found {[str(f) for f in found] or 'none'}.")
+            raise ValueError(f"{path} should hold one BTS `model` file; found {[str(f) for f in found] or 'none'}")
         path = found[0]
     if not path.is_file():
-        raise FileNotFoundError(f"No BTS release at {path}.")
+        raise FileNotFoundError(f"no BTS release at {path}")
     return load_pickled_checkpoint(path), [path.parent.name, path.name]
 
 
@@ -76,7 +83,7 @@ def bts_config_from_state_dict(state_dict: dict[str, torch.Tensor], dataset: str
     prefix = "encoder.base_model."
     if f"{prefix}conv0.weight" not in state_dict:
         kind = "ResNet/ResNeXt" if f"{prefix}conv1.weight" in state_dict else "MobileNetV2 or unknown"
-        raise ValueError(f"This BTS release has a {kind} encoder; mde-hub's BTS has DenseNet encoders only.")
+        raise ValueError(f"this BTS release has a {kind} encoder; mde-hub's BTS has DenseNet encoders only")
     growth = state_dict[f"{prefix}denseblock1.denselayer1.conv2.weight"].shape[0]
     blocks = []
     for block in range(1, 5):
@@ -85,7 +92,7 @@ def bts_config_from_state_dict(state_dict: dict[str, torch.Tensor], dataset: str
     bn_size = state_dict[f"{prefix}denseblock1.denselayer1.conv1.weight"].shape[0] // growth
     stem = state_dict[f"{prefix}conv0.weight"].shape[0]
     if stem != 2 * growth:
-        raise ValueError(f"The DenseNet stem has {stem} channels; timm's DenseNet needs 2 x growth rate = {2 * growth}.")
+        raise ValueError(f"the DenseNet stem has {stem} channels; timm's DenseNet needs 2 x growth rate = {2 * growth}")
     backbone = _DENSENETS.get((growth, tuple(blocks)))
     backbone_kwargs = {} if backbone and bn_size == 4 else {"growth_rate": growth, "block_config": blocks, "bn_size": bn_size}
     settings: dict[str, Any] = {
@@ -104,7 +111,7 @@ def _bts_rules(config: BtsConfig) -> list:
     def atrous(match) -> str:
         dilation, part, tensor = int(match[1]), match[2], match[3]
         if dilation not in dilations:
-            raise ValueError(f"daspp_{dilation} is not one of the config's dilations {dilations}.")
+            raise ValueError(f"daspp_{dilation} is not one of the config's dilations {dilations}")
         return f"decoder.daspp.branches.{dilations.index(dilation)}.{_ATROUS_PARTS[part]}.{tensor}"
 
     def reduction(match) -> str:
@@ -138,7 +145,7 @@ def convert_bts_release(
     checkpoint, names = read_bts_release(path)
     what = f"BTS release {os.fspath(path)}"
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
-        raise ValueError(f"{what} is not a bts_main.py checkpoint (a dict with the model state under 'model').")
+        raise ValueError(f"{what} is not a bts_main.py checkpoint (a dict with the model state under 'model')")
     dataset = dataset_of(names, dataset, what)
     state_dict = strip_prefix(checkpoint["model"])
     config = bts_config_from_state_dict(state_dict, dataset, **config_overrides)

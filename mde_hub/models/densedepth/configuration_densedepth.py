@@ -80,11 +80,11 @@ class DenseDepthConfig(FixedSizeBackboneDepthConfig):
     def validate_architecture(self) -> None:
         super().validate_architecture()
         if self.decoder_width_factor <= 0:
-            raise ValueError(f"decoder_width_factor must be positive; got {self.decoder_width_factor}.")
+            raise ValueError(f"decoder_width_factor must be positive; got {self.decoder_width_factor}")
         if self.output_clip not in OUTPUT_CLIPS:
-            raise ValueError(f"output_clip must be one of {OUTPUT_CLIPS}; got {self.output_clip!r}.")
+            raise ValueError(f"output_clip must be one of {OUTPUT_CLIPS}; got {self.output_clip!r}")
         if self.encoder_batch_norm_eps <= 0:
-            raise ValueError(f"encoder_batch_norm_eps must be positive; got {self.encoder_batch_norm_eps}.")
+            raise ValueError(f"encoder_batch_norm_eps must be positive; got {self.encoder_batch_norm_eps}")
 
     @classmethod
     def kitti(cls, **overrides: Any) -> "DenseDepthConfig":

@@ -102,17 +102,17 @@ def read_keras_h5(path: str | os.PathLike) -> KerasWeights:
         weights_group = file["model_weights"] if "model_weights" in file else file
         layer_names = _attribute_list(weights_group, "layer_names")
         if not layer_names:
-            raise ValueError(f"{path} is not a Keras HDF5 model: no model_weights group with a layer_names attribute.")
+            raise ValueError(f"{path} is not a Keras HDF5 model: no model_weights group with a layer_names attribute")
         layers: dict[str, dict[str, np.ndarray]] = {}
         for layer_name in layer_names:
             if layer_name not in weights_group:
-                raise ValueError(f"{path}: layer {layer_name!r} is listed in layer_names but has no group.")
+                raise ValueError(f"{path}: layer {layer_name!r} is listed in layer_names but has no group")
             layer_group = weights_group[layer_name]
             weights: dict[str, np.ndarray] = {}
             for weight_name in _attribute_list(layer_group, "weight_names"):
                 short = weight_name.rsplit("/", 1)[-1].split(":")[0]
                 if short in weights:
-                    raise ValueError(f"{path}: layer {layer_name!r} holds two weights named {short!r}.")
+                    raise ValueError(f"{path}: layer {layer_name!r} holds two weights named {short!r}")
                 weights[short] = np.asarray(layer_group[weight_name][()])
             if weights:
                 layers[layer_name] = weights
@@ -175,13 +175,13 @@ def _batch_norm_eps(model_config: dict[str, Any] | None) -> float:
         if layer.get("class_name") == "BatchNormalization"
     }
     if len(epsilons) > 1:
-        raise ValueError(f"The encoder's batch norms use different epsilons {sorted(epsilons)}; one is supported.")
+        raise ValueError(f"the encoder's batch norms use different epsilons {sorted(epsilons)}; one is supported")
     return epsilons.pop() if epsilons else KERAS_BATCH_NORM_EPS
 
 
 def _require(layers: dict[str, dict[str, np.ndarray]], name: str, weight: str) -> np.ndarray:
     if name not in layers or weight not in layers[name]:
-        raise ValueError(f"Not a DenseDepth Keras model: it has no {name}/{weight}.")
+        raise ValueError(f"not a DenseDepth Keras model: it has no {name}/{weight}")
     return layers[name][weight]
 
 
@@ -194,12 +194,12 @@ def _backbone_fields(layers: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]
             count += 1
         block_config.append(count)
     if 0 in block_config:
-        raise ValueError(f"Not a DenseNet encoder: dense blocks of {block_config} layers (conv2..conv5_block*).")
+        raise ValueError(f"not a DenseNet encoder: dense blocks of {block_config} layers (conv2..conv5_block*)")
     growth_rate = int(_require(layers, "conv2_block1_2_conv", "kernel").shape[3])
     bn_size = int(_require(layers, "conv2_block1_1_conv", "kernel").shape[3]) // growth_rate
     stem = int(_require(layers, "conv1/conv", "kernel").shape[3])
     if stem != 2 * growth_rate:
-        raise ValueError(f"conv1/conv has {stem} filters; timm's DenseNet needs twice the growth rate {growth_rate}.")
+        raise ValueError(f"conv1/conv has {stem} filters; timm's DenseNet needs twice the growth rate {growth_rate}")
     name = _TIMM_DENSENETS.get(tuple(block_config))
     if name is not None and (growth_rate, bn_size) == (32, 4):
         return {"backbone": name, "backbone_kwargs": {}}
@@ -232,7 +232,7 @@ def convert_densedepth_keras(
     dataset_from_name = dataset is None
     dataset = _dataset_from_name(path) if dataset_from_name else dataset
     if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
+        raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}")
     keras = read_keras_h5(path)
     layers = keras.layers
 
@@ -240,7 +240,7 @@ def convert_densedepth_keras(
     decode_filters = int(_require(layers, "conv2", "kernel").shape[3])
     width_factor = decode_filters / encoder_channels
     if int(encoder_channels * width_factor) != decode_filters:
-        raise ValueError(f"conv2's {decode_filters} filters are no width factor of the encoder's {encoder_channels}.")
+        raise ValueError(f"conv2's {decode_filters} filters are no width factor of the encoder's {encoder_channels}")
     if leaky_relu_after_conv_a is None:
         leaky_relu_after_conv_a = _leaky_relu_after_conv_a(keras.model_config)
     fields = {

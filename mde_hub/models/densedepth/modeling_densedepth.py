@@ -180,7 +180,7 @@ class DenseDepthForDepthEstimation(DepthEstimationPreTrainedModel):
         if labels is not None:
             labels = self.prepare_labels(labels, predicted_depth)
             if tuple(labels.shape[-2:]) != (height, width):
-                raise ValueError(f"labels must have the input's size {height}x{width}; got {tuple(labels.shape[-2:])}.")
+                raise ValueError(f"labels must have the input's size {height}x{width}; got {tuple(labels.shape[-2:])}")
             target, mask = self.prepare_targets(labels)
             loss = self.loss_fn(regressed, target, mask)
 

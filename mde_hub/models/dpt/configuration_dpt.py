@@ -146,38 +146,38 @@ class DptConfig(BackboneDepthConfig):
         if len(self.backbone_out_indices) != 4 or len(self.reassemble_widths) != 4:
             raise ValueError(
                 "DPT reassembles exactly four levels: backbone_out_indices and reassemble_widths need 4 entries; got "
-                f"{self.backbone_out_indices} and {self.reassemble_widths}."
+                f"{self.backbone_out_indices} and {self.reassemble_widths}"
             )
         if any(index < 0 for index in self.backbone_out_indices):
-            raise ValueError(f"backbone_out_indices must be non-negative; got {self.backbone_out_indices}.")
+            raise ValueError(f"backbone_out_indices must be non-negative; got {self.backbone_out_indices}")
         block_hooks = self.backbone_out_indices[2:] if self.is_hybrid else self.backbone_out_indices
         if list(block_hooks) != sorted(set(block_hooks)):
-            raise ValueError(f"The ViT block hooks must be strictly increasing; got {self.backbone_out_indices}.")
+            raise ValueError(f"the ViT block hooks must be strictly increasing; got {self.backbone_out_indices}")
         if self.is_hybrid and not 0 <= self.backbone_out_indices[0] < self.backbone_out_indices[1] <= 2:
-            raise ValueError(f"Hybrid hooks start with two increasing ResNet stages in 0..2; got {self.backbone_out_indices}.")
+            raise ValueError(f"hybrid hooks start with two increasing ResNet stages in 0..2; got {self.backbone_out_indices}")
         if self.hybrid_weight_standardization not in WEIGHT_STANDARDIZATIONS:
             raise ValueError(
                 f"hybrid_weight_standardization must be one of {WEIGHT_STANDARDIZATIONS}; "
-                f"got {self.hybrid_weight_standardization!r}."
+                f"got {self.hybrid_weight_standardization!r}"
             )
         if self.readout_type not in READOUT_TYPES:
-            raise ValueError(f"readout_type must be one of {READOUT_TYPES}; got {self.readout_type!r}.")
+            raise ValueError(f"readout_type must be one of {READOUT_TYPES}; got {self.readout_type!r}")
         if self.loss_type not in LOSS_TYPES:
-            raise ValueError(f"loss_type must be one of {LOSS_TYPES}; got {self.loss_type!r}.")
+            raise ValueError(f"loss_type must be one of {LOSS_TYPES}; got {self.loss_type!r}")
         if self.loss_type == "silog" and self.depth_estimation_type != "metric":
-            raise ValueError('loss_type="silog" compares metric depths; a relative model trains with loss_type="ssi".')
+            raise ValueError('loss_type="silog" compares metric depths; a relative model trains with loss_type="ssi"')
         if self.metric_scale <= 0 or self.metric_shift < 0:
-            raise ValueError(f"Need metric_scale > 0 and metric_shift >= 0; got {self.metric_scale}, {self.metric_shift}.")
+            raise ValueError(f"need metric_scale > 0 and metric_shift >= 0; got {self.metric_scale}, {self.metric_shift}")
         if self.position_embedding_size <= 0 or self.position_embedding_size % 32:
             raise ValueError(
-                f"position_embedding_size must be a positive multiple of 32; got {self.position_embedding_size}."
+                f"position_embedding_size must be a positive multiple of 32; got {self.position_embedding_size}"
             )
         if self.inference_size is not None and (
             len(self.inference_size) != 2 or any(side <= 0 or side % 32 for side in self.inference_size)
         ):
-            raise ValueError(f"inference_size must be (height, width), positive multiples of 32; got {self.inference_size}.")
+            raise ValueError(f"inference_size must be (height, width), positive multiples of 32; got {self.inference_size}")
         if self.gradient_matching_weight < 0 or not 0 <= self.trim_ratio < 1:
-            raise ValueError("Need gradient_matching_weight >= 0 and 0 <= trim_ratio < 1.")
+            raise ValueError("need gradient_matching_weight >= 0 and 0 <= trim_ratio < 1")
 
     @classmethod
     def hybrid(cls, **overrides: Any) -> "DptConfig":

@@ -81,7 +81,7 @@ _REASSEMBLE_PARTS = {"projection": "projection", "resize": "resample", "0": "rea
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
-        raise ValueError(f"Cannot convert this transformers DPT checkpoint: {message}.")
+        raise ValueError(f"cannot convert this transformers DPT checkpoint: {message}")
 
 
 def _check_bit(bit_config: Any) -> None:

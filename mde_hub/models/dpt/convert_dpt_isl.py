@@ -85,18 +85,18 @@ def read_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], list[s
     try:
         content = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any reader failure is reported with the file name
-        raise ValueError(f"Cannot read {os.fspath(path)} as a PyTorch state dict: {error}") from None
+        raise ValueError(f"cannot read {os.fspath(path)} as a PyTorch state dict: {error}") from None
     if not isinstance(content, dict):
-        raise ValueError(f"{os.fspath(path)} holds a {type(content).__name__}, not a state dict.")
+        raise ValueError(f"{os.fspath(path)} holds a {type(content).__name__}, not a state dict")
     skipped = []
     if "optimizer" in content or isinstance(content.get("model"), dict):
         skipped = [f"{key} ({type(value).__name__}): not model weights" for key, value in content.items() if key != "model"]
         content = content.get("model")
         if not isinstance(content, dict):
-            raise ValueError(f"{os.fspath(path)} has an optimizer state but no 'model' state dict.")
+            raise ValueError(f"{os.fspath(path)} has an optimizer state but no 'model' state dict")
     not_tensors = [key for key, value in content.items() if not isinstance(value, torch.Tensor)]
     if not_tensors:
-        raise ValueError(f"{os.fspath(path)}: entries {not_tensors[:5]} of the model state are not tensors.")
+        raise ValueError(f"{os.fspath(path)}: entries {not_tensors[:5]} of the model state are not tensors")
     return content, skipped
 
 
@@ -125,9 +125,9 @@ def dpt_isl_state_dict(state: dict[str, torch.Tensor], is_hybrid: bool) -> tuple
         else:
             unknown.append(key)
     if any(key.startswith("auxlayer.") for key in unknown):
-        raise ValueError("This is DPT's semantic segmentation model (it has `auxlayer`), not its depth model.")
+        raise ValueError("this is DPT's semantic segmentation model (it has `auxlayer`), not its depth model")
     if unknown:
-        raise ValueError(f"Tensors of the file that DPT's depth model does not have: {unknown[:8]}.")
+        raise ValueError(f"tensors of the file that DPT's depth model does not have: {unknown[:8]}")
     return converted, dropped
 
 
@@ -147,14 +147,14 @@ def convert_dpt_isl_checkpoint(
     variant = variant or _variant_from_name(path)
     if variant not in PRESETS:
         raise ValueError(
-            f"Cannot tell which released DPT model {os.path.basename(path)!r} is; pass variant= one of "
-            f"{', '.join(PRESETS)} (run_monodepth.py's --model_type)."
+            f"cannot tell which released DPT model {os.path.basename(path)!r} is; pass variant= one of "
+            f"{', '.join(PRESETS)} (run_monodepth.py's --model_type)"
         )
     state, skipped = read_state(path)
     config = PRESETS[variant](**config_overrides)
     if _is_hybrid(state) != config.is_hybrid:
         kind = "DPT-Hybrid (ResNet-50 + ViT-B/16)" if _is_hybrid(state) else "a plain ViT"
-        raise ValueError(f"{os.path.basename(path)}: the weights are {kind}, which is not {variant!r}.")
+        raise ValueError(f"{os.path.basename(path)}: the weights are {kind}, which is not {variant!r}")
     converted, dropped = dpt_isl_state_dict(state, config.is_hybrid)
     with torch.device("meta"):
         model = DptForDepthEstimation(config)
@@ -165,7 +165,7 @@ def convert_dpt_isl_checkpoint(
     if missing or unexpected or wrong:
         raise ValueError(
             f"{os.path.basename(path)} does not fill {variant!r}: missing {missing[:8]}, unexpected {unexpected[:8]}, "
-            f"wrong shapes {sorted(wrong)[:8]}."
+            f"wrong shapes {sorted(wrong)[:8]}"
         )
     model.load_state_dict(converted, strict=True, assign=True)
     skipped += [

@@ -105,21 +105,21 @@ class Encoder(nn.Module):
         patch_embed = self.backbone.patch_embed
         self.is_hybrid = isinstance(patch_embed, HybridEmbed)
         if self.is_hybrid != config.is_hybrid:
-            raise ValueError(f"config.is_hybrid={config.is_hybrid}, but timm's {config.backbone!r} has it {self.is_hybrid}.")
+            raise ValueError(f"config.is_hybrid={config.is_hybrid}, but timm's {config.backbone!r} has it {self.is_hybrid}")
         stride = tuple(patch_embed.patch_size)
         if self.is_hybrid:
             stride = tuple(ratio * size for ratio, size in zip(patch_embed.feature_ratio, patch_embed.patch_size))
         if stride != (TOKEN_STRIDE, TOKEN_STRIDE):
-            raise ValueError(f"DPT needs tokens of {TOKEN_STRIDE}x{TOKEN_STRIDE} pixels; {config.backbone!r}: {stride}.")
+            raise ValueError(f"DPT needs tokens of {TOKEN_STRIDE}x{TOKEN_STRIDE} pixels; {config.backbone!r}: {stride}")
         if self.backbone.num_prefix_tokens != 1 or not self.backbone.has_class_token or self.backbone.no_embed_class:
-            raise ValueError(f"DPT needs a ViT with one class token that has a position embedding, unlike {config.backbone!r}.")
+            raise ValueError(f"DPT needs a ViT with one class token that has a position embedding, unlike {config.backbone!r}")
         if not isinstance(getattr(patch_embed, "norm", nn.Identity()), nn.Identity):
-            raise ValueError(f"DPT expects a patch embedding without normalisation; {config.backbone!r} has one.")
+            raise ValueError(f"DPT expects a patch embedding without normalisation; {config.backbone!r} has one")
         hooks = list(config.backbone_out_indices)
         self.stage_hooks = hooks[:2] if self.is_hybrid else []
         self.block_hooks = hooks[2:] if self.is_hybrid else hooks
         if self.block_hooks[-1] >= len(self.backbone.blocks):
-            raise ValueError(f"Hook {self.block_hooks[-1]} is past the last of {len(self.backbone.blocks)} ViT blocks.")
+            raise ValueError(f"hook {self.block_hooks[-1]} is past the last of {len(self.backbone.blocks)} ViT blocks")
         self.embed_dim = self.backbone.embed_dim
         self.stage_channels: list[int] = []
         if self.is_hybrid:
@@ -229,8 +229,8 @@ class ReassembleStage(nn.Module):
         super().__init__()
         if stage_channels and list(config.reassemble_widths[: len(stage_channels)]) != stage_channels:
             raise ValueError(
-                f"A hybrid's first reassemble_widths are its ResNet stage widths {stage_channels}; "
-                f"got {list(config.reassemble_widths)}."
+                f"a hybrid's first reassemble_widths are its ResNet stage widths {stage_channels}; "
+                f"got {list(config.reassemble_widths)}"
             )
         self.cnn_levels = len(stage_channels)
         self.layers = nn.ModuleList(
