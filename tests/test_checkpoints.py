@@ -142,15 +142,17 @@ def test_card_numbers_equal_the_results_jsons(name):
 
 def test_densedepth_checkpoint_keeps_its_graph_and_outputs():
     """Saved before DenseDepth's default became the released Keras graph (issue 17): its config has no field for the
-    LeakyReLU placement, the up-sampling, the output clipping or the BN epsilon, so it loads with the earlier graph,
-    and predicts what it predicted then (values recorded with the code before the change)."""
+    LeakyReLU placement, the up-sampling, the output clipping, the BN epsilon or the full-resolution border, so it
+    loads with the earlier graph, and predicts what it predicted then (values recorded with the code before the
+    change)."""
     path = ROOT / "checkpoints" / "densedepth-densenet121-k16-mix-scratch"
-    assert not {"leaky_relu_after_conv_a", "upsample_align_corners", "output_clip"} & json.loads(
-        (path / "config.json").read_text()).keys()
+    assert not {"leaky_relu_after_conv_a", "upsample_align_corners", "output_clip", "upsample_output_border"} & (
+        json.loads((path / "config.json").read_text()).keys())
     model = AutoModelForDepthEstimation.from_pretrained(path).eval()
     config = model.config
     assert (config.decoder_width_factor, config.leaky_relu_after_conv_a, config.upsample_align_corners,
-            config.output_clip, config.encoder_batch_norm_eps) == (0.5, True, False, "regressed", 1e-5)
+            config.output_clip, config.encoder_batch_norm_eps, config.upsample_output_border) == (
+        0.5, True, False, "regressed", 1e-5, "replicate")
     pixels = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         depth = model(pixel_values=pixels).predicted_depth[0, ::24, ::32]

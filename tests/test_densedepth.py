@@ -1,15 +1,19 @@
-"""DenseDepth specifics: taps, decoder widths, DepthNorm, the half-resolution loss and parameter counts (the checks
-every architecture shares are in test_architectures.py)."""
+"""DenseDepth specifics: taps, decoder widths, DepthNorm, the full-resolution up-sampling, the half-resolution loss
+and parameter counts (the checks every architecture shares are in test_architectures.py)."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from huggingface_hub.errors import StrictDataclassClassValidationError
 
 from mde_hub import DenseDepthConfig, DenseDepthForDepthEstimation, image_processor_for
 from mde_hub.models.densedepth.configuration_densedepth import FIELDS_BEFORE_RELEASED_GRAPH
-from mde_hub.models.densedepth.modeling_densedepth import masked_average_pool2x2
+from mde_hub.models.densedepth.modeling_densedepth import masked_average_pool2x2, upsample2x_reflect
 from mde_hub.models.losses import DenseDepthLoss
 
 PAPER_PARAMETERS = 42.6e6
@@ -95,6 +99,11 @@ def test_saved_configs_without_the_graph_fields_keep_the_earlier_graph(tmp_path)
     assert overridden.output_clip == "depth" and overridden.leaky_relu_after_conv_a
     with pytest.raises(StrictDataclassClassValidationError, match="output_clip"):
         DenseDepthConfig(output_clip="y")
+    with pytest.raises(StrictDataclassClassValidationError, match="upsample_output_border.*'zeros'"):
+        DenseDepthConfig(upsample_output_border="zeros")
+    DenseDepthConfig.tiny(upsample_output_border="replicate").save_pretrained(tmp_path / "replicate")
+    assert DenseDepthConfig.from_pretrained(tmp_path / "replicate").upsample_output_border == "replicate"
+    assert DenseDepthConfig.from_pretrained(tmp_path / "now").upsample_output_border == "reflect"
 
 
 def test_kitti_preset_is_the_released_kitti_model() -> None:
@@ -112,6 +121,74 @@ def test_native_output_is_half_resolution_and_predicted_depth_full() -> None:
         output = model(pixel_values=pixels, output_hidden_states=True)
     assert output.predicted_depth.shape == (2, 64, 96)
     assert len(output.hidden_states) == 10  # 5 encoder taps, conv2 and up1..up4
+
+
+def mirror_index(k: int, n: int) -> int:
+    """Index k of n pixels mirrored about the border pixels: -1 -> 1, n -> n - 2."""
+    return -k if k < 0 else 2 * (n - 1) - k if k >= n else k
+
+
+def linear_taps(i: int, n: int) -> list[tuple[int, float]]:
+    """Input pixels and weights of output pixel i when n pixels are up-sampled 2x: coordinate (i + 0.5) / 2 - 0.5."""
+    coordinate = (i + 0.5) / 2 - 0.5
+    left = math.floor(coordinate)
+    return [(mirror_index(left, n), 1 - (coordinate - left)), (mirror_index(left + 1, n), coordinate - left)]
+
+
+def mirrored_upsample2x(values: np.ndarray) -> np.ndarray:
+    """Linear 2x up-sampling of (..., h, w) maps mirrored about the border pixels (skimage's `resize(order=1,
+    mode="reflect")`, the authors' `scale_up(2, ...)`), pixel by pixel in float64."""
+    *batch, height, width = values.shape
+    upsampled = np.zeros((*batch, 2 * height, 2 * width))
+    for i in range(2 * height):
+        for j in range(2 * width):
+            for row, row_weight in linear_taps(i, height):
+                for column, column_weight in linear_taps(j, width):
+                    upsampled[..., i, j] += row_weight * column_weight * values[..., row, column]
+    return upsampled
+
+
+def test_upsample2x_reflect_hand_worked() -> None:
+    # columns -0.25, 0.25, 0.75, 1.25 read [x1, x0], [x0, x1], [x0, x1], [x1, x0] with weights 1/4, 3/4 or 3/4, 1/4:
+    # row [0, 4] -> [1, 1, 3, 3], row [8, 12] -> [9, 9, 11, 11]; rows likewise
+    values = torch.tensor([[[0.0, 4.0], [8.0, 12.0]]])
+    mirrored = [[3.0, 3.0, 5.0, 5.0], [3.0, 3.0, 5.0, 5.0], [7.0, 7.0, 9.0, 9.0], [7.0, 7.0, 9.0, 9.0]]
+    torch.testing.assert_close(upsample2x_reflect(values), torch.tensor([mirrored]), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(mirrored_upsample2x(values.numpy()), [mirrored], rtol=0, atol=1e-12)
+    # torch's resize repeats the border pixel instead (the columns read [x0, x0] first)
+    repeated = [[0.0, 1.0, 3.0, 4.0], [2.0, 3.0, 5.0, 6.0], [6.0, 7.0, 9.0, 10.0], [8.0, 9.0, 11.0, 12.0]]
+    torch.testing.assert_close(DenseDepthForDepthEstimation.resize_prediction(values, (4, 4)), torch.tensor([repeated]))
+
+
+def test_upsample2x_reflect_equals_the_per_pixel_formula() -> None:
+    values = torch.rand(2, 5, 7, generator=torch.Generator().manual_seed(0)) * 10
+    np.testing.assert_allclose(upsample2x_reflect(values).numpy(), mirrored_upsample2x(values.numpy()), atol=1e-5)
+
+
+def test_predicted_depth_is_the_half_resolution_depth_mirrored_up() -> None:
+    model = tiny_model()
+    with torch.no_grad():
+        model.decoder.conv3.weight *= 300  # y around 20 and spread: a depth that varies up to the border
+        model.decoder.conv3.bias.fill_(20.0)
+        pixels = torch.rand(2, 3, 64, 96, generator=torch.Generator().manual_seed(1))
+        depth = model.inverse_depth_norm(regressed(model, pixels))
+        predicted = model(pixel_values=pixels).predicted_depth
+    assert model.config.upsample_output_border == "reflect" and depth.std() > 0.01
+    np.testing.assert_allclose(predicted.numpy(), mirrored_upsample2x(depth.numpy()), atol=1e-5)
+
+
+def test_saved_configs_without_the_border_field_repeat_the_border() -> None:
+    saved = DenseDepthConfig.tiny().to_dict()
+    saved.pop("upsample_output_border")
+    old = DenseDepthConfig.from_dict(saved)
+    assert old.upsample_output_border == "replicate" and old.output_clip == "depth"  # only the missing field
+    torch.manual_seed(0)
+    model = DenseDepthForDepthEstimation(old).eval()
+    pixels = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        depth = model.inverse_depth_norm(regressed(model, pixels))
+        repeated = F.interpolate(depth[:, None], size=(64, 96), mode="bilinear", align_corners=False)[:, 0]
+        assert torch.equal(model(pixel_values=pixels).predicted_depth, repeated)  # torch's resize, as before
 
 
 def test_labels_must_have_the_inputs_size() -> None:

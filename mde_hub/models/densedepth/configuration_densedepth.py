@@ -9,6 +9,7 @@ from huggingface_hub.dataclasses import strict
 from ..configuration_utils import FixedSizeBackboneDepthConfig
 
 OUTPUT_CLIPS = ("depth", "regressed")
+UPSAMPLE_OUTPUT_BORDERS = ("reflect", "replicate")
 
 KERAS_BATCH_NORM_EPS = 1.001e-5
 """The epsilon of every BatchNormalization in keras.applications' DenseNet (timm's and PyTorch's default: 1e-5)."""
@@ -19,9 +20,11 @@ FIELDS_BEFORE_RELEASED_GRAPH: dict[str, Any] = {
     "upsample_align_corners": False,
     "output_clip": "regressed",
     "encoder_batch_norm_eps": 1e-5,
+    "upsample_output_border": "replicate",
 }
 """The graph mde-hub built before its default became the released one (issue 17): the authors' later half-width
-decoder with two LeakyReLUs per block and half-pixel up-sampling, y clipped before the division, timm's BN epsilon.
+decoder with two LeakyReLUs per block and half-pixel up-sampling, y clipped before the division, timm's BN epsilon,
+and the full-resolution depth up-sampled with repeated border pixels.
 A saved config that lacks one of these fields was written then, and `from_dict` gives it this value, so checkpoints
 saved before (e.g. checkpoints/densedepth-densenet121-k16-mix-scratch) keep their outputs."""
 
@@ -52,6 +55,10 @@ class DenseDepthConfig(FixedSizeBackboneDepthConfig):
         clip(y, 1, max_depth / min_depth) (a non-positive y gives max_depth). They differ only where y <= 0.
     encoder_batch_norm_eps (`float`, defaults to 1.001e-5): epsilon of the encoder's batch norms, Keras DenseNet's
         (timm's own is 1e-5).
+    upsample_output_border (`str`, defaults to "reflect"): how the half-resolution depth is up-sampled 2x (bilinear,
+        half-pixel centres) to `predicted_depth` at the border. "reflect": mirrored about the border pixel, as
+        skimage's `resize(order=1, mode="reflect")` in the authors' `evaluate` (`scale_up`); "replicate": the
+        border pixel repeated, torch's bilinear resize. They differ only on the outermost row and column.
     min_depth (`float`, defaults to 0.1) and max_depth (`float`, defaults to 10.0): the depth range in metres. The
         network regresses `max_depth / depth`, in [1, max_depth / min_depth] (DenseDepth's DepthNorm with
         minDepth 10 cm, maxDepth 10 m: [1, 100]); predictions lie in [min_depth, max_depth].
@@ -71,6 +78,7 @@ class DenseDepthConfig(FixedSizeBackboneDepthConfig):
     upsample_align_corners: bool = True
     output_clip: str = "depth"
     encoder_batch_norm_eps: float = KERAS_BATCH_NORM_EPS
+    upsample_output_border: str = "reflect"
     min_depth: float = 0.1
     max_depth: float = 10.0
     ssim_weight: float = 1.0
@@ -85,6 +93,10 @@ class DenseDepthConfig(FixedSizeBackboneDepthConfig):
             raise ValueError(f"output_clip must be one of {OUTPUT_CLIPS}; got {self.output_clip!r}")
         if self.encoder_batch_norm_eps <= 0:
             raise ValueError(f"encoder_batch_norm_eps must be positive; got {self.encoder_batch_norm_eps}")
+        if self.upsample_output_border not in UPSAMPLE_OUTPUT_BORDERS:
+            raise ValueError(
+                f"upsample_output_border must be one of {UPSAMPLE_OUTPUT_BORDERS}; got {self.upsample_output_border!r}"
+            )
 
     @classmethod
     def kitti(cls, **overrides: Any) -> "DenseDepthConfig":

@@ -19,7 +19,7 @@ fields (`DenseDepthConfig`):
   `conv3` 3x3 to one channel with no activation. The native output is H/2 x W/2.
 * DepthNorm: the network regresses y = max_depth / depth (10 / depth_m on NYU, in [1, 100]; 80 / depth_m on KITTI,
   in [1, 80]); the depth is clamp(max_depth / y, min_depth, max_depth), the authors' `predict` (`output_clip =
-  "depth"`), then resized bilinearly (align_corners=False) to the input size for `predicted_depth`.
+  "depth"`), then up-sampled 2x bilinearly (half-pixel centres, mirrored at the border) for `predicted_depth`.
 * loss (at half resolution, on y): 1.0 x clip((1 - SSIM) / 2, 0, 1) with value range max_depth / min_depth = 100
   (DD's `maxDepthVal = 1000 / 10`), + 1.0 x edge term (forward-difference gradients) + 0.1 x L1
   (`losses.DenseDepthLoss`).
@@ -44,9 +44,10 @@ Choices where the paper, the reference code and MODELS.md disagree, or where we 
 * KITTI: the repository has no KITTI code; the authors answered that `kitti.h5` takes 384x1248 inputs (issue #12)
   and maps y with minDepth 1 m, maxDepth 80 m (issue #69, the same day their `predict` started to use maxDepth).
 * full-resolution depth: the authors' `evaluate` up-samples the half-resolution depth with skimage's `resize`
-  (order 1, mode "reflect", i.e. mirrored about the border pixels); `predicted_depth` is torch's bilinear resize,
-  which repeats the border pixels. They differ on the outermost row and column only, which DD's evaluation crop
-  drops.
+  (order 1, mode "reflect", i.e. mirrored about the border pixels; its anti-aliasing does nothing when enlarging).
+  `predicted_depth` does the same (`upsample2x_reflect`: one mirrored pixel of padding, torch's half-pixel bilinear
+  resize, the padding's share cropped), where torch's resize alone would repeat the border pixels and differ on the
+  outermost row and column. Checkpoints saved before keep that (`upsample_output_border="replicate"`).
 * ground truth to half resolution: DD DepthNorms the metric map, then shrinks it with skimage's anti-aliased
   `resize`. We DepthNorm the valid pixels (depth clipped to [min_depth, max_depth], as DD's data loaders clip, so
   the target lies in [1, 100]), then take a masked 2x2 average: the mean of the valid pixels of each 2x2 cell, a
@@ -87,6 +88,17 @@ def masked_average_pool2x2(values: torch.Tensor, mask: torch.Tensor) -> tuple[to
     count = F.avg_pool2d(weights, 2)
     pooled_mask = count > 0
     return torch.where(pooled_mask, total / count.clamp_min(1e-12), 0)[:, 0], pooled_mask[:, 0]
+
+
+def upsample2x_reflect(depth: torch.Tensor) -> torch.Tensor:
+    """Up-sample (batch, h, w) maps 2x bilinearly with half-pixel centres, mirroring about the border pixels
+    (skimage's `resize(order=1, mode="reflect")`; torch's own resize repeats them). Output pixel i reads input
+    coordinate (i + 0.5) / 2 - 0.5, so after one pixel of mirrored padding the resize to (2h + 4, 2w + 4) puts the
+    output at the same coordinates two pixels in: exact for the factor 2."""
+    height, width = depth.shape[-2:]
+    padded = F.pad(depth[:, None], (1, 1, 1, 1), mode="reflect")
+    upsampled = F.interpolate(padded, size=(2 * height + 4, 2 * width + 4), mode="bilinear", align_corners=False)
+    return upsampled[:, 0, 2:-2, 2:-2]
 
 
 class Decoder(nn.Module):
@@ -174,7 +186,11 @@ class DenseDepthForDepthEstimation(DepthEstimationPreTrainedModel):
         features = self.encoder(pixel_values)
         regressed, decoder_states = self.decoder(features)
         regressed = regressed[:, 0]
-        predicted_depth = self.resize_prediction(self.inverse_depth_norm(regressed), (height, width))
+        depth = self.inverse_depth_norm(regressed)
+        if self.config.upsample_output_border == "reflect":
+            predicted_depth = upsample2x_reflect(depth)
+        else:
+            predicted_depth = self.resize_prediction(depth, (height, width))
 
         loss = None
         if labels is not None:
