@@ -282,7 +282,9 @@ def _reevaluate(name: str, file: str, tmp_path: Path, layout: str | None) -> Non
     again = json.loads((tmp_path / "again.json").read_text())
     assert again["num_images"] == recorded["num_images"]
     for metric, value in recorded["metrics"].items():
-        assert again["metrics"][metric] == pytest.approx(value, rel=1e-5, abs=1e-5), metric
+        # Recorded on another CPU: float32 kernels differ by ulps between Intel and AMD, which moves a metric by up
+        # to ~1e-5 relative (AdaBins' sq_rel on AMD: 1.4e-5); cards print four significant digits.
+        assert again["metrics"][metric] == pytest.approx(value, rel=1e-4, abs=1e-5), metric
 
 
 def test_mde_hub_evaluate_reproduces_the_held_out_icl_numbers(shared_rgbd, tmp_path):
