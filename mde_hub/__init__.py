@@ -13,7 +13,6 @@ The package follows the data flow (docs/ARCHITECTURE.md): `data` -> `processing`
 sit at the top level still import under their old names, with a FutureWarning (`_deprecated_modules`).
 """
 
-import os
 import re
 import sys
 from typing import TYPE_CHECKING
@@ -78,7 +77,7 @@ def _started_as_cli() -> bool:
                 module = option[2:] or (options[index + 1] if index + 1 < len(options) else "")
                 return module in _CLI_MODULES
         return False
-    script = os.path.basename(sys.argv[0]) if sys.argv else ""
+    script = re.split(r"[\\/]", sys.argv[0])[-1] if sys.argv else ""
     return re.sub(r"(-script\.pyw?|\.exe)?$", "", script) == "mde-hub"
 
 

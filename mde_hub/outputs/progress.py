@@ -10,6 +10,9 @@ when it ends. The library reports progress through callbacks, `progress(done, to
   (model loading included).
 * `quiet`: none of it.
 
+The bars transformers and the Hub draw themselves (`Loading weights`, downloads) follow the same rule while the
+command runs: shown on a terminal, hidden elsewhere and when quiet.
+
 Lines a command prints while a bar is shown go through `print`, which lifts the bar, prints and redraws it.
 """
 
@@ -75,12 +78,30 @@ class CommandProgress:
                 f"({end - self.command_started:.1f} s in all)")
 
     def __enter__(self) -> CommandProgress:
+        """Hide the libraries' own bars unless a terminal shows ours (restored on exit)."""
+        import huggingface_hub.utils
+        import transformers.utils.logging
+
+        self._library_bars = (transformers.utils.logging.is_progress_bar_enabled(),
+                              not huggingface_hub.utils.are_progress_bars_disabled())
+        if self.quiet or not self.terminal:
+            transformers.utils.logging.disable_progress_bar()
+            huggingface_hub.utils.disable_progress_bars()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
-        """Close the bar; print the summary when the command succeeded and is not quiet."""
+        """Close the bar and restore the libraries' bars; print the summary when the command succeeded and is not
+        quiet."""
+        import huggingface_hub.utils
+        import transformers.utils.logging
+
         if self._bar is not None:
             self._bar.close()
+        transformers_bars, hub_bars = self._library_bars
+        if transformers_bars:
+            transformers.utils.logging.enable_progress_bar()
+        if hub_bars:
+            huggingface_hub.utils.enable_progress_bars()
         if kind is None and not self.quiet:
             self.stream.write(self.summary() + "\n")
             self.stream.flush()
