@@ -85,4 +85,7 @@ if not _started_as_cli():
     from .models.auto import register_auto_classes
 
     register_auto_classes()
+    for _name in __all__:  # their modules are imported now: bind every name, as eager imports did (`vars(mde_hub)`)
+        __getattr__(_name)
+    del _name
 install_moved_module_aliases()
