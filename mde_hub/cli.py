@@ -254,6 +254,7 @@ def list_zoo(args: argparse.Namespace) -> int:
 
 def fetch_zoo(args: argparse.Namespace) -> int:
     """Download a zoo model (resumed, checked), convert it and write a ready checkpoint with its card."""
+    from .outputs.progress import library_bars, shows_progress
     from .zoo import checkpoint_dir, fetch_zoo_model, fetched, zoo_model
 
     entry = zoo_model(args.name)
@@ -261,7 +262,8 @@ def fetch_zoo(args: argparse.Namespace) -> int:
     if not args.force and args.file is None and fetched(entry, output):
         print(f"{output} already holds {entry.name} (--force converts it again)")
         return 0
-    path = fetch_zoo_model(entry.name, output, file=args.file, force=args.force, progress=not args.quiet)
+    with library_bars(shows_progress(sys.stderr, args.quiet)):  # the download shows its own progress unless quiet
+        path = fetch_zoo_model(entry.name, output, file=args.file, force=args.force, progress=not args.quiet)
     print(f"wrote {path} ({entry.name}: {entry.file_name}, licence {entry.license})")
     for command in entry.evaluate_commands(str(path)):
         print(f"  score it: {command}")

@@ -120,3 +120,17 @@ def test_a_failed_command_prints_no_summary() -> None:
             progress(0, 2)
             raise ValueError("bad frame")
     assert log.getvalue() == ""
+
+
+def test_library_bars_are_hidden_in_a_log_and_restored_after() -> None:
+    import transformers.utils.logging
+
+    assert transformers.utils.logging.is_progress_bar_enabled()
+    with CommandProgress("evaluate", "image", stream=io.StringIO()):
+        assert not transformers.utils.logging.is_progress_bar_enabled()  # `Loading weights` would write \r noise
+    assert transformers.utils.logging.is_progress_bar_enabled()
+    with CommandProgress("evaluate", "image", stream=_Terminal()):
+        assert transformers.utils.logging.is_progress_bar_enabled()
+    with CommandProgress("evaluate", "image", quiet=True, stream=_Terminal()):
+        assert not transformers.utils.logging.is_progress_bar_enabled()
+    assert transformers.utils.logging.is_progress_bar_enabled()

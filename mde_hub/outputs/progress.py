@@ -18,12 +18,40 @@ Lines a command prints while a bar is shown go through `print`, which lifts the 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from types import TracebackType
 from typing import IO
 
 from tqdm import tqdm
+
+
+def shows_progress(stream: IO[str], quiet: bool) -> bool:
+    """Whether bars go to `stream`: only a terminal's, and never when quiet."""
+    return not quiet and bool(getattr(stream, "isatty", lambda: False)())
+
+
+@contextlib.contextmanager
+def library_bars(shown: bool) -> Iterator[None]:
+    """While the block runs, transformers' and the Hub's own bars (`Loading weights`, `Writing model shards`,
+    downloads) are shown only if `shown`; their settings are restored after it."""
+    import huggingface_hub.utils
+    import transformers.utils.logging
+
+    transformers_bars = transformers.utils.logging.is_progress_bar_enabled()
+    hub_bars = not huggingface_hub.utils.are_progress_bars_disabled()
+    if not shown:
+        transformers.utils.logging.disable_progress_bar()
+        huggingface_hub.utils.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if transformers_bars:
+            transformers.utils.logging.enable_progress_bar()
+        if hub_bars:
+            huggingface_hub.utils.enable_progress_bars()
 
 
 class CommandProgress:
@@ -32,7 +60,8 @@ class CommandProgress:
     def __init__(self, name: str, unit: str, quiet: bool = False, stream: IO[str] | None = None) -> None:
         self.name, self.unit, self.quiet = name, unit, quiet
         self.stream = stream if stream is not None else sys.stderr
-        self.terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.terminal = shows_progress(self.stream, quiet=False)
+        self._library_bars = library_bars(shows_progress(self.stream, quiet))
         self.command_started = time.perf_counter()
         self.work_started: float | None = None
         self.done = 0
@@ -78,30 +107,16 @@ class CommandProgress:
                 f"({end - self.command_started:.1f} s in all)")
 
     def __enter__(self) -> CommandProgress:
-        """Hide the libraries' own bars unless a terminal shows ours (restored on exit)."""
-        import huggingface_hub.utils
-        import transformers.utils.logging
-
-        self._library_bars = (transformers.utils.logging.is_progress_bar_enabled(),
-                              not huggingface_hub.utils.are_progress_bars_disabled())
-        if self.quiet or not self.terminal:
-            transformers.utils.logging.disable_progress_bar()
-            huggingface_hub.utils.disable_progress_bars()
+        """Hide the libraries' own bars unless a terminal shows ours (`library_bars`)."""
+        self._library_bars.__enter__()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         """Close the bar and restore the libraries' bars; print the summary when the command succeeded and is not
         quiet."""
-        import huggingface_hub.utils
-        import transformers.utils.logging
-
         if self._bar is not None:
             self._bar.close()
-        transformers_bars, hub_bars = self._library_bars
-        if transformers_bars:
-            transformers.utils.logging.enable_progress_bar()
-        if hub_bars:
-            huggingface_hub.utils.enable_progress_bars()
+        self._library_bars.__exit__(kind, error, trace)
         if kind is None and not self.quiet:
             self.stream.write(self.summary() + "\n")
             self.stream.flush()
