@@ -9,13 +9,36 @@ torch, transformers, timm or gradio. Started as the command, `import mde_hub` sk
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .inference.backends import BACKENDS
 from .models.conversion import CONVERTERS
 from .outputs.formats import FORMATS
+
+if TYPE_CHECKING:
+    from .outputs.progress import CommandProgress
+
+
+def _reports_progress(name: str, unit: str) -> Callable[[Callable[..., int]], Callable[[argparse.Namespace], int]]:
+    """A long command: run with a `CommandProgress` counting `unit`s (its display, then its summary line on
+    stderr; nothing with `--quiet`), passed as its second argument."""
+
+    def decorate(command: Callable[[argparse.Namespace, CommandProgress], int]) -> Callable[[argparse.Namespace], int]:
+        @functools.wraps(command)
+        def run(args: argparse.Namespace) -> int:
+            from .outputs.progress import CommandProgress
+
+            with CommandProgress(name, unit, args.quiet) as progress:
+                return command(args, progress)
+
+        return run
+
+    return decorate
 
 
 def list_models(_: argparse.Namespace) -> int:
@@ -53,51 +76,49 @@ def inspect_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def synthesize_data(args: argparse.Namespace) -> int:
+@_reports_progress("data synth", "frame")
+def synthesize_data(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Render synthetic RGB-D frames to disk: indoor in DenseDepth's NYU layout, outdoor as a KITTI-encoded folder."""
     from .data.synthetic import SyntheticDepthDataset, write_synthetic
-    from .outputs.progress import CommandProgress
 
     if args.n < 1:
         raise ValueError(f"--n must be at least 1; got {args.n}")
-    with CommandProgress("data synth", "frame", args.quiet) as progress:
-        dataset = SyntheticDepthDataset(
-            kind=args.kind, size=args.n, height=args.height, width=args.width, seed=args.seed, sparse=args.sparse, device=args.device
-        )
-        written = write_synthetic(dataset, args.out, args.split, progress=progress)
-        progress.print(f"wrote {args.n} {args.kind} frames of {args.height}x{args.width} to {written}", sys.stdout)
+    dataset = SyntheticDepthDataset(
+        kind=args.kind, size=args.n, height=args.height, width=args.width, seed=args.seed, sparse=args.sparse, device=args.device
+    )
+    written = write_synthetic(dataset, args.out, args.split, progress=progress)
+    progress.print(f"wrote {args.n} {args.kind} frames of {args.height}x{args.width} to {written}", sys.stdout)
     return 0
 
 
 ALLOW_PICKLE_HELP = "also load pickled pytorch_model.bin weights (they can run code: only from a trusted source)"
 
 
-def predict_depth(args: argparse.Namespace) -> int:
+@_reports_progress("predict", "image")
+def predict_depth(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Depth for images or folders, written as `mde_hub.outputs.prediction_files` names them; refused before anything is
     written when an output would be another's or replace a file in an input folder."""
     from .inference.predictor import DepthPredictor
     from .outputs.formats import parse_formats
     from .outputs.prediction_files import list_inputs, plan_outputs, predict_to_files
-    from .outputs.progress import CommandProgress
 
-    with CommandProgress("predict", "image", args.quiet) as progress:
-        formats = parse_formats(args.formats)
-        inputs = list_inputs(args.inputs)
-        if inputs.skipped:
-            print(f"mde-hub: {inputs.skipped_note()}", file=sys.stderr)
-        predictor = DepthPredictor.from_pretrained(args.model, backend=args.backend, allow_pickle=args.allow_pickle)
-        bases = plan_outputs(inputs, args.out, formats, predictor.meaning)
-        progress(0, len(bases))
-        run = predict_to_files(predictor, bases, formats, args.colormap, args.focal, args.stride)
-        for done, (path, prediction, files) in enumerate(run, start=1):
-            for note in files.notes:
-                progress.print(f"{path}: {note}", sys.stderr)
-            depth = prediction.depth
-            progress.print(
-                f"{path}: {prediction.meaning.describe()}, {depth.min():.3f}-{depth.max():.3f}, "
-                f"{prediction.latency_s * 1000:.0f} ms", sys.stdout
-            )
-            progress(done, len(bases))
+    formats = parse_formats(args.formats)
+    inputs = list_inputs(args.inputs)
+    if inputs.skipped:
+        print(f"mde-hub: {inputs.skipped_note()}", file=sys.stderr)
+    predictor = DepthPredictor.from_pretrained(args.model, backend=args.backend, allow_pickle=args.allow_pickle)
+    bases = plan_outputs(inputs, args.out, formats, predictor.meaning)
+    progress(0, len(bases))
+    run = predict_to_files(predictor, bases, formats, args.colormap, args.focal, args.stride)
+    for done, (path, prediction, files) in enumerate(run, start=1):
+        for note in files.notes:
+            progress.print(f"{path}: {note}", sys.stderr)
+        depth = prediction.depth
+        progress.print(
+            f"{path}: {prediction.meaning.describe()}, {depth.min():.3f}-{depth.max():.3f}, "
+            f"{prediction.latency_s * 1000:.0f} ms", sys.stdout
+        )
+        progress(done, len(bases))
     return 0
 
 
@@ -106,11 +127,11 @@ def _dataset_options(args: argparse.Namespace) -> dict[str, str | None]:
     return {"split_file": args.split_file, "depth_field": args.depth_field, "gt_root": args.gt_root}
 
 
-def evaluate_model(args: argparse.Namespace) -> int:
+@_reports_progress("evaluate", "image")
+def evaluate_model(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Stream a dataset through a model (or score saved predictions), print the metrics table and write the JSON."""
     from .data.specs import open_spec
     from .evaluation.evaluate import DatasetRecord, evaluate, evaluate_predictions
-    from .outputs.progress import CommandProgress
 
     if (args.model is None) == (args.predictions is None):
         raise ValueError("give either --model (a checkpoint to run) or --predictions (a folder of saved .npy predictions)")
@@ -119,24 +140,23 @@ def evaluate_model(args: argparse.Namespace) -> int:
     if args.model is not None and args.prediction_type is not None:
         raise ValueError("--prediction-type describes saved predictions; a model's output meaning comes from its config")
     options = _dataset_options(args)
-    with CommandProgress("evaluate", "image", args.quiet) as progress:
-        dataset, split = open_spec(args.dataset, args.layout, args.split, "test", **options)
-        record = DatasetRecord.opened(args.dataset, split, dataset, options)
-        scoring = {"alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record,
-                   "progress": progress}
-        if args.predictions is not None:
-            result = evaluate_predictions(
-                args.predictions, dataset, args.protocol, prediction_type=args.prediction_type or "depth", **scoring
-            )
-        else:
-            from .inference.predictor import DepthPredictor
+    dataset, split = open_spec(args.dataset, args.layout, args.split, "test", **options)
+    record = DatasetRecord.opened(args.dataset, split, dataset, options)
+    scoring = {"alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record,
+               "progress": progress}
+    if args.predictions is not None:
+        result = evaluate_predictions(
+            args.predictions, dataset, args.protocol, prediction_type=args.prediction_type or "depth", **scoring
+        )
+    else:
+        from .inference.predictor import DepthPredictor
 
-            predictor = DepthPredictor.from_pretrained(args.model, allow_pickle=args.allow_pickle)
-            result = evaluate(predictor, dataset, args.protocol, flip_tta=args.flip_tta, **scoring)
-        print(f"{args.model or args.predictions} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
-        print(result.format_table())
-        result.to_json(args.output)
-        print(f"wrote {args.output}")
+        predictor = DepthPredictor.from_pretrained(args.model, allow_pickle=args.allow_pickle)
+        result = evaluate(predictor, dataset, args.protocol, flip_tta=args.flip_tta, **scoring)
+    print(f"{args.model or args.predictions} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
+    print(result.format_table())
+    result.to_json(args.output)
+    print(f"wrote {args.output}")
     return 0
 
 
@@ -171,17 +191,16 @@ def export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_benchmarks(args: argparse.Namespace) -> int:
+@_reports_progress("bench", "step")
+def run_benchmarks(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Time the models, the data generator and the metrics; print and write the markdown table and the JSON."""
     from .benchmarking import BenchOptions, run_benchmark_suite
-    from .outputs.progress import CommandProgress
 
     options = BenchOptions(
         models=args.models, quick=args.quick, repeats=args.repeats, threads=args.threads, compile=args.compile,
         checkpoints=args.checkpoints,
     )
-    with CommandProgress("bench", "step", args.quiet) as progress:
-        run_benchmark_suite(options, args.output, progress)
+    run_benchmark_suite(options, args.output, progress)
     return 0
 
 
