@@ -1,15 +1,44 @@
-"""The `mde-hub` command line. Sub-commands are thin layers over the library."""
+"""The `mde-hub` command line. Sub-commands are thin layers over the library.
+
+Building the parser imports nothing heavy (the choices it lists come from torch-free modules), and each command
+imports what it runs inside its function, so `mde-hub --help` and `mde-hub COMMAND --help` answer without importing
+torch, transformers, timm or gradio. Started as the command, `import mde_hub` skips the Auto-class registration
+(`mde_hub/__init__.py`); `main` registers once the arguments are parsed, before the command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .inference.predictor import BACKENDS
+from .inference.backends import BACKENDS
 from .models.conversion import CONVERTERS
-from .outputs.prediction_files import FORMATS, list_inputs, parse_formats, plan_outputs, predict_to_files
+from .outputs.formats import FORMATS
+
+if TYPE_CHECKING:
+    from .outputs.progress import CommandProgress
+
+
+def _reports_progress(name: str, unit: str) -> Callable[[Callable[..., int]], Callable[[argparse.Namespace], int]]:
+    """A long command: run with a `CommandProgress` counting `unit`s (its display, then its summary line on
+    stderr; nothing with `--quiet`), passed as its second argument."""
+
+    def decorate(command: Callable[[argparse.Namespace, CommandProgress], int]) -> Callable[[argparse.Namespace], int]:
+        @functools.wraps(command)
+        def run(args: argparse.Namespace) -> int:
+            from .outputs.progress import CommandProgress
+
+            with CommandProgress(name, unit, args.quiet) as progress:
+                return command(args, progress)
+
+        return run
+
+    return decorate
 
 
 def list_models(_: argparse.Namespace) -> int:
@@ -47,7 +76,8 @@ def inspect_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def synthesize_data(args: argparse.Namespace) -> int:
+@_reports_progress("data synth", "frame")
+def synthesize_data(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Render synthetic RGB-D frames to disk: indoor in DenseDepth's NYU layout, outdoor as a KITTI-encoded folder."""
     from .data.synthetic import SyntheticDepthDataset, write_synthetic
 
@@ -56,18 +86,21 @@ def synthesize_data(args: argparse.Namespace) -> int:
     dataset = SyntheticDepthDataset(
         kind=args.kind, size=args.n, height=args.height, width=args.width, seed=args.seed, sparse=args.sparse, device=args.device
     )
-    written = write_synthetic(dataset, args.out, args.split)
-    print(f"wrote {args.n} {args.kind} frames of {args.height}x{args.width} to {written}")
+    written = write_synthetic(dataset, args.out, args.split, progress=progress)
+    progress.print(f"wrote {args.n} {args.kind} frames of {args.height}x{args.width} to {written}", sys.stdout)
     return 0
 
 
 ALLOW_PICKLE_HELP = "also load pickled pytorch_model.bin weights (they can run code: only from a trusted source)"
 
 
-def predict_depth(args: argparse.Namespace) -> int:
+@_reports_progress("predict", "image")
+def predict_depth(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Depth for images or folders, written as `mde_hub.outputs.prediction_files` names them; refused before anything is
     written when an output would be another's or replace a file in an input folder."""
     from .inference.predictor import DepthPredictor
+    from .outputs.formats import parse_formats
+    from .outputs.prediction_files import list_inputs, plan_outputs, predict_to_files
 
     formats = parse_formats(args.formats)
     inputs = list_inputs(args.inputs)
@@ -75,14 +108,17 @@ def predict_depth(args: argparse.Namespace) -> int:
         print(f"mde-hub: {inputs.skipped_note()}", file=sys.stderr)
     predictor = DepthPredictor.from_pretrained(args.model, backend=args.backend, allow_pickle=args.allow_pickle)
     bases = plan_outputs(inputs, args.out, formats, predictor.meaning)
-    for path, prediction, files in predict_to_files(predictor, bases, formats, args.colormap, args.focal, args.stride):
+    progress(0, len(bases))
+    run = predict_to_files(predictor, bases, formats, args.colormap, args.focal, args.stride)
+    for done, (path, prediction, files) in enumerate(run, start=1):
         for note in files.notes:
-            print(f"{path}: {note}", file=sys.stderr)
+            progress.print(f"{path}: {note}", sys.stderr)
         depth = prediction.depth
-        print(
+        progress.print(
             f"{path}: {prediction.meaning.describe()}, {depth.min():.3f}-{depth.max():.3f}, "
-            f"{prediction.latency_s * 1000:.0f} ms"
+            f"{prediction.latency_s * 1000:.0f} ms", sys.stdout
         )
+        progress(done, len(bases))
     return 0
 
 
@@ -91,7 +127,8 @@ def _dataset_options(args: argparse.Namespace) -> dict[str, str | None]:
     return {"split_file": args.split_file, "depth_field": args.depth_field, "gt_root": args.gt_root}
 
 
-def evaluate_model(args: argparse.Namespace) -> int:
+@_reports_progress("evaluate", "image")
+def evaluate_model(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Stream a dataset through a model (or score saved predictions), print the metrics table and write the JSON."""
     from .data.specs import open_spec
     from .evaluation.evaluate import DatasetRecord, evaluate, evaluate_predictions
@@ -105,7 +142,8 @@ def evaluate_model(args: argparse.Namespace) -> int:
     options = _dataset_options(args)
     dataset, split = open_spec(args.dataset, args.layout, args.split, "test", **options)
     record = DatasetRecord.opened(args.dataset, split, dataset, options)
-    scoring = {"alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record}
+    scoring = {"alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record,
+               "progress": progress}
     if args.predictions is not None:
         result = evaluate_predictions(
             args.predictions, dataset, args.protocol, prediction_type=args.prediction_type or "depth", **scoring
@@ -153,7 +191,8 @@ def export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_benchmarks(args: argparse.Namespace) -> int:
+@_reports_progress("bench", "step")
+def run_benchmarks(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Time the models, the data generator and the metrics; print and write the markdown table and the JSON."""
     from .benchmarking import BenchOptions, run_benchmark_suite
 
@@ -161,7 +200,7 @@ def run_benchmarks(args: argparse.Namespace) -> int:
         models=args.models, quick=args.quick, repeats=args.repeats, threads=args.threads, compile=args.compile,
         checkpoints=args.checkpoints,
     )
-    run_benchmark_suite(options, args.output)
+    run_benchmark_suite(options, args.output, progress)
     return 0
 
 
@@ -234,6 +273,7 @@ def list_zoo(args: argparse.Namespace) -> int:
 
 def fetch_zoo(args: argparse.Namespace) -> int:
     """Download a zoo model (resumed, checked), convert it and write a ready checkpoint with its card."""
+    from .outputs.progress import library_bars, shows_progress
     from .zoo import checkpoint_dir, fetch_zoo_model, fetched, zoo_model
 
     entry = zoo_model(args.name)
@@ -241,7 +281,8 @@ def fetch_zoo(args: argparse.Namespace) -> int:
     if not args.force and args.file is None and fetched(entry, output):
         print(f"{output} already holds {entry.name} (--force converts it again)")
         return 0
-    path = fetch_zoo_model(entry.name, output, file=args.file, force=args.force)
+    with library_bars(shows_progress(sys.stderr, args.quiet)):  # the download shows its own progress unless quiet
+        path = fetch_zoo_model(entry.name, output, file=args.file, force=args.force, progress=not args.quiet)
     print(f"wrote {path} ({entry.name}: {entry.file_name}, licence {entry.license})")
     for command in entry.evaluate_commands(str(path)):
         print(f"  score it: {command}")
@@ -257,6 +298,11 @@ def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
                         "BTS/AdaBins/DPT score against (default), or depths, the in-painted dense depth")
     parser.add_argument("--gt-root", help="kitti_eigen: the annotated depth folder (data_depth_annotated, its train "
                         "and val drives merged) that the list's depth paths are relative to")
+
+
+def _add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress display and no summary line on "
+                        "stderr (notes about skipped inputs and errors still go there)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -290,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--split", choices=("train", "test"), default="train", help="indoor: 8-bit train or 16-bit test PNGs")
     synth.add_argument("--sparse", action="store_true", help="outdoor: LiDAR-like sparse ground truth")
     synth.add_argument("--device", default="cpu", help="torch device for rendering, e.g. cuda")
+    _add_quiet_option(synth)
     synth.set_defaults(handler=synthesize_data)
 
     predict = commands.add_parser("predict", help="depth maps (and point clouds) for images or folders of images")
@@ -305,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--backend", choices=BACKENDS, default="pytorch",
                          help="onnxruntime: run MODEL/model.onnx (written by mde-hub export onnx)")
     predict.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
+    _add_quiet_option(predict)
     predict.set_defaults(handler=predict_depth)
 
     evaluation = commands.add_parser("evaluate", help="the nine depth metrics of a model on a dataset, as the papers score")
@@ -336,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--limit", type=int, help="score the first N samples only")
     evaluation.add_argument("--output", default="results.json", help="evaluation JSON (default: results.json)")
     evaluation.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
+    _add_quiet_option(evaluation)
     evaluation.set_defaults(handler=evaluate_model)
 
     card = commands.add_parser("card", help="write a Hub model card (README.md) for a checkpoint")
@@ -388,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--output", help="checkpoint folder (default: the cache's zoo/NAME, where the app finds it)")
     fetch.add_argument("--file", help="the released file, downloaded by hand (for models whose page needs a person)")
     fetch.add_argument("--force", action="store_true", help="convert again and replace a non-empty --output folder")
+    _add_quiet_option(fetch)
     fetch.set_defaults(handler=fetch_zoo)
 
     bench = commands.add_parser("bench", help="benchmark models, the data generator and the metrics (markdown + JSON)")
@@ -399,12 +449,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rows timed with torch.compile (default: compact; compiling a paper model takes minutes on 2 cores)")
     bench.add_argument("--checkpoints", default="checkpoints", help="folder whose */config.json give the compact rows")
     bench.add_argument("--output", default="bench.md", help="markdown report (default: bench.md); raw numbers: bench.json")
+    _add_quiet_option(bench)
     bench.set_defaults(handler=run_benchmarks)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .models.auto import register_auto_classes
+
+    register_auto_classes()  # skipped at import when started as the command (mde_hub/__init__.py)
     try:
         return args.handler(args)
     except (ValueError, OSError, KeyError, ImportError) as error:

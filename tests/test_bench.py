@@ -72,6 +72,8 @@ def test_bench_quick_writes_the_tables(tmp_path, capsys) -> None:
     comparison = raw["dpt_comparison"]
     assert comparison["output_shape"] == [1, 64, 64] and comparison["max_abs_diff"] < 1e-5 and comparison["ratio"] > 0
     assert [row["unit"] for row in raw["data"]][-1] == "pairs/s"
+    assert [row["what"] for row in raw["startup"]] == ["`mde-hub --help`", "`mde-hub predict --help`"]
+    assert all(row["seconds"] > 0 for row in raw["startup"]) and "## Command line start-up" in markdown
 
 
 def test_bench_rejects_unknown_models(tmp_path, capsys) -> None:

@@ -147,7 +147,7 @@ def test_limit_and_progress():
     seen = []
     result = evaluate(predictor, samples, protocol="none", limit=2, progress=lambda done, total: seen.append((done, total)))
     assert result.num_images == 2 and predictor.calls == 2
-    assert seen == [(1, 2), (2, 2)]
+    assert seen == [(0, 2), (1, 2), (2, 2)]  # before the first sample (a display's clock starts), then after each
     assert result.settings["limit"] == 2
     assert result.dataset == {"class": "list", "len": 3, "source": None, "split": None, "options": {}}
 

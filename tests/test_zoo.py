@@ -331,6 +331,11 @@ def test_zoo_fetch_downloads_unpacks_converts_and_writes_a_ready_checkpoint(
     assert "not empty" in capsys.readouterr().err
     assert main(["zoo", "fetch", "tiny-dpt", "--output", str(output), "--force"]) == 0
     assert not (output / "extra").exists() and len(zoo_server.requests) == requests  # the cached download is reused
+    (cache / "downloads" / "tiny-dpt.zip").unlink()
+    capsys.readouterr()
+    assert main(["zoo", "fetch", "tiny-dpt", "--output", str(output), "--force", "--quiet"]) == 0
+    printed = capsys.readouterr()  # downloaded again, without a word on stderr
+    assert printed.err == "" and f"wrote {output}" in printed.out and len(zoo_server.requests) > requests
 
 
 def test_zoo_fetch_to_the_cache_is_listed_and_resumes_a_dropped_download(cache, zoo_server, fake_format,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .dpt_transformers import DptComparison
@@ -24,6 +24,7 @@ class BenchReport:
     dpt_comparison: DptComparison | None
     data: list[dict[str, Any]]
     gpu: dict[str, Any] | None
+    startup: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -133,6 +134,13 @@ def render_markdown(report: BenchReport) -> str:
             [row["what"], f"{row['size'][0]} x {row['size'][1]}", f"{row['per_second']:.1f} {row['unit']}"] for row in report.data
         ], numeric_from=2),
     ]
+    if report.startup:
+        lines += [
+            "",
+            "## Command line start-up (a fresh process; median wall time)",
+            "",
+            *_table(("what", "seconds"), [[row["what"], f"{row['seconds']:.2f}"] for row in report.startup]),
+        ]
     if report.gpu is not None:
         figures = report.gpu
         lines += [

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +23,7 @@ from .measure import count_flops
 from .models import ModelResult, ModelSpec, benchmark_model, compact_specs, paper_specs
 from .pipeline import NYU_SIZE, NYU_TEST_PAIRS, frames_per_second, metric_pairs_per_second
 from .report import BenchReport, render_markdown
+from .startup import startup_rows
 
 FULL_SIZE, QUICK_SIZE = NYU_SIZE, (64, 96)
 TRAIN_BATCH, FULL_TRAIN_SIZE = 2, (384, 384)  # 384 x 384: DPT's training crop, and enough tokens for AdaBins
@@ -100,8 +102,12 @@ def _gpu_figures(specs: list[ModelSpec], size: tuple[int, int], repeats: int) ->
     return figures
 
 
-def run_benchmark_suite(options: BenchOptions, output: str | os.PathLike) -> BenchReport:
-    """Run the suite, print the markdown report, write it to `output` and the raw numbers to `output` with .json."""
+def run_benchmark_suite(
+    options: BenchOptions, output: str | os.PathLike, progress: Callable[[int, int, str], None] | None = None
+) -> BenchReport:
+    """Run the suite, print the markdown report, write it to `output` and the raw numbers to `output` with .json.
+    `progress(done, total, step)` is called as each step (a model row, the DPT comparison, the data rows, the
+    start-up times, the GPU figures) starts, and once all are done."""
     if options.compile not in COMPILE_CHOICES:
         raise ValueError(f"compile must be one of {COMPILE_CHOICES}; got {options.compile!r}")
     if options.repeats < 1:
@@ -118,17 +124,27 @@ def run_benchmark_suite(options: BenchOptions, output: str | os.PathLike) -> Ben
         raise ValueError(f"--models {options.models} matches no model row")
     size = QUICK_SIZE if options.quick else FULL_SIZE
     train_size = QUICK_SIZE if options.quick else FULL_TRAIN_SIZE
+    steps = len(specs) + 3 + torch.cuda.is_available()
+    report_step = progress or (lambda done, total, step: None)
     results = []
-    for spec in specs:
-        print(f"benchmarking {spec.name} ...", file=sys.stderr, flush=True)
+    for done, spec in enumerate(specs):
+        report_step(done, steps, spec.name)
         compile_model = options.compile == "all" or (options.compile == "compact" and spec.kind == "compact")
         results.append(benchmark_model(spec, size, options.repeats, compile_model, train_size, TRAIN_BATCH))
-    print("benchmarking DPT-Hybrid against transformers ...", file=sys.stderr, flush=True)
+    report_step(len(specs), steps, "DPT-Hybrid against transformers")
     comparison = compare_dpt_hybrid(options.quick, max(options.repeats, 5))
-    print("benchmarking the data generator and the metrics ...", file=sys.stderr, flush=True)
+    report_step(len(specs) + 1, steps, "the data generator and the metrics")
     data = _data_rows(options.quick)
-    gpu_figures = _gpu_figures(specs, size, options.repeats) if torch.cuda.is_available() else None
-    report = BenchReport(machine, dataclasses.asdict(options), results, compact_note, comparison, data, gpu_figures)
+    report_step(len(specs) + 2, steps, "command line start-up")
+    startup = startup_rows(options.repeats, options.quick)
+    gpu_figures = None
+    if torch.cuda.is_available():
+        report_step(len(specs) + 3, steps, "GPU throughput")
+        gpu_figures = _gpu_figures(specs, size, options.repeats)
+    report_step(steps, steps, "done")
+    report = BenchReport(
+        machine, dataclasses.asdict(options), results, compact_note, comparison, data, gpu_figures, startup
+    )
     markdown = render_markdown(report)
     print(markdown, end="")
     output = Path(output)

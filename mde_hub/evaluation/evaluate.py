@@ -250,6 +250,8 @@ def _score_dataset(
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
     total = len(dataset) if limit is None else min(limit, len(dataset))
+    if progress is not None:
+        progress(0, total)
     for index in range(total):
         sample = dataset[index]
         accumulator.update(predict(sample), sample.depth, valid_mask=sample.valid)
@@ -298,7 +300,7 @@ def evaluate(
     `record` (the data's source, split and options) is stored with the dataset's class and length, so the JSON
     says which data was scored.
 
-    `progress(done, total)` is called after each sample. The model's output is scored as what it means
+    `progress(done, total)` is called before the first sample and after each. The model's output is scored as what it means
     (`predictor.meaning`): a relative model needs `alignment="median"` or `"scale_shift"` (without it a
     ValueError is raised, since its metric numbers would be meaningless), and an inverse-depth output is aligned in
     inverse-depth space (`alignment_space` None) and then turned into depth.

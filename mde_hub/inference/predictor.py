@@ -20,12 +20,11 @@ from ..models.depth_meaning import DepthMeaning, depth_meaning_of
 from ..models.loading import load_depth_model
 from ..models.modeling_utils import DepthEstimationPreTrainedModel
 from ..processing.image_processing_depth import DepthImageProcessor
+from .backends import BACKENDS
 
 if TYPE_CHECKING:
     from .onnx_runtime import OnnxDepthModel
 
-
-BACKENDS = ("pytorch", "onnxruntime")
 
 
 @dataclass

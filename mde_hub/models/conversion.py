@@ -15,10 +15,12 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from transformers import BaseImageProcessor, PreTrainedModel
+if TYPE_CHECKING:  # the command line lists CONVERTERS without importing torch
+    from transformers import BaseImageProcessor, PreTrainedModel
 
-from .modeling_utils import DepthEstimationPreTrainedModel
+    from .modeling_utils import DepthEstimationPreTrainedModel
 
 
 @dataclass

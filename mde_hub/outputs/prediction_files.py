@@ -40,12 +40,10 @@ from .depth_files import (
     save_point_cloud_glb,
     save_point_cloud_ply,
 )
+from .formats import FORMATS
 
 if TYPE_CHECKING:
     from ..inference.predictor import DepthPrediction, DepthPredictor
-
-FORMATS: tuple[str, ...] = ("png16", "npy", "color", "ply", "glb")
-"""Output formats, in the order they are written."""
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 """Files of a folder that are read as images."""
@@ -60,15 +58,6 @@ _NPY_SUFFIXES = {
 }
 _SUFFIXES = {"png16": ".depth.png", "color": ".color.png", "ply": ".ply", "glb": ".glb"}
 _SHOWN_CLASHES = 5
-
-
-def parse_formats(formats: str) -> tuple[str, ...]:
-    """Comma-separated format names (`"npy,color"`) as a tuple in writing order; unknown names are refused."""
-    names = formats.split(",")
-    unknown = sorted(set(names) - set(FORMATS))
-    if unknown:
-        raise ValueError(f"unknown output formats {unknown}; choose from {FORMATS}")
-    return tuple(name for name in FORMATS if name in names)
 
 
 def output_paths(base: Path, formats: Sequence[str], meaning: DepthMeaning) -> dict[str, Path]:

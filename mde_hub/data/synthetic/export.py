@@ -16,6 +16,7 @@ CSV last, so an interrupted export never leaves a truncated file or a list namin
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -55,11 +56,12 @@ def write_densedepth_layout(
     split: Literal["train", "test"] = "train",
     batch_size: int = 8,
     jpeg_quality: int = 95,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Render every frame of an indoor `dataset` into `out_dir` in DenseDepth's layout; returns the CSV path.
 
     Train images are JPEG (quality `jpeg_quality`) like `nyu_data.zip`'s; test images are PNG. Existing files of
-    the same names are replaced.
+    the same names are replaced. `progress(done, total)` is called before the first frame and after each.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -71,10 +73,14 @@ def write_densedepth_layout(
         )
     root = Path(out_dir)
     lines = []
+    if progress is not None:
+        progress(0, len(dataset))
     for start in range(0, len(dataset), batch_size):
         indices = list(range(start, min(start + batch_size, len(dataset))))
         for index, sample in zip(indices, dataset.render_batch(indices)):
             lines.append(_write_frame(root, dataset, index, sample, split, jpeg_quality))
+            if progress is not None:
+                progress(index + 1, len(dataset))
     csv_path = root / "data" / f"nyu2_{split}.csv"
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(csv_path) as temporary:
@@ -100,10 +106,26 @@ def _write_frame(
     return f"{rgb_name},{depth_name}"
 
 
-def write_synthetic(dataset: SyntheticDepthDataset, out_dir: PathLike, split: Literal["train", "test"] = "train") -> Path:
+def write_synthetic(
+    dataset: SyntheticDepthDataset,
+    out_dir: PathLike,
+    split: Literal["train", "test"] = "train",
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """`mde-hub data synth`'s files: indoor frames in DenseDepth's NYU layout (`write_densedepth_layout`, `split`
     choosing its 8-bit train or 16-bit test PNGs), outdoor frames as a KITTI-encoded (value / 256) folder
-    (`folder.write_rgbd_folder`). Returns what names the written frames: the NYU layout's CSV list, or the folder."""
+    (`folder.write_rgbd_folder`). Returns what names the written frames: the NYU layout's CSV list, or the folder.
+    `progress(done, total)` is called before the first frame and after each is written."""
     if dataset.kind == "indoor":
-        return write_densedepth_layout(dataset, out_dir, split=split)
-    return write_rgbd_folder((dataset[index] for index in range(len(dataset))), out_dir)
+        return write_densedepth_layout(dataset, out_dir, split=split, progress=progress)
+    return write_rgbd_folder(_frames(dataset, progress), out_dir)
+
+
+def _frames(dataset: SyntheticDepthDataset, progress: Callable[[int, int], None] | None) -> Iterator[DepthSample]:
+    """The frames of `dataset` in order, reporting each as done when the next is asked for (once it is written)."""
+    if progress is not None:
+        progress(0, len(dataset))
+    for index in range(len(dataset)):
+        yield dataset[index]
+        if progress is not None:
+            progress(index + 1, len(dataset))
