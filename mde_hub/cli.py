@@ -73,9 +73,14 @@ def predict_depth(args: argparse.Namespace) -> int:
     inputs = list_inputs(args.inputs)
     if inputs.skipped:
         print(f"mde-hub: {inputs.skipped_note()}", file=sys.stderr)
-    predictor = DepthPredictor.from_pretrained(args.model, backend=args.backend, allow_pickle=args.allow_pickle)
+    predictor = DepthPredictor.from_pretrained(
+        args.model, backend=args.backend, allow_pickle=args.allow_pickle, device=args.device, dtype=args.dtype
+    )
     bases = plan_outputs(inputs, args.out, formats, predictor.meaning)
-    for path, prediction, files in predict_to_files(predictor, bases, formats, args.colormap, args.focal, args.stride):
+    run = predict_to_files(
+        predictor, bases, formats, args.colormap, args.focal, args.stride, args.batch_size, args.num_workers
+    )
+    for path, prediction, files in run:
         for note in files.notes:
             print(f"{path}: {note}", file=sys.stderr)
         depth = prediction.depth
@@ -100,12 +105,17 @@ def evaluate_model(args: argparse.Namespace) -> int:
         raise ValueError("give either --model (a checkpoint to run) or --predictions (a folder of saved .npy predictions)")
     if args.predictions is not None and args.flip_tta:
         raise ValueError("--flip-tta needs a model to run; saved predictions are scored as saved")
+    if args.predictions is not None and (args.device, args.dtype) != ("cpu", "float32"):
+        raise ValueError("--device and --dtype say how a model runs; saved predictions are scored as saved")
     if args.model is not None and args.prediction_type is not None:
         raise ValueError("--prediction-type describes saved predictions; a model's output meaning comes from its config")
     options = _dataset_options(args)
     dataset, split = open_spec(args.dataset, args.layout, args.split, "test", **options)
     record = DatasetRecord.opened(args.dataset, split, dataset, options)
-    scoring = {"alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record}
+    scoring = {
+        "alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record,
+        "batch_size": args.batch_size, "num_workers": args.num_workers,
+    }
     if args.predictions is not None:
         result = evaluate_predictions(
             args.predictions, dataset, args.protocol, prediction_type=args.prediction_type or "depth", **scoring
@@ -113,7 +123,9 @@ def evaluate_model(args: argparse.Namespace) -> int:
     else:
         from .inference.predictor import DepthPredictor
 
-        predictor = DepthPredictor.from_pretrained(args.model, allow_pickle=args.allow_pickle)
+        predictor = DepthPredictor.from_pretrained(
+            args.model, allow_pickle=args.allow_pickle, device=args.device, dtype=args.dtype
+        )
         result = evaluate(predictor, dataset, args.protocol, flip_tta=args.flip_tta, **scoring)
     print(f"{args.model or args.predictions} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
     print(result.format_table())
@@ -248,6 +260,38 @@ def fetch_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_at_least(text: str, minimum: int) -> int:
+    """`text` as an integer of at least `minimum`, else an argparse usage error saying so."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}; got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0)
+
+
+def _add_inference_options(parser: argparse.ArgumentParser) -> None:
+    """Where and how a model runs: `DepthPredictor`'s device and dtype, and the batches it is given."""
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
+    parser.add_argument("--dtype", default="float32",
+                        help="auto, float32, bfloat16 or float16: the precision the model runs in, by autocast (weights "
+                        "stay float32); auto: bfloat16 on a CPU with native bf16 (avx512_bf16 or AMX) or a CUDA device "
+                        "that has it, else float32 (default: float32)")
+    parser.add_argument("--batch-size", type=_positive_int, default=1,
+                        help="images per forward pass; images that resize to one shape share a pass (default: 1)")
+    parser.add_argument("--num-workers", type=_non_negative_int, default=0,
+                        help="processes that load images in parallel (default: 0: the main process)")
+
+
 def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split-file", "--splits-file", dest="split_file", help="the file that defines the split: nyu_labeled, the official splits.mat "
                         "(default: splits.mat beside the .mat); kitti_eigen, a BTS-style list (required), e.g. "
@@ -305,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--backend", choices=BACKENDS, default="pytorch",
                          help="onnxruntime: run MODEL/model.onnx (written by mde-hub export onnx)")
     predict.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
+    _add_inference_options(predict)
     predict.set_defaults(handler=predict_depth)
 
     evaluation = commands.add_parser("evaluate", help="the nine depth metrics of a model on a dataset, as the papers score")
@@ -336,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--limit", type=int, help="score the first N samples only")
     evaluation.add_argument("--output", default="results.json", help="evaluation JSON (default: results.json)")
     evaluation.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
+    _add_inference_options(evaluation)
     evaluation.set_defaults(handler=evaluate_model)
 
     card = commands.add_parser("card", help="write a Hub model card (README.md) for a checkpoint")

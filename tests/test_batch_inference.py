@@ -232,3 +232,52 @@ def test_batches_keep_order_and_raise_loading_errors_as_themselves(num_workers) 
     assert list(batches(_load_or_fail, 3, 2, num_workers)) == [[0, 1], [4]]
     with pytest.raises(ValueError, match="^cannot read image frame3.png$"):
         list(batches(_load_or_fail, 5, 2, num_workers))
+
+
+def test_transformers_models_batch_too(tmp_path) -> None:
+    from app_helpers import save_hf_dpt
+
+    predictor = DepthPredictor.from_pretrained(save_hf_dpt(tmp_path / "hf-dpt"))
+    images = _images([(30, 40), (24, 20), (30, 40)])
+    forwards = _forward_batches(predictor)
+    batch = predictor.predict_batch(images)
+    assert forwards == [3]  # its processor resizes every image to 32x32
+    for image, batched in zip(images, batch):
+        single = predictor.predict(image).values
+        assert batched.values.shape == image.shape[:2]
+        np.testing.assert_allclose(batched.values, single, rtol=1e-5, atol=1e-5 * float(np.abs(single).max()))
+
+
+def test_evaluate_command_batches_and_records_it(tmp_path, capsys) -> None:
+    import json
+
+    from app_helpers import save_baseline
+
+    from mde_hub.cli import main as cli_main
+
+    checkpoint = save_baseline(tmp_path / "ckpt", 0)
+    run = ["evaluate", "--model", str(checkpoint), "--dataset", "synthetic:indoor:3", "--protocol", "none"]
+    assert cli_main([*run, "--output", str(tmp_path / "one.json")]) == 0
+    assert cli_main([*run, "--output", str(tmp_path / "two.json"), "--batch-size", "2", "--num-workers", "1"]) == 0
+    one, two = (json.loads((tmp_path / name).read_text()) for name in ("one.json", "two.json"))
+    assert (two["settings"]["batch_size"], two["settings"]["device"], two["settings"]["dtype"]) == (2, "cpu", "float32")
+    for name, value in one["metrics"].items():
+        assert two["metrics"][name] == pytest.approx(value, rel=1e-5), name
+    capsys.readouterr()
+    assert cli_main(["evaluate", "--predictions", str(tmp_path), "--dataset", "synthetic:indoor:3", "--dtype", "bfloat16"]) == 2
+    assert "--device and --dtype say how a model runs; saved predictions are scored as saved" in capsys.readouterr().err
+
+
+def test_the_app_builds_its_predictors_on_the_device_and_dtype_given(tmp_path) -> None:
+    from app_helpers import save_baseline
+
+    from mde_hub.app.serve import open_registry
+
+    save_baseline(tmp_path / "models" / "baseline-a", 0)
+    registry = open_registry([str(tmp_path / "models")], None, dtype="bfloat16")
+    predictor = registry.get("baseline-a")
+    assert (predictor.device, predictor.dtype) == (torch.device("cpu"), "bfloat16")
+    with pytest.raises(ValueError, match="onnxruntime backend runs on the cpu in float32; got device 'cpu' and dtype 'float16'"):
+        open_registry([str(tmp_path / "models")], None, backend="onnxruntime", dtype="float16")
+    with pytest.raises(ValueError, match="device 'cuda:99' is not available"):
+        open_registry([str(tmp_path / "models")], None, device="cuda:99")
