@@ -169,6 +169,11 @@ def run_benchmarks(args: argparse.Namespace) -> int:
     """Time the models, the data generator and the metrics; print and write the markdown table and the JSON."""
     from .benchmarking import BenchOptions, run_benchmark_suite
 
+    if args.precision:
+        from .benchmarking.precision import run_precision_benchmark
+
+        run_precision_benchmark(args.checkpoints, args.rgbd, args.frames, args.output)
+        return 0
     options = BenchOptions(
         models=args.models, quick=args.quick, repeats=args.repeats, threads=args.threads, compile=args.compile,
         checkpoints=args.checkpoints,
@@ -445,6 +450,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rows timed with torch.compile (default: compact; compiling a paper model takes minutes on 2 cores)")
     bench.add_argument("--checkpoints", default="checkpoints", help="folder whose */config.json give the compact rows")
     bench.add_argument("--output", default="bench.md", help="markdown report (default: bench.md); raw numbers: bench.json")
+    bench.add_argument("--precision", action="store_true", help="only the bf16 accuracy table: every --checkpoints "
+                       "model in float32 and bfloat16 (autocast) on real frames of --rgbd")
+    bench.add_argument("--rgbd", default="../shared/data/rgbd",
+                       help="--precision: the RGB-D frames folder (its MANIFEST.md; skipped when absent)")
+    bench.add_argument("--frames", type=_positive_int, default=4, help="--precision: frames per scene (default: 4)")
     bench.set_defaults(handler=run_benchmarks)
     return parser
 
