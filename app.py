@@ -45,15 +45,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--backend", choices=BACKENDS, default="pytorch",
         help="onnxruntime: run the local checkpoints that hold a model.onnx (mde-hub export onnx) with ONNX Runtime",
     )
+    parser.add_argument("--device", default="cpu", help="where the PyTorch models run: cpu, cuda, cuda:N or mps")
+    parser.add_argument("--dtype", default="float32", help="auto, float32, bfloat16 or float16: the precision the "
+                        "PyTorch models run in, by autocast (auto: bfloat16 where the CPU or GPU has it natively)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    registry = open_registry(
-        args.models, CHECKPOINTS_DIR, int(args.max_model_memory * 2**20), args.backend, args.allow_local_paths,
-        online=args.online,
-    )
+    try:
+        registry = open_registry(
+            args.models, CHECKPOINTS_DIR, int(args.max_model_memory * 2**20), args.backend, args.allow_local_paths,
+            online=args.online, device=args.device, dtype=args.dtype,
+        )
+    except ValueError as error:
+        sys.exit(f"app.py: error: {error}")
     limits = ImageLimits(max_pixels=int(args.max_pixels * 1e6))
     serve(registry, limits, args.host, args.port, args.share, args.max_file_size, args.concurrency)
 

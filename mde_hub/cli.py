@@ -106,10 +106,14 @@ def predict_depth(args: argparse.Namespace, progress: CommandProgress) -> int:
     inputs = list_inputs(args.inputs)
     if inputs.skipped:
         print(f"mde-hub: {inputs.skipped_note()}", file=sys.stderr)
-    predictor = DepthPredictor.from_pretrained(args.model, backend=args.backend, allow_pickle=args.allow_pickle)
+    predictor = DepthPredictor.from_pretrained(
+        args.model, backend=args.backend, allow_pickle=args.allow_pickle, device=args.device, dtype=args.dtype
+    )
     bases = plan_outputs(inputs, args.out, formats, predictor.meaning)
     progress(0, len(bases))
-    run = predict_to_files(predictor, bases, formats, args.colormap, args.focal, args.stride)
+    run = predict_to_files(
+        predictor, bases, formats, args.colormap, args.focal, args.stride, args.batch_size, args.num_workers
+    )
     for done, (path, prediction, files) in enumerate(run, start=1):
         for note in files.notes:
             progress.print(f"{path}: {note}", sys.stderr)
@@ -137,13 +141,17 @@ def evaluate_model(args: argparse.Namespace, progress: CommandProgress) -> int:
         raise ValueError("give either --model (a checkpoint to run) or --predictions (a folder of saved .npy predictions)")
     if args.predictions is not None and args.flip_tta:
         raise ValueError("--flip-tta needs a model to run; saved predictions are scored as saved")
+    if args.predictions is not None and (args.device, args.dtype) != ("cpu", "float32"):
+        raise ValueError("--device and --dtype say how a model runs; saved predictions are scored as saved")
     if args.model is not None and args.prediction_type is not None:
         raise ValueError("--prediction-type describes saved predictions; a model's output meaning comes from its config")
     options = _dataset_options(args)
     dataset, split = open_spec(args.dataset, args.layout, args.split, "test", **options)
     record = DatasetRecord.opened(args.dataset, split, dataset, options)
-    scoring = {"alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record,
-               "progress": progress}
+    scoring = {
+        "alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record,
+        "progress": progress, "batch_size": args.batch_size, "num_workers": args.num_workers,
+    }
     if args.predictions is not None:
         result = evaluate_predictions(
             args.predictions, dataset, args.protocol, prediction_type=args.prediction_type or "depth", **scoring
@@ -151,7 +159,9 @@ def evaluate_model(args: argparse.Namespace, progress: CommandProgress) -> int:
     else:
         from .inference.predictor import DepthPredictor
 
-        predictor = DepthPredictor.from_pretrained(args.model, allow_pickle=args.allow_pickle)
+        predictor = DepthPredictor.from_pretrained(
+            args.model, allow_pickle=args.allow_pickle, device=args.device, dtype=args.dtype
+        )
         result = evaluate(predictor, dataset, args.protocol, flip_tta=args.flip_tta, **scoring)
     print(f"{args.model or args.predictions} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
     print(result.format_table())
@@ -196,6 +206,11 @@ def run_benchmarks(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Time the models, the data generator and the metrics; print and write the markdown table and the JSON."""
     from .benchmarking import BenchOptions, run_benchmark_suite
 
+    if args.precision:
+        from .benchmarking.precision import run_precision_benchmark
+
+        run_precision_benchmark(args.checkpoints, args.rgbd, args.frames, args.output)
+        return 0
     options = BenchOptions(
         models=args.models, quick=args.quick, repeats=args.repeats, threads=args.threads, compile=args.compile,
         checkpoints=args.checkpoints,
@@ -289,6 +304,38 @@ def fetch_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_at_least(text: str, minimum: int) -> int:
+    """`text` as an integer of at least `minimum`, else an argparse usage error saying so."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}; got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0)
+
+
+def _add_inference_options(parser: argparse.ArgumentParser) -> None:
+    """Where and how a model runs: `DepthPredictor`'s device and dtype, and the batches it is given."""
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
+    parser.add_argument("--dtype", default="float32",
+                        help="auto, float32, bfloat16 or float16: the precision the model runs in, by autocast (weights "
+                        "stay float32); auto: bfloat16 on a CPU with native bf16 (avx512_bf16 or AMX) or a CUDA device "
+                        "that has it, else float32 (default: float32)")
+    parser.add_argument("--batch-size", type=_positive_int, default=1,
+                        help="images per forward pass; images that resize to one shape share a pass (default: 1)")
+    parser.add_argument("--num-workers", type=_non_negative_int, default=0,
+                        help="processes that load images in parallel (default: 0: the main process)")
+
+
 def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split-file", "--splits-file", dest="split_file", help="the file that defines the split: nyu_labeled, the official splits.mat "
                         "(default: splits.mat beside the .mat); kitti_eigen, a BTS-style list (required), e.g. "
@@ -352,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--backend", choices=BACKENDS, default="pytorch",
                          help="onnxruntime: run MODEL/model.onnx (written by mde-hub export onnx)")
     predict.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
+    _add_inference_options(predict)
     _add_quiet_option(predict)
     predict.set_defaults(handler=predict_depth)
 
@@ -384,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--limit", type=int, help="score the first N samples only")
     evaluation.add_argument("--output", default="results.json", help="evaluation JSON (default: results.json)")
     evaluation.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
+    _add_inference_options(evaluation)
     _add_quiet_option(evaluation)
     evaluation.set_defaults(handler=evaluate_model)
 
@@ -449,6 +498,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rows timed with torch.compile (default: compact; compiling a paper model takes minutes on 2 cores)")
     bench.add_argument("--checkpoints", default="checkpoints", help="folder whose */config.json give the compact rows")
     bench.add_argument("--output", default="bench.md", help="markdown report (default: bench.md); raw numbers: bench.json")
+    bench.add_argument("--precision", action="store_true", help="only the bf16 accuracy table: every --checkpoints "
+                       "model in float32 and bfloat16 (autocast) on real frames of --rgbd")
+    bench.add_argument("--rgbd", default="../shared/data/rgbd",
+                       help="--precision: the RGB-D frames folder (its MANIFEST.md; skipped when absent)")
+    bench.add_argument("--frames", type=_positive_int, default=4, help="--precision: frames per scene (default: 4)")
     _add_quiet_option(bench)
     bench.set_defaults(handler=run_benchmarks)
     return parser

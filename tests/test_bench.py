@@ -102,3 +102,31 @@ def test_fusion_projects_before_upsampling_with_unchanged_outputs() -> None:
         output = block(path, skip)
     assert output.shape == reference.shape == (1, 256, 48, 64)
     torch.testing.assert_close(output, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_precision_table_compares_bf16_with_fp32(tmp_path, capsys) -> None:
+    import numpy as np
+    from app_helpers import save_baseline
+
+    from mde_hub.benchmarking.precision import compare_precision, render_precision_table, run_precision_benchmark
+    from mde_hub.data.sample import DepthSample
+
+    checkpoint = save_baseline(tmp_path / "checkpoints" / "tiny", 0)
+    rng = np.random.default_rng(0)
+    samples = [
+        DepthSample.from_depth(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8), rng.uniform(1, 6, (24, 32)).astype(np.float32),
+                               None, f"f{index}")
+        for index in range(2)
+    ]
+    row = compare_precision(checkpoint, samples)
+    assert row.frames == 2 and 0 < row.median_relative_difference <= row.max_relative_difference < 5e-2
+    for alignment in ("none", "median"):
+        assert set(row.delta1[alignment]) == {"float32", "bfloat16"}
+        assert all(0 <= value <= 1 for value in row.delta1[alignment].values())
+        assert abs(row.delta1[alignment]["bfloat16"] - row.delta1[alignment]["float32"]) < 0.05
+    assert row.seconds_per_frame["float32"] > 0 and row.seconds_per_frame["bfloat16"] > 0
+    table = render_precision_table([row], "bfloat16", "test machine").splitlines()
+    assert "bf16 (ms/frame)" in table[2] and table[4].startswith("| tiny | 2 | ")
+    assert run_precision_benchmark(tmp_path / "checkpoints", tmp_path / "no-rgbd", 1, tmp_path / "p.md") == []
+    assert "skipped the precision table: no icl_livingroom1 and 7scenes_redkitchen under" in capsys.readouterr().err
+    assert not (tmp_path / "p.md").exists()

@@ -26,7 +26,9 @@ H, W = 4, 6
 
 class FakePredictor:
     """Same interface as DepthPredictor; `depth_fn(image)` gives the prediction (float32 like a real model's, or
-    `dtype`)."""
+    `dtype`). `batches` records the size of each `predict_batch` call."""
+
+    device = torch.device("cpu")
 
     def __init__(
         self, depth_fn, depth_estimation_type: str = "metric", relative_output: str = "depth", dtype=np.float32
@@ -39,12 +41,18 @@ class FakePredictor:
         )
         self.meaning = depth_meaning_of(self.model.config)
         self.depth_fn = depth_fn
-        self.dtype = dtype
+        self.output_dtype = dtype
+        self.dtype = "float32"
         self.calls = 0
+        self.batches: list[int] = []
 
     def predict(self, image: np.ndarray, focal: float | None = None) -> DepthPrediction:
         self.calls += 1
-        return DepthPrediction(self.depth_fn(image).astype(self.dtype), 0.0, self.meaning)
+        return DepthPrediction(self.depth_fn(image).astype(self.output_dtype), 0.0, self.meaning)
+
+    def predict_batch(self, images: list[np.ndarray], focals: list[float | None] | None = None) -> list[DepthPrediction]:
+        self.batches.append(len(images))
+        return [self.predict(image) for image in images]
 
 
 def make_samples(n: int = 3, height: int = H, width: int = W) -> list[DepthSample]:
@@ -162,7 +170,8 @@ def test_json_record_and_table(tmp_path):
     assert data["protocol"]["name"] == "none" and data["protocol"]["crop"] is None
     assert data["protocol"]["max_depth"] == "inf" and data["protocol"]["pred_clip"] == [0.001, "inf"]
     assert data["settings"] == {
-        "flip_tta": False, "alignment": "median", "alignment_space": "depth", "prediction_type": "depth", "limit": None
+        "flip_tta": False, "alignment": "median", "alignment_space": "depth", "prediction_type": "depth", "limit": None,
+        "batch_size": 1, "device": "cpu", "dtype": "float32",
     }
     assert data["model"]["name"] == "fake" and data["model"]["num_parameters"] == 9
     assert data["model"]["weights_sha256"] is None

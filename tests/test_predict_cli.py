@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import PIL.Image
+import pytest
 import torch
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
@@ -206,6 +207,7 @@ def test_metric_depth_beyond_a_millimetre_png_is_a_note_not_an_error(tmp_path, c
 
     far = np.linspace(1.0, 120.0, 30 * 40, dtype=np.float32).reshape(30, 40)
     monkeypatch.setattr(DepthPredictor, "predict", lambda self, image, focal=None: DepthPrediction(far, 0.01, METRIC_DEPTH))
+    monkeypatch.setattr(DepthPredictor, "predict_batch", lambda self, images, focals=None: [DepthPrediction(far, 0.01, METRIC_DEPTH)])
     photo = _photo(tmp_path / "far.png")
     assert _predict(tmp_path, [photo], tmp_path / "cli", "png16,npy,color") == 0
     note = "depth reaches 120.0 m, beyond the 65.535 m a millimetre PNG holds, so no 16-bit PNG (the .npy holds it)"
@@ -217,3 +219,43 @@ def test_metric_depth_beyond_a_millimetre_png_is_a_note_not_an_error(tmp_path, c
     assert f"far: {note}" in result.notes()
     assert [path.rsplit("/", 1)[1] for path in result.downloads()] == ["far.depth.npy", "far.color.png", "far.glb"]
     np.testing.assert_array_equal(np.load(tmp_path / "app" / "far.depth.npy"), far)
+
+
+def test_predict_batches_a_folder_as_single_images(tmp_path, capsys) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    for index, shape in enumerate([(30, 40), (20, 24), (30, 40), (41, 17), (30, 40)]):
+        _photo(images / f"p{index}.png", index, shape)
+    assert _predict(tmp_path, [images], tmp_path / "one", "npy") == 0
+    assert _predict(tmp_path, [images], tmp_path / "many", "npy", "--batch-size", "3", "--num-workers", "2") == 0
+    printed = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()]
+    assert printed == [str(images / f"p{index}.png") for index in range(5)] * 2  # in order, each once
+    for index in range(5):
+        single, batched = (np.load(tmp_path / run / f"p{index}.depth.npy") for run in ("one", "many"))
+        np.testing.assert_allclose(batched, single, rtol=1e-5, atol=1e-6)
+
+
+def test_inference_flags_are_checked_before_anything_runs(tmp_path, capsys) -> None:
+    _photo(tmp_path / "photo.png")
+    for flag, value, message in [
+        ("--batch-size", "0", "argument --batch-size: must be at least 1; got 0"),
+        ("--num-workers", "-1", "argument --num-workers: must be at least 0; got -1"),
+        ("--batch-size", "two", "argument --batch-size: expected an integer >= 1; got 'two'"),
+    ]:
+        with pytest.raises(SystemExit):
+            _predict(tmp_path, [tmp_path / "photo.png"], tmp_path / "out", "npy", flag, value)
+        assert message in capsys.readouterr().err
+    assert _predict(tmp_path, [tmp_path / "photo.png"], tmp_path / "out", "npy", "--device", "cuda:99") == 2
+    assert "error: device 'cuda:99' is not available on this machine; available: cpu" in capsys.readouterr().err
+    assert _predict(tmp_path, [tmp_path / "photo.png"], tmp_path / "out", "npy", "--dtype", "half") == 2
+    assert "error: unknown dtype 'half'; choose from auto, float32, bfloat16, float16" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_predict_in_bfloat16(tmp_path, capsys) -> None:
+    _photo(tmp_path / "photo.png")
+    assert _predict(tmp_path, [tmp_path / "photo.png"], tmp_path / "fp32", "npy") == 0
+    assert _predict(tmp_path, [tmp_path / "photo.png"], tmp_path / "bf16", "npy", "--dtype", "bfloat16") == 0
+    full, low = (np.load(tmp_path / run / "photo.depth.npy") for run in ("fp32", "bf16"))
+    assert low.dtype == np.float32 and not np.array_equal(low, full)
+    np.testing.assert_allclose(low, full, rtol=5e-2)

@@ -125,12 +125,15 @@ def looks_like_path(location: str) -> bool:
     )
 
 
-def load_predictor(source: ModelSource, backend: str = "pytorch") -> DepthPredictor:
+def load_predictor(
+    source: ModelSource, backend: str = "pytorch", device: str = "cpu", dtype: str = "float32"
+) -> DepthPredictor:
     """Load a source, turning every failure into a ValueError that says what to do. With
-    `backend="onnxruntime"`, local checkpoints that hold a `model.onnx` run it with ONNX Runtime; others PyTorch."""
+    `backend="onnxruntime"`, local checkpoints that hold a `model.onnx` run it with ONNX Runtime; others PyTorch,
+    on `device` in `dtype` (`DepthPredictor`)."""
     if source.kind == "untrained":
         torch.manual_seed(0)
-        return DepthPredictor.from_model(BaselineForDepthEstimation(BaselineConfig()), source.name)
+        return DepthPredictor.from_model(BaselineForDepthEstimation(BaselineConfig()), source.name, device, dtype)
     if source.kind == "zoo":  # downloaded and converted on first use, then read from the cache
         from mde_hub.zoo import fetch_zoo_model
 
@@ -141,7 +144,7 @@ def load_predictor(source: ModelSource, backend: str = "pytorch") -> DepthPredic
     if source.kind != "local" or not os.path.isfile(os.path.join(source.location, ONNX_FILENAME)):
         backend = "pytorch"
     try:
-        predictor = DepthPredictor.from_pretrained(source.location, backend=backend)
+        predictor = DepthPredictor.from_pretrained(source.location, backend=backend, device=device, dtype=dtype)
     except OSError as error:
         if source.kind == "hub" and hub_constants.HF_HUB_OFFLINE:
             raise ValueError(

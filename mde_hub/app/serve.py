@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import gradio as gr
 
+from mde_hub.inference.device import resolve_device, resolve_dtype
+
 from .allocator import fix_mmap_threshold
 from .examples import SamplePair, write_examples
 from .inputs import ImageLimits, ScratchSpace
@@ -25,16 +27,22 @@ def open_registry(
     backend: str = "pytorch",
     allow_local_paths: bool = False,
     online: bool = False,
+    device: str = "cpu",
+    dtype: str = "float32",
 ) -> ModelRegistry:
     """The registry of `models` (checkpoint directories, folders of them, Hub ids; by default the checkpoints in
     `checkpoints_dir`, else the untrained Baseline), keeping at most `max_model_bytes` of weights loaded; with
     `backend="onnxruntime"` local checkpoints that hold a model.onnx run it. `online` also lists the model zoo's
-    models, each fetched on first use."""
+    models, each fetched on first use. PyTorch models run on `device` in `dtype` (`DepthPredictor`); both are
+    checked here, before anything loads."""
+    resolve_dtype(dtype, resolve_device(device))
+    if backend == "onnxruntime" and (device, dtype) != ("cpu", "float32"):
+        raise ValueError(f"the onnxruntime backend runs on the cpu in float32; got device {device!r} and dtype {dtype!r}")
     sources = discover_sources(models, checkpoints_dir)
     return ModelRegistry(
         zoo_sources(sources) if online else sources,
         max_bytes=max_model_bytes,
-        loader=functools.partial(load_predictor, backend=backend),
+        loader=functools.partial(load_predictor, backend=backend, device=device, dtype=dtype),
         allow_local_paths=allow_local_paths,
     )
 

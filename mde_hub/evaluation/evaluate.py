@@ -1,9 +1,10 @@
 """Evaluating a `DepthPredictor` on a dataset of `DepthSample`s under a named protocol (docs/MODELS.md §6).
 
-`evaluate` streams the dataset: each sample is predicted at its image size (optionally with horizontal-flip
-test-time augmentation, always where the protocol says so), scored into a `DepthMetricAccumulator` and dropped, so
-memory does not grow with the dataset. Under a KITTI protocol (`kb_crop` "paste" or "crop") samples are full frames
-and the network sees their 352x1216 KB crop; the accumulator then scores the protocol's frame (docs/MODELS.md §6.2).
+`evaluate` streams the dataset in batches (a torch DataLoader): each sample is predicted at its image size
+(optionally with horizontal-flip test-time augmentation, always where the protocol says so), scored into a
+`DepthMetricAccumulator` and dropped, so memory does not grow with the dataset. Under a KITTI protocol (`kb_crop`
+"paste" or "crop") samples are full frames and the network sees their 352x1216 KB crop; the accumulator then scores
+the protocol's frame (docs/MODELS.md §6.2).
 The returned `EvaluationResult` records the metrics together with everything needed to reproduce them: protocol,
 settings, model and dataset identity, library versions.
 
@@ -28,6 +29,7 @@ import numpy as np
 import transformers
 
 from .. import __version__
+from ..data.batches import check_batching, dataset_batches
 from ..data.files import atomic_output
 from ..data.sample import DepthSample
 from ..inference.predictor import DepthPredictor
@@ -48,23 +50,27 @@ from .saved_predictions import PredictionFolder
 
 def _predict_with_tta(
     predictor: DepthPredictor,
-    image: np.ndarray,
+    images: list[np.ndarray],
     flip_tta: bool,
     clip: tuple[float, float] | None,
-    focal: float | None = None,
-) -> np.ndarray:
-    """The model's output values, or with `flip_tta` the mean of them and the flipped-back output of the mirrored
-    image (averaged in float64 in the model's own space: depth or inverse depth). `clip` bounds each pass before the
-    mean, as AdaBins' predict_tta and DenseDepth's evaluate do with metric depth. `focal` (fx in pixels, unchanged
-    by the mirror) goes to models that scale depth by it."""
-    values = predictor.predict(image, focal).values
+    focals: list[float | None],
+) -> list[np.ndarray]:
+    """The model's output values of each image (one `predict_batch`), or with `flip_tta` the mean of them and the
+    flipped-back outputs of the mirrored images (a second batch; averaged in float64 in the model's own space: depth
+    or inverse depth). `clip` bounds each pass before the mean, as AdaBins' predict_tta and DenseDepth's evaluate do
+    with metric depth. `focals` (fx in pixels, unchanged by the mirror) go to models that scale depth by it."""
+    values = [prediction.values for prediction in predictor.predict_batch(images, focals)]
     if not flip_tta:
         return values
-    mirrored = predictor.predict(np.ascontiguousarray(image[:, ::-1]), focal).values[:, ::-1]
-    passes = [np.asarray(output, dtype=np.float64) for output in (values, mirrored)]
-    if clip is not None:
-        passes = [np.clip(output, *clip) for output in passes]
-    return 0.5 * (passes[0] + passes[1])
+    mirrored_images = [np.ascontiguousarray(image[:, ::-1]) for image in images]
+    mirrored = [prediction.values[:, ::-1] for prediction in predictor.predict_batch(mirrored_images, focals)]
+    averaged = []
+    for plain, flipped in zip(values, mirrored):
+        passes = [np.asarray(output, dtype=np.float64) for output in (plain, flipped)]
+        if clip is not None:
+            passes = [np.clip(output, *clip) for output in passes]
+        averaged.append(0.5 * (passes[0] + passes[1]))
+    return averaged
 
 
 def _network_input(image: np.ndarray, protocol: EvalProtocol) -> np.ndarray:
@@ -240,23 +246,30 @@ def read_evaluation(path: str | os.PathLike) -> EvaluationResult:
 
 
 def _score_dataset(
-    predict: Callable[[DepthSample], np.ndarray],
+    predict: Callable[[list[DepthSample]], list[np.ndarray]],
     dataset: Any,
     accumulator: DepthMetricAccumulator,
     limit: int | None,
     progress: Callable[[int, int], None] | None,
+    batch_size: int,
+    num_workers: int,
 ) -> None:
-    """Add `predict(sample)` of the first `limit` samples of `dataset` to `accumulator`, one at a time."""
+    """Add `predict(samples)` of the first `limit` samples of `dataset`, loaded in batches of `batch_size` by
+    `num_workers` processes (`mde_hub.data.batches`), to `accumulator` one sample at a time, in order; each batch is
+    dropped once scored."""
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
+    check_batching(batch_size, num_workers)
     total = len(dataset) if limit is None else min(limit, len(dataset))
     if progress is not None:
         progress(0, total)
-    for index in range(total):
-        sample = dataset[index]
-        accumulator.update(predict(sample), sample.depth, valid_mask=sample.valid)
-        if progress is not None:
-            progress(index + 1, total)
+    done = 0
+    for samples in dataset_batches(dataset, total, batch_size, num_workers):
+        for sample, prediction in zip(samples, predict(samples), strict=True):
+            accumulator.update(prediction, sample.depth, valid_mask=sample.valid)
+            done += 1
+            if progress is not None:
+                progress(done, total)
 
 
 def _result(
@@ -294,16 +307,23 @@ def evaluate(
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     record: DatasetRecord = DatasetRecord(),
+    batch_size: int = 1,
+    num_workers: int = 0,
 ) -> EvaluationResult:
     """Score `predictor` on the first `limit` samples (all when None) of an indexable `dataset`.
 
     `record` (the data's source, split and options) is stored with the dataset's class and length, so the JSON
     says which data was scored.
 
-    `progress(done, total)` is called before the first sample and after each. The model's output is scored as what it means
-    (`predictor.meaning`): a relative model needs `alignment="median"` or `"scale_shift"` (without it a
-    ValueError is raised, since its metric numbers would be meaningless), and an inverse-depth output is aligned in
-    inverse-depth space (`alignment_space` None) and then turned into depth.
+    Samples are loaded `batch_size` at a time by `num_workers` DataLoader processes (0: in this one) and predicted
+    as a batch (`DepthPredictor.predict_batch`, the flip pass as a second batch); the metrics are those of batch 1
+    up to the float rounding of batched kernels; the settings record `batch_size` and the predictor's device and
+    dtype. `progress(done, total)` is called before the first sample and after each.
+
+    The model's output is scored as what it means (`predictor.meaning`): a relative model needs
+    `alignment="median"` or `"scale_shift"` (without it a ValueError is raised, since its metric numbers would be
+    meaningless), and an inverse-depth output is aligned in inverse-depth space (`alignment_space` None) and then
+    turned into depth.
 
     A protocol with `flip_tta` (`nyu_densedepth`) turns flip TTA on whatever `flip_tta` says; the settings record
     what ran. With flip TTA a metric prediction scored without alignment is clipped to the protocol's `pred_clip`
@@ -325,13 +345,19 @@ def evaluate(
     flip_tta = flip_tta or protocol.flip_tta
     clip = protocol.pred_clip if meaning.is_metric and alignment == "none" else None
 
-    def predict(sample: DepthSample) -> np.ndarray:
-        focal = sample.intrinsics.fx if sample.intrinsics is not None else None  # the KB crop keeps fx
-        return _predict_with_tta(predictor, _network_input(sample.image, protocol), flip_tta, clip, focal)
+    def predict(samples: list[DepthSample]) -> list[np.ndarray]:
+        images = [_network_input(sample.image, protocol) for sample in samples]
+        # each sample's fx (the KB crop keeps it)
+        focals = [sample.intrinsics.fx if sample.intrinsics is not None else None for sample in samples]
+        return _predict_with_tta(predictor, images, flip_tta, clip, focals)
 
     model_identity = _model_identity(predictor)
-    _score_dataset(predict, dataset, accumulator, limit, progress)
-    return _result(accumulator, {"flip_tta": flip_tta, "limit": limit}, model_identity, dataset, record)
+    _score_dataset(predict, dataset, accumulator, limit, progress, batch_size, num_workers)
+    settings = {
+        "flip_tta": flip_tta, "limit": limit, "batch_size": batch_size, "device": str(predictor.device),
+        "dtype": predictor.dtype,
+    }
+    return _result(accumulator, settings, model_identity, dataset, record)
 
 
 def evaluate_predictions(
@@ -344,6 +370,8 @@ def evaluate_predictions(
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     record: DatasetRecord = DatasetRecord(),
+    batch_size: int = 1,
+    num_workers: int = 0,
 ) -> EvaluationResult:
     """Score saved `.npy` predictions (`mde_hub.evaluation.saved_predictions`: one file per sample, matched by name) exactly
     as `evaluate` scores a model's output: same protocol, alignment and metrics.
@@ -351,7 +379,8 @@ def evaluate_predictions(
     `prediction_type` says what the files hold: `"depth"` or `"inverse_depth"`; without alignment they must be
     metric (metres, or 1/m). Files are scored as saved: a prediction of a KITTI protocol is either the 352x1216 KB
     crop's (pasted or scored in place, as the protocol says) or the full frame's; flip averaging is the saver's job,
-    so a protocol that demands it (`nyu_densedepth`) is refused.
+    so a protocol that demands it (`nyu_densedepth`) is refused. Samples load as `evaluate` loads them
+    (`batch_size`, `num_workers`).
     """
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
     if protocol.flip_tta:
@@ -363,6 +392,9 @@ def evaluate_predictions(
     accumulator = DepthMetricAccumulator(
         protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=prediction_type
     )
-    _score_dataset(lambda sample: folder.load(sample.id), dataset, accumulator, limit, progress)
+    def load(samples: list[DepthSample]) -> list[np.ndarray]:
+        return [folder.load(sample.id) for sample in samples]
+
+    _score_dataset(load, dataset, accumulator, limit, progress, batch_size, num_workers)
     model = {"name": folder.root.name, "path": str(folder.root.resolve()), "saved_predictions": len(folder)}
-    return _result(accumulator, {"flip_tta": False, "limit": limit}, model, dataset, record)
+    return _result(accumulator, {"flip_tta": False, "limit": limit, "batch_size": batch_size}, model, dataset, record)

@@ -1,10 +1,11 @@
-"""`DepthPredictor`: one image in, the model's depth map out (its meaning from `mde_hub.models.depth_meaning`), for
-`evaluate`, the app and the command line."""
+"""`DepthPredictor`: images in (one or a batch, on any device, in any precision), the model's depth maps out (their
+meaning from `mde_hub.models.depth_meaning`), for `evaluate`, the app and the command line."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from ..models.loading import load_depth_model
 from ..models.modeling_utils import DepthEstimationPreTrainedModel
 from ..processing.image_processing_depth import DepthImageProcessor
 from .backends import BACKENDS
+from .device import DTYPES, resolve_device, resolve_dtype
 
 if TYPE_CHECKING:
     from .onnx_runtime import OnnxDepthModel
@@ -44,13 +46,34 @@ class DepthPrediction:
 
 
 class DepthPredictor:
-    """Wraps a model and its image processor; `predict` returns depth at the input's size.
+    """Wraps a model and its image processor; `predict` returns depth at the input's size, `predict_batch` the same
+    for many images at once.
 
     Works for mde-hub models and for transformers' own depth models (DPT, GLPN, Depth Anything, ZoeDepth), whose
-    processors are given the uint8 image and rescale it themselves.
+    processors are given the uint8 image and rescale it themselves. `device` ("cpu", "cuda", "cuda:N", "mps") is
+    where the model runs; `dtype` ("float32", "bfloat16", "float16", or "auto": `mde_hub.inference.device.auto_dtype`)
+    the precision its ops run in under `torch.autocast` (the weights stay float32). Outputs are float32 numpy
+    arrays whatever the precision. The ONNX Runtime backend runs on the CPU in float32 only.
     """
 
-    def __init__(self, model: PreTrainedModel | OnnxDepthModel, processor: BaseImageProcessor, name: str) -> None:
+    def __init__(
+        self,
+        model: PreTrainedModel | OnnxDepthModel,
+        processor: BaseImageProcessor,
+        name: str,
+        device: str | torch.device = "cpu",
+        dtype: str = "float32",
+    ) -> None:
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        if not isinstance(model, torch.nn.Module):
+            if self.device.type != "cpu" or self.dtype != "float32":
+                raise ValueError(
+                    f"the onnxruntime backend runs on the cpu in float32; got device {str(self.device)!r} and dtype "
+                    f"{self.dtype!r}"
+                )
+        else:
+            model = model.to(self.device)
         self.model = model.eval()
         self.processor = processor
         self.name = name
@@ -58,13 +81,20 @@ class DepthPredictor:
 
     @classmethod
     def from_pretrained(
-        cls, path: str | os.PathLike, backend: str = "pytorch", allow_pickle: bool = False
+        cls,
+        path: str | os.PathLike,
+        backend: str = "pytorch",
+        allow_pickle: bool = False,
+        device: str | torch.device = "cpu",
+        dtype: str = "float32",
     ) -> "DepthPredictor":
         """`backend="onnxruntime"` runs the checkpoint's `model.onnx` (`mde-hub export onnx`) instead of PyTorch,
         with the same image processor and config. Weights load as `load_depth_model` says (safetensors only unless
-        `allow_pickle`); no checkpoint's own Python code is ever run."""
+        `allow_pickle`); no checkpoint's own Python code is ever run. `device` and `dtype` as the class says; both
+        are checked before the weights load."""
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
+        resolve_dtype(dtype, resolve_device(device))
         if backend == "onnxruntime":
             from .onnx_export import ONNX_FILENAME
             from .onnx_runtime import OnnxDepthModel
@@ -74,39 +104,85 @@ class DepthPredictor:
         else:
             model = load_depth_model(path, allow_pickle)
         processor = AutoImageProcessor.from_pretrained(path, trust_remote_code=False)
-        return cls(model, processor, name=os.path.basename(os.path.normpath(str(path))))
+        return cls(model, processor, os.path.basename(os.path.normpath(str(path))), device, dtype)
 
     @classmethod
-    def from_model(cls, model: DepthEstimationPreTrainedModel, name: str) -> "DepthPredictor":
-        return cls(model, image_processor_for(model.config), name=name)
+    def from_model(
+        cls,
+        model: DepthEstimationPreTrainedModel,
+        name: str,
+        device: str | torch.device = "cpu",
+        dtype: str = "float32",
+    ) -> "DepthPredictor":
+        return cls(model, image_processor_for(model.config), name, device, dtype)
 
-    @torch.inference_mode()
     def predict(
         self, image: ImageLike, focal: float | None = None, input_data_format: str | None = None
     ) -> DepthPrediction:
-        """Depth for one image. `focal`: the camera's horizontal focal length in pixels (fx) for this image, passed
-        (rescaled to the network's input width) to models that scale depth by it; other models ignore it.
-        `input_data_format` ("channels_first" or "channels_last") says where an array's channels are; without it
-        `mde_hub.data.images` infers them (when both ends could be: first for a tensor, last for a numpy array). The
-        image is converted to RGB once, here, and handed to the processor as (H, W, 3) with its layout stated, so it
-        is never guessed again."""
-        rgb = to_rgb(image, input_data_format)
-        height, width = rgb.shape[:2]
+        """Depth for one image: `predict_batch` of one. `focal`: the camera's horizontal focal length in pixels
+        (fx) for this image, passed (rescaled to the network's input width) to models that scale depth by it;
+        other models ignore it. `input_data_format` ("channels_first" or "channels_last") says where an array's
+        channels are; without it `mde_hub.data.images` infers them (when both ends could be: first for a tensor,
+        last for a numpy array)."""
+        return self.predict_batch([image], None if focal is None else [focal], input_data_format)[0]
+
+    @torch.inference_mode()
+    def predict_batch(
+        self,
+        images: Sequence[ImageLike],
+        focals: Sequence[float | None] | None = None,
+        input_data_format: str | None = None,
+    ) -> list[DepthPrediction]:
+        """Depth for each of `images`, in order, each at its own size. Each image is converted to RGB once, here,
+        (handed to the processor as (H, W, 3) with its layout stated, so it is never guessed again) and resized by
+        the processor on its own; images whose network inputs have one shape run as one forward batch.
+        `focals`: one per image (None: no scaling for that image), as `predict` says. Each prediction's
+        `latency_s` is its share of the whole call's time."""
+        images = list(images)
+        focals = [None] * len(images) if focals is None else list(focals)
+        if len(focals) != len(images):
+            raise ValueError(f"got {len(images)} images but {len(focals)} focal lengths")
         start = time.perf_counter()
-        if isinstance(self.processor, DepthImageProcessor):
-            inputs = self.processor(rgb, input_data_format=CHANNELS_LAST)
-        else:
-            inputs = self.processor(
-                images=to_rgb_uint8(rgb, CHANNELS_LAST), input_data_format=CHANNELS_LAST, return_tensors="pt"
-            )
-        pixel_values = inputs["pixel_values"].to(self.model.device, self.model.dtype)
-        extra = {}
-        if focal is not None and scales_depth_by_focal(self.model.config):
-            if not np.isfinite(focal) or focal <= 0:
+        scaled = scales_depth_by_focal(self.model.config)
+        for focal in focals:
+            if scaled and focal is not None and (not np.isfinite(focal) or focal <= 0):
                 raise ValueError(f"the focal length must be a positive number of pixels; got {focal}")
-            network_focal = focal * pixel_values.shape[-1] / width
-            extra["focal"] = torch.tensor([network_focal], dtype=self.model.dtype, device=self.model.device)
-        outputs = self.model(pixel_values=pixel_values, **extra)
-        depth = self.processor.post_process_depth_estimation(outputs, [(height, width)])[0]["predicted_depth"]
-        latency = time.perf_counter() - start
-        return DepthPrediction(depth.float().cpu().numpy(), latency, self.meaning)
+        rgbs = [to_rgb(image, input_data_format) for image in images]
+        pixel_values = [self._pixel_values(rgb) for rgb in rgbs]
+        groups: dict[tuple[tuple[int, ...], bool], list[int]] = {}
+        for index, pixels in enumerate(pixel_values):
+            groups.setdefault((tuple(pixels.shape), scaled and focals[index] is not None), []).append(index)
+        values: list[np.ndarray] = [np.empty(0)] * len(images)
+        for (_, with_focal), indices in groups.items():
+            sizes = [rgbs[index].shape[:2] for index in indices]
+            batch = torch.cat([pixel_values[index] for index in indices])
+            group_focals = [focals[index] for index in indices] if with_focal else None
+            for index, depth in zip(indices, self._forward(batch, sizes, group_focals)):
+                values[index] = depth
+        latency = (time.perf_counter() - start) / max(len(images), 1)
+        return [DepthPrediction(depth, latency, self.meaning) for depth in values]
+
+    def _pixel_values(self, rgb: np.ndarray) -> torch.Tensor:
+        """The processor's (1, 3, h, w) network input of one (H, W, 3) RGB image."""
+        if isinstance(self.processor, DepthImageProcessor):
+            return self.processor(rgb, input_data_format=CHANNELS_LAST)["pixel_values"]
+        uint8 = to_rgb_uint8(rgb, CHANNELS_LAST)
+        return self.processor(images=uint8, input_data_format=CHANNELS_LAST, return_tensors="pt")["pixel_values"]
+
+    def _forward(
+        self, pixel_values: torch.Tensor, sizes: list[tuple[int, int]], focals: list[float] | None
+    ) -> list[np.ndarray]:
+        """One forward pass of a batch of same-shape inputs (under autocast unless float32), each output resized
+        back to its image's `sizes` entry in float32. `focals` (fx of each original image) are rescaled to the
+        network's input width."""
+        pixel_values = pixel_values.to(self.model.device, self.model.dtype)
+        extra = {}
+        if focals is not None:
+            network = [focal * pixel_values.shape[-1] / width for focal, (_, width) in zip(focals, sizes)]
+            extra["focal"] = torch.tensor(network, dtype=self.model.dtype, device=self.model.device)
+        precision = DTYPES[self.dtype]
+        with torch.autocast(self.device.type, dtype=precision, enabled=precision != torch.float32):
+            outputs = self.model(pixel_values=pixel_values, **extra)
+        outputs["predicted_depth"] = outputs.predicted_depth.float()
+        results = self.processor.post_process_depth_estimation(outputs, sizes)
+        return [result["predicted_depth"].float().cpu().numpy() for result in results]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import PIL.Image
 
+from ..data.batches import batches
 from ..data.images import SIXTEEN_BIT_MODES, ImageLike, load_image, to_rgb_uint8
 from ..data.sample import Intrinsics
 from ..models.depth_meaning import DepthMeaning
@@ -222,6 +223,16 @@ def write_prediction_files(
     return files
 
 
+@dataclass(frozen=True)
+class _ImageLoader:
+    """`load_image` of the index-th path (picklable, for DataLoader workers)."""
+
+    paths: list[Path]
+
+    def __call__(self, index: int) -> PIL.Image.Image:
+        return load_image(self.paths[index])
+
+
 def predict_to_files(
     predictor: DepthPredictor,
     bases: dict[Path, Path],
@@ -229,15 +240,20 @@ def predict_to_files(
     colormap: str = "Spectral",
     focal: float | None = None,
     stride: int = 1,
+    batch_size: int = 1,
+    num_workers: int = 0,
 ) -> Iterator[tuple[Path, DepthPrediction, PredictionFiles]]:
-    """`mde-hub predict`'s run: each image of `bases` (`plan_outputs`) loaded, predicted (`focal`: the camera's
-    focal length in pixels, for models that scale depth by it and for the point clouds) and written with
-    `write_prediction_files` at its base, one image at a time; yields the image, its prediction and its files as each
-    is done."""
-    for path, base in bases.items():
-        image = load_image(path)
-        prediction = predictor.predict(image, focal)
-        files = write_prediction_files(
-            prediction.values, prediction.meaning, image, base, formats, colormap, focal=focal, stride=stride
-        )
-        yield path, prediction, files
+    """`mde-hub predict`'s run: the images of `bases` (`plan_outputs`) loaded `batch_size` at a time by
+    `num_workers` processes (`mde_hub.data.batches`), predicted as a batch (`focal`: the camera's focal length in
+    pixels, for models that scale depth by it and for the point clouds) and each written with
+    `write_prediction_files` at its base; yields the image, its prediction and its files as each is done, in order."""
+    paths = list(bases)
+    done = 0
+    for images in batches(_ImageLoader(paths), len(paths), batch_size, num_workers):
+        predictions = predictor.predict_batch(images, None if focal is None else [focal] * len(images))
+        for path, image, prediction in zip(paths[done : done + len(images)], images, predictions):
+            files = write_prediction_files(
+                prediction.values, prediction.meaning, image, bases[path], formats, colormap, focal=focal, stride=stride
+            )
+            yield path, prediction, files
+        done += len(images)
