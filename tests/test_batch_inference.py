@@ -174,7 +174,7 @@ def test_evaluate_in_batches_scores_as_batch_one(flip_tta) -> None:
     batched = evaluate(predictor, samples, protocol="none", flip_tta=flip_tta, batch_size=2, num_workers=2,
                        progress=lambda done, total: seen.append((done, total)))
     assert predictor.batches == ([2, 2, 2, 2, 1, 1] if flip_tta else [2, 2, 1])  # flip pass: a second batch
-    assert seen == [(done, 5) for done in range(1, 6)]
+    assert seen == [(done, 5) for done in range(0, 6)]
     assert batched.num_images == 5 and batched.settings["batch_size"] == 2 and one.settings["batch_size"] == 1
     for name, value in one.metrics.items():
         assert batched.metrics[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
