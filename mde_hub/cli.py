@@ -24,17 +24,34 @@ if TYPE_CHECKING:
     from .outputs.progress import CommandProgress
 
 
-def _reports_progress(name: str, unit: str) -> Callable[[Callable[..., int]], Callable[[argparse.Namespace], int]]:
+def _reports_progress(
+    name: str, unit: str, sharded: bool = False
+) -> Callable[[Callable[..., int]], Callable[[argparse.Namespace], int]]:
     """A long command: run with a `CommandProgress` counting `unit`s (its display, then its summary line on
-    stderr; nothing with `--quiet`), passed as its second argument."""
+    stderr; nothing with `--quiet`), passed as its second argument. A `sharded` command started by torchrun or
+    `accelerate launch` first joins the other processes (`args.shard`, `args.device` its own GPU); only the first
+    process shows progress."""
 
     def decorate(command: Callable[[argparse.Namespace, CommandProgress], int]) -> Callable[[argparse.Namespace], int]:
         @functools.wraps(command)
         def run(args: argparse.Namespace) -> int:
             from .outputs.progress import CommandProgress
 
-            with CommandProgress(name, unit, args.quiet) as progress:
-                return command(args, progress)
+            if not sharded:
+                with CommandProgress(name, unit, args.quiet) as progress:
+                    return command(args, progress)
+            from .inference.distributed import join_launched_processes, leave_launched_processes
+
+            args.shard = join_launched_processes(args.device)
+            args.device = args.shard.device(args.device)
+            label, quiet = name, args.quiet
+            if args.shard.is_distributed:
+                label, quiet = f"{name} ({args.shard.describe()})", quiet or not args.shard.is_main
+            try:
+                with CommandProgress(label, unit, quiet) as progress:
+                    return command(args, progress)
+            finally:
+                leave_launched_processes()
 
         return run
 
@@ -94,13 +111,14 @@ def synthesize_data(args: argparse.Namespace, progress: CommandProgress) -> int:
 ALLOW_PICKLE_HELP = "also load pickled pytorch_model.bin weights (they can run code: only from a trusted source)"
 
 
-@_reports_progress("predict", "image")
+@_reports_progress("predict", "image", sharded=True)
 def predict_depth(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Depth for images or folders, written as `mde_hub.outputs.prediction_files` names them; refused before anything is
     written when an output would be another's or replace a file in an input folder."""
+    from .inference.distributed import wait_for_all_processes
     from .inference.predictor import DepthPredictor
     from .outputs.formats import parse_formats
-    from .outputs.prediction_files import list_inputs, plan_outputs, predict_to_files
+    from .outputs.prediction_files import images_to_predict, list_inputs, plan_outputs, predict_to_files
 
     formats = parse_formats(args.formats)
     inputs = list_inputs(args.inputs)
@@ -109,7 +127,11 @@ def predict_depth(args: argparse.Namespace, progress: CommandProgress) -> int:
     predictor = DepthPredictor.from_pretrained(
         args.model, backend=args.backend, allow_pickle=args.allow_pickle, device=args.device, dtype=args.dtype
     )
-    bases = plan_outputs(inputs, args.out, formats, predictor.meaning)
+    planned = plan_outputs(inputs, args.out, formats, predictor.meaning)
+    wait_for_all_processes()  # every process plans before any writes
+    bases, finished = images_to_predict(planned, formats, predictor.meaning, args.shard, args.resume)
+    if finished:
+        progress.print(f"mde-hub: {finished} image(s) skipped: their outputs exist in {args.out} (--resume)", sys.stderr)
     progress(0, len(bases))
     run = predict_to_files(
         predictor, bases, formats, args.colormap, args.focal, args.stride, args.batch_size, args.num_workers
@@ -131,7 +153,7 @@ def _dataset_options(args: argparse.Namespace) -> dict[str, str | None]:
     return {"split_file": args.split_file, "depth_field": args.depth_field, "gt_root": args.gt_root}
 
 
-@_reports_progress("evaluate", "image")
+@_reports_progress("evaluate", "image", sharded=True)
 def evaluate_model(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Stream a dataset through a model (or score saved predictions), print the metrics table and write the JSON."""
     from .data.specs import open_spec
@@ -150,7 +172,7 @@ def evaluate_model(args: argparse.Namespace, progress: CommandProgress) -> int:
     record = DatasetRecord.opened(args.dataset, split, dataset, options)
     scoring = {
         "alignment": args.align, "alignment_space": args.align_space, "limit": args.limit, "record": record,
-        "progress": progress, "batch_size": args.batch_size, "num_workers": args.num_workers,
+        "progress": progress, "batch_size": args.batch_size, "num_workers": args.num_workers, "shard": args.shard,
     }
     if args.predictions is not None:
         result = evaluate_predictions(
@@ -163,6 +185,8 @@ def evaluate_model(args: argparse.Namespace, progress: CommandProgress) -> int:
             args.model, allow_pickle=args.allow_pickle, device=args.device, dtype=args.dtype
         )
         result = evaluate(predictor, dataset, args.protocol, flip_tta=args.flip_tta, **scoring)
+    if not args.shard.is_main:
+        return 0  # the first process prints and writes the whole run's metrics
     print(f"{args.model or args.predictions} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
     print(result.format_table())
     result.to_json(args.output)
@@ -399,6 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--backend", choices=BACKENDS, default="pytorch",
                          help="onnxruntime: run MODEL/model.onnx (written by mde-hub export onnx)")
     predict.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
+    predict.add_argument("--resume", action="store_true", help="skip images whose output files all exist in --out "
+                         "(an interrupted run's finished images; outputs are written whole or not at all)")
     _add_inference_options(predict)
     _add_quiet_option(predict)
     predict.set_defaults(handler=predict_depth)

@@ -26,12 +26,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
+import torch
 import transformers
 
 from .. import __version__
 from ..data.batches import check_batching, dataset_batches
 from ..data.files import atomic_output
 from ..data.sample import DepthSample
+from ..inference.distributed import ProcessShard
 from ..inference.predictor import DepthPredictor
 from ..models.depth_meaning import PredictionType
 from .alignment import AlignmentMethod, AlignmentSpace
@@ -253,23 +255,28 @@ def _score_dataset(
     progress: Callable[[int, int], None] | None,
     batch_size: int,
     num_workers: int,
+    shard: ProcessShard,
 ) -> None:
-    """Add `predict(samples)` of the first `limit` samples of `dataset`, loaded in batches of `batch_size` by
-    `num_workers` processes (`mde_hub.data.batches`), to `accumulator` one sample at a time, in order; each batch is
-    dropped once scored."""
+    """Add `predict(samples)` of this process's shard of the first `limit` samples of `dataset`, loaded in batches
+    of `batch_size` by `num_workers` processes (`mde_hub.data.batches`), to `accumulator` one sample at a time, in
+    order; each batch is dropped once scored. In a multi-process run the accumulators are then summed across the
+    processes, so every process ends with the metrics of the whole run."""
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
     check_batching(batch_size, num_workers)
-    total = len(dataset) if limit is None else min(limit, len(dataset))
+    indices = shard.indices(len(dataset) if limit is None else min(limit, len(dataset)))
+    part = dataset if len(indices) == len(dataset) else torch.utils.data.Subset(dataset, indices)
     if progress is not None:
-        progress(0, total)
+        progress(0, len(indices))
     done = 0
-    for samples in dataset_batches(dataset, total, batch_size, num_workers):
+    for samples in dataset_batches(part, len(indices), batch_size, num_workers):
         for sample, prediction in zip(samples, predict(samples), strict=True):
             accumulator.update(prediction, sample.depth, valid_mask=sample.valid)
             done += 1
             if progress is not None:
-                progress(done, total)
+                progress(done, len(indices))
+    if shard.is_distributed:
+        accumulator.sum_across_processes()
 
 
 def _result(
@@ -309,6 +316,7 @@ def evaluate(
     record: DatasetRecord = DatasetRecord(),
     batch_size: int = 1,
     num_workers: int = 0,
+    shard: ProcessShard = ProcessShard(),
 ) -> EvaluationResult:
     """Score `predictor` on the first `limit` samples (all when None) of an indexable `dataset`.
 
@@ -319,6 +327,10 @@ def evaluate(
     as a batch (`DepthPredictor.predict_batch`, the flip pass as a second batch); the metrics are those of batch 1
     up to the float rounding of batched kernels; the settings record `batch_size` and the predictor's device and
     dtype. `progress(done, total)` is called before the first sample and after each.
+
+    In a run of several processes (`torchrun` or `accelerate launch`; `shard` from
+    `mde_hub.inference.distributed.join_launched_processes`) each process scores its shard of the samples and the
+    metric sums are added up across the processes: every process returns the metrics of the whole data set.
 
     The model's output is scored as what it means (`predictor.meaning`): a relative model needs
     `alignment="median"` or `"scale_shift"` (without it a ValueError is raised, since its metric numbers would be
@@ -352,10 +364,10 @@ def evaluate(
         return _predict_with_tta(predictor, images, flip_tta, clip, focals)
 
     model_identity = _model_identity(predictor)
-    _score_dataset(predict, dataset, accumulator, limit, progress, batch_size, num_workers)
+    _score_dataset(predict, dataset, accumulator, limit, progress, batch_size, num_workers, shard)
     settings = {
         "flip_tta": flip_tta, "limit": limit, "batch_size": batch_size, "device": str(predictor.device),
-        "dtype": predictor.dtype,
+        "dtype": predictor.dtype, "processes": shard.world_size,
     }
     return _result(accumulator, settings, model_identity, dataset, record)
 
@@ -372,6 +384,7 @@ def evaluate_predictions(
     record: DatasetRecord = DatasetRecord(),
     batch_size: int = 1,
     num_workers: int = 0,
+    shard: ProcessShard = ProcessShard(),
 ) -> EvaluationResult:
     """Score saved `.npy` predictions (`mde_hub.evaluation.saved_predictions`: one file per sample, matched by name) exactly
     as `evaluate` scores a model's output: same protocol, alignment and metrics.
@@ -380,7 +393,7 @@ def evaluate_predictions(
     metric (metres, or 1/m). Files are scored as saved: a prediction of a KITTI protocol is either the 352x1216 KB
     crop's (pasted or scored in place, as the protocol says) or the full frame's; flip averaging is the saver's job,
     so a protocol that demands it (`nyu_densedepth`) is refused. Samples load as `evaluate` loads them
-    (`batch_size`, `num_workers`).
+    (`batch_size`, `num_workers`, `shard`).
     """
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
     if protocol.flip_tta:
@@ -392,9 +405,11 @@ def evaluate_predictions(
     accumulator = DepthMetricAccumulator(
         protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=prediction_type
     )
+
     def load(samples: list[DepthSample]) -> list[np.ndarray]:
         return [folder.load(sample.id) for sample in samples]
 
-    _score_dataset(load, dataset, accumulator, limit, progress, batch_size, num_workers)
+    _score_dataset(load, dataset, accumulator, limit, progress, batch_size, num_workers, shard)
     model = {"name": folder.root.name, "path": str(folder.root.resolve()), "saved_predictions": len(folder)}
-    return _result(accumulator, {"flip_tta": False, "limit": limit, "batch_size": batch_size}, model, dataset, record)
+    settings = {"flip_tta": False, "limit": limit, "batch_size": batch_size, "processes": shard.world_size}
+    return _result(accumulator, settings, model, dataset, record)

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..inference.distributed import sum_across_processes
 from ..models.depth_meaning import PREDICTION_TYPES, PredictionType
 from .alignment import ALIGNMENT_METHODS, ALIGNMENT_SPACES, AlignmentMethod, AlignmentSpace, align
 from .protocols import (
@@ -277,6 +278,15 @@ class DepthMetricAccumulator:
         self._sums += sums if self.reduction == "pooled" else _metrics_from_sums(sums)
         self.num_images += 1
         self.num_pixels += int(mask.sum())
+
+    def sum_across_processes(self) -> None:
+        """Add up the accumulators of every process of a multi-process run (`mde_hub.inference.distributed`), so each
+        holds the sums of the whole run: N processes scoring disjoint shards give the metrics of one process that
+        scored everything (float64 sums, so only their order differs)."""
+        counts = torch.tensor([self.num_images, self.num_skipped, self.num_pixels], dtype=torch.float64)
+        total = sum_across_processes(torch.cat([self._sums, counts]))
+        self._sums = total[: len(self._sums)]
+        self.num_images, self.num_skipped, self.num_pixels = (round(value) for value in total[len(self._sums) :].tolist())
 
     def compute(self) -> dict[str, float]:
         """The 9 metrics (keys `METRIC_NAMES`) over everything added since the last `reset`; where the protocol's

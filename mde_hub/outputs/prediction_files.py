@@ -28,6 +28,7 @@ import PIL.Image
 from ..data.batches import batches
 from ..data.images import SIXTEEN_BIT_MODES, ImageLike, load_image, to_rgb_uint8
 from ..data.sample import Intrinsics
+from ..inference.distributed import ProcessShard
 from ..models.depth_meaning import DepthMeaning
 from .depth_files import (
     PNG_MM_MAX_DEPTH_M,
@@ -153,6 +154,22 @@ def plan_outputs(
     if reasons:
         raise ValueError("nothing written: " + "; ".join(reasons))
     return bases
+
+
+def images_to_predict(
+    bases: dict[Path, Path], formats: Sequence[str], meaning: DepthMeaning, shard: ProcessShard, resume: bool
+) -> tuple[dict[Path, Path], int]:
+    """This process's part of a planned run (every N-th image of N processes, from its rank: disjoint, so each
+    output is written by one process) and, with `resume`, without the images whose every output file exists (a
+    killed run's finished ones: outputs are written atomically, so an existing file is whole); and how many were
+    skipped."""
+    planned = list(bases.items())
+    mine = [planned[index] for index in shard.indices(len(planned))]
+    pending = [
+        (image, base) for image, base in mine
+        if not (resume and all(path.exists() for path in output_paths(base, formats, meaning).values()))
+    ]
+    return dict(pending), len(mine) - len(pending)
 
 
 def _listed(items: list[str]) -> str:
