@@ -44,6 +44,9 @@ CSS = """
   position: static; max-width: 100%; white-space: normal; overflow: visible; text-overflow: clip; border: none;
 }
 #depth-gallery .thumbnail-lg, #error-gallery .thumbnail-lg { display: flex; flex-direction: column; height: auto; }
+#depth-gallery, #error-gallery { height: auto !important; }
+#depth-gallery .grid-wrap, #error-gallery .grid-wrap { height: auto !important; max-height: none !important; overflow: visible; }
+#depth-gallery .grid-container, #error-gallery .grid-container { grid-template-rows: none; grid-auto-rows: auto; }
 """
 """Gallery captions wrap instead of being cut off, so every map stays labelled however long its model's name."""
 
@@ -175,7 +178,9 @@ def _compare_tab(
                 if samples:
                     gr.Examples([[s.image] for s in samples], [compare_image], label="Examples (synthetic)")
                 compare_models = gr.CheckboxGroup(names, value=names[:2], label="Models", elem_id="compare-models")
-                colormap = gr.Radio(list(COLORMAPS), value="Spectral", label="Colormap (near = warm/bright)")
+                colormap = gr.Radio(
+                    list(COLORMAPS), value="Spectral", label="Colormap (near = warm/bright)", elem_id="compare-colormap"
+                )
                 range_mode = gr.Radio(list(RANGE_MODES), value="shared", label="Colour range")
                 focal = gr.Number(
                     value=0,
