@@ -94,7 +94,7 @@ def _compare(client, image_path, names=MODELS, colormap="magma", range_mode="sha
 def test_compare_returns_labelled_maps_and_exact_downloads(served, client, tmp_path):
     photo = _photo(tmp_path / "photo.png")
     image = np.asarray(PIL.Image.open(photo))
-    gallery, notes, inspect, (slider_in, slider_depth), glb, downloads = _compare(client, photo)
+    gallery, notes, inspect, (slider_in, slider_depth), pick, glb, downloads = _compare(client, photo)
     assert [item["caption"].split(" | ")[0] for item in gallery] == MODELS
     depths = {name: _predict(served, name, image) for name in MODELS}
     for item, name in zip(gallery, MODELS):
@@ -127,7 +127,7 @@ def test_compare_returns_labelled_maps_and_exact_downloads(served, client, tmp_p
 def test_compare_per_image_range_focal_and_relative_model(served, client, tmp_path):
     photo = _photo(tmp_path / "photo.png", 40, 60, seed=1)
     image = np.asarray(PIL.Image.open(photo))
-    gallery, notes, _, _, _, downloads = _compare(client, photo, ["baseline-b", "hf-dpt"], "turbo", "per image", 100.0)
+    gallery, notes, _, _, _, _, downloads = _compare(client, photo, ["baseline-b", "hf-dpt"], "turbo", "per image", 100.0)
     own = np.load(_by_suffix(downloads, "baseline-b.depth.npy"))
     np.testing.assert_allclose(own, _predict(served, "baseline-b", image), rtol=1e-5, atol=1e-6)
     colour = np.asarray(PIL.Image.open(_by_suffix(downloads, "baseline-b.color.png")))
@@ -149,7 +149,7 @@ def test_compare_per_image_range_focal_and_relative_model(served, client, tmp_pa
 
 def test_inspect_switches_the_slider_and_the_3d_view(client, tmp_path):
     _compare(client, _photo(tmp_path / "photo.png"))
-    (_, depth_png), glb = client.predict("baseline-b", api_name="/inspect")
+    (_, depth_png), pick, glb = client.predict("baseline-b", api_name="/inspect")
     assert depth_png.endswith("baseline-b.color.png") and glb.endswith("baseline-b.glb")
 
 

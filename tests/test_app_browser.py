@@ -1,15 +1,17 @@
-"""End to end in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright): upload an image, run two
-models and see two depth maps; evaluate a pair and see the metrics table. Skips when Chromium is absent."""
+"""End to end in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) at 1400 px: an upload runs the
+models at once, a new colormap recolours without re-running them, five models' maps all keep their captions and
+colour bars; evaluate a pair and see the metrics table. Skips when Chromium is absent."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from app_helpers import make_checkpoints, start_app
+from app_helpers import make_checkpoints, save_baseline, start_app
 
 from mde_hub.app.screenshots import CHROMIUM, CHROMIUM_ARGS
 
+LONG_NAMES = ("densedepth-densenet121-k16-mix-scratch", "dpt-vit-tiny-mix-scratch-with-a-longer-name")
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} not installed (apt-get install chromium)")
 
 
@@ -17,7 +19,10 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM
 def page(tmp_path_factory):
     sync_api = pytest.importorskip("playwright.sync_api")
     root = tmp_path_factory.mktemp("browser")
-    demo, _, samples = start_app(make_checkpoints(root / "models"), root)
+    models = make_checkpoints(root / "models")
+    for seed, name in enumerate(LONG_NAMES, start=2):
+        save_baseline(models / name, seed)
+    demo, _, samples = start_app(models, root)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -29,25 +34,60 @@ def page(tmp_path_factory):
     demo.close()
 
 
-def test_upload_run_two_models_and_see_two_depth_maps(page):
-    page.locator("#compare-image input[type=file]").set_input_files(page.samples[0].image)
+def _captions(page) -> list[str]:
+    return page.eval_on_selector_all("#depth-gallery .caption-label", "labels => labels.map(l => l.innerText)")
+
+
+def test_upload_runs_at_once_and_a_new_colormap_recolours_without_running_again(page):
     models = page.locator("#compare-models")
     models.get_by_label("baseline-b").uncheck()
     models.get_by_label("hf-dpt").check()
-    page.locator("#compare-run").click()
+    page.locator("#compare-image input[type=file]").set_input_files(page.samples[0].image)  # no button pressed
     page.wait_for_function("document.querySelectorAll('#depth-gallery img').length === 2")
-    gallery = page.locator("#depth-gallery")
-    gallery.get_by_text("baseline-a |").wait_for()
-    gallery.get_by_text("hf-dpt |").wait_for()
-    assert " m" in gallery.get_by_text("baseline-a |").inner_text()
-    assert "relative depth" in gallery.get_by_text("hf-dpt |").inner_text()
+    captions = _captions(page)
+    assert captions[0].startswith("baseline-a | ") and captions[0].endswith(" m")
+    assert captions[1].startswith("hf-dpt | ") and "relative depth" in captions[1]
     sizes = page.eval_on_selector_all("#depth-gallery img", "images => images.map(i => [i.naturalWidth, i.naturalHeight])")
-    assert sizes == [[320, 240], [320, 240]]  # the depth maps loaded, at the input's size
+    # the 320x240 map at the input's size, its caption drawn above and its colour bar below
+    assert all(width == 320 and height > 240 for width, height in sizes)
+    sources = page.eval_on_selector_all("#depth-gallery img", "images => images.map(i => i.src)")
+    page.locator("#compare-colormap").get_by_label("turbo").check()
+    page.wait_for_function(
+        "old => Array.from(document.querySelectorAll('#depth-gallery img')).every((i, k) => i.src !== old[k])", arg=sources
+    )
+    # the captions carry each model's latency: unchanged, so the models did not run again
+    assert _captions(page) == captions
+
+
+def test_five_models_all_keep_their_captions_and_colour_bars_at_1400_px(page):
+    page.get_by_role("tab", name="Compare").click()
+    models = page.locator("#compare-models")
+    for name in ("baseline-a", "baseline-b", "hf-dpt", *LONG_NAMES):
+        models.get_by_label(name).check()
+    page.locator("#compare-run").click()
+    page.wait_for_function("document.querySelectorAll('#depth-gallery .caption-label').length === 5")
+    page.wait_for_function("Array.from(document.querySelectorAll('#depth-gallery img')).every(i => i.naturalHeight > 0)")
+    gallery = page.locator("#depth-gallery").bounding_box()
+    boxes = page.eval_on_selector_all(
+        "#depth-gallery .caption-label",
+        "labels => labels.map(l => { const r = l.getBoundingClientRect(); "
+        "return {text: l.innerText, x: r.x, y: r.y, right: r.right, bottom: r.bottom, clipped: l.scrollWidth > l.clientWidth}; })",
+    )
+    assert sorted(box["text"].split(" | ")[0] for box in boxes) == sorted(["baseline-a", "baseline-b", "hf-dpt", *LONG_NAMES])
+    for box in boxes:  # each caption whole, inside the gallery
+        assert not box["clipped"], box
+        assert gallery["x"] <= box["x"] and box["right"] <= gallery["x"] + gallery["width"] + 1, box
+        assert gallery["y"] <= box["y"] and box["bottom"] <= gallery["y"] + gallery["height"] + 1, box
+    sizes = page.eval_on_selector_all("#depth-gallery img", "images => images.map(i => [i.naturalWidth, i.naturalHeight])")
+    assert len(sizes) == 5 and all(height > 240 for _, height in sizes)  # a colour bar under every 240-row map
 
 
 def test_evaluate_a_pair_and_see_the_metrics_table(page):
     sample = page.samples[0]
     page.get_by_role("tab", name="Evaluate").click()
+    models = page.locator("#eval-models")
+    for name in ("hf-dpt", *LONG_NAMES):
+        models.get_by_label(name).uncheck()
     page.locator("#eval-image input[type=file]").set_input_files(sample.image)
     page.locator("#gt-file input[type=file]").set_input_files(sample.depth)
     page.locator("#eval-run").click()

@@ -11,19 +11,26 @@ import PIL.Image
 import pytest
 from app_helpers import save_baseline, save_hf_dpt
 
+from mde_hub.app.compare import MIN_WORKING_SIDE, DepthStore, KeptDepths, file_stems, working_image
 from mde_hub.app.handlers import (
     OWN_SPACE,
     add_model,
     benchmarks_table,
     compare_view,
+    depth_at,
     evaluate_view,
     gallery_files,
     inspect_view,
     model_view,
+    recolour_view,
 )
 from mde_hub.app.inputs import ImageLimits, ScratchSpace
+from mde_hub.app.labelled import colour_bar, labelled_map
 from mde_hub.app.layout import event, run_compare
+from mde_hub.app.model_facts import ModelFacts
 from mde_hub.app.registry import ModelRegistry, discover_sources
+from mde_hub.data.synthetic import SyntheticDepthDataset
+from mde_hub.evaluation.evaluate import DatasetRecord, evaluate
 from mde_hub.evaluation.metrics import METRIC_NAMES
 from mde_hub.evaluation.published import published_results
 from mde_hub.inference.predictor import DepthPredictor
@@ -61,7 +68,7 @@ def photo(tmp_path):
 
 
 def test_compare_view_writes_into_a_new_scratch_folder_and_shows_the_first_model(registry, scratch, photo):
-    view = compare_view(registry, scratch, LIMITS, photo, ["metric", "relative", "metric"], "magma", "shared", 0)
+    view = compare_view(registry, scratch, LIMITS, DepthStore(), photo, ["metric", "relative", "metric"], "magma", "shared", 0)
     assert view.models == ["metric", "relative"]
     assert [caption.split(" | ")[0] for _, caption in view.gallery] == view.models
     (folder,) = scratch.root.iterdir()
@@ -92,19 +99,19 @@ def test_compare_view_writes_into_a_new_scratch_folder_and_shows_the_first_model
 )
 def test_compare_view_refuses_bad_input(registry, scratch, photo, image, names, range_mode, focal, message):
     with pytest.raises(ValueError, match=message):
-        compare_view(registry, scratch, LIMITS, photo if image else None, names, "magma", range_mode, focal)
+        compare_view(registry, scratch, LIMITS, DepthStore(), photo if image else None, names, "magma", range_mode, focal)
 
 
 def test_compare_view_checks_the_image_limits_before_anything_is_written(registry, scratch, tmp_path):
     big = tmp_path / "big.png"
     PIL.Image.new("RGB", (600, 400)).save(big)
     with pytest.raises(ValueError, match="big.png is 600x400 = 0.2 MP, above the app's limit"):
-        compare_view(registry, scratch, LIMITS, str(big), ["metric"], "magma", "shared", 0)
+        compare_view(registry, scratch, LIMITS, DepthStore(), str(big), ["metric"], "magma", "shared", 0)
     assert list(scratch.root.iterdir()) == []
 
 
 def test_inspect_view_switches_model_and_needs_a_comparison(registry, scratch, photo):
-    state = compare_view(registry, scratch, LIMITS, photo, ["metric", "relative"], "magma", "per image", 0).state
+    state = compare_view(registry, scratch, LIMITS, DepthStore(), photo, ["metric", "relative"], "magma", "per image", 0).state
     slider, cloud = inspect_view(state, "relative")
     assert slider == (photo, state["views"]["relative"][0]) and cloud.endswith("relative.glb")
     assert model_view({"m": ("m.png", "")}, "m", "in.png") == (("in.png", "m.png"), None)  # no GLB: no 3D view
@@ -175,7 +182,7 @@ def test_gallery_files_are_pngs_of_the_images(tmp_path):
 
 
 def test_event_binds_the_leading_arguments_and_shows_user_errors():
-    handler = event(run_compare, "registry", "scratch", "limits")
+    handler = event(run_compare, "registry", "scratch", "limits", "store")
     assert handler.__name__ == "run_compare"
     assert list(inspect.signature(handler).parameters) == ["image_path", "names", "colormap", "range_mode", "focal"]
 
@@ -194,3 +201,127 @@ def test_event_binds_the_leading_arguments_and_shows_user_errors():
         event(open)("/no/such/file")
     with pytest.raises(KeyError):  # anything else stays an internal error
         bound(-1)
+
+
+class CountingRegistry(ModelRegistry):
+    """A registry that counts the models it hands out (each is run once per comparison)."""
+
+    calls = 0
+
+    def get(self, name):
+        CountingRegistry.calls += 1
+        return super().get(name)
+
+
+def test_recolour_redraws_the_kept_depth_without_running_a_model(models, scratch, photo):
+    registry = CountingRegistry(discover_sources([str(models / "metric"), str(models / "relative")], None))
+    store = DepthStore()
+    first = compare_view(registry, scratch, LIMITS, store, photo, ["metric", "relative"], "magma", "shared", 0)
+    calls = CountingRegistry.calls
+    again = recolour_view(scratch, store, first.state, "turbo", "per image")
+    assert CountingRegistry.calls == calls  # no model was asked for
+    assert [caption for _, caption in again.gallery] == [caption for _, caption in first.gallery]  # same latency
+    kept = np.load(next(path for path in first.downloads if path.endswith("metric.depth.npy")))
+    np.testing.assert_array_equal(np.asarray(PIL.Image.open(again.slider[1])), colorize_depth(kept, "turbo"))
+    with pytest.raises(ValueError, match="run a comparison first"):
+        recolour_view(scratch, store, None, "turbo", "shared")
+    with pytest.raises(ValueError, match="no longer kept"):
+        recolour_view(scratch, DepthStore(), first.state, "turbo", "shared")
+
+
+def test_depth_at_reads_the_kept_depth_at_the_clicked_pixel(registry, scratch, photo):
+    store = DepthStore()
+    view = compare_view(registry, scratch, LIMITS, store, photo, ["metric", "relative"], "magma", "shared", 0)
+    depth = np.load(next(path for path in view.downloads if path.endswith("metric.depth.npy")))
+    assert depth_at(store, view.state, "metric", 7, 3) == f"**metric** at (7, 3) of 56x40: **{depth[3, 7]:.3g} m**"
+    inverse = np.load(next(path for path in view.downloads if path.endswith("relative.inverse_depth.npy")))
+    y, x = np.argwhere(inverse > 0)[0]
+    assert f"**{1 / inverse[y, x]:.3g} (relative, no unit)**" in depth_at(store, view.state, "relative", int(x), int(y))
+    if (inverse <= 0).any():
+        y, x = np.argwhere(inverse <= 0)[0]
+        assert depth_at(store, view.state, "relative", int(x), int(y)).endswith("no valid depth")
+    with pytest.raises(ValueError, match=r"pixel \(56, 0\) is outside the 56x40 map"):
+        depth_at(store, view.state, "metric", 56, 0)
+
+
+def test_depth_store_evicts_the_least_recently_used_beyond_its_bound():
+    def kept(side):
+        return KeptDepths(np.zeros((side, side, 3), np.uint8), [], {})
+
+    store = DepthStore(max_bytes=3 * 100 * 100 * 3)
+    keys = [store.put(kept(100)) for _ in range(3)]
+    store.get(keys[0])  # the oldest is used again, so the second goes first
+    store.put(kept(100))
+    assert len(store) == 3 and store.get(keys[0]) and store.get(keys[2])
+    with pytest.raises(ValueError, match="no longer kept"):
+        store.get(keys[1])
+    big = store.put(kept(200))  # the newest always stays, alone when it fills the bound
+    assert len(store) == 1 and store.get(big)
+
+
+def test_a_large_photo_is_downscaled_to_twice_the_network_input_before_inference(registry, scratch, tmp_path):
+    path = tmp_path / "large.png"
+    PIL.Image.fromarray(np.random.default_rng(1).integers(0, 255, (900, 1200, 3), dtype=np.uint8)).save(path)
+    limits = ImageLimits(max_pixels=2_000_000)
+    view = compare_view(registry, scratch, limits, DepthStore(), str(path), ["metric"], "magma", "shared", 0)
+    # tiny models see 32 px: 2 x 32 < MIN_WORKING_SIDE, so the longer side becomes 640 and the aspect is kept
+    depth = np.load(next(p for p in view.downloads if p.endswith("metric.depth.npy")))
+    assert depth.shape == (480, 640) and MIN_WORKING_SIDE == 640
+    assert "(1200x900) was downscaled to 640x480" in view.notes
+    assert working_image(np.zeros((40, 56, 3), np.uint8), 640).shape == (40, 56, 3)  # small images stay as they are
+    mean = working_image(np.arange(16, dtype=np.uint8).reshape(4, 4, 1).repeat(3, 2), 2)[..., 0]
+    np.testing.assert_array_equal(mean, [[3, 5], [11, 13]])  # box filter: each 2x2 block's mean (2.5, ...) rounded up
+
+
+def test_model_facts_come_from_the_checkpoint_files_and_flag_depth_at_the_cap(models, tmp_path):
+    import shutil
+
+    folder = tmp_path / "described"
+    shutil.copytree(models / "metric", folder)
+    (folder / "training_record.json").write_text(
+        '{"train_samples": 625, "global_step": 1200, "hardware": "2 CPU cores", "arguments": {"data": {"dataset": '
+        '"mix", "synthetic_kind": "indoor", "mix_folders": ["icl:../data/icl_livingroom1"]}, "model": '
+        '{"backbone_pretrained": false}}}'
+    )
+    record = DatasetRecord("../data/icl_livingroom1", "tail:0.2")
+    evaluate(
+        DepthPredictor.from_pretrained(folder), SyntheticDepthDataset(size=2, height=32, width=40), "none", record=record
+    ).to_json(folder / "results_icl_raw.json")
+    config = DepthPredictor.from_pretrained(folder).model.config
+    facts = ModelFacts.read("described", config, str(folder))
+    line = facts.describe()
+    assert line.startswith(f"**described**: Baseline, metric depth in metres from {config.min_depth:g} to {config.max_depth:g} m")
+    assert "trained from scratch on 625 frames (synthetic indoor, icl_livingroom1), 1200 steps on 2 CPU cores" in line
+    assert "held out, no alignment: icl_livingroom1 abs_rel " in line and "(2 frames)" in line
+    assert "no training record" in ModelFacts.read("bare", config, None).describe()
+    cap = config.max_depth
+    depth = np.full((10, 10), 2.0)
+    depth[:1, :4] = cap  # 4 % at the cap: below CAP_SHARE
+    assert facts.cap_share(depth) == pytest.approx(0.04) and facts.range_warning(depth) == ""
+    depth[1, :2] = 0.95 * cap  # 6 %: warned
+    assert facts.cap_share(depth) == pytest.approx(0.06) and "6% of the pixels sit at its" in facts.range_warning(depth)
+    relative = ModelFacts.read("rel", DepthPredictor.from_pretrained(models / "relative").model.config, None)
+    assert relative.max_depth is None and relative.range_warning(depth) == ""
+
+
+def test_file_stems_are_short_and_unique():
+    names = ["densedepth-densenet121-k16-mix-scratch", "densedepth-densenet121-other", "hf-dpt", "a b/c"]
+    assert file_stems(names) == {
+        "densedepth-densenet121-k16-mix-scratch": "densedepth-densenet1",
+        "densedepth-densenet121-other": "densedepth-densenet1-2",
+        "hf-dpt": "hf-dpt",
+        "a b/c": "a_b_c",
+    }
+
+
+def test_labelled_map_draws_the_caption_above_and_the_colour_bar_below():
+    color = np.full((50, 80, 3), 7, np.uint8)
+    picture = labelled_map(color, ["model", "12 ms | 1.00-3.00 m"], (1.0, 3.0), "magma", "m")
+    bar = colour_bar(80, (1.0, 3.0), "magma", "m")
+    top = picture.shape[0] - 50 - bar.shape[0]
+    assert picture.shape[1] == 80 and top > 0
+    np.testing.assert_array_equal(picture[top : top + 50], color)
+    np.testing.assert_array_equal(picture[top + 50 :], bar)
+    # the bar's first row runs from the colour of 1 m to that of 3 m, as colorize_depth draws them
+    expected = colorize_depth(np.linspace(1.0, 3.0, 80)[None, :], "magma", (1.0, 3.0))[0]
+    np.testing.assert_array_equal(bar[0], expected)

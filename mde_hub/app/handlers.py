@@ -21,7 +21,7 @@ from mde_hub.evaluation.protocols import PROTOCOLS
 from mde_hub.outputs.depth_files import check_ground_truth
 
 from .benchmarks import benchmarks_frame
-from .compare import compare
+from .compare import Comparison, DepthStore, render, run_models
 from .evaluate import evaluate_pair, metrics_table
 from .inputs import ImageLimits, ScratchSpace, read_ground_truth, read_image
 from .registry import ModelRegistry
@@ -67,27 +67,65 @@ def compare_view(
     registry: ModelRegistry,
     scratch: ScratchSpace,
     limits: ImageLimits,
+    store: DepthStore,
     image_path: str | None,
     names: list[str] | None,
     colormap: str,
     range_mode: str,
     focal: float | None,
 ) -> CompareView:
-    """The Compare button: depth of the uploaded image from each model in `names`, written to a new scratch folder."""
+    """The Compare run (a new image, an example, the button): depth of the uploaded image from each model in
+    `names`, kept in `store` for recolouring and written to a new scratch folder."""
     if image_path is None:
         raise ValueError("upload an image first (or pick an example)")
     image = read_image(image_path, limits)
     if range_mode not in RANGE_MODES:
         raise ValueError(f"range must be one of {RANGE_MODES}; got {range_mode!r}")
-    result = compare(registry, names or [], image, scratch.new_dir(), colormap, range_mode == "shared", focal)
+    kept = run_models(registry, names or [], image, focal)
+    result = render(kept, scratch.new_dir(), colormap, range_mode == "shared", image.shape[:2])
+    return _view(result, image_path, store.put(kept))
+
+
+def recolour_view(
+    scratch: ScratchSpace, store: DepthStore, state: dict | None, colormap: str, range_mode: str
+) -> CompareView:
+    """A new colormap or colour range: the last comparison (`state`) redrawn from its kept depth, no model run."""
+    if not state:
+        raise ValueError("run a comparison first, then change its colours")
+    if range_mode not in RANGE_MODES:
+        raise ValueError(f"range must be one of {RANGE_MODES}; got {range_mode!r}")
+    kept = store.get(state["key"])
+    result = render(kept, scratch.new_dir(), colormap, range_mode == "shared", tuple(state["size"]))
+    return _view(result, state["image"], state["key"])
+
+
+def _view(result: Comparison, image_path: str, key: str) -> CompareView:
     views = {
         r.name: (str(result.files[r.name].color_png), str(result.files[r.name].glb or ""))
         for r in result.results
     }
     first = result.results[0].name
     slider, cloud = model_view(views, first, image_path)
-    state = {"image": image_path, "views": views}
+    state = {"image": image_path, "views": views, "key": key, "size": list(result.original_size)}
     return CompareView(result.gallery(), result.notes(), list(views), slider, cloud, result.downloads(), state)
+
+
+def depth_at(store: DepthStore, state: dict | None, name: str | None, x: int, y: int) -> str:
+    """The clicked pixel (`x`, `y` on the working-size map of model `name`) read from the kept depth."""
+    if not state or not name:
+        raise ValueError("run a comparison first, then click a map")
+    kept = store.get(state["key"])
+    result = next((r for r in kept.results if r.name == name), None)
+    if result is None:
+        raise ValueError(f"{name!r} is not in the last comparison; pick one of its models")
+    height, width = result.values.shape
+    if not (0 <= x < width and 0 <= y < height):
+        raise ValueError(f"pixel ({x}, {y}) is outside the {width}x{height} map")
+    value = float(result.depth[y, x])
+    if not np.isfinite(value) or value <= 0:
+        return f"**{name}** at ({x}, {y}): no valid depth"
+    unit = " m" if result.metric else " (relative, no unit)"
+    return f"**{name}** at ({x}, {y}) of {width}x{height}: **{value:.3g}{unit}**"
 
 
 def model_view(views: Views, name: str, image_path: str) -> tuple[tuple[str, str], str | None]:
@@ -172,5 +210,5 @@ def evaluate_view(
 
 
 def benchmarks_table(registry: ModelRegistry, protocols: str) -> Styler:
-    """The Benchmarks tab's table under the `protocols` filter, its metrics to four significant digits."""
-    return benchmarks_frame(registry, protocols).style.format("{:.4g}", subset=list(METRIC_NAMES), na_rep="")
+    """The Benchmarks tab's table under the `protocols` filter, its metrics to three significant digits."""
+    return benchmarks_frame(registry, protocols).style.format("{:.3g}", subset=list(METRIC_NAMES), na_rep="")

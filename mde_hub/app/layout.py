@@ -1,6 +1,8 @@
 """The Gradio page: Compare, Evaluate and Benchmarks tabs wired to the Gradio-free handlers of `handlers`.
 
-API endpoints (`gradio_client`): `/compare`, `/inspect`, `/load_model`, `/evaluate`, `/benchmarks`.
+API endpoints (`gradio_client`): `/compare`, `/recolour`, `/inspect`, `/load_model`, `/evaluate`, `/benchmarks`.
+A new image or example runs the comparison at once; a new colormap or colour range redraws the kept depth
+(`compare.DepthStore`) without running the models.
 Bad input raises `gr.Error` with a message naming the problem; the server keeps serving.
 """
 
@@ -15,10 +17,12 @@ import PIL.Image
 from huggingface_hub import constants as hub_constants
 
 from mde_hub.evaluation.alignment import ALIGNMENT_METHODS, ALIGNMENT_SPACES
+from mde_hub.evaluation.metrics import METRIC_NAMES
 from mde_hub.evaluation.protocols import PROTOCOLS
 from mde_hub.outputs.colormaps import COLORMAPS
 
 from .benchmarks import PROTOCOL_FILTERS
+from .compare import DepthStore
 from .examples import SamplePair
 from .handlers import (
     OWN_SPACE,
@@ -26,13 +30,25 @@ from .handlers import (
     add_model,
     benchmarks_table,
     compare_view,
+    depth_at,
     evaluate_view,
     inspect_view,
+    recolour_view,
 )
 from .inputs import GT_ENCODINGS, ImageLimits, ScratchSpace
 from .registry import ModelRegistry
 
 ANALYTICS_ENABLED = False
+CSS = """
+#depth-gallery .caption-label, #error-gallery .caption-label {
+  position: static; max-width: 100%; white-space: normal; overflow: visible; text-overflow: clip; border: none;
+}
+#depth-gallery .thumbnail-lg, #error-gallery .thumbnail-lg { display: flex; flex-direction: column; height: auto; }
+#depth-gallery, #error-gallery { height: auto !important; }
+#depth-gallery .grid-wrap, #error-gallery .grid-wrap { height: auto !important; max-height: none !important; overflow: visible; }
+#depth-gallery .grid-container, #error-gallery .grid-container { grid-template-rows: none; grid-auto-rows: auto; }
+"""
+"""Gallery captions wrap instead of being cut off, so every map stays labelled however long its model's name."""
 
 
 class CheckedImage(gr.Image):
@@ -67,11 +83,34 @@ def event(function: Callable, *bound: Any) -> Callable:
     return handler
 
 
-def run_compare(registry, scratch, limits, image_path, names, colormap, range_mode, focal):
-    """`compare_view` as the Compare tab's outputs, its models offered in the inspect dropdown."""
-    view = compare_view(registry, scratch, limits, image_path, names, colormap, range_mode, focal)
+def _compare_outputs(view) -> tuple:
     inspect_model = gr.Dropdown(choices=view.models, value=view.models[0])
-    return view.gallery, view.notes, inspect_model, view.slider, view.cloud, view.downloads, view.state
+    return view.gallery, view.notes, inspect_model, view.slider, view.slider[1], view.cloud, view.downloads, view.state
+
+
+def run_compare(registry, scratch, limits, store, image_path, names, colormap, range_mode, focal):
+    """`compare_view` as the Compare tab's outputs, its models offered in the inspect dropdown."""
+    return _compare_outputs(compare_view(registry, scratch, limits, store, image_path, names, colormap, range_mode, focal))
+
+
+def run_on_new_image(registry, scratch, limits, store, image_path, names, colormap, range_mode, focal):
+    """`run_compare` for a new image or example; a cleared image clears the results instead of asking for one."""
+    if image_path is None:
+        return [], "", gr.Dropdown(choices=[], value=None), None, None, None, None, None
+    return run_compare(registry, scratch, limits, store, image_path, names, colormap, range_mode, focal)
+
+
+def run_recolour(scratch, store, state, colormap, range_mode):
+    """`recolour_view` as the Compare tab's outputs; before any comparison a colour change leaves the page as it is."""
+    if not state:
+        return tuple(gr.skip() for _ in range(8))
+    return _compare_outputs(recolour_view(scratch, store, state, colormap, range_mode))
+
+
+def run_inspect(state, name):
+    """`inspect_view` as the slider, the clickable map and the 3D view."""
+    slider, cloud = inspect_view(state, name)
+    return slider, slider[1], cloud
 
 
 def run_evaluate(registry, scratch, limits, image_path, gt_path, encoding, names, protocol, alignment, alignment_space):
@@ -126,9 +165,12 @@ def _model_loader() -> tuple[gr.Textbox, gr.Button, gr.Markdown]:
     return location, load_button, load_status
 
 
-def _compare_tab(names: list[str], samples: list[SamplePair], run: Callable) -> gr.CheckboxGroup:
-    """The Compare tab: an image (or an example) and the models to run, their depth maps, notes, one model's slider
-    and 3D view, and the files; its button calls `run` (`/compare`). Returns its model selection."""
+def _compare_tab(
+    names: list[str], samples: list[SamplePair], run: Callable, run_new: Callable, recolour: Callable, store: DepthStore
+) -> gr.CheckboxGroup:
+    """The Compare tab: an image (or an example) and the models to run, their labelled depth maps, notes, one
+    model's slider, clickable map and 3D view, and the files. Its button calls `run` (`/compare`), a new image
+    `run_new`, a colour change `recolour` (`/recolour`). Returns its model selection."""
     with gr.Tab("Compare"):
         with gr.Row():
             with gr.Column(scale=1):
@@ -136,7 +178,9 @@ def _compare_tab(names: list[str], samples: list[SamplePair], run: Callable) -> 
                 if samples:
                     gr.Examples([[s.image] for s in samples], [compare_image], label="Examples (synthetic)")
                 compare_models = gr.CheckboxGroup(names, value=names[:2], label="Models", elem_id="compare-models")
-                colormap = gr.Radio(list(COLORMAPS), value="Spectral", label="Colormap (near = warm/bright)")
+                colormap = gr.Radio(
+                    list(COLORMAPS), value="Spectral", label="Colormap (near = warm/bright)", elem_id="compare-colormap"
+                )
                 range_mode = gr.Radio(list(RANGE_MODES), value="shared", label="Colour range")
                 focal = gr.Number(
                     value=0,
@@ -146,21 +190,38 @@ def _compare_tab(names: list[str], samples: list[SamplePair], run: Callable) -> 
                 compare_button = gr.Button("Estimate depth", variant="primary", elem_id="compare-run")
             with gr.Column(scale=2):
                 gallery = gr.Gallery(
-                    label="Depth maps", columns=3, height="auto", object_fit="contain", elem_id="depth-gallery"
+                    label="Depth maps (name, latency and range above each map, its colour bar below)", columns=2,
+                    height="auto", object_fit="contain", elem_id="depth-gallery",
                 )
-                compare_notes = gr.Markdown()
-                inspect_model = gr.Dropdown(choices=[], label="Inspect one model (slider and 3D view)")
+                compare_notes = gr.Markdown(elem_id="compare-notes")
+                inspect_model = gr.Dropdown(choices=[], label="Inspect one model (slider, depth at a pixel, 3D view)")
                 slider = gr.ImageSlider(label="Input | depth", type="filepath")
+                with gr.Row():
+                    pick = gr.Image(
+                        label="Click the map to read its depth", type="filepath", interactive=False, elem_id="depth-pick"
+                    )
+                    pick_value = gr.Markdown("Click a point of the map to read its depth.", elem_id="depth-value")
                 cloud = gr.Model3D(label="3D point cloud (GLB)", clear_color=(0.1, 0.1, 0.12, 1.0), height=360)
-                downloads = gr.File(label="Downloads: 16-bit PNG (mm), .npy (the model's values), colour PNG, GLB", file_count="multiple")
+                downloads = gr.File(
+                    label="Downloads at the working size: NAME.depth.png (16-bit, mm), NAME.depth.npy (the model's "
+                    "values), NAME.color.png, NAME.glb (3D)",
+                    file_count="multiple",
+                )
         compare_state = gr.State()
-        compare_button.click(
-            run,
-            [compare_image, compare_models, colormap, range_mode, focal],
-            [gallery, compare_notes, inspect_model, slider, cloud, downloads, compare_state],
-            api_name="compare",
-        )
-        inspect_model.input(event(inspect_view), [compare_state, inspect_model], [slider, cloud], api_name="inspect")
+        inputs = [compare_image, compare_models, colormap, range_mode, focal]
+        outputs = [gallery, compare_notes, inspect_model, slider, pick, cloud, downloads, compare_state]
+        compare_button.click(run, inputs, outputs, api_name="compare")
+        compare_image.change(run_new, inputs, outputs, api_name=False)
+        gr.on([colormap.input, range_mode.input], recolour, [compare_state, colormap, range_mode], outputs, api_name="recolour")
+        inspect_model.input(event(run_inspect), [compare_state, inspect_model], [slider, pick, cloud], api_name="inspect")
+
+        def read_pixel(state: dict | None, name: str | None, evt: gr.SelectData) -> str:
+            try:
+                return depth_at(store, state, name, *evt.index)
+            except ValueError as error:
+                raise gr.Error(str(error)) from None
+
+        pick.select(read_pixel, [compare_state, inspect_model], [pick_value], api_name=False)
     return compare_models
 
 
@@ -190,11 +251,14 @@ def _evaluate_tab(names: list[str], samples: list[SamplePair], run: Callable) ->
                 )
                 eval_button = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
             with gr.Column(scale=2):
-                table = gr.Dataframe(label="Metrics", interactive=False, wrap=True, elem_id="metrics-table")
+                table = gr.Dataframe(
+                    label="Metrics", interactive=False, wrap=True, elem_id="metrics-table",
+                    column_widths=["18%", *["8%"] * len(METRIC_NAMES), "10%"],
+                )
                 eval_notes = gr.Markdown()
                 error_maps = gr.Gallery(
-                    label="Absolute relative error (dark = 0)", columns=3, height="auto", format="png",
-                    elem_id="error-gallery",
+                    label="Absolute relative error (dark = 0)", columns=2, height="auto", format="png",
+                    object_fit="contain", elem_id="error-gallery",
                 )
         eval_button.click(
             run,
@@ -216,7 +280,8 @@ def _benchmarks_tab(run: Callable) -> None:
         )
         protocol_filter = gr.Radio(list(PROTOCOL_FILTERS), value="all", label="Show")
         bench_table = gr.Dataframe(
-            label="Benchmarks", interactive=False, wrap=True, max_height=1600, elem_id="bench-table"
+            label="Benchmarks", interactive=False, wrap=True, max_height=1600, elem_id="bench-table",
+            column_widths=["8%", "7%", "10%", "9%", "9%", *["4.5%"] * len(METRIC_NAMES), "16.5%"],
         )
         protocol_filter.change(run, [protocol_filter], [bench_table], api_name="benchmarks")
         benchmarks_tab.select(run, [protocol_filter], [bench_table], api_name=False)
@@ -228,17 +293,23 @@ def build_demo(
     limits: ImageLimits = ImageLimits(),
     samples: list[SamplePair] | None = None,
     delete_cache: tuple[int, int] = (600, 3600),
+    store: DepthStore | None = None,
 ) -> gr.Blocks:
     """The app. `scratch` holds per-request files; Gradio's own cache is pruned per `delete_cache`
-    (every first-value seconds, files older than second-value seconds). Each tab's events call the handlers of
-    `handlers` with the registry, the scratch space and the image limits bound here."""
+    (every first-value seconds, files older than second-value seconds); `store` keeps the last comparisons' depth
+    for recolouring (default: a `DepthStore` of its default bound). Each tab's events call the handlers of
+    `handlers` with the registry, the scratch space, the store and the image limits bound here."""
     samples = samples or []
+    store = store or DepthStore()
     with gr.Blocks(
         title="mde-hub", analytics_enabled=ANALYTICS_ENABLED, delete_cache=delete_cache, fill_width=True
     ) as demo:
         _header(registry)
         location, load_button, load_status = _model_loader()
-        compare_models = _compare_tab(registry.names, samples, event(run_compare, registry, scratch, limits))
+        compare_models = _compare_tab(
+            registry.names, samples, event(run_compare, registry, scratch, limits, store),
+            event(run_on_new_image, registry, scratch, limits, store), event(run_recolour, scratch, store), store,
+        )
         eval_models = _evaluate_tab(registry.names, samples, event(run_evaluate, registry, scratch, limits))
         _benchmarks_tab(event(benchmarks_table, registry))
         load_button.click(
@@ -257,7 +328,7 @@ def launch(
     concurrency: int = 2,
     **kwargs: Any,
 ):
-    """Queue with `concurrency` workers per event and launch with an upload size limit."""
+    """Queue with `concurrency` workers per event and launch with an upload size limit and the page's `CSS`."""
     return demo.queue(default_concurrency_limit=concurrency).launch(
-        server_name=host, server_port=port, share=share, max_file_size=max_file_size, **kwargs
+        server_name=host, server_port=port, share=share, max_file_size=max_file_size, css=CSS, **kwargs
     )

@@ -192,6 +192,11 @@ class ModelRegistry:
     def untrained_only(self) -> bool:
         return [source.kind for source in self.sources.values()] == ["untrained"]
 
+    def folder_of(self, name: str) -> str | None:
+        """The local checkpoint folder of `name`, whose records describe it (None for Hub, zoo and untrained models)."""
+        source = self.sources.get(name)
+        return source.location if source is not None and source.kind == "local" else None
+
     def loaded(self) -> list[str]:
         """Names of the models in memory, least recently used first."""
         with self._lock:

@@ -1,4 +1,5 @@
-"""Screenshots of the app's three tabs for the README: `python -m mde_hub.app.screenshots --out docs`.
+"""Screenshots of the app's three tabs at 1400 px and 390 px wide for the README:
+`python -m mde_hub.app.screenshots --out docs`.
 
 Serves the checkpoints given with `--models`, by default those in ./checkpoints (as `python app.py` does), and
 refuses to photograph the untrained fallback. Needs Debian's Chromium at /usr/bin/chromium and the `playwright`
@@ -31,36 +32,53 @@ def _save(page, path: Path) -> None:
     print(f"wrote {path}")
 
 
+WIDTHS = (1400, 390)
+"""Viewport widths of the screenshots: a desktop window and a phone."""
+
+
+def _tab_screenshots(page, image: str, depth: str, out: Path, width: int) -> None:
+    """Every tab at `width` px: Compare runs all served models on `image` as soon as it is uploaded, Evaluate scores
+    them against `depth`."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(page.demo_url)
+    models = page.locator("#compare-models input[type=checkbox]")
+    for index in range(models.count()):
+        models.nth(index).check()
+    page.locator("#compare-image input[type=file]").set_input_files(image)
+    page.wait_for_function(f"document.querySelectorAll('#depth-gallery img').length >= {models.count()}")
+    page.wait_for_timeout(5000)  # let the 3D view render
+    _save(page, out / f"app_compare_{width}.png")
+    page.get_by_role("tab", name="Evaluate").click()
+    eval_models = page.locator("#eval-models input[type=checkbox]")
+    for index in range(eval_models.count()):
+        eval_models.nth(index).check()
+    page.locator("#eval-image input[type=file]").set_input_files(image)
+    page.locator("#gt-file input[type=file]").set_input_files(depth)
+    page.locator("#eval-run").click()
+    page.wait_for_function(f"document.querySelectorAll('#error-gallery img').length >= {eval_models.count()}")
+    page.wait_for_timeout(1000)
+    _save(page, out / f"app_evaluate_{width}.png")
+    page.get_by_role("tab", name="Benchmarks").click()
+    page.wait_for_function("document.querySelector('#bench-table').innerText.includes('published')")
+    _save(page, out / f"app_benchmarks_{width}.png")
+
+
 def take_screenshots(demo_url: str, image: str, depth: str, out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(60_000)
-        page.goto(demo_url)
-        page.locator("#compare-image input[type=file]").set_input_files(image)
-        page.locator("#compare-run").click()
-        page.wait_for_function("document.querySelectorAll('#depth-gallery img').length >= 2")
-        page.wait_for_timeout(5000)  # let the 3D view render
-        _save(page, out / "app_compare.png")
-        page.get_by_role("tab", name="Evaluate").click()
-        page.locator("#eval-image input[type=file]").set_input_files(image)
-        page.locator("#gt-file input[type=file]").set_input_files(depth)
-        page.locator("#eval-run").click()
-        page.wait_for_function("document.querySelectorAll('#error-gallery img').length >= 2")
-        page.wait_for_timeout(1000)
-        _save(page, out / "app_evaluate.png")
-        page.set_viewport_size({"width": 1800, "height": 900})  # room for all fifteen columns
-        page.get_by_role("tab", name="Benchmarks").click()
-        page.wait_for_function("document.querySelector('#bench-table').innerText.includes('published')")
-        _save(page, out / "app_benchmarks.png")
+        page = browser.new_page(viewport={"width": WIDTHS[0], "height": 900})
+        page.set_default_timeout(120_000)
+        page.demo_url = demo_url
+        for width in WIDTHS:
+            _tab_screenshots(page, image, depth, out, width)
         browser.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs", help="folder for app_compare.png, app_evaluate.png, app_benchmarks.png")
+    parser.add_argument("--out", default="docs", help="folder for app_{compare,evaluate,benchmarks}_{1400,390}.png")
     parser.add_argument("--models", nargs="*", help="checkpoints to serve (default: ./checkpoints/*)")
     args = parser.parse_args(argv)
     if not os.path.exists(CHROMIUM):
