@@ -256,6 +256,7 @@ def test_streaming_metrics_score_kitti_protocols_in_the_network_frame(protocol: 
     assert result == pytest.approx(compute_depth_metrics(pred, labels, adabins), rel=1e-12)
 
 
+@pytest.mark.slow  # renders 288 frames and trains 120 steps: the default suite's costliest test (issue 18's time goal)
 def test_baseline_learns_on_synthetic_frames(tmp_path) -> None:
     """The real Baseline (1.3 M parameters, at 64x64) with the slides' Adam 2e-4, 120 steps on 256 synthetic rooms:
     delta1 on 32 held-out rooms rises clearly above the untrained model's (by about 0.24 over seeds 0-2)."""
