@@ -3,16 +3,21 @@ checks every architecture shares are in test_architectures.py)."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 import transformers
 from huggingface_hub.errors import StrictDataclassClassValidationError
+from timm.layers import StdConv2dSame
+from timm.layers.padding import pad_same
+from torch import nn
 
 from mde_hub.models.dpt import DptConfig, DptForDepthEstimation
 from mde_hub.models.dpt.convert_dpt_from_transformers import convert_dpt_from_transformers, dpt_config_from_transformers
-from mde_hub.models.dpt.modeling_dpt import ReadoutProject
+from mde_hub.models.dpt.modeling_dpt import ReadoutProject, StdPlusEpsConv2dSame, use_cached_standardisation
 from mde_hub.processing.image_processing_depth import DepthImageProcessor
 
 SMALL_HF = dict(
@@ -225,3 +230,29 @@ def test_image_size_is_renamed_position_embedding_size_with_a_deprecation(tmp_pa
         config = DptConfig.tiny(image_size=96)
     assert config.position_embedding_size == 96 and "image_size" not in config.to_dict()
     assert config.image_processor_kwargs()["size"] == {"height": 96, "width": 96}
+
+
+@pytest.mark.parametrize("std_plus_eps", [False, True])
+def test_cached_weight_standardisation_matches_and_follows_weight_changes(std_plus_eps):
+    torch.manual_seed(0)
+    reference = StdConv2dSame(4, 6, kernel_size=3, stride=2)
+    cached = nn.Sequential(copy.deepcopy(reference))
+    use_cached_standardisation(cached, std_plus_eps)
+    if std_plus_eps:  # the uncached timm 0.4.5 formula
+        reference.eps = 1e-5
+        reference.forward = lambda x: F.conv2d(
+            pad_same(x, reference.kernel_size, reference.stride), StdPlusEpsConv2dSame.standardised_weight(reference),
+            None, reference.stride,
+        )
+    x = torch.randn(2, 4, 9, 11)
+    with torch.inference_mode():
+        first, again = cached(x), cached(x)
+        assert "_standardised_cache" in cached[0].__dict__
+    torch.testing.assert_close(first, reference(x), rtol=0, atol=1e-6)
+    assert torch.equal(first, again)
+    with torch.no_grad():  # an in-place weight change (e.g. load_state_dict) invalidates the cache
+        for module in (cached[0], reference):
+            module.weight.mul_(torch.linspace(0.5, 2.0, 6).view(6, 1, 1, 1)).add_(0.1)
+        torch.testing.assert_close(cached(x), reference(x), rtol=0, atol=1e-6)
+    cached(x).sum().backward()  # training recomputes it, with gradients
+    assert cached[0].weight.grad is not None and cached[0].weight.grad.abs().sum() > 0

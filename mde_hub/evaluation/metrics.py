@@ -149,29 +149,48 @@ def _in_gt_frame(pred: Tensor, mask: Tensor, gt_size: tuple[int, int]) -> tuple[
     return full_pred, full_mask
 
 
+def _crop_bounds(protocol: EvalProtocol, height: int, width: int) -> tuple[int, int, int, int]:
+    """`(top, bottom, left, right)` of the protocol crop in a `height` x `width` scoring frame (all of it without
+    a crop)."""
+    return (0, height, 0, width) if protocol.crop is None else protocol.crop.bounds(height, width)
+
+
 def _sanitize_and_clip(pred: Tensor, low: float, high: float) -> Tensor:
     """Replace NaN/-inf by `low`, +inf by `high` (`low` if unbounded), then clip to `[low, high]`."""
     posinf = high if math.isfinite(high) else low
-    return torch.nan_to_num(pred, nan=low, posinf=posinf, neginf=low).clamp(min=low, max=high)
+    return torch.nan_to_num(pred, nan=low, posinf=posinf, neginf=low).clamp_(min=low, max=high)
 
 
-def _pixel_sums(pred: Tensor, gt: Tensor) -> Tensor:
-    """The `_NUM_SUMS` running sums over 1-D valid `pred`, `gt` (both > 0)."""
-    diff = gt - pred
-    e = torch.log(pred) - torch.log(gt)
-    ratio = torch.maximum(gt / pred, pred / gt)
-    return torch.stack(
+def _pixel_sums(pred: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
+    """The `_NUM_SUMS` running sums of one float64 image over its `mask`ed pixels (`pred`, `gt` > 0 there);
+    overwrites `pred` and `gt` outside the mask.
+
+    Pixels outside the mask are set to `pred = gt = 1`, where every summed term is exactly 0 and the ratio is 1, so
+    the frame is summed whole instead of gathering the valid pixels; the delta counts drop those pixels again.
+    `e = ln(pred / gt)` takes one logarithm instead of two; it differs from `ln pred - ln gt` by a few units in the
+    last place of `ln gt` (~1e-15), as does `|log10 gt - log10 pred| = |e| / ln 10`."""
+    outside = ~mask
+    count = outside.numel() - int(np.count_nonzero(outside.numpy()))
+    pred, gt = pred.masked_fill_(outside, 1.0), gt.masked_fill_(outside, 1.0)
+    pred_over_gt = pred / gt
+    ratio = torch.maximum(gt / pred, pred_over_gt).numpy()
+    e = pred_over_gt.log_()
+    abs_diff = (gt - pred).abs_()
+    abs_rel_terms = abs_diff / gt
+    deltas = [np.count_nonzero(ratio < 1.25**k) - (outside.numel() - count) for k in (1, 2, 3)]
+    return torch.tensor(
         [
-            torch.tensor(float(gt.numel()), dtype=torch.float64),
-            (diff.abs() / gt).sum(),
-            (diff**2 / gt).sum(),
-            (diff**2).sum(),
-            (e**2).sum(),
+            count,
+            abs_rel_terms.sum(),
+            torch.dot(abs_diff.flatten(), abs_rel_terms.flatten()),
+            torch.dot(abs_diff.flatten(), abs_diff.flatten()),
+            torch.dot(e.flatten(), e.flatten()),
             e.sum(),
-            (torch.log10(gt) - torch.log10(pred)).abs().sum(),
-            *[(ratio < 1.25**k).sum().double() for k in (1, 2, 3)],
-            (diff.abs() / pred).sum(),
-        ]
+            e.abs_().sum() / math.log(10),
+            *deltas,
+            abs_diff.div_(pred).sum(),
+        ],
+        dtype=torch.float64,
     )
 
 
@@ -226,16 +245,31 @@ class DepthMetricAccumulator:
 
     def update(self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None = None) -> None:
         """Add `(H, W)`, `(B, H, W)` or `(B, 1, H, W)` predictions and GT (numpy or torch, any mix)."""
-        pred_b, gt_b, mask = self._in_scoring_frame(pred, gt, valid_mask)
-        for p, g, m in zip(pred_b, gt_b, mask):
-            self._add_image(p, g, m)
+        pred_b, gt_b, user = self._in_scoring_frame(pred, gt, valid_mask)
+        # Only the protocol crop is scored: cut it out before the float64 work, one image at a time (cache-sized).
+        top, bottom, left, right = _crop_bounds(self.protocol, *gt_b.shape[-2:])
+        window = (slice(top, bottom), slice(left, right))
+        for index in range(len(gt_b)):
+            gt_image = gt_b[index][window].to(torch.float64, copy=True)  # a copy: _pixel_sums writes into it
+            mask = self._range_mask(gt_image)
+            if user is not None:
+                mask &= user[index][window]
+            if not np.count_nonzero(mask.numpy()):
+                self.num_skipped += 1
+                continue
+            pred_image = self._aligned_and_clipped(pred_b[index][window].double(), gt_image, mask)
+            sums = _pixel_sums(pred_image, gt_image, mask)
+            self._sums += sums if self.reduction == "pooled" else _metrics_from_sums(sums)
+            self.num_images += 1
+            self.num_pixels += int(sums[0])
 
     def _in_scoring_frame(
         self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """`(B, H, W)` float64 prediction and GT in the protocol's scoring frame, and their valid mask there."""
-        pred_b = _as_batch(_as_cpu_tensor(pred).double(), "pred")
-        gt_b = _as_batch(_as_cpu_tensor(gt).double(), "gt")
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """`(B, H, W)` prediction and GT in the protocol's scoring frame and the user mask there (or None); a
+        prediction that must be resized or pasted is turned into float64 first."""
+        pred_b = _as_batch(_as_cpu_tensor(pred), "pred")
+        gt_b = _as_batch(_as_cpu_tensor(gt), "gt")
         if pred_b.shape[0] != gt_b.shape[0]:
             raise ValueError(
                 f"pred shape {tuple(pred_b.shape)} and gt shape {tuple(gt_b.shape)} have different batch sizes"
@@ -243,41 +277,37 @@ class DepthMetricAccumulator:
         user = None if valid_mask is None else _as_batch(_as_cpu_tensor(valid_mask).bool(), "valid_mask")
         if user is not None and user.shape != gt_b.shape:
             raise ValueError(f"valid_mask shape {tuple(user.shape)} does not match gt shape {tuple(gt_b.shape)}")
-        pred_b, gt_b, user = _to_scoring_frame(pred_b, gt_b, user, self.protocol)
-        return pred_b, gt_b, self._valid_mask(gt_b, user)
+        if pred_b.shape[-2:] != gt_b.shape[-2:]:
+            pred_b = pred_b.double()
+        return _to_scoring_frame(pred_b, gt_b, user, self.protocol)
 
-    def _valid_mask(self, gt: Tensor, user: Tensor | None) -> Tensor:
-        """Finite GT in the protocol's range, inside the crop and the user mask; `(B, H, W)` bool."""
+    def _range_mask(self, gt: Tensor) -> Tensor:
+        """Finite GT in the protocol's range (bool, `gt`'s shape)."""
         p = self.protocol
-        below_cap = gt < p.max_depth if p.max_depth_exclusive else gt <= p.max_depth
-        mask = torch.isfinite(gt) & (gt > p.min_depth) & below_cap & crop_mask(p.crop, *gt.shape[-2:])
-        return mask if user is None else mask & user
+        # NaN fails both comparisons and +inf fails a strict one, so no separate finiteness test is needed.
+        below_cap = gt < p.max_depth if p.max_depth_exclusive or math.isinf(p.max_depth) else gt <= p.max_depth
+        return (gt > p.min_depth) & below_cap
 
     def scored(self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None = None) -> tuple[Tensor, Tensor]:
         """One `(H, W)` prediction exactly as `update` scores it (in the GT's frame, aligned, sanitised and
         clipped) and its valid mask, e.g. for per-pixel error maps. Under a `kb_crop="crop"` protocol a full-frame
         GT's pixels outside the KB crop are NaN and not valid. Raises ValueError if no pixel is valid."""
-        pred_b, gt_b, mask = self._in_scoring_frame(pred, gt, valid_mask)
+        pred_b, gt_b, user = self._in_scoring_frame(pred, gt, valid_mask)
         if pred_b.shape[0] != 1:
             raise ValueError(f"scored takes one image; got pred {tuple(pred_b.shape)} and gt {tuple(gt_b.shape)}")
-        if not mask[0].any():
+        gt_frame = gt_b[0].double()
+        mask = self._range_mask(gt_frame) & crop_mask(self.protocol.crop, *gt_frame.shape)
+        mask = mask if user is None else mask & user[0]
+        if not mask.any():
             raise ValueError("no valid ground-truth pixels under this protocol")
-        scored = self._aligned_and_clipped(pred_b[0], gt_b[0], mask[0])
-        return _in_gt_frame(scored, mask[0], _as_cpu_tensor(gt).shape[-2:])
+        scored = self._aligned_and_clipped(pred_b[0].double(), gt_frame, mask)
+        return _in_gt_frame(scored, mask, _as_cpu_tensor(gt).shape[-2:])
 
     def _aligned_and_clipped(self, pred: Tensor, gt: Tensor, mask: Tensor) -> Tensor:
-        pred = align(pred, gt, mask, self.alignment, self.alignment_space, self.prediction_type)
+        """An `(H, W)` float64 prediction aligned, turned into depth, sanitised and clipped."""
+        if self.alignment != "none" or self.prediction_type != "depth":
+            pred = align(pred, gt, mask, self.alignment, self.alignment_space, self.prediction_type)
         return _sanitize_and_clip(pred, *self.protocol.pred_clip)
-
-    def _add_image(self, pred: Tensor, gt: Tensor, mask: Tensor) -> None:
-        if not mask.any():
-            self.num_skipped += 1
-            return
-        pred = self._aligned_and_clipped(pred, gt, mask)
-        sums = _pixel_sums(pred[mask], gt[mask])
-        self._sums += sums if self.reduction == "pooled" else _metrics_from_sums(sums)
-        self.num_images += 1
-        self.num_pixels += int(mask.sum())
 
     def sum_across_processes(self) -> None:
         """Add up the accumulators of every process of a multi-process run (`mde_hub.inference.distributed`), so each

@@ -69,25 +69,52 @@ RESAMPLE_FACTORS = (4, 2, 1, 0.5)  # Resample_s: ConvTranspose 4x4/4, ConvTransp
 STD_PLUS_EPS = 1e-5  # timm 0.4.5's StdConv2dSame epsilon, added to the standard deviation
 
 
-class StdPlusEpsConv2dSame(StdConv2dSame):
-    """timm 0.4.5's weight-standardised "same" conv, which isl-org/DPT pins: (w - mean) / (std + 1e-5), the standard
-    deviation biased. timm's current `StdConv2dSame` (and transformers' BiT) divide by sqrt(var + 1e-8) instead,
-    which moves the hybrid's outputs by about 5e-4 of their range (measured on random weights)."""
+class CachedStdConv2dSame(StdConv2dSame):
+    """timm's weight-standardised "same" conv, (w - mean) / sqrt(var + eps), whose standardised weight is computed
+    once and reused while no gradient is recorded and the stored weight is unchanged (same tensor, device, dtype and
+    version counter): inference skips re-standardising the ResNet's weights at every forward. The parameter stays
+    stored unstandardised, so state dicts and training are unaffected; the cache costs one copy of the weights."""
+
+    def standardised_weight(self) -> torch.Tensor:
+        return F.batch_norm(
+            self.weight.reshape(1, self.out_channels, -1), None, None, training=True, momentum=0.0, eps=self.eps
+        ).reshape_as(self.weight)
+
+    def _forward_weight(self) -> torch.Tensor:
+        weight = self.weight
+        if (torch.is_grad_enabled() and weight.requires_grad) or weight.is_inference():
+            return self.standardised_weight()
+        key = (weight.data_ptr(), weight.device, weight.dtype, weight._version, self.eps)
+        cached = self.__dict__.get("_standardised_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, self.standardised_weight())
+            self.__dict__["_standardised_cache"] = cached
+        return cached[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.same_pad:
             x = pad_same(x, self.kernel_size, self.stride, self.dilation)
+        return F.conv2d(x, self._forward_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class StdPlusEpsConv2dSame(CachedStdConv2dSame):
+    """timm 0.4.5's weight-standardised "same" conv, which isl-org/DPT pins: (w - mean) / (std + 1e-5), the standard
+    deviation biased. timm's current `StdConv2dSame` (and transformers' BiT) divide by sqrt(var + 1e-8) instead,
+    which moves the hybrid's outputs by about 5e-4 of their range (measured on random weights)."""
+
+    def standardised_weight(self) -> torch.Tensor:
         std, mean = torch.std_mean(self.weight, dim=(1, 2, 3), keepdim=True, unbiased=False)
-        weight = (self.weight - mean) / (std + self.eps)
-        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return (self.weight - mean) / (std + self.eps)
 
 
-def standardise_weights_as_timm_0_4(resnet: nn.Module) -> None:
-    """Make every weight-standardised conv of `resnet` divide by std + 1e-5 (parameters and names unchanged)."""
+def use_cached_standardisation(resnet: nn.Module, std_plus_eps: bool) -> None:
+    """Give every weight-standardised conv of `resnet` the inference cache, dividing by std + 1e-5 (timm 0.4.5) if
+    `std_plus_eps`, else as timm's current conv (parameters and names unchanged)."""
     for module in resnet.modules():
         if type(module) is StdConv2dSame:
-            module.__class__ = StdPlusEpsConv2dSame
-            module.eps = STD_PLUS_EPS
+            module.__class__ = StdPlusEpsConv2dSame if std_plus_eps else CachedStdConv2dSame
+            if std_plus_eps:
+                module.eps = STD_PLUS_EPS
 
 
 class Encoder(nn.Module):
@@ -123,8 +150,9 @@ class Encoder(nn.Module):
         self.embed_dim = self.backbone.embed_dim
         self.stage_channels: list[int] = []
         if self.is_hybrid:
-            if config.hybrid_weight_standardization == "std_plus_eps":
-                standardise_weights_as_timm_0_4(patch_embed.backbone)
+            use_cached_standardisation(
+                patch_embed.backbone, config.hybrid_weight_standardization == "std_plus_eps"
+            )
             resnet_info = patch_embed.backbone.feature_info
             stages = [info["num_chs"] for info in resnet_info if info["module"].startswith("stages.")]
             self.stage_channels = [stages[index] for index in self.stage_hooks]
