@@ -7,14 +7,23 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
+import signal
+import socket
 import struct
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import PIL.Image
 import pytest
 from app_helpers import make_checkpoints, save_baseline, start_app
 from gradio_client import Client, handle_file
+from huggingface_hub import SpaceCard
 
 import app
 from mde_hub import BaselineConfig, BtsConfig, DptConfig
@@ -42,6 +51,7 @@ from mde_hub.outputs.colormaps import colorize_depth, colorize_error
 from mde_hub.outputs.model_card import write_model_card
 
 LIMITS = ImageLimits(max_pixels=200_000, min_side=16)
+ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["baseline-a", "baseline-b"]
 
 
@@ -190,11 +200,12 @@ def test_evaluate_table_equals_compute_depth_metrics_and_marks_the_best(served, 
         np.testing.assert_allclose([rows[name][1 + i] for i in range(9)], [metrics[m] for m in METRIC_NAMES], rtol=1e-9)
     display, styling = table["metadata"]["display_value"], table["metadata"]["styling"]
     for column, metric in enumerate(METRIC_NAMES, start=1):
-        values = [row[column] for row in table["data"]]
+        values = [float(f"{row[column]:.4g}") for row in table["data"]]  # as shown
         best = max(values) if HIGHER_IS_BETTER[metric] else min(values)
         for row_index, value in enumerate(values):
             marked = display[row_index][column].endswith(BEST_MARK)
-            assert marked == (value == best) and (styling[row_index][column] == BEST_STYLE) == marked
+            expected = value == best and len(set(values)) > 1  # every best model; none where all tie
+            assert marked == expected and (styling[row_index][column] == BEST_STYLE) == marked
     assert len(error_maps) == 3 and error_maps[0]["caption"].startswith("baseline-a | abs rel, 0 to")
     assert "Protocol **none**" in notes and "median" in notes
 
@@ -404,20 +415,31 @@ def test_scratch_space_keeps_only_the_newest_folders(tmp_path):
     assert not (tmp_path / "scratch").exists()
 
 
-def test_app_defaults_bind_loopback():
+def test_app_defaults_bind_loopback(monkeypatch):
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
     args = app.parse_args([])
-    assert (args.host, args.port, args.share, args.online, args.models) == ("127.0.0.1", 7860, False, False, None)
+    assert (args.host, args.port, args.share, args.online, args.models) == (None, None, False, False, None)
+    assert serve.server_address(args.host, args.port) == ("127.0.0.1", 7860)
 
 
 def test_app_main_serves_the_registry_and_limits_its_flags_ask_for(monkeypatch, tmp_path):
     models = make_checkpoints(tmp_path / "models")
     served = {}
     monkeypatch.setattr(app, "serve", lambda registry, limits, *options: served.update(registry=registry, limits=limits, options=options))
-    app.main(["--models", str(models), "--max-model-memory", "1.5", "--max-pixels", "2", "--port", "9000", "--concurrency", "3"])
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")  # as a Space sets it; --port wins over its port
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7861")
+    app.main([
+        "--models", str(models), "--max-model-memory", "1.5", "--max-pixels", "2", "--port", "9000", "--concurrency", "3",
+        "--max-disk", "10",
+    ])
     registry = served["registry"]
     assert registry.names == [*MODELS, "hf-dpt"] and registry.max_bytes == int(1.5 * 2**20)
     assert not registry.allow_local_paths and served["limits"] == ImageLimits(max_pixels=2_000_000)
-    assert served["options"] == ("127.0.0.1", 9000, False, "50mb", 3)
+    assert served["options"] == ("0.0.0.0", 9000, False, "50mb", 3, 10 * 2**20)
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "http")
+    with pytest.raises(SystemExit, match="GRADIO_SERVER_PORT must be a port number"):
+        app.main(["--models", str(models)])
 
 
 def test_temporary_page_renders_the_examples_and_removes_its_folder(monkeypatch):
@@ -428,3 +450,55 @@ def test_temporary_page_renders_the_examples_and_removes_its_folder(monkeypatch)
         assert folder.name.startswith("mde-hub-test-") and all(Path(s.image).is_file() and Path(s.depth).is_file() for s in samples)
         assert len(samples) == 2 and {"/compare", "/evaluate"} <= set(demo.get_api_info()["named_endpoints"])
     assert not folder.exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_sigterm_stops_the_app_and_removes_its_temporary_folder(served, tmp_path):
+    """`python app.py` as a Space starts it (address from GRADIO_SERVER_NAME/PORT), one request, then SIGTERM."""
+    port = _free_port()
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {
+        **os.environ, "TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(temp / "gradio"),
+        "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, str(ROOT / "app.py"), "--models", str(served["models"] / "baseline-a")]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, "the app did not start"
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        (folder,) = temp.glob("mde-hub-app-*")
+        gallery = Client(url, verbose=False).predict(
+            handle_file(str(_photo(tmp_path / "photo.png"))), ["baseline-a"], "magma", "shared", 0, api_name="/compare"
+        )[0]
+        assert gallery[0]["caption"].startswith("baseline-a | ")
+        assert len(list((folder / "requests").iterdir())) == 1
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not folder.exists() and not list(temp.glob("mde-hub-app-*"))
+    assert "Traceback" not in process.stdout.read()
+
+
+def test_space_readme_front_matter_matches_the_pinned_gradio():
+    front = SpaceCard.load(ROOT / "space" / "README.md").data.to_dict()  # parsed as the Hub parses it
+    pinned = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line)
+    assert front["sdk"] == "gradio" and front["sdk_version"] == pinned["gradio"] == gr.__version__
+    assert front["app_file"] == "app.py" and (ROOT / front["app_file"]).is_file()
+    assert front["license"] == "apache-2.0" and front["python_version"] == "3.11"
+    assert {"title", "emoji", "colorFrom", "colorTo", "short_description"} <= set(front)
+    assert len(front["short_description"]) <= 60  # the Hub's limit

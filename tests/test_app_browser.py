@@ -97,3 +97,34 @@ def test_evaluate_a_pair_and_see_the_metrics_table(page):
         assert column in text
     assert text.count("★") == 9  # one best value per metric column (no ties between two random models)
     page.wait_for_function("document.querySelectorAll('#error-gallery img').length === 2")
+
+
+def test_error_state_cleared_after_a_bad_model_id(page):
+    """A refused model id marks the "Add a model" status line only: neither tab's model list shows an error badge,
+    before or after a good action."""
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_text("Add a model").click()
+    page.locator("#model-location textarea").fill("bad id!!")
+    page.locator("#model-load").click()
+    page.locator("#load-status .error").wait_for()  # the status line carries the error
+    page.get_by_text("neither a checkpoint directory nor a valid Hub model id").first.wait_for()  # and the toast says why
+    assert page.locator("#compare-models .error").count() == 0
+    page.locator("#compare-image input[type=file]").set_input_files(page.samples[1].image)
+    page.locator("#compare-run").click()
+    page.wait_for_function("document.querySelectorAll('#depth-gallery img').length >= 1")
+    assert page.locator("#compare-models .error").count() == 0
+    assert "Error" not in page.locator("#compare-models").inner_text()
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator("#eval-models").wait_for()
+    assert page.locator("#eval-models .error").count() == 0 and "Error" not in page.locator("#eval-models").inner_text()
+
+
+def test_a_sample_pair_sets_its_encoding_and_protocol(page):
+    page.get_by_role("tab", name="Evaluate").click()
+    protocol = page.locator("#eval-protocol input")
+    for encoding, expected in (("KITTI: value / 256", "kitti_garg_adabins"), ("millimetres", "none")):
+        page.locator("tr", has_text=encoding).first.click()
+        page.wait_for_function(
+            f"document.querySelector('#eval-protocol input').value === {expected!r}", timeout=10_000
+        )
+        assert protocol.input_value() == expected

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 
 import gradio as gr
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from app_helpers import save_baseline, save_hf_dpt
 
 from mde_hub.app.compare import MIN_WORKING_SIDE, DepthStore, KeptDepths, file_stems, working_image
+from mde_hub.app.evaluate import BEST_MARK, ModelScore, best_values, metrics_table
 from mde_hub.app.handlers import (
     OWN_SPACE,
     add_model,
@@ -24,11 +26,12 @@ from mde_hub.app.handlers import (
     model_view,
     recolour_view,
 )
-from mde_hub.app.inputs import ImageLimits, ScratchSpace
+from mde_hub.app.inputs import ImageLimits, ScratchSpace, folder_bytes, read_image
 from mde_hub.app.labelled import colour_bar, labelled_map
 from mde_hub.app.layout import event, run_compare
 from mde_hub.app.model_facts import ModelFacts
 from mde_hub.app.registry import ModelRegistry, discover_sources
+from mde_hub.app.serve import server_address
 from mde_hub.data.synthetic import SyntheticDepthDataset
 from mde_hub.evaluation.evaluate import DatasetRecord, evaluate
 from mde_hub.evaluation.metrics import METRIC_NAMES
@@ -325,3 +328,98 @@ def test_labelled_map_draws_the_caption_above_and_the_colour_bar_below():
     # the bar's first row runs from the colour of 1 m to that of 3 m, as colorize_depth draws them
     expected = colorize_depth(np.linspace(1.0, 3.0, 80)[None, :], "magma", (1.0, 3.0))[0]
     np.testing.assert_array_equal(bar[0], expected)
+def test_user_errors_log_one_line_without_traceback(caplog):
+    def refuse(reason):
+        raise ValueError(reason)
+
+    with caplog.at_level(logging.WARNING, logger="mde_hub.app"):
+        with pytest.raises(gr.Error) as raised:
+            event(refuse)("bad id!!\nsecond line")
+    assert raised.value.print_exception is False  # Gradio prints no traceback for it
+    (record,) = caplog.records
+    assert record.getMessage() == "refuse refused: bad id!! second line" and record.exc_info is None
+
+
+def test_truncated_jpeg_is_named_without_the_server_path(tmp_path):
+    folder = tmp_path / "gradio" / "0123abcd"
+    folder.mkdir(parents=True)
+    PIL.Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(folder / "p.jpg")
+    whole = (folder / "p.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError) as raised:
+        read_image(folder / "cut.jpg", LIMITS)
+    assert str(raised.value).startswith("cut.jpg is damaged or truncated: cannot read image cut.jpg")
+    assert str(tmp_path) not in str(raised.value)
+
+
+def test_evaluate_view_warns_of_a_kitti_png_read_as_millimetres(registry, scratch, tmp_path):
+    """Raw values 1280..20480 in 56 columns of 40 pixels: the 2nd and 98th percentiles fall in the 2nd and 55th
+    columns, 1629 and 20131: 1.63-20.1 m as millimetres (no room nor street), 6.36-78.6 m as KITTI /256 (a street),
+    0.326-4.03 m as TUM /5000 (a room)."""
+    PIL.Image.fromarray(np.zeros((40, 56, 3), dtype=np.uint8)).save(tmp_path / "street.png")
+    raw = np.broadcast_to(np.linspace(1280, 20480, 56).round(), (40, 56)).astype(np.uint16)
+    PIL.Image.fromarray(raw).save(tmp_path / "kitti.png")
+    args = (str(tmp_path / "street.png"), str(tmp_path / "kitti.png"))
+    view = evaluate_view(registry, scratch, LIMITS, *args, "millimetres (16-bit PNG)", ["metric"], "none", "none", OWN_SPACE)
+    expected = (
+        "kitti.png: read as 'millimetres (16-bit PNG)' the ground truth spans 1.63-20.1 m, neither a room nor a street; "
+        "it is likely 'KITTI: value / 256 (16-bit PNG)' (6.36-78.6 m, a street) or 'TUM: value / 5000 (16-bit PNG)' "
+        "(0.326-4.03 m, a room): check the depth encoding"
+    )
+    assert view.warnings == [expected] and view.notes.startswith(f"**Warning**: {expected}.\nProtocol **none**")
+    as_kitti = evaluate_view(registry, scratch, LIMITS, *args, "KITTI: value / 256 (16-bit PNG)", ["metric"], "none", "none", OWN_SPACE)
+    assert as_kitti.warnings == [] and "Ground truth as decoded: 5-80 m" in as_kitti.notes
+
+
+def _score(name, **metrics):
+    return ModelScore(name, {metric: metrics.get(metric, 0.5) for metric in METRIC_NAMES}, None)
+
+
+def test_best_star_goes_to_every_best_model_and_to_no_column_where_all_tie():
+    scores = [
+        _score("a", abs_rel=0.1, delta1=0.0, rmse=2.00001),
+        _score("b", abs_rel=0.1, delta1=0.0, rmse=2.0),
+        _score("c", abs_rel=0.3, delta1=0.0, rmse=3.0),
+        ModelScore("unscored", None, None, "relative depth"),
+    ]
+    best = best_values(scores)
+    # abs_rel: a and b tie for the lowest; rmse: 2.00001 shows as 2, a tie; delta1 = 0 and the rest equal: no best
+    assert best == {"abs_rel": 0.1, "rmse": 2.0}
+    html = metrics_table(scores).to_html()
+    assert html.count(BEST_MARK.strip()) == 4 and html.count("0.1" + BEST_MARK) == 2 and html.count("2" + BEST_MARK) == 2
+    assert best_values(scores[:1]) == {}  # one model: nothing to compare
+
+
+def test_scratch_space_evicts_the_oldest_folders_beyond_its_byte_limit(tmp_path):
+    scratch = ScratchSpace(keep=32, root=str(tmp_path / "scratch"), max_bytes=2500, min_keep=2)
+    folders = []
+    for _ in range(5):
+        folders.append(scratch.new_dir())
+        (folders[-1] / "depth.npy").write_bytes(b"x" * 1000)
+    # before each new folder the older ones are cut to 2500 bytes, keeping the newest one: 2 x 1000 + the new 1000
+    assert sorted(p.name for p in scratch.root.iterdir()) == sorted(p.name for p in folders[2:])
+    assert folder_bytes(scratch.root) == 3000
+    (folders[-1] / "big.npy").write_bytes(b"x" * 10_000)
+    newest = scratch.new_dir()  # the newest older folder survives even above the limit (min_keep=2, itself included)
+    assert sorted(p.name for p in scratch.root.iterdir()) == sorted([folders[-1].name, newest.name])
+    with pytest.raises(ValueError, match="max_bytes must be positive; got 0"):
+        ScratchSpace(root=str(tmp_path / "other"), max_bytes=0)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "environ", "expected"),
+    [
+        (None, None, {}, ("127.0.0.1", 7860)),
+        (None, None, {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "7861"}, ("0.0.0.0", 7861)),
+        ("127.0.0.1", 9000, {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "7861"}, ("127.0.0.1", 9000)),
+        (None, 9000, {"GRADIO_SERVER_NAME": "", "GRADIO_SERVER_PORT": "7861"}, ("127.0.0.1", 9000)),
+    ],
+)
+def test_server_address_flags_then_spaces_variables_then_loopback(host, port, environ, expected):
+    assert server_address(host, port, environ) == expected
+
+
+@pytest.mark.parametrize("value", ["http", "0", "70000", "-1"])
+def test_server_address_refuses_a_bad_port_variable(value):
+    with pytest.raises(ValueError, match=f"GRADIO_SERVER_PORT must be a port number \\(1-65535\\); got '{value}'"):
+        server_address(None, None, {"GRADIO_SERVER_PORT": value})

@@ -246,3 +246,22 @@ def test_written_rgbd_folder_round_trips_with_kitti_encoding(tmp_path):
     too_far = DepthSample.from_depth(np.zeros((1, 1, 3), np.uint8), np.array([[300.0]]), None, "far")
     with pytest.raises(ValueError, match="far: depth 300.00 m exceeds the 'kitti' encoding"):
         write_rgbd_folder([too_far], tmp_path / "far")
+
+
+def test_check_encoding_names_the_encodings_whose_range_fits_a_scene():
+    from mde_hub.data.encoding_check import check_encoding, read_with
+
+    room = np.full((10, 10), 3000, dtype=np.uint16)  # 3 m in millimetres everywhere
+    room[0] = 1000
+    check = check_encoding(room, "mm")
+    assert check.chosen_fits and check.warning() is None
+    assert (check.chosen.near_m, check.chosen.far_m, check.chosen.scene) == (1.0, 3.0, "a room")
+    # as KITTI /256: 3.91-11.7 m, no scene (too far for a room, too near for a street); as millimetres: 1-3 m, a room
+    as_kitti = check_encoding(room, "kitti")
+    assert as_kitti.chosen.scene is None and [r.encoding for r in as_kitti.likely] == ["mm"]
+    assert as_kitti.warning({"mm": "millimetres"}) == (
+        "read as 'kitti' the ground truth spans 3.91-11.7 m, neither a room nor a street; it is likely 'millimetres' "
+        "(1-3 m, a room): check the depth encoding"
+    )
+    assert read_with(room.astype(np.uint8), "mm") is None  # another value type: not a reading
+    assert read_with(np.zeros((4, 4), np.uint16), "mm") is None  # no valid pixel

@@ -59,13 +59,23 @@ def score_model(
     return ModelScore(result.name, metrics, error)
 
 
+def shown(value: float) -> float:
+    """A metric as the table shows it, to 3 significant digits: ties are judged on what the visitor sees."""
+    return float(f"{value:.3g}")
+
+
 def best_values(scores: list[ModelScore]) -> dict[str, float]:
-    """The best value of each metric over the scored models: the lowest error, the highest delta accuracy."""
+    """The best shown value of each metric over the scored models (the lowest error, the highest delta accuracy),
+    for the metrics whose shown values differ: every model that reaches it is best, and a column where all models
+    tie (one model, or delta1 = 0 for each) has none."""
     scored = [s.metrics for s in scores if s.metrics is not None]
-    if not scored:
-        return {}
     pick = {True: max, False: min}
-    return {name: pick[HIGHER_IS_BETTER[name]](m[name] for m in scored) for name in METRIC_NAMES}
+    best = {}
+    for name in METRIC_NAMES:
+        values = {shown(m[name]) for m in scored if np.isfinite(m[name])}
+        if len(values) > 1:
+            best[name] = pick[HIGHER_IS_BETTER[name]](values)
+    return best
 
 
 def metrics_frame(scores: list[ModelScore]) -> pd.DataFrame:
@@ -79,15 +89,18 @@ def metrics_frame(scores: list[ModelScore]) -> pd.DataFrame:
 
 def metrics_table(scores: list[ModelScore]) -> Styler:
     """The metrics frame styled for the page: 3 significant digits (so nine metrics fit beside the model names at
-    1400 px), the best value of each column bold and starred."""
+    1400 px), the best values of each column (`best_values`) bold and starred."""
     frame = metrics_frame(scores)
     best = best_values(scores)
 
+    def is_best(name: str, value: float) -> bool:
+        return bool(np.isfinite(value)) and shown(value) == best.get(name)
+
     def display(name: str):
-        return lambda v: "" if np.isnan(v) else f"{v:.3g}{BEST_MARK if v == best.get(name) else ''}"
+        return lambda v: "" if np.isnan(v) else f"{v:.3g}{BEST_MARK if is_best(name, v) else ''}"
 
     def highlight(column: pd.Series) -> list[str]:
-        return [BEST_STYLE if column.name in best and v == best[column.name] else "" for v in column]
+        return [BEST_STYLE if is_best(column.name, v) else "" for v in column]
 
     styler = frame.style.format({name: display(name) for name in METRIC_NAMES})
     return styler.apply(highlight, subset=list(METRIC_NAMES))

@@ -16,16 +16,22 @@ from mde_hub.data.synthetic import SyntheticDepthDataset
 from .inputs import GT_ENCODINGS
 
 _ENCODING_LABELS = {code: label for label, code in GT_ENCODINGS.items()}
+SAMPLE_PROTOCOLS = {"indoor": "none", "outdoor": "kitti_garg_adabins"}
+"""The protocol each kind of sample pair sets: the NYU crops are defined on 640x480 frames and the BTS-convention
+KITTI ones on full KITTI frames, so a 320x240 room is scored uncropped; a street gets the Garg crop as fractions
+of its frame and the 80 m cap (AdaBins convention)."""
 
 
 @dataclass(frozen=True)
 class SamplePair:
-    """An RGB image, its ground-truth depth file and the label of that file's encoding in `GT_ENCODINGS`."""
+    """An RGB image, its ground-truth depth file, the label of that file's encoding in `GT_ENCODINGS` and the
+    evaluation protocol that fits the frame (`SAMPLE_PROTOCOLS`)."""
 
     name: str
     image: str
     depth: str
     encoding: str
+    protocol: str
 
 
 def write_examples(root: str | Path, indoor: int = 3, outdoor: int = 2, seed: int = 0) -> list[SamplePair]:
@@ -47,6 +53,7 @@ def write_examples(root: str | Path, indoor: int = 3, outdoor: int = 2, seed: in
                     str(folder / "image" / name),
                     str(folder / "depth" / name),
                     _ENCODING_LABELS[encoding],
+                    SAMPLE_PROTOCOLS[kind],
                 )
             )
     return pairs

@@ -167,8 +167,8 @@ def add_model(
 
 @dataclass
 class EvaluateView:
-    """What the Evaluate tab shows: the metrics table, the error-map gallery, notes, and warnings (one per model that
-    could not be scored)."""
+    """What the Evaluate tab shows: the metrics table, the error-map gallery, notes, and warnings (a ground truth
+    that looks read in the wrong encoding, each model that could not be scored)."""
 
     table: Styler
     error_maps: list[tuple[str, str]]
@@ -193,20 +193,21 @@ def evaluate_view(
     if image_path is None or gt_path is None:
         raise ValueError("upload an RGB image and its ground-truth depth (or pick a sample pair)")
     image = read_image(image_path, limits)
-    gt = read_ground_truth(gt_path, encoding)
+    gt, encoding_warning = read_ground_truth(gt_path, encoding)
     summary = check_ground_truth(gt, Path(gt_path).name, PROTOCOLS.get(protocol))
     space = None if alignment_space == OWN_SPACE else alignment_space
     result = evaluate_pair(registry, names or [], image, gt, protocol, alignment, space)
     skipped = [f"{s.name}: {s.note}" for s in result.scores if s.metrics is None]
+    encoding_warnings = [f"{Path(gt_path).name}: {encoding_warning}"] if encoding_warning else []
     note = (
         f"Protocol **{protocol}**: {PROTOCOLS[protocol].description}. Alignment: {alignment}"
         + (f" (fitted in {alignment_space})" if alignment != "none" else "")
-        + ". ★ marks the best value of each column (lowest error, highest delta)."
+        + ". ★ marks the best value of each column (lowest error, highest delta), none where all models tie."
         + f"\nGround truth as decoded: {summary}."
     )
     error_maps = gallery_files(result.error_maps(), scratch.new_dir(), "abs_rel")
-    notes = "\n".join([note, *(f"- {line}" for line in skipped)])
-    return EvaluateView(metrics_table(result.scores), error_maps, notes, skipped)
+    notes = "\n".join([*(f"**Warning**: {line}." for line in encoding_warnings), note, *(f"- {line}" for line in skipped)])
+    return EvaluateView(metrics_table(result.scores), error_maps, notes, [*encoding_warnings, *skipped])
 
 
 def benchmarks_table(registry: ModelRegistry, protocols: str) -> Styler:

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from mde_hub.data.folder import ENCODINGS
+from mde_hub.data.encoding_check import check_encoding
+from mde_hub.data.folder import ENCODINGS, single_channel_array
 from mde_hub.data.images import load_image, to_rgb_uint8
 
 GT_ENCODINGS: dict[str, str] = {
@@ -57,23 +58,30 @@ def read_image(path: str | os.PathLike, limits: ImageLimits) -> np.ndarray:
     try:
         image = load_image(path)
     except ValueError as error:
-        raise ValueError(f"{name} is damaged or truncated: {error}") from None
+        raise ValueError(f"{name} is damaged or truncated: {str(error).replace(str(path), name)}") from None
     try:
         return to_rgb_uint8(image)
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
 
 
-def read_ground_truth(path: str | os.PathLike, encoding: str) -> np.ndarray:
+def read_ground_truth(path: str | os.PathLike, encoding: str) -> tuple[np.ndarray, str | None]:
     """A ground-truth depth file as float32 metres (0 = invalid): .npy in metres, else a PNG in `encoding`
-    (a key or value of `GT_ENCODINGS`)."""
+    (a key or value of `GT_ENCODINGS`); and, for a PNG whose values fit no scene in that encoding but a scene in
+    another one, a warning naming both (`mde_hub.data.encoding_check`). Errors name the upload, not the server's
+    copy of it."""
+    name = Path(path).name
     code = "metres_npy" if str(path).lower().endswith(".npy") else GT_ENCODINGS.get(encoding, encoding)
     if code not in ("metres_npy", *GT_ENCODINGS.values()):
         raise ValueError(f"unknown ground-truth encoding {encoding!r}; choose one of {', '.join(GT_ENCODINGS)}")
     try:
-        return ENCODINGS[code].read(path)
-    except ValueError as error:  # name the upload, not the server's copy of it
-        raise ValueError(str(error).replace(str(path), Path(path).name)) from None
+        if code == "metres_npy":
+            return ENCODINGS[code].read(path), None
+        raw = single_channel_array(load_image(path), name)
+    except ValueError as error:
+        raise ValueError(str(error).replace(str(path), name)) from None
+    labels = {code: label for label, code in GT_ENCODINGS.items()}
+    return ENCODINGS[code].decode(raw, name), check_encoding(raw, code, GT_ENCODINGS.values()).warning(labels)
 
 
 def check_same_size(image: np.ndarray, depth: np.ndarray) -> None:
@@ -84,29 +92,45 @@ def check_same_size(image: np.ndarray, depth: np.ndarray) -> None:
         )
 
 
+def folder_bytes(path: Path) -> int:
+    """The size of the files under `path`, in bytes (0 once it is gone)."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
 class ScratchSpace:
-    """Per-request output folders under one root; only the `keep` newest are kept, the root goes on `close`.
+    """Per-request output folders under one root, the root removed on `close`. A new folder evicts the oldest ones
+    beyond the `keep` newest, and beyond `max_bytes` in all, though never the `min_keep` newest (requests that may
+    still be writing or being served).
 
     Gradio copies every returned file into its own cache (pruned by `Blocks(delete_cache=...)`) before serving
     it, so an older request's folder can be deleted safely once newer requests have come in.
     """
 
-    def __init__(self, keep: int = 32, root: str | None = None) -> None:
-        if keep < 1:
-            raise ValueError(f"keep must be at least 1; got {keep}")
+    def __init__(self, keep: int = 32, root: str | None = None, max_bytes: int | None = None, min_keep: int = 4) -> None:
+        if keep < 1 or min_keep < 1:
+            raise ValueError(f"keep and min_keep must be at least 1; got {keep} and {min_keep}")
+        if max_bytes is not None and max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive; got {max_bytes}")
         self.keep = keep
+        self.max_bytes = max_bytes
+        self.min_keep = min_keep
         self.root = Path(root or tempfile.mkdtemp(prefix="mde-hub-app-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self._folders: deque[Path] = deque()
         self._lock = threading.Lock()
 
     def new_dir(self) -> Path:
-        """A fresh folder; the oldest folders beyond `keep` are deleted."""
+        """A fresh folder, after evicting the oldest folders beyond `keep` and `max_bytes`."""
         with self._lock:
+            while len(self._folders) >= self.keep:
+                shutil.rmtree(self._folders.popleft(), ignore_errors=True)
+            if self.max_bytes is not None:
+                sizes = deque(folder_bytes(folder) for folder in self._folders)
+                while len(self._folders) >= self.min_keep and sum(sizes) > self.max_bytes:
+                    shutil.rmtree(self._folders.popleft(), ignore_errors=True)
+                    sizes.popleft()
             path = Path(tempfile.mkdtemp(prefix="request-", dir=self.root))
             self._folders.append(path)
-            while len(self._folders) > self.keep:
-                shutil.rmtree(self._folders.popleft(), ignore_errors=True)
         return path
 
     def close(self) -> None:

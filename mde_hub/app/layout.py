@@ -3,12 +3,14 @@
 API endpoints (`gradio_client`): `/compare`, `/recolour`, `/inspect`, `/load_model`, `/evaluate`, `/benchmarks`.
 A new image or example runs the comparison at once; a new colormap or colour range redraws the kept depth
 (`compare.DepthStore`) without running the models.
-Bad input raises `gr.Error` with a message naming the problem; the server keeps serving.
+Bad input raises `gr.Error` with a message naming the problem and logs one line (`user_error`); other exceptions keep
+Gradio's traceback in the server log. The server keeps serving.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +52,8 @@ CSS = """
 """
 """Gallery captions wrap instead of being cut off, so every map stays labelled however long its model's name."""
 
+LOGGER = logging.getLogger("mde_hub.app")
+
 
 class CheckedImage(gr.Image):
     """`gr.Image` whose unreadable uploads become a clear `gr.Error` instead of an internal exception."""
@@ -60,10 +64,17 @@ class CheckedImage(gr.Image):
         try:
             return super().preprocess(payload)
         except PIL.Image.DecompressionBombError as error:
-            raise gr.Error(f"The image has too many pixels: {error}") from None
+            raise user_error("upload", f"The image has too many pixels: {error}") from None
         except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError):
             name = getattr(payload, "orig_name", None) or "The upload"
-            raise gr.Error(f"{name} is not an image file this app can read (PNG, JPEG, WebP, BMP, TIFF, ...)") from None
+            message = f"{name} is not an image file this app can read (PNG, JPEG, WebP, BMP, TIFF, ...)"
+            raise user_error("upload", message) from None
+
+
+def user_error(where: str, message: str) -> gr.Error:
+    """A bad input's message for the page, logged as one line (Gradio prints a traceback only for real faults)."""
+    LOGGER.warning("%s refused: %s", where, " ".join(message.split()))
+    return gr.Error(message, print_exception=False)
 
 
 def event(function: Callable, *bound: Any) -> Callable:
@@ -75,7 +86,7 @@ def event(function: Callable, *bound: Any) -> Callable:
         try:
             return function(*bound, *values)
         except (ValueError, OSError) as error:
-            raise gr.Error(str(error)) from None
+            raise user_error(function.__name__, str(error)) from None
 
     signature = inspect.signature(function)
     handler.__signature__ = signature.replace(parameters=list(signature.parameters.values())[len(bound):])
@@ -158,10 +169,10 @@ def _model_loader() -> tuple[gr.Textbox, gr.Button, gr.Markdown]:
         with gr.Row():
             location = gr.Textbox(
                 label="Model", placeholder="owner/name or /path/to/checkpoint" + (offline if hub_constants.HF_HUB_OFFLINE else ""),
-                scale=4,
+                scale=4, elem_id="model-location",
             )
-            load_button = gr.Button("Load", scale=1)
-        load_status = gr.Markdown()
+            load_button = gr.Button("Load", scale=1, elem_id="model-load")
+        load_status = gr.Markdown(elem_id="load-status")
     return location, load_button, load_status
 
 
@@ -236,14 +247,15 @@ def _evaluate_tab(names: list[str], samples: list[SamplePair], run: Callable) ->
                     label="Ground-truth depth (16-bit PNG or .npy in metres)", file_types=[".png", ".npy"], elem_id="gt-file"
                 )
                 encoding = gr.Radio(list(GT_ENCODINGS), value=next(iter(GT_ENCODINGS)), label="PNG depth encoding")
-                if samples:
+                protocol = gr.Dropdown(list(PROTOCOLS), value="none", label="Protocol", elem_id="eval-protocol", render=False)
+                if samples:  # a pair sets its encoding and the protocol that fits its frame
                     gr.Examples(
-                        [[s.image, s.depth, s.encoding] for s in samples],
-                        [eval_image, gt_file, encoding],
+                        [[s.image, s.depth, s.encoding, s.protocol] for s in samples],
+                        [eval_image, gt_file, encoding, protocol],
                         label="Sample pairs (synthetic)",
                     )
                 eval_models = gr.CheckboxGroup(names, value=names[:2], label="Models", elem_id="eval-models")
-                protocol = gr.Dropdown(list(PROTOCOLS), value="none", label="Protocol")
+                protocol.render()
                 alignment = gr.Radio(list(ALIGNMENT_METHODS), value="none", label="Alignment")
                 alignment_space = gr.Radio(
                     [OWN_SPACE, *ALIGNMENT_SPACES], value=OWN_SPACE, label="Alignment fits in",
@@ -312,9 +324,9 @@ def build_demo(
         )
         eval_models = _evaluate_tab(registry.names, samples, event(run_evaluate, registry, scratch, limits))
         _benchmarks_tab(event(benchmarks_table, registry))
-        load_button.click(
+        load_button.click(  # a refused model marks the status line only, never both tabs' model lists
             event(load_model, registry), [location, compare_models, eval_models], [compare_models, eval_models, load_status],
-            api_name="load_model",
+            api_name="load_model", show_progress_on=[load_status],
         )
     return demo
 

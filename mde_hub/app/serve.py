@@ -1,13 +1,15 @@
 """Serving the page (`python app.py`, `python -m mde_hub.app.screenshots`): the model registry the command line
-asks for, and the page with its rendered examples and per-request files in a temporary folder removed afterwards."""
+asks for, the address to bind, and the page with its rendered examples and per-request files in a temporary folder
+removed afterwards, also when the server is stopped with SIGTERM (as service managers and Hugging Face Spaces do)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import os
+import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import gradio as gr
 
@@ -18,6 +20,33 @@ from .examples import SamplePair, write_examples
 from .inputs import ImageLimits, ScratchSpace
 from .layout import build_demo, launch
 from .registry import DEFAULT_MAX_MODEL_BYTES, ModelRegistry, discover_sources, load_predictor, zoo_sources
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+DEFAULT_MAX_SCRATCH_BYTES = 2**30
+"""Per-request result files kept on disk before the oldest are evicted (`ScratchSpace`)."""
+
+
+def server_address(host: str | None, port: int | None, environ: Mapping[str, str] = os.environ) -> tuple[str, int]:
+    """The interface and port to bind: `host`/`port` when given (--host/--port), else `GRADIO_SERVER_NAME`/
+    `GRADIO_SERVER_PORT` (which Hugging Face Spaces set), else 127.0.0.1:7860."""
+    host = host or environ.get("GRADIO_SERVER_NAME") or DEFAULT_HOST
+    if port is None:
+        text = environ.get("GRADIO_SERVER_PORT") or str(DEFAULT_PORT)
+        if not text.isdigit() or not 0 < int(text) < 65536:
+            raise ValueError(f"GRADIO_SERVER_PORT must be a port number (1-65535); got {text!r}")
+        port = int(text)
+    return host, port
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop the server as Ctrl+C does: Gradio closes it and the temporary folder's context exits.
+    By default SIGTERM ends the process at once, leaving the folder behind."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def open_registry(
@@ -49,27 +78,32 @@ def open_registry(
 
 @contextlib.contextmanager
 def temporary_page(
-    registry: ModelRegistry, limits: ImageLimits = ImageLimits(), prefix: str = "mde-hub-app-"
+    registry: ModelRegistry,
+    limits: ImageLimits = ImageLimits(),
+    prefix: str = "mde-hub-app-",
+    max_scratch_bytes: int = DEFAULT_MAX_SCRATCH_BYTES,
 ) -> Iterator[tuple[gr.Blocks, list[SamplePair]]]:
     """The page (`build_demo`) and its example pairs, rendered into a temporary folder that also holds the
-    per-request files; the folder is removed when the context ends."""
+    per-request files (the oldest evicted beyond `max_scratch_bytes`); the folder is removed when the context ends."""
     with tempfile.TemporaryDirectory(prefix=prefix) as work:
         samples = write_examples(os.path.join(work, "examples"))
-        scratch = ScratchSpace(root=os.path.join(work, "requests"))
+        scratch = ScratchSpace(root=os.path.join(work, "requests"), max_bytes=max_scratch_bytes)
         yield build_demo(registry, scratch, limits, samples), samples
 
 
 def serve(
     registry: ModelRegistry,
     limits: ImageLimits = ImageLimits(),
-    host: str = "127.0.0.1",
-    port: int | None = 7860,
+    host: str = DEFAULT_HOST,
+    port: int | None = DEFAULT_PORT,
     share: bool = False,
     max_file_size: str = "50mb",
     concurrency: int = 2,
+    max_scratch_bytes: int = DEFAULT_MAX_SCRATCH_BYTES,
 ) -> None:
-    """Serve the page until interrupted, as a long-running server: glibc's mmap threshold fixed first
-    (`allocator`), then `temporary_page` launched with `launch`'s options."""
+    """Serve the page until interrupted (Ctrl+C or SIGTERM), as a long-running server: glibc's mmap threshold fixed
+    first (`allocator`), then `temporary_page` launched with `launch`'s options."""
     fix_mmap_threshold()  # keep the heap from fragmenting (mde_hub/app/allocator.py)
-    with temporary_page(registry, limits) as (demo, _):
+    stop_on_sigterm()
+    with temporary_page(registry, limits, max_scratch_bytes=max_scratch_bytes) as (demo, _):
         launch(demo, host, port, share, max_file_size, concurrency)

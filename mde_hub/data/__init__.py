@@ -4,6 +4,7 @@
   BTS/AdaBins sync layout;
 * `kitti`: the BTS-style Eigen split with the KB crop (full frames through the registry);
 * `folder`: generic RGB-D folders with declared depth encodings (mm, KITTI /256, TUM /5000, SUN3D, raw Kinect disparity);
+* `encoding_check`: which of those encodings a depth PNG's values are likely in (a room or a street);
 * `hf`: Hugging Face `datasets` with image and depth columns (the `hf` extra);
 * `synthetic`: procedural indoor rooms and street scenes, ray cast in torch on the CPU or a GPU;
 * `augmentation`: the papers' augmentations as named presets;
