@@ -200,7 +200,7 @@ def test_evaluate_table_equals_compute_depth_metrics_and_marks_the_best(served, 
         np.testing.assert_allclose([rows[name][1 + i] for i in range(9)], [metrics[m] for m in METRIC_NAMES], rtol=1e-9)
     display, styling = table["metadata"]["display_value"], table["metadata"]["styling"]
     for column, metric in enumerate(METRIC_NAMES, start=1):
-        values = [float(f"{row[column]:.4g}") for row in table["data"]]  # as shown
+        values = [float(f"{row[column]:.3g}") for row in table["data"]]  # as shown
         best = max(values) if HIGHER_IS_BETTER[metric] else min(values)
         for row_index, value in enumerate(values):
             marked = display[row_index][column].endswith(BEST_MARK)
