@@ -264,8 +264,9 @@ def test_depth_meaning_of_every_kind_of_config():
     assert depth_meaning_of(SimpleNamespace(model_type="depth_anything")).kind == "relative_inverse_depth"
     metric_anything = SimpleNamespace(model_type="depth_anything", depth_estimation_type="metric")
     assert depth_meaning_of(metric_anything).kind == "metric_depth"
-    for model_type in ("glpn", "zoedepth", "depth_pro", "prompt_depth_anything"):
+    for model_type in ("glpn", "zoedepth", "depth_pro", "tipsv2_dpt"):
         assert depth_meaning_of(SimpleNamespace(model_type=model_type)).kind == "metric_depth"
+    assert depth_meaning_of(SimpleNamespace(model_type="prompt_depth_anything")).kind == "relative_depth"
     assert depth_meaning_of(DptConfig.tiny(depth_estimation_type="relative")).kind == "relative_inverse_depth"
     assert depth_meaning_of(DptConfig.tiny()).kind == "metric_depth"
     assert depth_meaning_of(BtsConfig.tiny()).kind == "metric_depth"

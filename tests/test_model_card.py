@@ -19,7 +19,7 @@ from mde_hub.evaluation.evaluate import EvaluationResult
 from mde_hub.evaluation.metrics import METRIC_NAMES
 from mde_hub.evaluation.protocols import PROTOCOLS, get_protocol
 from mde_hub.evaluation.published import DATASET_NAMES, PUBLISHED_RESULTS, published_results
-from mde_hub.outputs.model_card import render_model_card, write_model_card
+from mde_hub.outputs.model_card import public_source, render_model_card, write_model_card
 
 MODELS_MD = pathlib.Path(__file__).resolve().parents[2] / "shared" / "docs" / "MODELS.md"
 # Values with many digits, so that a rounded or re-parsed number would not compare equal.
@@ -183,7 +183,8 @@ def test_card_renders_with_front_matter_model_index_and_published_table(checkpoi
 
     card = ModelCard(text)
     data = card.data
-    assert data.pipeline_tag == "depth-estimation" and data.library_name == "transformers"
+    assert data.pipeline_tag == "depth-estimation" and data.library_name == "mde-hub"
+    assert "`pip install -r requirements.txt -e .`" in card.text and "The snippets need **mde-hub**" in card.text
     assert data.license == "apache-2.0"
     assert data.datasets == ["nyu_depth_v2"]
     assert data.tags == ["depth-estimation", "monocular-depth-estimation", "metric-depth", "mde-hub",
@@ -203,7 +204,7 @@ def test_card_renders_with_front_matter_model_index_and_published_table(checkpoi
     assert published
     for result in published:
         table = _table_rows(_published_block(card.text, result.dataset))
-        label = next(key for key in table if key.endswith(result.source))
+        label = next(key for key in table if key.endswith(public_source(result)))
         assert table[label][0] == f"`{result.protocol}`"
         assert _metric_cells(table[label]) == result.metrics
     ours = _table_rows(_published_block(card.text, "nyu_depth_v2"))["this checkpoint"]
@@ -349,3 +350,45 @@ def test_cli_card_end_to_end_with_a_real_evaluation(baseline_checkpoint, tmp_pat
 
     assert main(["card", str(baseline_checkpoint), "--eval", str(tmp_path / "nope.json")]) == 2
     assert "mde-hub: error: evaluation JSON not found" in capsys.readouterr().err
+
+
+def test_card_reports_the_checkpoints_own_input_size_and_training_data(tmp_path) -> None:
+    config_class, model_class = MODEL_CLASSES["mde_baseline"]
+    config = config_class.tiny(image_size=[128, 128])
+    model_class(config).save_pretrained(tmp_path)
+    image_processor_for(config).save_pretrained(tmp_path)
+    synthetic = {**RECORD, "dataset": "mix of synthetic indoor 256 frames + icl:../shared/data/rgbd/icl_livingroom1",
+                 "arguments": {"data": {"mix_folders": ["icl:../../shared/data/rgbd/icl_livingroom1"]}}}
+    (tmp_path / "training_record.json").write_text(json.dumps(synthetic))
+    text = render_model_card(tmp_path)
+    assert "sees a **128×128** image" in text and "resized to 128×128" in text
+    assert "256×256 image" not in text and "predicts at 256×256" not in text
+    assert "for this checkpoint, mix of synthetic indoor 256 frames + icl:icl_livingroom1." in text
+    assert "Kinect" not in text.split("## Limitations")[1]
+
+
+def test_no_card_cites_what_a_hub_reader_cannot_open(checkpoint, tmp_path) -> None:
+    (checkpoint / "training_record.json").write_text(json.dumps(
+        {**RECORD, "dataset": "icl:../shared/data/rgbd/icl_livingroom1"}))
+    try:
+        text = render_model_card(checkpoint, _eval_json(tmp_path / "nyu.json", checkpoint))
+    finally:
+        (checkpoint / "training_record.json").unlink()
+    for private in ("MODELS.md", "../shared", "seed slides", "slides'"):
+        assert private not in text, private
+    assert "`pip install -r requirements.txt -e .`" in text and "library_name: mde-hub" in text
+    assert re.search(r"\| [^|]*\(arXiv:\d{4}\.\d{5}\) \| `", text)  # published rows cite the papers instead
+
+
+def test_model_index_labels_raw_and_aligned_results_apart(baseline_checkpoint, tmp_path) -> None:
+    raw = _eval_json(tmp_path / "raw.json", baseline_checkpoint, protocol="none")
+    aligned = json.loads(raw.read_text())
+    aligned["settings"]["alignment"] = "median"
+    aligned["metrics"] = {name: value / 2 for name, value in aligned["metrics"].items()}
+    (tmp_path / "median.json").write_text(json.dumps(aligned))
+    card = ModelCard(render_model_card(baseline_checkpoint, [raw, tmp_path / "median.json"]))
+    labels = {(r.metric_type, r.metric_name, r.metric_config): r.metric_value for r in card.data.eval_results}
+    assert labels[("abs_rel", "Absolute relative error", "none")] == NYU_METRICS["abs_rel"]
+    assert labels[("abs_rel", "Absolute relative error (median-aligned)", "none, median-aligned")] == pytest.approx(
+        NYU_METRICS["abs_rel"] / 2)
+    assert len(labels) == 2 * len(METRIC_NAMES)  # no two results share a label

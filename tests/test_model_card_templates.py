@@ -19,6 +19,9 @@ PLACEHOLDERS = (
     "results_table",
     "published_table",
     "usage_path",
+    "install",
+    "input_size",
+    "training_data",
 )
 
 

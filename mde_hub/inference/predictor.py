@@ -3,6 +3,7 @@ meaning from `mde_hub.models.depth_meaning`), for `evaluate`, the app and the co
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -49,8 +50,10 @@ class DepthPredictor:
     """Wraps a model and its image processor; `predict` returns depth at the input's size, `predict_batch` the same
     for many images at once.
 
-    Works for mde-hub models and for transformers' own depth models (DPT, GLPN, Depth Anything, ZoeDepth), whose
-    processors are given the uint8 image and rescale it themselves. `device` ("cpu", "cuda", "cuda:N", "mps") is
+    Works for mde-hub models and for every one of transformers' own depth model types
+    (`mde_hub.models.depth_meaning.TRANSFORMERS_DEPTH_MODELS`), whose processors are given the uint8 image and
+    rescale it themselves. Depth Pro is given the field of view of a known focal length (else it uses its own
+    estimate); Prompt Depth Anything is given no prompt depth (its output is then relative depth). `device` ("cpu", "cuda", "cuda:N", "mps") is
     where the model runs; `dtype` ("float32", "bfloat16", "float16", or "auto": `mde_hub.inference.device.auto_dtype`)
     the precision its ops run in under `torch.autocast` (the weights stay float32). Outputs are float32 numpy
     arrays whatever the precision. The ONNX Runtime backend runs on the CPU in float32 only.
@@ -120,8 +123,9 @@ class DepthPredictor:
         self, image: ImageLike, focal: float | None = None, input_data_format: str | None = None
     ) -> DepthPrediction:
         """Depth for one image: `predict_batch` of one. `focal`: the camera's horizontal focal length in pixels
-        (fx) for this image, passed (rescaled to the network's input width) to models that scale depth by it;
-        other models ignore it. `input_data_format` ("channels_first" or "channels_last") says where an array's
+        (fx) for this image, passed (rescaled to the network's input width) to models that scale depth by it, and
+        to Depth Pro as the field of view that turns its output into metres (in place of its own estimate); other
+        models ignore it. `input_data_format` ("channels_first" or "channels_last") says where an array's
         channels are; without it `mde_hub.data.images` infers them (when both ends could be: first for a tensor,
         last for a numpy array)."""
         return self.predict_batch([image], None if focal is None else [focal], input_data_format)[0]
@@ -136,14 +140,15 @@ class DepthPredictor:
         """Depth for each of `images`, in order, each at its own size. Each image is converted to RGB once, here,
         (handed to the processor as (H, W, 3) with its layout stated, so it is never guessed again) and resized by
         the processor on its own; images whose network inputs have one shape run as one forward batch.
-        `focals`: one per image (None: no scaling for that image), as `predict` says. Each prediction's
+        `focals`: one per image (None: no scaling for that image, or Depth Pro's own field-of-view estimate), as
+        `predict` says. Each prediction's
         `latency_s` is its share of the whole call's time."""
         images = list(images)
         focals = [None] * len(images) if focals is None else list(focals)
         if len(focals) != len(images):
             raise ValueError(f"got {len(images)} images but {len(focals)} focal lengths")
         start = time.perf_counter()
-        scaled = scales_depth_by_focal(self.model.config)
+        scaled = scales_depth_by_focal(self.model.config) or _uses_field_of_view(self.model.config)
         for focal in focals:
             if scaled and focal is not None and (not np.isfinite(focal) or focal <= 0):
                 raise ValueError(f"the focal length must be a positive number of pixels; got {focal}")
@@ -177,12 +182,34 @@ class DepthPredictor:
         network's input width."""
         pixel_values = pixel_values.to(self.model.device, self.model.dtype)
         extra = {}
-        if focals is not None:
+        if focals is not None and scales_depth_by_focal(self.model.config):
             network = [focal * pixel_values.shape[-1] / width for focal, (_, width) in zip(focals, sizes)]
             extra["focal"] = torch.tensor(network, dtype=self.model.dtype, device=self.model.device)
         precision = DTYPES[self.dtype]
         with torch.autocast(self.device.type, dtype=precision, enabled=precision != torch.float32):
             outputs = self.model(pixel_values=pixel_values, **extra)
         outputs["predicted_depth"] = outputs.predicted_depth.float()
+        if _uses_field_of_view(self.model.config):
+            outputs["field_of_view"] = self._field_of_view(outputs.get("field_of_view"), sizes, focals)
         results = self.processor.post_process_depth_estimation(outputs, sizes)
         return [result["predicted_depth"].float().cpu().numpy() for result in results]
+
+    def _field_of_view(
+        self, estimated: torch.Tensor | None, sizes: list[tuple[int, int]], focals: list[float] | None
+    ) -> torch.Tensor:
+        """Depth Pro's horizontal field of view in degrees for each image, which its processor uses to turn the
+        output into metres: that of the image's focal length where one is given, else the model's own estimate."""
+        if focals is not None:
+            angles = [math.degrees(2 * math.atan(width / (2 * focal))) for focal, (_, width) in zip(focals, sizes)]
+            return torch.tensor(angles)
+        if estimated is None:
+            raise ValueError(
+                f"{self.name} is a depth_pro model without a field-of-view head (use_fov_model is false): give the "
+                "camera's focal length in pixels to get metres"
+            )
+        return estimated.float()
+
+
+def _uses_field_of_view(config: object) -> bool:
+    """Whether the processor turns the output into metres with a field of view (Depth Pro)."""
+    return getattr(config, "model_type", None) == "depth_pro"

@@ -13,7 +13,9 @@ Three meanings exist:
 
 mde-hub configurations declare `depth_estimation_type` ("metric" or "relative"); a relative mde-hub model says in
 its configuration class whether it outputs depth or inverse depth (`relative_output`). transformers' own depth
-models mostly declare nothing, so they are classified here by `model_type`.
+models mostly declare nothing: `TRANSFORMERS_DEPTH_MODELS` classifies every `model_type` of transformers'
+`AutoModelForDepthEstimation`, each with the reason read from its modelling code, and a type missing from it is
+an error that names it.
 """
 
 from __future__ import annotations
@@ -32,18 +34,13 @@ PREDICTION_TYPES: tuple[str, ...] = ("depth", "inverse_depth")
 MIN_INVERSE_DEPTH = 1e-8
 """Inverse depths are clamped to at least this before their reciprocal is taken, so depth stays finite."""
 
-# transformers' own depth models: predicted_depth is relative inverse depth unless the config says "metric"
-# (Depth Anything's metric checkpoints carry depth_estimation_type="metric" and output metres).
-_RELATIVE_INVERSE_UNLESS_DECLARED_METRIC = ("dpt", "depth_anything")
-# transformers' own depth models whose predicted_depth is depth in metres.
-_METRIC_MODEL_TYPES = ("glpn", "zoedepth", "depth_pro", "prompt_depth_anything")
-
-
 @dataclass(frozen=True)
 class DepthMeaning:
     """The meaning of one model's `predicted_depth`."""
 
     kind: MeaningKind
+    quantity: str = "depth"
+    """What a metric output measures: "depth" (along the optical axis) unless the model says otherwise."""
 
     @property
     def is_metric(self) -> bool:
@@ -68,7 +65,7 @@ class DepthMeaning:
     def describe(self) -> str:
         """A short phrase for captions, logs and cards."""
         return {
-            "metric_depth": "metric depth in metres",
+            "metric_depth": f"metric {self.quantity} in metres",
             "relative_depth": "relative depth (unknown scale and shift, no unit)",
             "relative_inverse_depth": "relative inverse depth (larger = nearer; unknown scale and shift, no unit)",
         }[self.kind]
@@ -89,11 +86,59 @@ RELATIVE_DEPTH = DepthMeaning("relative_depth")
 RELATIVE_INVERSE_DEPTH = DepthMeaning("relative_inverse_depth")
 
 
+@dataclass(frozen=True)
+class TransformersDepthModel:
+    """How mde-hub reads the `predicted_depth` of one of transformers' depth model types (after the processor's
+    `post_process_depth_estimation`, as `DepthPredictor` runs it): `meaning`, unless the config declares
+    `depth_estimation_type="metric"` and `metric_when_declared`; `why` cites the modelling code."""
+
+    meaning: DepthMeaning
+    why: str
+    metric_when_declared: bool = False
+
+    def meaning_of(self, config: Any) -> DepthMeaning:
+        declared = getattr(config, "depth_estimation_type", None)
+        return METRIC_DEPTH if self.metric_when_declared and declared == "metric" else self.meaning
+
+
+TRANSFORMERS_DEPTH_MODELS: dict[str, TransformersDepthModel] = {
+    "dpt": TransformersDepthModel(
+        RELATIVE_INVERSE_DEPTH, "MiDaS-trained head (ReLU), inverse depth up to scale and shift"
+    ),
+    "depth_anything": TransformersDepthModel(
+        RELATIVE_INVERSE_DEPTH,
+        "relative head (ReLU) gives inverse depth up to scale and shift; a metric config's head gives "
+        "sigmoid x max_depth metres",
+        metric_when_declared=True,
+    ),
+    "prompt_depth_anything": TransformersDepthModel(
+        RELATIVE_DEPTH,
+        "depth normalised to the prompt depth's min-max range, rescaled to metres only by a prompt depth (LiDAR); "
+        "mde-hub passes none, so the output is depth up to scale and shift whatever depth_estimation_type says",
+    ),
+    "glpn": TransformersDepthModel(METRIC_DEPTH, "sigmoid x max_depth metres"),
+    "zoedepth": TransformersDepthModel(METRIC_DEPTH, "metric bins between min_depth and max_depth metres"),
+    "depth_pro": TransformersDepthModel(
+        METRIC_DEPTH,
+        "canonical inverse depth, turned into metres by the processor with the field of view: the model's own "
+        "estimate (use_fov_model) or the one DepthPredictor derives from a given focal length",
+    ),
+    "tipsv2_dpt": TransformersDepthModel(METRIC_DEPTH, "bins between min_depth and max_depth metres"),
+    "chmv2": TransformersDepthModel(
+        DepthMeaning("metric_depth", quantity="canopy height above the ground (not distance from the camera)"),
+        "canopy height model for aerial and satellite images: bins up to max_depth metres of height",
+    ),
+}
+"""Every `model_type` of transformers' `AutoModelForDepthEstimation` (transformers 5.24), by what its output means."""
+
+
 def depth_meaning_of(config: Any) -> DepthMeaning:
     """The meaning of `predicted_depth` for a model with configuration `config` (mde-hub's or transformers')."""
     declared = getattr(config, "depth_estimation_type", None)
     relative_output = getattr(config, "relative_output", None)
     model_type = getattr(config, "model_type", None)
+    if model_type in TRANSFORMERS_DEPTH_MODELS:
+        return TRANSFORMERS_DEPTH_MODELS[model_type].meaning_of(config)
     if declared is not None and declared not in ("metric", "relative"):
         raise ValueError(f"depth_estimation_type must be 'metric' or 'relative'; the {model_type} config says {declared!r}")
     if declared == "metric":
@@ -102,11 +147,8 @@ def depth_meaning_of(config: Any) -> DepthMeaning:
         if relative_output not in PREDICTION_TYPES:
             raise ValueError(f"relative_output must be one of {PREDICTION_TYPES}; got {relative_output!r}")
         return RELATIVE_INVERSE_DEPTH if relative_output == "inverse_depth" else RELATIVE_DEPTH
-    if model_type in _RELATIVE_INVERSE_UNLESS_DECLARED_METRIC:
-        return RELATIVE_INVERSE_DEPTH
-    if model_type in _METRIC_MODEL_TYPES:
-        return METRIC_DEPTH
     raise ValueError(
         f"mde-hub cannot tell what a {model_type!r} model's predicted_depth means (metric depth, relative depth or "
-        "relative inverse depth)"
+        f"relative inverse depth): its config declares no depth_estimation_type and transformers' depth models "
+        f"known to mde-hub are {', '.join(sorted(TRANSFORMERS_DEPTH_MODELS))}"
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import string
 from collections import Counter
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from ..evaluation.evaluate import EvaluationResult, file_sha256
 from ..evaluation.metrics import ABS_REL_STANDARD, HIGHER_IS_BETTER, METRIC_NAMES
 from ..evaluation.protocols import AbsoluteCrop, EvalProtocol
 from ..evaluation.published import DATASET_NAMES, PublishedResult
+from ..models.auto import image_processor_for
 from ..models.configuration_utils import DepthConfig
 from ..models.depth_meaning import depth_meaning_of
 from ..models.registry import display_name, entries, find_entry, get_entry, published_to_compare
@@ -52,6 +54,23 @@ METRIC_TITLES = {
 }
 # Dataset key of mde_hub.evaluation.published -> the word naming it in protocol names and training-record descriptions.
 _DATASET_WORDS = {"nyu_depth_v2": "nyu", "kitti": "kitti"}
+
+LIBRARY_NAME = "mde-hub"
+"""The card's `library_name`: the snippets need mde-hub (it registers the model type with transformers), so the Hub's
+own transformers snippet, which `library_name: transformers` would offer, fails without it."""
+
+INSTALL = (
+    "The snippets need **mde-hub**, which registers this model type with transformers' Auto classes and "
+    "pipeline; transformers alone cannot load it. Install it from a checkout of the mde-hub repository, as its "
+    "README says: `pip install -r requirements.txt -e .`"
+)
+
+_LOCAL_DATA_PATH = re.compile(r"(?:\.\./)+shared/(?:[\w.-]+/)*([\w.-]+)")
+"""A data folder of the training machine, outside the repository (`../shared/data/rgbd/NAME`): a Hub reader sees
+only its folder name."""
+
+_PRIVATE_SOURCE = re.compile(r" \(MODELS\.md §[\d.]+\)")
+"""The registry's pointer to mde-hub's internal notes on a published number, replaced in cards by the paper's arXiv id."""
 _DATASET_CLASSES = {"NyuDenseDepth": "nyu_depth_v2", "NyuLabeledMat": "nyu_depth_v2", "NyuSyncFolder": "nyu_depth_v2",
                     "KittiEigenSplit": "kitti"}
 _SYNTHETIC = ("mde_hub_synthetic", "mde-hub synthetic scenes")
@@ -212,6 +231,28 @@ def config_summary(config: DepthConfig) -> str:
     return f"{', '.join(fields)}; {count / 1e6:.2f} M parameters ({count:,})."
 
 
+def input_size(checkpoint_dir: Path, config: DepthConfig) -> str:
+    """The network input size of the checkpoint's image processor (its `preprocessor_config.json`, else the one the
+    config implies), e.g. `128×128`."""
+    path = checkpoint_dir / "preprocessor_config.json"
+    size = json.loads(path.read_text()).get("size") if path.is_file() else image_processor_for(config).size
+    if not isinstance(size, dict) or not {"height", "width"} <= size.keys():
+        raise ValueError(f"{path} gives no fixed input size (height and width): {size!r}")
+    return f"{size['height']}×{size['width']}"
+
+
+def training_data(record: dict[str, Any] | None) -> str:
+    """The training data of `training_record.json`, in a phrase (local data folders by their names)."""
+    if record is None:
+        return "data this checkpoint's folder does not record (no training record)"
+    return public_paths(str(record["dataset"]))
+
+
+def public_paths(text: str) -> str:
+    """`text` with the training machine's data folders outside the repository named by their folder names."""
+    return _LOCAL_DATA_PATH.sub(r"\1", text)
+
+
 def depth_meaning(config: DepthConfig) -> str:
     """What this checkpoint's `predicted_depth` is, from `depth_estimation_type` and the depth range (and for a
     metric checkpoint the registry entry's `output_note`)."""
@@ -255,7 +296,7 @@ def training_summary(record: dict[str, Any] | None) -> str:
     final = _metric_list(record["final_eval"] or {})
     final = f"Evaluation at the end of training: {final}." if final else "No evaluation was recorded after training."
     arguments = json.dumps(record["arguments"], indent=2, sort_keys=True)
-    return "\n".join([
+    return public_paths("\n".join([
         f"trained with mde-hub's `train/train.py` ({recipe}) on {record['dataset']} ({record['train_samples']:,} "
         f"training samples): {record['global_step']:,} optimiser steps ({record['epochs']:g} epochs) on "
         f"{record['hardware']} in {_duration(record['wall_time_s'])}. {final}",
@@ -271,7 +312,7 @@ def training_summary(record: dict[str, Any] | None) -> str:
         "```",
         "",
         "</details>",
-    ])
+    ]))
 
 
 def _crop_text(protocol: EvalProtocol) -> str:
@@ -366,7 +407,14 @@ def results_table(evaluations: Sequence[CardEvaluation]) -> str:
 def _published_label(result: PublishedResult) -> str:
     architecture = display_name(result.model)
     name = result.variant if result.variant.startswith(architecture) else f"{architecture} {result.variant}"
-    return f"{name}, {result.source}"
+    return f"{name}, {public_source(result)}"
+
+
+def public_source(result: PublishedResult) -> str:
+    """Where a published row comes from, for a Hub reader: the registry's source with its pointer to mde-hub's
+    internal notes replaced by the paper's arXiv id."""
+    arxiv = get_entry(result.model).arxiv
+    return _PRIVATE_SOURCE.sub(f" (arXiv:{arxiv})" if arxiv else "", result.source)
 
 
 def published_table(model_type: str, evaluations: Sequence[CardEvaluation]) -> str:
@@ -438,6 +486,13 @@ def _template(model_type: str, checkpoint_dir: Path) -> string.Template:
         ) from None
 
 
+def _alignment_suffix(evaluation: CardEvaluation, before: str, after: str) -> str:
+    """`before + "median-aligned" + after` for an aligned evaluation (its method's name), "" for a raw one, so
+    that the model-index labels a raw and an aligned result of one data set differently."""
+    method = evaluation.settings.get("alignment", "none")
+    return "" if method == "none" else f"{before}{method.replace('_', '-')}-aligned{after}"
+
+
 def _card_data(
     config: DepthConfig, name: str, license: str, evaluations: Sequence[CardEvaluation], record: dict[str, Any] | None
 ) -> ModelCardData:
@@ -457,9 +512,9 @@ def _card_data(
             dataset_name=evaluation.dataset_name,
             dataset_split=evaluation.dataset_split,
             metric_type=metric,
-            metric_name=METRIC_TITLES[metric],
+            metric_name=f"{METRIC_TITLES[metric]}{_alignment_suffix(evaluation, ' (', ')')}",
             metric_value=evaluation.metrics[metric],
-            metric_config=evaluation.protocol.name,
+            metric_config=f"{evaluation.protocol.name}{_alignment_suffix(evaluation, ', ', '')}",
         )
         for evaluation in evaluations
         for metric in METRIC_NAMES
@@ -469,7 +524,7 @@ def _card_data(
     return ModelCardData(
         model_name=name,
         pipeline_tag="depth-estimation",
-        library_name="transformers",
+        library_name=LIBRARY_NAME,
         license=license,
         datasets=datasets or None,
         tags=tags,
@@ -513,6 +568,9 @@ def render_model_card(
         results_table=results_table(evaluations),
         published_table=published_table(config.model_type, evaluations),
         usage_path=repo_id or str(location),
+        install=INSTALL,
+        input_size=input_size(checkpoint_dir, config),
+        training_data=training_data(record),
     )
     data = _card_data(config, name, license, evaluations, record)
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")

@@ -26,6 +26,7 @@ import numpy as np
 import PIL.Image
 
 from ..data.batches import batches
+from ..data.exif_focal import focal_length_from_exif
 from ..data.images import SIXTEEN_BIT_MODES, ImageLike, load_image, to_rgb_uint8
 from ..data.sample import Intrinsics
 from ..inference.distributed import ProcessShard
@@ -262,15 +263,18 @@ def predict_to_files(
 ) -> Iterator[tuple[Path, DepthPrediction, PredictionFiles]]:
     """`mde-hub predict`'s run: the images of `bases` (`plan_outputs`) loaded `batch_size` at a time by
     `num_workers` processes (`mde_hub.data.batches`), predicted as a batch (`focal`: the camera's focal length in
-    pixels, for models that scale depth by it and for the point clouds) and each written with
+    pixels, for models that take it and for the point clouds; None: each photo's own from its EXIF tags,
+    `mde_hub.data.exif_focal`, where it has them) and each written with
     `write_prediction_files` at its base; yields the image, its prediction and its files as each is done, in order."""
     paths = list(bases)
     done = 0
     for images in batches(_ImageLoader(paths), len(paths), batch_size, num_workers):
-        predictions = predictor.predict_batch(images, None if focal is None else [focal] * len(images))
-        for path, image, prediction in zip(paths[done : done + len(images)], images, predictions):
+        focals = [focal_length_from_exif(image) if focal is None else focal for image in images]
+        predictions = predictor.predict_batch(images, focals)
+        for path, image, prediction, image_focal in zip(paths[done : done + len(images)], images, predictions, focals):
             files = write_prediction_files(
-                prediction.values, prediction.meaning, image, bases[path], formats, colormap, focal=focal, stride=stride
+                prediction.values, prediction.meaning, image, bases[path], formats, colormap, focal=image_focal,
+                stride=stride,
             )
             yield path, prediction, files
         done += len(images)
