@@ -71,7 +71,11 @@ def test_bench_quick_writes_the_tables(tmp_path, capsys) -> None:
     # our DPT-Hybrid, converted from transformers' (random weights): same output shape and values
     comparison = raw["dpt_comparison"]
     assert comparison["output_shape"] == [1, 64, 64] and comparison["max_abs_diff"] < 1e-5 and comparison["ratio"] > 0
-    assert [row["unit"] for row in raw["data"]][-1] == "pairs/s"
+    units = [row["unit"] for row in raw["data"]]
+    assert units[-3:] == ["pairs/s", "images/s", "images/s"]  # the metrics, then evaluate at batch 1 and batch 8
+    batch_one, batch_eight = raw["data"][-2:]
+    assert batch_one["what"].endswith("batch 1: 1.00x batch 1") and "batch 8: " in batch_eight["what"]
+    assert f"{batch_eight['per_second'] / batch_one['per_second']:.2f}x" in batch_eight["what"]
     assert [row["what"] for row in raw["startup"]] == ["`mde-hub --help`", "`mde-hub predict --help`"]
     assert all(row["seconds"] > 0 for row in raw["startup"]) and "## Command line start-up" in markdown
 

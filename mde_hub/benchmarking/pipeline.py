@@ -1,4 +1,4 @@
-"""Throughput of the data side: the synthetic RGB-D generator and the evaluation metrics."""
+"""Throughput of the data side: the synthetic RGB-D generator, the evaluation metrics and `evaluate` itself."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import time
 import torch
 
 from ..data.synthetic import SyntheticDepthDataset
+from ..evaluation.evaluate import evaluate
 from ..evaluation.metrics import DepthMetricAccumulator
+from ..inference.predictor import DepthPredictor
+from ..models.registry import get_entry
 
 NYU_TEST_PAIRS = 654
 NYU_SIZE = (480, 640)
@@ -46,3 +49,24 @@ def metric_pairs_per_second(
     start = time.perf_counter()
     metrics = accumulator.compute()
     return pairs / (elapsed + time.perf_counter() - start), metrics
+
+
+def evaluate_images_per_second(
+    batch_sizes: tuple[int, ...], frames: int, size: tuple[int, int], model_type: str = "mde_baseline", rounds: int = 2
+) -> dict[int, float]:
+    """Images/s of `evaluate` (protocol none) on `frames` synthetic frames held in memory, for each batch size, with
+    a random-weight `model_type` at its default preset. The batch sizes take turns for `rounds` rounds after one
+    warm-up pass each, so a busy machine slows them alike; each one's best round counts."""
+    torch.manual_seed(0)
+    model = get_entry(model_type).model_class(get_entry(model_type).config()).eval()
+    predictor = DepthPredictor.from_model(model, model_type)
+    dataset = SyntheticDepthDataset("indoor", size=frames, height=size[0], width=size[1])
+    samples = [dataset[index] for index in range(frames)]
+    best = dict.fromkeys(batch_sizes, 0.0)
+    for round_index in range(rounds + 1):
+        for batch_size in batch_sizes:
+            start = time.perf_counter()
+            evaluate(predictor, samples, "none", batch_size=batch_size)
+            if round_index:  # round 0 warms up
+                best[batch_size] = max(best[batch_size], frames / (time.perf_counter() - start))
+    return best

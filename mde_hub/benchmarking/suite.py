@@ -21,13 +21,14 @@ from . import gpu
 from .dpt_transformers import DptComparison, compare_dpt_hybrid
 from .measure import count_flops
 from .models import ModelResult, ModelSpec, benchmark_model, compact_specs, paper_specs
-from .pipeline import NYU_SIZE, NYU_TEST_PAIRS, frames_per_second, metric_pairs_per_second
+from .pipeline import NYU_SIZE, NYU_TEST_PAIRS, evaluate_images_per_second, frames_per_second, metric_pairs_per_second
 from .report import BenchReport, render_markdown
 from .startup import startup_rows
 
 FULL_SIZE, QUICK_SIZE = NYU_SIZE, (64, 96)
 TRAIN_BATCH, FULL_TRAIN_SIZE = 2, (384, 384)  # 384 x 384: DPT's training crop, and enough tokens for AdaBins
 GPU_BATCH = 8
+EVALUATE_BATCH_SIZES = (1, 8)  # evaluate throughput at batch 8 against batch 1 (issue 18)
 COMPILE_CHOICES = ("none", "compact", "all")
 PACKAGES = ("torch", "transformers", "timm", "onnx", "onnxruntime", "onnxscript", "numpy")
 
@@ -86,6 +87,12 @@ def _data_rows(quick: bool) -> list[dict[str, Any]]:
         rate, _ = metric_pairs_per_second(pairs=pairs, batch=batch)
         rows.append({"what": f"nine metrics, nyu_eigen, {pairs} pairs, {feed}: {pairs / rate:.2f} s", "size": list(NYU_SIZE),
                      "per_second": rate, "unit": "pairs/s"})
+    frames = 4 if quick else 32
+    rates = evaluate_images_per_second(EVALUATE_BATCH_SIZES, frames, size, rounds=1 if quick else 2)
+    for batch_size, rate in rates.items():
+        ratio = rate / rates[EVALUATE_BATCH_SIZES[0]]
+        rows.append({"what": f"evaluate, Baseline, {frames} frames, batch {batch_size}: {ratio:.2f}x batch 1",
+                     "size": list(size), "per_second": rate, "unit": "images/s"})
     return rows
 
 
