@@ -126,7 +126,7 @@ def test_image_app(served, case, tmp_path):
     if case.app is not HANDLED:
         _assert_refused_by_app(served, call, case.app)
         return
-    downloads = call()[5]
+    downloads = call()[-1]
     (npy,) = [p for p in downloads if p.endswith(f"{MODEL}.depth.npy")]
     expected_depth = served["predictor"].predict(case.expected(path)).depth
     np.testing.assert_allclose(np.load(npy), expected_depth, rtol=1e-5, atol=1e-6)

@@ -23,6 +23,7 @@ import app
 from mde_hub import MODEL_CLASSES, cli, image_processor_for
 from mde_hub.app import layout
 from mde_hub.app.registry import ModelRegistry, ModelSource, discover_sources
+from mde_hub.app.serve import server_address
 from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.training import build_model, parse_arguments, run_training
 
@@ -90,7 +91,8 @@ def test_every_model_loads_without_remote_code(model_type, tmp_path) -> None:
 
 
 def test_app_binds_loopback_by_default() -> None:
-    assert app.parse_args([]).host == "127.0.0.1" and not app.parse_args([]).allow_local_paths
+    assert not app.parse_args([]).allow_local_paths
+    assert server_address(None, None, environ={}) == ("127.0.0.1", 7860)  # without GRADIO_SERVER_NAME/PORT
     assert inspect.signature(layout.launch).parameters["host"].default == "127.0.0.1"
 
 
