@@ -10,7 +10,7 @@ from ..data.synthetic import SyntheticDepthDataset
 from ..evaluation.evaluate import evaluate
 from ..evaluation.metrics import DepthMetricAccumulator
 from ..inference.predictor import DepthPredictor
-from ..models.registry import get_entry
+from ..models.registry import ModelEntry
 
 NYU_TEST_PAIRS = 654
 NYU_SIZE = (480, 640)
@@ -52,14 +52,14 @@ def metric_pairs_per_second(
 
 
 def evaluate_images_per_second(
-    batch_sizes: tuple[int, ...], frames: int, size: tuple[int, int], model_type: str = "mde_baseline", rounds: int = 2
+    batch_sizes: tuple[int, ...], frames: int, size: tuple[int, int], entry: ModelEntry, rounds: int = 2
 ) -> dict[int, float]:
     """Images/s of `evaluate` (protocol none) on `frames` synthetic frames held in memory, for each batch size, with
-    a random-weight `model_type` at its default preset. The batch sizes take turns for `rounds` rounds after one
+    a random-weight model of `entry` at its default preset. The batch sizes take turns for `rounds` rounds after one
     warm-up pass each, so a busy machine slows them alike; each one's best round counts."""
     torch.manual_seed(0)
-    model = get_entry(model_type).model_class(get_entry(model_type).config()).eval()
-    predictor = DepthPredictor.from_model(model, model_type)
+    model = entry.model_class(entry.config()).eval()
+    predictor = DepthPredictor.from_model(model, entry.name)
     dataset = SyntheticDepthDataset("indoor", size=frames, height=size[0], width=size[1])
     samples = [dataset[index] for index in range(frames)]
     best = dict.fromkeys(batch_sizes, 0.0)
