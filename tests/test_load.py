@@ -81,6 +81,7 @@ def _glibc() -> bool:
         return False
 
 
+@pytest.mark.slow  # two app processes under load (about 12 s each): the default suite's time goal (issue 18)
 @pytest.mark.skipif(not _glibc(), reason="glibc's allocator only")
 @pytest.mark.parametrize(("mode", "mmapped_mib"), [("dynamic", 0), ("fixed", 4)])
 def test_fixed_mmap_threshold_keeps_large_buffers_off_the_heap(mode, mmapped_mib) -> None:

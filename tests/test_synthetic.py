@@ -41,7 +41,7 @@ def test_same_seed_and_index_give_the_same_frame_and_other_indices_differ(indoor
     assert not np.array_equal(first.depth, other_seed.depth)
 
 
-@pytest.mark.parametrize("kind", ["indoor", "outdoor"])
+@pytest.mark.parametrize("kind", ["indoor", pytest.param("outdoor", marks=pytest.mark.slow)])  # outdoor: ~6 s more
 def test_a_batch_renders_exactly_like_single_frames(kind, indoor, outdoor):
     dataset = indoor if kind == "indoor" else outdoor
     batch = dataset.render_batch([5, 1, 2, 3])
