@@ -501,7 +501,7 @@ def test_shipped_photos_are_the_icl_frames_held_out_of_training_with_their_licen
 
 
 def test_the_3d_view_opens_at_an_angle():
-    alpha, beta, radius = POINT_CLOUD_VIEW
+    alpha, beta, _ = POINT_CLOUD_VIEW
     assert (alpha, beta) != HEAD_ON_VIEW and abs(alpha - HEAD_ON_VIEW[0]) >= 20 and abs(beta - HEAD_ON_VIEW[1]) >= 20
     registry = ModelRegistry(discover_sources(None, None))
     with tempfile.TemporaryDirectory() as work:
