@@ -13,12 +13,14 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import PIL.ExifTags
 import PIL.Image
 import pytest
 from app_helpers import make_checkpoints, save_baseline, start_app
@@ -30,8 +32,9 @@ from mde_hub import BaselineConfig, BtsConfig, DptConfig
 from mde_hub.app import serve
 from mde_hub.app.compare import default_focal, point_stride, shared_range
 from mde_hub.app.evaluate import BEST_MARK, BEST_STYLE
+from mde_hub.app.examples import ICL_ATTRIBUTION, ICL_FRAMES, PHOTOS
 from mde_hub.app.inputs import ImageLimits, ScratchSpace
-from mde_hub.app.layout import OWN_SPACE
+from mde_hub.app.layout import HEAD_ON_VIEW, OWN_SPACE, POINT_CLOUD_VIEW, build_demo
 from mde_hub.app.registry import (
     UNTRAINED_NAME,
     ModelRegistry,
@@ -42,6 +45,7 @@ from mde_hub.app.registry import (
 )
 from mde_hub.app.serve import temporary_page
 from mde_hub.data.folder import ENCODINGS
+from mde_hub.data.splits import held_out_count
 from mde_hub.data.synthetic import SyntheticDepthDataset
 from mde_hub.evaluation.evaluate import DatasetRecord, evaluate
 from mde_hub.evaluation.metrics import HIGHER_IS_BETTER, METRIC_NAMES, compute_depth_metrics
@@ -155,6 +159,26 @@ def test_compare_per_image_range_focal_and_relative_model(served, client, tmp_pa
     points = _parse_glb(_by_suffix(downloads, "baseline-b.glb"))["accessors"][0]
     # x = (u - cx) z / f with f = 100: the leftmost column (u = 0, cx = 29.5) bounds x at -29.5 z / 100.
     assert math.isclose(points["min"][0], (-29.5 * own[:, 0] / 100).min(), rel_tol=1e-5)
+
+
+def test_an_uploaded_photo_s_exif_focal_is_used_unless_one_is_typed(served, client, tmp_path):
+    photo = tmp_path / "exif.jpg"
+    exif = PIL.Image.Exif()
+    exif.get_ifd(PIL.ExifTags.IFD.Exif)[PIL.ExifTags.Base.FocalLengthIn35mmFilm] = 28
+    pixels = np.random.default_rng(2).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    PIL.Image.fromarray(pixels).save(photo, exif=exif, quality=95)
+    # 28 mm equivalent on a 64x48 photo: 28 x hypot(64, 48) / hypot(36, 24) = 28 x 80 / 43.267 = 51.77 px
+    focal = 28 * 80 / math.hypot(36, 24)
+    _, notes, _, _, _, _, downloads = _compare(client, photo, ["baseline-a"])
+    assert f"Focal length {focal:.1f} px from the photo's EXIF (at the photo's width, 64 px)" in notes
+    assert f"3D view with focal length {focal:.1f} px" in notes
+    depth = np.load(_by_suffix(downloads, "baseline-a.depth.npy"))
+    points = _parse_glb(_by_suffix(downloads, "baseline-a.glb"))["accessors"][0]
+    assert math.isclose(points["min"][0], (-31.5 * depth[:, 0] / focal).min(), rel_tol=1e-5)  # x = (u - cx) z / f
+    notes = _compare(client, photo, ["baseline-a"], focal=40.0)[1]  # a typed focal wins over the EXIF one
+    assert "Focal length 40.0 px as typed" in notes and "3D view with focal length 40.0 px" in notes
+    notes = _compare(client, _photo(tmp_path / "plain.png"), ["baseline-a"])[1]
+    assert "No focal length typed or in the photo's EXIF" in notes and "focal length 51.9 px" in notes  # NYU's
 
 
 def test_inspect_switches_the_slider_and_the_3d_view(client, tmp_path):
@@ -446,10 +470,44 @@ def test_temporary_page_renders_the_examples_and_removes_its_folder(monkeypatch)
     monkeypatch.setattr(serve, "write_examples", functools.partial(serve.write_examples, indoor=1, outdoor=1))
     registry = ModelRegistry(discover_sources(None, None))
     with temporary_page(registry, prefix="mde-hub-test-") as (demo, samples):
-        folder = Path(samples[0].image).parents[3]  # FOLDER/examples/indoor/image/000000.png
+        folder = Path(samples[-1].image).parents[3]  # FOLDER/examples/outdoor/image/000000.png
         assert folder.name.startswith("mde-hub-test-") and all(Path(s.image).is_file() and Path(s.depth).is_file() for s in samples)
-        assert len(samples) == 2 and {"/compare", "/evaluate"} <= set(demo.get_api_info()["named_endpoints"])
+        assert all(Path(s.image).is_relative_to(folder) for s in samples)  # the photos are copied beside them
+        # the three ICL-NUIM photos first, with their attribution, then one synthetic room and one street
+        assert [s.name for s in samples[:3]] == [f"ICL-NUIM living room {i} (mm depth)" for i in (1, 2, 3)]
+        assert [s.attribution for s in samples] == [ICL_ATTRIBUTION] * 3 + ["", ""] and len(samples) == 5
+        assert "CC BY 3.0" in ICL_ATTRIBUTION and "Handa" in ICL_ATTRIBUTION
+        assert {"/compare", "/evaluate"} <= set(demo.get_api_info()["named_endpoints"])
+        components = demo.config["components"]
+        shown = [c["props"].get("value") for c in components if "attribution" in (c["props"].get("elem_classes") or [])]
+        assert shown == [f"<small>{ICL_ATTRIBUTION}</small>"] * 2  # under the Compare examples and the sample pairs
+        labels = [c["props"]["label"] for c in components if c["type"] == "dataset"]
+        assert labels == ["Examples (3 ICL-NUIM photos, then synthetic)", "Sample pairs (3 ICL-NUIM photos, then synthetic)"]
     assert not folder.exists()
+
+
+def test_shipped_photos_are_the_icl_frames_held_out_of_training_with_their_licence():
+    names = sorted(path.name for path in PHOTOS.iterdir())
+    frames = [f"icl_livingroom1_{frame}" for frame in ICL_FRAMES]
+    assert names == ["LICENSE.md", *sorted(f"{f}{suffix}" for f in frames for suffix in (".depth.png", ".jpg"))]
+    assert "CC BY 3.0" in (PHOTOS / "LICENSE.md").read_text()
+    # the mix recipes hold out the last fifth of the 211 frames (split_tail): frames 169-210
+    assert all(int(frame) >= 211 - held_out_count(211, 0.2) == 169 for frame in ICL_FRAMES)
+    for frame in frames:
+        depth = np.asarray(PIL.Image.open(PHOTOS / f"{frame}.depth.png"))
+        valid = depth[depth > 0] / 1000
+        assert depth.shape == (480, 640) and 0.5 < valid.min() < valid.max() < 4  # millimetres, 0.69-3.38 m rendered
+        assert PIL.Image.open(PHOTOS / f"{frame}.jpg").size == (640, 480)
+
+
+def test_the_3d_view_opens_at_an_angle():
+    alpha, beta, _ = POINT_CLOUD_VIEW
+    assert (alpha, beta) != HEAD_ON_VIEW and abs(alpha - HEAD_ON_VIEW[0]) >= 20 and abs(beta - HEAD_ON_VIEW[1]) >= 20
+    registry = ModelRegistry(discover_sources(None, None))
+    with tempfile.TemporaryDirectory() as work:
+        demo = build_demo(registry, ScratchSpace(root=work))
+    (cloud,) = [c for c in demo.config["components"] if c["type"] == "model3d"]
+    assert tuple(cloud["props"]["camera_position"]) == POINT_CLOUD_VIEW
 
 
 def _free_port() -> int:

@@ -2,7 +2,8 @@
 labelled, and written by `mde_hub.outputs.prediction_files` as `mde-hub predict` writes them (16-bit millimetre PNG, .npy
 named by meaning, colour PNG, GLB point cloud), named after the model.
 
-Focal length, when none is typed: the camera of the data set the model was made for, scaled to the image width
+Focal length: the one typed, else the photo's EXIF focal length (`mde_hub.data.exif_focal`, read by the handler),
+else the camera of the data set the model was made for, scaled to the image width
 (`mde_hub.models.registry.default_focal`: NYU's colour camera up to a 10 m depth range, KITTI's beyond). It sets
 the point cloud's geometry and goes to models that scale depth by it (BTS's KITTI models, `focal_scaling`), which
 assume their `reference_focal` at that camera's width.
@@ -188,11 +189,12 @@ def working_side(predictors: list[DepthPredictor]) -> int:
 @dataclass
 class KeptDepths:
     """One comparison's inputs and outputs kept for recolouring and reading pixels: the working-size image, each
-    model's depth, and each model's facts."""
+    model's depth, each model's facts, and where the focal length came from (`focal_note`)."""
 
     image: np.ndarray
     results: list[ModelDepth]
     facts: dict[str, ModelFacts]
+    focal_note: str = ""
 
     @property
     def num_bytes(self) -> int:
@@ -251,7 +253,7 @@ class Comparison:
     def notes(self) -> str:
         height, width = self.kept.image.shape[:2]
         lines = [self.kept.facts[r.name].range_warning(r.depth) for r in self.results]
-        lines = [line for line in lines if line]
+        lines = [line for line in lines if line] + ([self.kept.focal_note] if self.kept.focal_note else [])
         if (height, width) != self.original_size:
             lines.append(
                 f"The photo ({self.original_size[1]}x{self.original_size[0]}) was downscaled to {width}x{height}, "
@@ -271,21 +273,33 @@ class Comparison:
         return "\n".join(f"- {line}" for line in lines)
 
 
+FOCAL_SOURCES = {"typed": "as typed", "exif": "from the photo's EXIF"}
+"""Where a given focal length came from, as the notes say it."""
+
+
+def focal_note(focal: float | None, source: str, width: int) -> str:
+    """The notes' line on the focal length: `focal` pixels at the photo's `width` from `source` (`FOCAL_SOURCES`), or
+    none given (each model's default)."""
+    if not focal:
+        return "No focal length typed or in the photo's EXIF: each model assumes its data set's camera (below)."
+    return f"Focal length {focal:.1f} px {FOCAL_SOURCES[source]} (at the photo's width, {width} px)."
+
+
 def run_models(
-    registry: ModelRegistry, names: list[str], image: np.ndarray, focal: float | None = None
+    registry: ModelRegistry, names: list[str], image: np.ndarray, focal: float | None = None, focal_source: str = "typed"
 ) -> KeptDepths:
     """Depth of `image`, downscaled to the models' `working_side`, from each model in `names`; `focal` (pixels at the
-    original image's width) None or 0: each model's default."""
+    original image's width, from `focal_source`, a key of `FOCAL_SOURCES`) None or 0: each model's default."""
     if not names:
         raise ValueError("pick at least one model")
     if focal is not None and focal < 0:
         raise ValueError(f"the focal length must be positive (pixels), or 0 for each model's default; got {focal}")
     predictors = [registry.get(name) for name in dict.fromkeys(names)]
     small = working_image(image, working_side(predictors))
-    focal = focal * small.shape[1] / image.shape[1] if focal else None
-    results = [predict_depth(predictor, small, focal) for predictor in predictors]
+    working_focal = focal * small.shape[1] / image.shape[1] if focal else None
+    results = [predict_depth(predictor, small, working_focal) for predictor in predictors]
     facts = {r.name: ModelFacts.read(r.name, r.config, registry.folder_of(r.name)) for r in results}
-    return KeptDepths(small, results, facts)
+    return KeptDepths(small, results, facts, focal_note(focal, focal_source, image.shape[1]))
 
 
 def render(

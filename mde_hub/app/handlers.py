@@ -23,7 +23,7 @@ from mde_hub.outputs.depth_files import check_ground_truth
 from .benchmarks import benchmarks_frame
 from .compare import Comparison, DepthStore, render, run_models
 from .evaluate import evaluate_pair, metrics_table
-from .inputs import ImageLimits, ScratchSpace, read_ground_truth, read_image
+from .inputs import ImageLimits, ScratchSpace, read_exif_focal, read_ground_truth, read_image
 from .registry import ModelRegistry
 
 RANGE_MODES = ("shared", "per image")
@@ -75,13 +75,16 @@ def compare_view(
     focal: float | None,
 ) -> CompareView:
     """The Compare run (a new image, an example, the button): depth of the uploaded image from each model in
-    `names`, kept in `store` for recolouring and written to a new scratch folder."""
+    `names`, kept in `store` for recolouring and written to a new scratch folder. The focal length is `focal` when
+    typed (non-zero), else the photo's EXIF focal length where it has one, else each model's default."""
     if image_path is None:
         raise ValueError("upload an image first (or pick an example)")
     image = read_image(image_path, limits)
     if range_mode not in RANGE_MODES:
         raise ValueError(f"range must be one of {RANGE_MODES}; got {range_mode!r}")
-    kept = run_models(registry, names or [], image, focal)
+    source = "typed" if focal else "exif"
+    focal = focal or read_exif_focal(image_path)
+    kept = run_models(registry, names or [], image, focal, source)
     result = render(kept, scratch.new_dir(), colormap, range_mode == "shared", image.shape[:2])
     return _view(result, image_path, store.put(kept))
 

@@ -14,6 +14,7 @@ import numpy as np
 import PIL.Image
 
 from mde_hub.data.encoding_check import check_encoding
+from mde_hub.data.exif_focal import focal_length_from_exif
 from mde_hub.data.folder import ENCODINGS, single_channel_array
 from mde_hub.data.images import load_image, to_rgb_uint8
 
@@ -63,6 +64,14 @@ def read_image(path: str | os.PathLike, limits: ImageLimits) -> np.ndarray:
         return to_rgb_uint8(image)
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
+
+
+def read_exif_focal(path: str | os.PathLike) -> float | None:
+    """The focal length in pixels that an uploaded photo's EXIF tags give (`focal_length_from_exif`), or None. The
+    upload reaches the handlers as the browser sent it (`gr.Image(type="filepath", image_mode=None)` passes the file
+    itself, not a re-encoded copy), so its EXIF is intact."""
+    with PIL.Image.open(path) as image:
+        return focal_length_from_exif(image)
 
 
 def read_ground_truth(path: str | os.PathLike, encoding: str) -> tuple[np.ndarray, str | None]:

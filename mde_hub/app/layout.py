@@ -52,6 +52,12 @@ CSS = """
 """
 """Gallery captions wrap instead of being cut off, so every map stays labelled however long its model's name."""
 
+HEAD_ON_VIEW = (90.0, 90.0)
+POINT_CLOUD_VIEW = (55.0, 65.0, None)
+"""The 3D view's opening camera (alpha, beta in degrees, radius; None keeps the viewer's framing distance). The
+cloud is written in glTF axes as the photo's camera saw it, so `HEAD_ON_VIEW` would show little more than the
+photo; this orbits 35 degrees to the side and 25 degrees above, where the depth shows as relief."""
+
 LOGGER = logging.getLogger("mde_hub.app")
 
 
@@ -149,6 +155,19 @@ def _image_input(label: str, elem_id: str) -> CheckedImage:
     )
 
 
+def _examples_label(samples: list[SamplePair], title: str = "Examples") -> str:
+    """`title` naming what the examples are: photos (those with an attribution) first, then synthetic frames."""
+    photos = sum(bool(s.attribution) for s in samples)
+    kinds = [f"{photos} ICL-NUIM photos" if photos else "", "synthetic" if photos < len(samples) else ""]
+    return f"{title} ({', then '.join(kind for kind in kinds if kind)})"
+
+
+def _attribution(samples: list[SamplePair]) -> None:
+    """The examples' attribution lines (their licences ask for it), in small print below them."""
+    for line in dict.fromkeys(s.attribution for s in samples if s.attribution):
+        gr.Markdown(f"<small>{line}</small>", elem_classes="attribution")
+
+
 def _header(registry: ModelRegistry) -> None:
     gr.Markdown(
         "# mde-hub: monocular depth estimation\n"
@@ -187,7 +206,8 @@ def _compare_tab(
             with gr.Column(scale=1):
                 compare_image = _image_input("Input image", "compare-image")
                 if samples:
-                    gr.Examples([[s.image] for s in samples], [compare_image], label="Examples (synthetic)")
+                    gr.Examples([[s.image] for s in samples], [compare_image], label=_examples_label(samples))
+                    _attribution(samples)
                 compare_models = gr.CheckboxGroup(names, value=names[:2], label="Models", elem_id="compare-models")
                 colormap = gr.Radio(
                     list(COLORMAPS), value="Spectral", label="Colormap (near = warm/bright)", elem_id="compare-colormap"
@@ -195,7 +215,7 @@ def _compare_tab(
                 range_mode = gr.Radio(list(RANGE_MODES), value="shared", label="Colour range")
                 focal = gr.Number(
                     value=0,
-                    label="Camera focal length (px), 0 = each model's default",
+                    label="Camera focal length (px), 0 = the photo's EXIF, else each model's default",
                     info="Sets the 3D view, and the depth of models that scale by it (BTS KITTI).",
                 )
                 compare_button = gr.Button("Estimate depth", variant="primary", elem_id="compare-run")
@@ -212,7 +232,10 @@ def _compare_tab(
                         label="Click the map to read its depth", type="filepath", interactive=False, elem_id="depth-pick"
                     )
                     pick_value = gr.Markdown("Click a point of the map to read its depth.", elem_id="depth-value")
-                cloud = gr.Model3D(label="3D point cloud (GLB)", clear_color=(0.1, 0.1, 0.12, 1.0), height=360)
+                cloud = gr.Model3D(
+                    label="3D point cloud (GLB)", clear_color=(0.1, 0.1, 0.12, 1.0), height=360,
+                    camera_position=POINT_CLOUD_VIEW, elem_id="point-cloud",
+                )
                 downloads = gr.File(
                     label="Downloads at the working size: NAME.depth.png (16-bit, mm), NAME.depth.npy (the model's "
                     "values), NAME.color.png, NAME.glb (3D)",
@@ -252,8 +275,9 @@ def _evaluate_tab(names: list[str], samples: list[SamplePair], run: Callable) ->
                     gr.Examples(
                         [[s.image, s.depth, s.encoding, s.protocol] for s in samples],
                         [eval_image, gt_file, encoding, protocol],
-                        label="Sample pairs (synthetic)",
+                        label=_examples_label(samples, "Sample pairs"),
                     )
+                    _attribution(samples)
                 eval_models = gr.CheckboxGroup(names, value=names[:2], label="Models", elem_id="eval-models")
                 protocol.render()
                 alignment = gr.Radio(list(ALIGNMENT_METHODS), value="none", label="Alignment")

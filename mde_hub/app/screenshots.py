@@ -42,11 +42,13 @@ def _tab_screenshots(page, image: str, depth: str, out: Path, width: int) -> Non
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(page.demo_url)
     models = page.locator("#compare-models input[type=checkbox]")
+    models.first.wait_for()  # checked before the page is live, the boxes look ticked but the upload runs two models
     for index in range(models.count()):
         models.nth(index).check()
     page.locator("#compare-image input[type=file]").set_input_files(image)
     page.wait_for_function(f"document.querySelectorAll('#depth-gallery img').length >= {models.count()}")
-    page.wait_for_timeout(5000)  # let the 3D view render
+    page.locator("#point-cloud").scroll_into_view_if_needed()  # the viewer draws only while it is on screen
+    page.wait_for_timeout(15000)  # let the 3D view load and render its 1.2 MB GLB (5 s was too short on two shared cores)
     _save(page, out / f"app_compare_{width}.png")
     page.get_by_role("tab", name="Evaluate").click()
     eval_models = page.locator("#eval-models input[type=checkbox]")

@@ -16,7 +16,7 @@ import gradio as gr
 from mde_hub.inference.device import resolve_device, resolve_dtype
 
 from .allocator import fix_mmap_threshold
-from .examples import SamplePair, write_examples
+from .examples import SamplePair, photo_examples, write_examples
 from .inputs import ImageLimits, ScratchSpace
 from .layout import build_demo, launch
 from .registry import DEFAULT_MAX_MODEL_BYTES, ModelRegistry, discover_sources, load_predictor, zoo_sources
@@ -83,10 +83,11 @@ def temporary_page(
     prefix: str = "mde-hub-app-",
     max_scratch_bytes: int = DEFAULT_MAX_SCRATCH_BYTES,
 ) -> Iterator[tuple[gr.Blocks, list[SamplePair]]]:
-    """The page (`build_demo`) and its example pairs, rendered into a temporary folder that also holds the
+    """The page (`build_demo`) and its example pairs (the shipped photos, then the rendered ones) in a temporary folder that also holds the
     per-request files (the oldest evicted beyond `max_scratch_bytes`); the folder is removed when the context ends."""
     with tempfile.TemporaryDirectory(prefix=prefix) as work:
-        samples = write_examples(os.path.join(work, "examples"))
+        examples = os.path.join(work, "examples")
+        samples = photo_examples(examples) + write_examples(examples)
         scratch = ScratchSpace(root=os.path.join(work, "requests"), max_bytes=max_scratch_bytes)
         yield build_demo(registry, scratch, limits, samples), samples
 
