@@ -5,27 +5,16 @@ import math
 
 import numpy as np
 import pytest
+from test_protocols_reference import reference_errors
 
 from mde_hub.evaluation.metrics import ABS_REL_STANDARD, METRIC_NAMES, DepthMetricAccumulator
 from mde_hub.evaluation.protocols import get_protocol
 
 
 def _errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
-    """BTS's compute_errors on 1-D float64 valid pixels, plus AbsRel divided by the prediction."""
-    thresh = np.maximum(gt / pred, pred / gt)
-    log_error = np.log(pred) - np.log(gt)
-    return {
-        "abs_rel": np.mean(np.abs(gt - pred) / gt),
-        "sq_rel": np.mean((gt - pred) ** 2 / gt),
-        "rmse": np.sqrt(np.mean((gt - pred) ** 2)),
-        "rmse_log": np.sqrt(np.mean(log_error**2)),
-        "log10": np.mean(np.abs(np.log10(gt) - np.log10(pred))),
-        "silog": 100 * np.sqrt(np.mean(log_error**2) - np.mean(log_error) ** 2),
-        "delta1": np.mean(thresh < 1.25),
-        "delta2": np.mean(thresh < 1.25**2),
-        "delta3": np.mean(thresh < 1.25**3),
-        "abs_rel_prediction": np.mean(np.abs(gt - pred) / pred),
-    }
+    """BTS's compute_errors on 1-D float64 valid pixels (`test_protocols_reference.reference_errors`), plus AbsRel
+    divided by the prediction."""
+    return {**reference_errors(gt, pred), "abs_rel_prediction": np.mean(np.abs(gt - pred) / pred)}
 
 
 def _aligned(pred: np.ndarray, gt: np.ndarray, alignment: str) -> np.ndarray:
