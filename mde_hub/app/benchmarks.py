@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from glob import escape, glob
 
 import numpy as np
 import pandas as pd
 from huggingface_hub import ModelCard
 
-from mde_hub.evaluation.evaluate import read_evaluation
+from mde_hub.evaluation.evaluate import folder_evaluations
 from mde_hub.evaluation.metrics import METRIC_NAMES
 from mde_hub.evaluation.published import DATASET_NAMES, published_results
 from mde_hub.models.registry import display_name
@@ -59,15 +58,9 @@ def published_rows() -> list[dict]:
 def evaluation_json_rows(checkpoint: str, name: str) -> list[dict]:
     """Rows for the `results*.json` files in a checkpoint folder; a file that is not an evaluation result is skipped."""
     rows = []
-    for path in sorted(glob(os.path.join(escape(checkpoint), "results*.json"))):
-        try:
-            result = read_evaluation(path)
-        except (OSError, ValueError):
-            continue
+    for path, result in folder_evaluations(checkpoint):
         metrics, protocol, dataset, settings = result.metrics, result.protocol["name"], result.dataset, result.settings
-        source = dataset.get("source")
-        label = os.path.basename(os.path.normpath(source)) if source and os.sep in source else source
-        label = label or dataset.get("class", "?")
+        label = result.dataset_label
         if dataset.get("split"):
             label += f" ({dataset['split']})"
         if settings.get("alignment", "none") != "none":

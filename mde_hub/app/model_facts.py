@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from glob import escape, glob
 from typing import Any
 
 import numpy as np
 
-from mde_hub.evaluation.evaluate import read_evaluation
+from mde_hub.evaluation.evaluate import folder_evaluations
 from mde_hub.models.depth_meaning import depth_meaning_of
 from mde_hub.models.registry import display_name
 
@@ -66,15 +65,10 @@ def _held_out_line(folder: str) -> str:
     """'held out, no alignment: icl_livingroom1 abs_rel 0.353 δ1 0.539 (42 frames); ...' from the folder's
     evaluation JSONs; "" without any."""
     parts = []
-    for path in sorted(glob(os.path.join(escape(folder), "results*.json"))):
-        try:
-            result = read_evaluation(path)
-        except (OSError, ValueError):
-            continue
+    for _, result in folder_evaluations(folder):
         if result.settings.get("alignment", "none") != "none":
             continue
-        source = str(result.dataset.get("source") or result.dataset.get("class") or "?")
-        label = os.path.basename(os.path.normpath(source)) if os.sep in source else source
+        label = result.dataset_label
         values = " ".join(
             f"{'δ1' if name == 'delta1' else name} {result.metrics[name]:.3f}"
             for name in HELD_OUT_METRICS

@@ -17,6 +17,7 @@ boolean `kb_crop`, protocols from before a field existed, no `versions`).
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import json
 import math
@@ -210,6 +211,15 @@ class EvaluationResult:
         return cls.from_dict(data, f"evaluation JSON {path}")
 
     @property
+    def dataset_label(self) -> str:
+        """The scored data for people: the base name of its folder or file, a spec as given (`synthetic:...`), or
+        the data set's class."""
+        source = self.dataset.get("source")
+        if source and os.sep in source:
+            return os.path.basename(os.path.normpath(source))
+        return str(source or self.dataset.get("class") or "?")
+
+    @property
     def eval_protocol(self) -> EvalProtocol:
         """The recorded protocol as an `EvalProtocol`."""
         return protocol_from_dict(self.protocol)
@@ -245,6 +255,18 @@ class DatasetRecord:
 def read_evaluation(path: str | os.PathLike) -> EvaluationResult:
     """`EvaluationResult.from_json`: the evaluation JSON at `path`."""
     return EvaluationResult.from_json(path)
+
+
+def folder_evaluations(folder: str | os.PathLike) -> list[tuple[str, EvaluationResult]]:
+    """`(path, result)` of each evaluation JSON (`results*.json`) in a checkpoint folder, in name order; a file
+    that is not one (unreadable, or another JSON) is skipped."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(glob.escape(os.fspath(folder)), "results*.json"))):
+        try:
+            found.append((path, read_evaluation(path)))
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def _score_dataset(
