@@ -643,7 +643,9 @@ class LocalHub:
         self._server = _Server(("127.0.0.1", 0), HubRequestHandler)
         self._server.hub = self
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-hub", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-hub", daemon=True
+        )
 
     def start(self) -> "LocalHub":
         self._thread.start()
