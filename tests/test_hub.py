@@ -180,6 +180,8 @@ def test_push_to_a_stalled_hub_times_out(local_hub, tmp_path, capsys) -> None:
     with pytest.raises(PushError, match=r"within 0\.2 s \(--timeout\) \(3 attempts\)$"):
         push_checkpoint(tmp_path / "ckpt", "user/stalled", timeout=0.2, retries=2, backoff=0.01)
     assert time.monotonic() - start < 1.5 and _count(local_hub, "POST /api/repos/create") == 4
+    assert cli_main(["push", str(tmp_path / "ckpt"), "user/stalled", "--timeout", "0"]) == 2
+    assert capsys.readouterr().err.endswith("the timeout must be a positive number of seconds (--timeout); got 0.0\n")
     options = build_parser().parse_args(["push", "ckpt", "user/x"])
     assert (options.timeout, options.retries) == (DEFAULT_TIMEOUT, DEFAULT_RETRIES)
 

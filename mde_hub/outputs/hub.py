@@ -311,10 +311,10 @@ def push_checkpoint(
     refused token; when the commit fails, a repo or branch this push created is deleted again. Returns the commit: a
     str (its URL) with the sha as `.oid`.
     """
-    if not timeout > 0 or retries < 0 or backoff < 0:
-        raise ValueError(
-            f"timeout must be positive and retries and backoff at least 0; got {timeout}, {retries} and {backoff}"
-        )
+    if not timeout > 0:
+        raise ValueError(f"the timeout must be a positive number of seconds (--timeout); got {timeout}")
+    if retries < 0 or backoff < 0:
+        raise ValueError(f"retries (--retries) and backoff must be 0 or more; got {retries} and {backoff}")
     checkpoint = Path(checkpoint_dir)
     files = checkpoint_files(checkpoint)
     operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(checkpoint / name)) for name in files]
