@@ -18,6 +18,7 @@ if "--online" not in sys.argv[1:]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is imported, so set before any import
 
 from mde_hub.app import ImageLimits  # noqa: E402
+from mde_hub.app.registry import parse_online_models  # noqa: E402
 from mde_hub.app.serve import open_registry, serve, server_address  # noqa: E402
 from mde_hub.inference.predictor import BACKENDS  # noqa: E402
 
@@ -36,6 +37,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--online", action="store_true", help="allow downloads from the Hugging Face Hub, and list "
                         "the model zoo's models (each downloaded and converted on first use)")
+    parser.add_argument(
+        "--online-models", metavar="IDS",
+        help="comma-separated Hub ids, the only ones visitors may type into the page (default: any; '' for none). "
+        "Whatever the list, online a Hub model is refused before download when its safetensors weights exceed "
+        "--max-model-memory",
+    )
     parser.add_argument(
         "--allow-local-paths", action="store_true",
         help="let the page load checkpoints from any local folder (default: only beside the served checkpoints)",
@@ -67,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         registry = open_registry(
             args.models, CHECKPOINTS_DIR, int(args.max_model_memory * 2**20), args.backend, args.allow_local_paths,
             online=args.online, device=args.device, dtype=args.dtype,
+            online_models=parse_online_models(args.online_models),
         )
     except ValueError as error:
         sys.exit(f"app.py: error: {error}")

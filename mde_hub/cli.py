@@ -207,7 +207,10 @@ def push_model(args: argparse.Namespace) -> int:
     """Upload a checkpoint (config, processor config, safetensors weights, card, records) to a Hub repo in one commit."""
     from .outputs.hub import push_checkpoint
 
-    commit = push_checkpoint(args.checkpoint, args.repo_id, args.private, commit_message=args.message, revision=args.revision)
+    commit = push_checkpoint(
+        args.checkpoint, args.repo_id, args.private, commit_message=args.message, revision=args.revision,
+        timeout=args.timeout, retries=args.retries,
+    )
     print(commit)
     return 0
 
@@ -479,6 +482,11 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--private", action="store_true", help="create the repo private")
     push.add_argument("--revision", help="branch to commit to (created from main if missing; default: main)")
     push.add_argument("--message", help="commit message (default: Upload checkpoint with mde-hub push)")
+    push.add_argument("--timeout", type=float, default=60, metavar="SECONDS",
+                      help="longest wait to connect to the Hub and for each next byte of a request (default: 60)")
+    push.add_argument("--retries", type=int, default=4,
+                      help="repeats of a request that failed transiently (connection error, timeout, HTTP 408, 429, "
+                      "5xx), after 1, 2, 4 ... s (default: 4)")
     push.set_defaults(handler=push_model)
 
     export = commands.add_parser("export", help="export a checkpoint to another runtime's format")

@@ -5,6 +5,9 @@ upload (preupload, Git LFS batch/upload/verify, NDJSON commit) and download (HEA
 every commit has its own sha and file set, branches point at commits, and any revision can be read back. Regular
 files and LFS objects live on disk under the server's root. Private repos are readable by their owner only. Any
 request it does not implement gets a 501, is logged and is recorded in `LocalHub.unhandled`, so gaps are visible.
+Every request is recorded in `LocalHub.requests` ("METHOD /path"). Faults for client tests: `hub.fail(method, path,
+status, times)` answers matching requests with an error status, `hub.stall(method, path, times)` never answers them
+(until the server closes), and `hub.close()` leaves a closed port behind.
 
 Use the `local_hub` fixture (import it into a test module: `from local_hub import local_hub`). It points this
 process's huggingface_hub at the server and sets the environment (HF_ENDPOINT, HF_TOKEN, ...) so that subprocesses
@@ -49,6 +52,25 @@ def git_blob_id(content: bytes) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclasses.dataclass
+class Fault:
+    """Matching requests (`method`, `path` a regex over the URL path) get HTTP `status`, or no answer when `status`
+    is None; `times` of them (None: all)."""
+
+    method: str
+    path: str
+    status: int | None
+    times: int | None
+
+    def take(self, method: str, path: str) -> bool:
+        """Whether this fault hits the request, counting it."""
+        if method != self.method or not re.fullmatch(self.path, path) or self.times == 0:
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
 
 
 class HubError(Exception):
@@ -217,6 +239,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         ("GET", r"/api/whoami-v2", "whoami"),
         ("GET", r"/api/agent-harnesses", "agent_harnesses"),
         ("POST", r"/api/repos/create", "create_repo"),
+        ("DELETE", r"/api/repos/delete", "delete_repo"),
         ("POST", r"/api/validate-yaml", "validate_yaml"),
         ("GET", rf"/api/models/{REPO}", "repo_info"),
         ("GET", rf"/api/models/{REPO}/revision/(?P<rev>[^/]+)", "repo_info"),
@@ -225,6 +248,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         ("GET", rf"/api/models/{REPO}/tree/(?P<rev>[^/]+)(?:/(?P<path>.+))?", "tree"),
         ("POST", rf"/api/models/{REPO}/paths-info/(?P<rev>[^/]+)", "paths_info"),
         ("POST", rf"/api/models/{REPO}/branch/(?P<branch>[^/]+)", "create_branch"),
+        ("DELETE", rf"/api/models/{REPO}/branch/(?P<branch>[^/]+)", "delete_branch"),
         ("POST", rf"/api/models/{REPO}/preupload/(?P<rev>[^/]+)", "preupload"),
         ("POST", rf"/api/models/{REPO}/commit/(?P<rev>[^/]+)", "commit"),
         ("POST", rf"/{REPO}\.git/info/lfs/objects/batch", "lfs_batch"),
@@ -258,7 +282,16 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         self.query = parse_qs(url.query)
         self.body = self._read_body()
+        hub = self.server.hub
+        hub.requests.append(f"{self.command} {url.path}")
+        fault = hub.fault_for(self.command, url.path)
+        if fault is not None and fault.status is None:
+            hub.closing.wait()  # a stalled server: no answer until it closes
+            self.close_connection = True
+            return
         try:
+            if fault is not None:
+                raise HubError(fault.status, f"local_hub fault injected: HTTP {fault.status}")
             for method, pattern, name in self.ROUTES:
                 match = re.fullmatch(pattern, url.path)
                 if method == self.command and match:
@@ -379,6 +412,17 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self.server.hub.store.create_repo(repo_id, user, private)
         self._send_json({"url": f"{self.server.hub.endpoint}/{repo_id}", "name": repo_id, "id": repo_id})
 
+    def delete_repo(self) -> None:
+        payload = self._json()
+        if payload.get("type", "model") != "model":
+            self.server.hub.record_unhandled(f"delete_repo type={payload.get('type')}")
+            raise HubError(501, "local_hub only hosts model repos")
+        repo_id = f"{payload.get('organization') or self._user()}/{payload.get('name')}"
+        self._writable(repo_id)
+        with self.server.hub.store.lock:
+            del self.server.hub.store.repos[repo_id]
+        self._send_json({})
+
     def repo_info(self, repo: str, rev: str = "main") -> None:
         hub_repo = self._readable(repo)
         commit = hub_repo.resolve(rev)
@@ -415,6 +459,14 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             if branch in hub_repo.branches:
                 raise HubError(409, f"Reference already exists: refs/heads/{branch}")
             hub_repo.branches[branch] = start.sha
+        self._send_json({})
+
+    def delete_branch(self, repo: str, branch: str) -> None:
+        hub_repo, _ = self._writable(repo)
+        with self.server.hub.store.lock:
+            if branch == "main" or branch not in hub_repo.branches:
+                raise HubError(400 if branch == "main" else 404, f"Cannot delete branch {branch}")
+            del hub_repo.branches[branch]
         self._send_json({})
 
     def tree(self, repo: str, rev: str, path: str = "") -> None:
@@ -585,19 +637,40 @@ class LocalHub:
         self.tokens = {self.token: user}
         self.upload_tickets: dict[str, tuple[str, int]] = {}
         self.unhandled: list[str] = []
+        self.requests: list[str] = []
+        self.faults: list[Fault] = []
+        self.closing = threading.Event()
         self._server = _Server(("127.0.0.1", 0), HubRequestHandler)
         self._server.hub = self
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-hub", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-hub", daemon=True
+        )
 
     def start(self) -> "LocalHub":
         self._thread.start()
         return self
 
     def close(self) -> None:
+        """Stop serving (stalled requests end unanswered); the port is closed afterwards. Closing twice is fine."""
+        if self.closing.is_set():
+            return
+        self.closing.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+    def fail(self, method: str, path: str, status: int, times: int | None = 1) -> None:
+        """Answer the next `times` requests `method` `path` (a regex; None: all of them) with HTTP `status`."""
+        self.faults.append(Fault(method, path, status, times))
+
+    def stall(self, method: str, path: str, times: int | None = None) -> None:
+        """Never answer the next `times` requests `method` `path` (None: all of them) while the server runs."""
+        self.faults.append(Fault(method, path, None, times))
+
+    def fault_for(self, method: str, path: str) -> Fault | None:
+        with self.store.lock:
+            return next((fault for fault in self.faults if fault.take(method, path)), None)
 
     def issue_upload_ticket(self, oid: str, size: int) -> str:
         ticket = secrets.token_urlsafe(24)

@@ -10,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,11 +23,19 @@ from huggingface_hub.errors import RepositoryNotFoundError
 from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, DepthImageProcessor, image_processor_for
+from mde_hub.cli import build_parser
 from mde_hub.cli import main as cli_main
 from mde_hub.data.synthetic import SyntheticDepthDataset
 from mde_hub.evaluation.evaluate import evaluate
 from mde_hub.inference.predictor import DepthPredictor
-from mde_hub.outputs.hub import PUSH_PATTERNS, checkpoint_files
+from mde_hub.outputs.hub import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    PUSH_PATTERNS,
+    PushError,
+    checkpoint_files,
+    push_checkpoint,
+)
 
 local_hub = local_hub_server.local_hub  # the fixture
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -130,6 +139,119 @@ def test_sharded_checkpoint_to_a_new_branch(local_hub, tmp_path, capsys) -> None
     loaded = AutoModelForDepthEstimation.from_pretrained("user/sharded", revision="dev")
     _assert_same_weights(loaded, model)
     assert local_hub.unhandled == []
+
+
+COMMIT = r"/api/models/user/[\w-]+/commit/\w+"
+
+
+def _count(hub: local_hub_server.LocalHub, request: str) -> int:
+    return sum(re.fullmatch(request, made) is not None for made in hub.requests)
+
+
+def test_push_retries_transient_failures_only(local_hub, tmp_path) -> None:
+    _save_checkpoint(tmp_path / "ckpt")
+    local_hub.fail("POST", "/api/repos/create", 503)
+    local_hub.fail("POST", COMMIT, 429)
+    commit = push_checkpoint(tmp_path / "ckpt", "user/flaky", backoff=0.01)
+    assert (_count(local_hub, "POST /api/repos/create"), _count(local_hub, f"POST {COMMIT}")) == (2, 2)
+    assert commit.oid == HfApi().model_info("user/flaky").sha and "model.safetensors" in _repo_files("user/flaky")
+
+    (tmp_path / "ckpt" / "README.md").write_text("---\nlicense: mit\n---\n# changed\n")  # a commit with a change
+    local_hub.fail("POST", COMMIT, 400, times=None)  # a client error is final: not repeated
+    with pytest.raises(PushError, match=r"the Hub answered HTTP 400 to POST http://127\.0\.0\.1:\d+/api/models/"
+                       r"user/flaky/commit/main \(local_hub fault injected: HTTP 400\); user/flaky keeps the files"):
+        push_checkpoint(tmp_path / "ckpt", "user/flaky", commit_message="second", backoff=0.01)
+    assert _count(local_hub, f"POST {COMMIT}") == 3
+    assert local_hub.unhandled == []
+
+
+def test_push_to_a_stalled_hub_times_out(local_hub, tmp_path, capsys) -> None:
+    _save_checkpoint(tmp_path / "ckpt")
+    capsys.readouterr()
+    local_hub.stall("POST", "/api/repos/create")
+    start = time.monotonic()
+    assert cli_main(["push", str(tmp_path / "ckpt"), "user/stalled", "--timeout", "0.3", "--retries", "0"]) == 2
+    assert time.monotonic() - start < 1.5
+    err = capsys.readouterr().err
+    assert err == (f"mde-hub: error: cannot push to user/stalled: the Hub did not answer POST {local_hub.endpoint}"
+                   "/api/repos/create within 0.3 s (--timeout)\n")
+
+    start = time.monotonic()
+    with pytest.raises(PushError, match=r"within 0\.2 s \(--timeout\) \(3 attempts\)$"):
+        push_checkpoint(tmp_path / "ckpt", "user/stalled", timeout=0.2, retries=2, backoff=0.01)
+    assert time.monotonic() - start < 1.5 and _count(local_hub, "POST /api/repos/create") == 4
+    assert cli_main(["push", str(tmp_path / "ckpt"), "user/stalled", "--timeout", "0"]) == 2
+    assert capsys.readouterr().err.endswith("the timeout must be a positive number of seconds (--timeout); got 0.0\n")
+    options = build_parser().parse_args(["push", "ckpt", "user/x"])
+    assert (options.timeout, options.retries) == (DEFAULT_TIMEOUT, DEFAULT_RETRIES)
+
+
+def test_push_to_a_closed_port_says_so_in_one_line(local_hub, tmp_path, capsys) -> None:
+    _save_checkpoint(tmp_path / "ckpt")
+    capsys.readouterr()
+    local_hub.close()
+    assert cli_main(["push", str(tmp_path / "ckpt"), "user/x", "--retries", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"mde-hub: error: cannot push to user/x: cannot connect to the Hub at {local_hub.endpoint}/ "
+                   "([Errno 111] Connection refused): check the network and HF_ENDPOINT\n")
+    assert local_hub.token not in err
+
+
+def test_failed_commit_publishes_nothing(local_hub, tmp_path, capsys) -> None:
+    _save_checkpoint(tmp_path / "ckpt")
+    capsys.readouterr()
+    local_hub.fail("POST", COMMIT, 500, times=None)
+    assert cli_main(["push", str(tmp_path / "ckpt"), "user/new", "--retries", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("/api/models/user/new/commit/main (local_hub fault injected: HTTP 500); nothing was published "
+                        "and the repo user/new it created was deleted\n") and local_hub.token not in err
+    assert not HfApi().repo_exists("user/new")
+    HfApi().create_repo("user/old")
+    with pytest.raises(PushError, match="nothing was published and the branch dev it created was deleted$"):
+        push_checkpoint(tmp_path / "ckpt", "user/old", revision="dev", retries=0)
+    assert [ref.name for ref in HfApi().list_repo_refs("user/old").branches] == ["main"]
+    assert local_hub.unhandled == []
+
+
+def test_failed_commit_to_a_repo_leaves_it_as_it_was_and_a_rerun_resumes(local_hub, tmp_path) -> None:
+    _save_checkpoint(tmp_path / "ckpt")
+    HfApi().create_repo("user/old")
+    local_hub.fail("POST", COMMIT, 500, times=None)
+    with pytest.raises(PushError, match="user/old keeps the files it had .*; run the same push again to retry$"):
+        push_checkpoint(tmp_path / "ckpt", "user/old", retries=1, backoff=0.01)
+    assert _count(local_hub, f"POST {COMMIT}") == 2 and _repo_files("user/old") == [".gitattributes"]
+
+    local_hub.faults.clear()  # the network is back: the rerun sends no weights again, they are on the Hub already
+    uploads = _count(local_hub, "PUT /lfs-upload/.*")
+    push_checkpoint(tmp_path / "ckpt", "user/old", retries=0)
+    assert _count(local_hub, "PUT /lfs-upload/.*") == uploads == 1
+    assert "model.safetensors" in _repo_files("user/old")
+    assert local_hub.unhandled == []
+
+
+@pytest.mark.parametrize("name", ["README.md", "results.json", "model.safetensors", "config.json"])
+def test_push_refuses_links_out_of_the_folder(local_hub, tmp_path, capsys, name) -> None:
+    _save_checkpoint(tmp_path / "ckpt")
+    capsys.readouterr()
+    outside = tmp_path / "elsewhere" / name
+    outside.parent.mkdir()
+    if (tmp_path / "ckpt" / name).exists():
+        (tmp_path / "ckpt" / name).rename(outside)
+    else:
+        outside.write_text('{"private": "not for the Hub"}')
+    (tmp_path / "ckpt" / name).symlink_to(outside)
+    assert cli_main(["push", str(tmp_path / "ckpt"), "user/linked"]) == 2
+    assert capsys.readouterr().err == (
+        f"mde-hub: error: {tmp_path / 'ckpt' / name} is a symbolic link to {outside}, outside {tmp_path / 'ckpt'}: "
+        "refusing to upload it; copy the file into the folder if it belongs to the checkpoint\n"
+    )
+    assert local_hub.requests == []
+
+    (tmp_path / "ckpt" / "kept").mkdir()  # a link to a file inside the folder is pushed as that file
+    (tmp_path / "ckpt" / name).unlink()
+    outside.rename(tmp_path / "ckpt" / "kept" / name)
+    (tmp_path / "ckpt" / name).symlink_to(Path("kept") / name)
+    assert name in checkpoint_files(tmp_path / "ckpt")
 
 
 def _readme_hf_upload_command() -> list[str]:

@@ -1,6 +1,7 @@
 """Security rules (RELIABILITY.md): safetensors-only loading unless pickles are explicitly allowed, no model needs
 remote code, the app binds loopback and loads typed local paths only beside its served checkpoints, model ids cannot
-reach the file system, and Hub tokens stay out of logs and of the files training writes."""
+reach the file system, online it refuses Hub models beyond its memory bound before downloading them and typed ids
+outside --online-models, and Hub tokens stay out of logs and of the files training writes."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from transformers import AutoModelForDepthEstimation
 import app
 from mde_hub import MODEL_CLASSES, cli, image_processor_for
 from mde_hub.app import layout
-from mde_hub.app.registry import ModelRegistry, ModelSource, discover_sources
+from mde_hub.app.registry import ModelRegistry, ModelSource, discover_sources, parse_online_models
 from mde_hub.app.serve import server_address
 from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.models.loading import hub_weights_bytes
 from mde_hub.training import build_model, parse_arguments, run_training
 
 local_hub = local_hub_server.local_hub
@@ -142,6 +144,48 @@ def test_model_ids_cannot_name_paths(model_id, tmp_path, monkeypatch) -> None:
     registry = ModelRegistry(discover_sources(None, None), loader=lambda source: pytest.fail(f"loaded {source}"))
     with pytest.raises(ValueError, match="(nor a valid Hub model id|folders the app serves)"):
         registry.add(model_id)
+
+
+def test_online_app_refuses_too_large_hub_models_before_downloading(local_hub, tmp_path) -> None:
+    checkpoint = save_baseline(tmp_path / "model", 0)
+    HfApi().create_repo("user/depth")
+    HfApi().upload_folder(repo_id="user/depth", folder_path=str(checkpoint))
+    weights = sum(t.numel() * t.element_size() for t in load_file(checkpoint / "model.safetensors").values())
+    assert hub_weights_bytes("user/depth") == weights
+
+    small = ModelRegistry(discover_sources(None, None), max_bytes=weights - 1)
+    with pytest.raises(ValueError, match=r"^user/depth needs 0\.1 MiB for its weights \(by the Hub's metadata; nothing "
+                       r"was downloaded\), more than the app's model memory bound of 0\.1 MiB \(--max-model-memory\)$"):
+        small.add("user/depth")
+    assert list(Path(hub_constants.HF_HUB_CACHE).rglob("*.safetensors")) == []
+    served = ModelRegistry(discover_sources(["user/depth"], None), max_bytes=weights - 1)  # --models ids too
+    with pytest.raises(ValueError, match="nothing was downloaded"):
+        served.get("user/depth")
+    with pytest.raises(ValueError, match="'user/missing': user/missing has no readable safetensors weights"):
+        small.add("user/missing")
+    local_hub.fail("HEAD", "/user/depth/resolve/main/model.safetensors", 500, times=None)
+    with pytest.raises(ValueError, match=r"^cannot load 'user/depth': cannot read the size of user/depth's weights "
+                       r"from the Hub: Server error '500 Internal Server Error' for url 'http://127\.0\.0\.1:\d+/"):
+        ModelRegistry(discover_sources(None, None), max_bytes=weights).add("user/depth")
+    local_hub.faults.clear()
+    assert ModelRegistry(discover_sources(None, None), max_bytes=weights).add("user/depth") == "user/depth"
+
+
+def test_online_models_list_the_hub_ids_visitors_may_type(tmp_path, monkeypatch) -> None:
+    assert parse_online_models("user/a, user/b,") == {"user/a", "user/b"} and parse_online_models(None) is None
+    with pytest.raises(ValueError, match="nor a valid Hub model id"):
+        parse_online_models("user/a,../x")
+    assert app.parse_args(["--online-models", "user/a,user/b"]).online_models == "user/a,user/b"
+    monkeypatch.chdir(tmp_path)
+    loaded = []
+    registry = ModelRegistry(discover_sources(None, None), loader=loaded.append, online_models=frozenset({"user/a"}))
+    with pytest.raises(ValueError, match=r"^user/b: this app loads only the Hub models it was started with "
+                       r"\(--online-models: user/a\)$"):
+        registry.add("user/b")
+    none = ModelRegistry(discover_sources(None, None), loader=loaded.append, online_models=parse_online_models(""))
+    with pytest.raises(ValueError, match=r"\(--online-models: none\)$"):
+        none.add("user/a")
+    assert loaded == []
 
 
 def test_hub_token_never_reaches_training_files_or_logs(tmp_path, monkeypatch, capfd) -> None:

@@ -10,7 +10,9 @@ their parameters and buffers.
 A local path typed into the page loads only if it lies inside a folder that holds one of the served local
 checkpoints (symbolic links resolved), unless the app runs with `--allow-local-paths`: a visitor cannot make the
 server read arbitrary folders. Anything that is not a path must be a valid Hub id (`owner/name`: no `..`, no
-extra `/`), so an id cannot point into the file system either.
+extra `/`), so an id cannot point into the file system either, and one of `--online-models` when the app was given
+that list. Online, a Hub model's weights are measured from their safetensors headers before anything is downloaded,
+and a model larger than the memory bound is refused then.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from mde_hub import BaselineConfig, BaselineForDepthEstimation
 from mde_hub.inference.onnx_export import ONNX_FILENAME
 from mde_hub.inference.onnx_runtime import OnnxDepthModel
 from mde_hub.inference.predictor import DepthPredictor
+from mde_hub.models.loading import hub_weights_bytes
 
 UNTRAINED_NAME = "baseline (untrained, random weights)"
 DEFAULT_MAX_MODEL_BYTES = 4 * 1024**3
@@ -117,6 +120,13 @@ def check_hub_id(repo_id: str) -> str:
     return repo_id
 
 
+def parse_online_models(text: str | None) -> frozenset[str] | None:
+    """`--online-models`: comma-separated Hub ids (None: any id; an empty text: none)."""
+    if text is None:
+        return None
+    return frozenset(check_hub_id(repo_id) for repo_id in text.split(",") if repo_id.strip())
+
+
 def looks_like_path(location: str) -> bool:
     """True for what the page must treat as a local path: anything that exists on disk, starts like a path
     (`/`, `.`, `~`) or holds a `..` or `\\`."""
@@ -162,7 +172,9 @@ class ModelRegistry:
     """Named model sources, loaded lazily and kept in an LRU cache of at most `max_bytes` parameter bytes.
 
     A newly loaded model evicts the least recently used ones until everything fits; a model larger than the whole
-    bound is refused (while it loads, memory briefly holds it beside the cached ones). Thread-safe.
+    bound is refused (while it loads, memory briefly holds it beside the cached ones), a Hub model online before it
+    is downloaded, by the size of its safetensors weights. Hub ids typed into the page (`add`) must be among
+    `online_models` unless that is None. Thread-safe.
     """
 
     def __init__(
@@ -171,11 +183,13 @@ class ModelRegistry:
         max_bytes: int = DEFAULT_MAX_MODEL_BYTES,
         loader: Callable[[ModelSource], DepthPredictor] = load_predictor,
         allow_local_paths: bool = False,
+        online_models: frozenset[str] | None = None,
     ) -> None:
         if max_bytes <= 0:
             raise ValueError(f"the model memory bound must be positive; got {max_bytes} bytes")
         self.sources: dict[str, ModelSource] = {source.name: source for source in sources}
         self.allow_local_paths = allow_local_paths
+        self.online_models = online_models
         self.local_roots = sorted(
             {os.path.dirname(os.path.realpath(source.location)) for source in sources if source.kind == "local"}
         )
@@ -223,7 +237,7 @@ class ModelRegistry:
             elif os.path.isdir(location):
                 raise ValueError(f"{location} is a directory without config.json: not a checkpoint")
             else:
-                source = ModelSource(check_hub_id(location), location, "hub")
+                source = ModelSource(self._check_hub_id(location), location, "hub")
             if source.name in self.sources:
                 source = ModelSource(source.location, source.location, source.kind)
             self._load(source)
@@ -241,6 +255,32 @@ class ModelRegistry:
                 "./checkpoints); start the app with --allow-local-paths to load others, or type a Hub id (owner/name)"
             )
 
+    def _check_hub_id(self, location: str) -> str:
+        """A typed Hub id, refused unless it is among `online_models` (when the app was given that list)."""
+        repo_id = check_hub_id(location)
+        if self.online_models is not None and repo_id not in self.online_models:
+            allowed = ", ".join(sorted(self.online_models)) or "none"
+            raise ValueError(f"{repo_id}: this app loads only the Hub models it was started with (--online-models: "
+                             f"{allowed})")
+        return repo_id
+
+    def _check_hub_size(self, source: ModelSource) -> None:
+        """Online, refuse a Hub model whose weights exceed the bound before downloading them."""
+        if source.kind != "hub" or hub_constants.HF_HUB_OFFLINE:
+            return
+        try:
+            size = hub_weights_bytes(source.location)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot load {source.location!r}: {error}") from None
+        self._check_size(source, size, " (by the Hub's metadata; nothing was downloaded)")
+
+    def _check_size(self, source: ModelSource, size: int, how: str = "") -> None:
+        if size > self.max_bytes:
+            raise ValueError(
+                f"{source.name} needs {size / 2**20:.1f} MiB for its weights{how}, more than the app's model memory "
+                f"bound of {self.max_bytes / 2**20:.1f} MiB (--max-model-memory)"
+            )
+
     def get(self, name: str) -> DepthPredictor:
         """The predictor of `name`, loading it (and evicting others) if it is not in memory."""
         with self._lock:
@@ -252,13 +292,10 @@ class ModelRegistry:
             return self._load(self.sources[name])
 
     def _load(self, source: ModelSource) -> DepthPredictor:
+        self._check_hub_size(source)
         predictor = self._loader(source)
         size = model_bytes(predictor.model)
-        if size > self.max_bytes:
-            raise ValueError(
-                f"{source.name} needs {size / 2**20:.1f} MiB for its weights, more than the app's model memory bound "
-                f"of {self.max_bytes / 2**20:.1f} MiB (--max-model-memory)"
-            )
+        self._check_size(source, size)
         while self._cache and self.loaded_bytes() + size > self.max_bytes:
             self._cache.popitem(last=False)
         self._cache[source.name] = (predictor, size)

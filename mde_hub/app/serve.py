@@ -58,12 +58,14 @@ def open_registry(
     online: bool = False,
     device: str = "cpu",
     dtype: str = "float32",
+    online_models: frozenset[str] | None = None,
 ) -> ModelRegistry:
     """The registry of `models` (checkpoint directories, folders of them, Hub ids; by default the checkpoints in
     `checkpoints_dir`, else the untrained Baseline), keeping at most `max_model_bytes` of weights loaded; with
     `backend="onnxruntime"` local checkpoints that hold a model.onnx run it. `online` also lists the model zoo's
     models, each fetched on first use. PyTorch models run on `device` in `dtype` (`DepthPredictor`); both are
-    checked here, before anything loads."""
+    checked here, before anything loads. `online_models`, if given, are the only Hub ids the page may load when
+    typed in."""
     resolve_dtype(dtype, resolve_device(device))
     if backend == "onnxruntime" and (device, dtype) != ("cpu", "float32"):
         raise ValueError(f"the onnxruntime backend runs on the cpu in float32; got device {device!r} and dtype {dtype!r}")
@@ -73,6 +75,7 @@ def open_registry(
         max_bytes=max_model_bytes,
         loader=functools.partial(load_predictor, backend=backend, device=device, dtype=dtype),
         allow_local_paths=allow_local_paths,
+        online_models=online_models,
     )
 
 

@@ -1,10 +1,15 @@
 """Loading a depth model from a checkpoint safely: safetensors only unless pickles are allowed, never remote code,
-and never a model silently completed with random weights."""
+and never a model silently completed with random weights; and the size of a Hub model's weights, read before any
+download."""
 
 from __future__ import annotations
 
 import os
+import re
 
+import httpx2
+from huggingface_hub import HfApi
+from huggingface_hub.errors import NotASafetensorsRepoError, SafetensorsParsingError
 from safetensors import SafetensorError
 from transformers import AutoModelForDepthEstimation, PreTrainedModel
 
@@ -42,3 +47,23 @@ def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> Pre
             "them with random values"
         )
     return model
+
+
+def _dtype_bytes(dtype: str) -> float:
+    """Bytes per element of a safetensors dtype (F32, BF16, I64, F8_E4M3, BOOL, ...)."""
+    bits = re.match(r"[A-Z]+?(\d+)", dtype)
+    return int(bits.group(1)) / 8 if bits else 1
+
+
+def hub_weights_bytes(repo_id: str, revision: str | None = None) -> int:
+    """Bytes of the safetensors weights of the Hub model `repo_id`, from their headers (one small request per
+    file; nothing is downloaded): ValueError for a repo without safetensors weights, OSError when the Hub cannot
+    answer."""
+    try:
+        metadata = HfApi().get_safetensors_metadata(repo_id, revision=revision)
+    except (NotASafetensorsRepoError, SafetensorsParsingError) as error:
+        raise ValueError(f"{repo_id} has no readable safetensors weights on the Hub: {error}") from None
+    except httpx2.HTTPError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise OSError(f"cannot read the size of {repo_id}'s weights from the Hub: {first_line}") from None
+    return round(sum(count * _dtype_bytes(dtype) for dtype, count in metadata.parameter_count.items()))
