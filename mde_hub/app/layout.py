@@ -49,8 +49,11 @@ CSS = """
 #depth-gallery, #error-gallery { height: auto !important; }
 #depth-gallery .grid-wrap, #error-gallery .grid-wrap { height: auto !important; max-height: none !important; overflow: visible; }
 #depth-gallery .grid-container, #error-gallery .grid-container { grid-template-rows: none; grid-auto-rows: auto; }
+#metrics-table table { min-width: 760px; }
+#bench-table table { min-width: 1100px; }
 """
-"""Gallery captions wrap instead of being cut off, so every map stays labelled however long its model's name."""
+"""Gallery captions wrap instead of being cut off, so every map stays labelled however long its model's name; on a
+narrow screen the tables keep readable columns and scroll sideways instead of squeezing them to one letter."""
 
 HEAD_ON_VIEW = (90.0, 90.0)
 POINT_CLOUD_VIEW = (55.0, 65.0, None)
