@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -118,12 +119,19 @@ def predict_depth(args: argparse.Namespace, progress: CommandProgress) -> int:
     from .inference.distributed import wait_for_all_processes
     from .inference.predictor import DepthPredictor
     from .outputs.formats import parse_formats
-    from .outputs.prediction_files import images_to_predict, list_inputs, plan_outputs, predict_to_files
+    from .outputs.prediction_files import (
+        check_prediction_options,
+        images_to_predict,
+        list_inputs,
+        plan_outputs,
+        predict_to_files,
+    )
 
     formats = parse_formats(args.formats)
+    check_prediction_options(args.colormap, args.focal, args.stride)  # every option before any work
     inputs = list_inputs(args.inputs)
-    if inputs.skipped:
-        print(f"mde-hub: {inputs.skipped_note()}", file=sys.stderr)
+    for note in inputs.skipped_notes():
+        print(f"mde-hub: {note}", file=sys.stderr)
     predictor = DepthPredictor.from_pretrained(
         args.model, backend=args.backend, allow_pickle=args.allow_pickle, device=args.device, dtype=args.dtype
     )
@@ -347,6 +355,17 @@ def _non_negative_int(text: str) -> int:
     return _int_at_least(text, 0)
 
 
+def _positive_float(text: str) -> float:
+    """`text` as a finite number above 0, else an argparse usage error saying so."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0; got {text}")
+    return value
+
+
 def _add_inference_options(parser: argparse.ArgumentParser) -> None:
     """Where and how a model runs: `DepthPredictor`'s device and dtype, and the batches it is given."""
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
@@ -392,9 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "the labeled .mat; all frames of a layout without splits); tail:F, the last fraction F of "
                          "the frames by index")
     _add_dataset_options(inspect)
-    inspect.add_argument("--limit", type=int, help="look at the first N samples only")
+    inspect.add_argument("--limit", type=_positive_int, help="look at the first N samples only")
     inspect.add_argument("--preview", default="preview.png", help="where to write the preview grid (default: preview.png)")
-    inspect.add_argument("--preview-count", type=int, default=8, help="samples in the preview grid (default: 8)")
+    inspect.add_argument("--preview-count", type=_positive_int, default=8, help="samples in the preview grid (default: 8)")
     inspect.set_defaults(handler=inspect_data)
 
     synth = data_commands.add_parser("synth", help="render procedural synthetic RGB-D scenes to disk")
@@ -417,10 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="output folder (may be an input folder: nothing there is ever replaced)")
     predict.add_argument("--formats", default="png16,npy,color", help=f"comma-separated, from {','.join(FORMATS)}")
     predict.add_argument("--colormap", default="Spectral")
-    predict.add_argument("--focal", type=float, help="the camera's focal length in pixels, for point clouds and models that take it "
+    predict.add_argument("--focal", type=_positive_float, help="the camera's focal length in pixels, for point clouds and models that take it "
                          "(BTS KITTI, Depth Pro); default: each photo's EXIF focal length where it has one, else a 60 "
                          "degree FOV for point clouds, no scaling for BTS and Depth Pro's own FOV estimate")
-    predict.add_argument("--stride", type=int, default=1, help="point clouds: keep every N-th pixel")
+    predict.add_argument("--stride", type=_positive_int, default=1, help="point clouds: keep every N-th pixel")
     predict.add_argument("--backend", choices=BACKENDS, default="pytorch",
                          help="onnxruntime: run MODEL/model.onnx (written by mde-hub export onnx)")
     predict.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)

@@ -45,7 +45,7 @@ def test_predictor_passes_the_focal_at_the_network_width(checkpoint) -> None:
     np.testing.assert_allclose(
         predictor.predict(half_width, REFERENCE_FOCAL).values, 2 * predictor.predict(half_width).values, rtol=1e-5
     )
-    with pytest.raises(ValueError, match="focal length must be a positive number of pixels; got -1"):
+    with pytest.raises(ValueError, match="focal length must be a finite positive number of pixels; got -1"):
         predictor.predict(image, -1.0)
 
 

@@ -1,10 +1,13 @@
-"""Writing output files so that a reader never sees a half-written one, even after a crash or a power loss."""
+"""Writing output files so that a reader never sees a half-written one, even after a crash or a power loss; and
+refusing to read what is not a regular file (a named pipe would block the reader forever)."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +23,45 @@ def _fsync(path: str | os.PathLike, directory: bool = False) -> None:
         os.close(descriptor)
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+)
+
+
+def non_regular_kind(path: str | os.PathLike) -> str | None:
+    """What `path` is (symbolic links followed) when something other than a regular file: "a folder", "a named pipe
+    (FIFO)", a device or a socket; None for a regular file or when nothing is there. Never opens `path`."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), None)
+
+
+def check_regular_file(path: str | os.PathLike) -> None:
+    """Refuse, before opening it, a `path` that is not a regular file: opening a named pipe blocks until a writer
+    comes, a device can be endless."""
+    kind = non_regular_kind(path)
+    if kind is not None:
+        raise ValueError(f"{os.fspath(path)} is {kind}, not a regular file")
+
+
+_FULL_DISK = {errno.ENOSPC: "no space left on device"}
+if hasattr(errno, "EDQUOT"):  # not on Windows
+    _FULL_DISK[errno.EDQUOT] = "disk quota exceeded"
+
+
+def _disk_full(error: BaseException, path: Path) -> OSError | None:
+    """For a write that failed because the disk (or the user's quota) is full: an OSError of the same errno whose
+    message names `path` and what to do; None for any other error."""
+    if not isinstance(error, OSError) or error.errno not in _FULL_DISK:
+        return None
+    full = OSError(f"{_FULL_DISK[error.errno]}: cannot write {path}; free some space or choose another output folder")
+    full.errno = error.errno
+    return full
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -28,7 +70,8 @@ def _current_umask() -> int:
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it is renamed onto `path`, on error it is removed.
+    """Yield a temporary path beside `path`; on success it is renamed onto `path`, on error it is removed (a full
+    disk is then an OSError naming `path`).
 
     The temporary file is flushed to disk before the rename and the folder after it, so that after a power loss
     `path` holds either its old content or the complete new one.
@@ -43,9 +86,12 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         _fsync(temporary)
         os.replace(temporary, path)
         _fsync(path.parent, directory=True)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        full = _disk_full(error, path)
+        if full is not None:
+            raise full from error
         raise
 
 
@@ -86,10 +132,13 @@ def atomic_output_dir(path: str | os.PathLike, replace: bool = False) -> Iterato
             path.rmdir()
         os.replace(temporary, path)
         _fsync(path.parent, directory=True)
-    except BaseException:
+    except BaseException as error:
         if aside is not None and not path.exists():
             os.replace(aside / path.name, path)  # put the old folder back
         shutil.rmtree(temporary, ignore_errors=True)
+        full = _disk_full(error, path)
+        if full is not None:
+            raise full from error
         raise
     finally:
         if aside is not None:
