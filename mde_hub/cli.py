@@ -125,6 +125,7 @@ def predict_depth(args: argparse.Namespace, progress: CommandProgress) -> int:
         list_inputs,
         plan_outputs,
         predict_to_files,
+        remove_interrupted_writes,
     )
 
     formats = parse_formats(args.formats)
@@ -136,6 +137,10 @@ def predict_depth(args: argparse.Namespace, progress: CommandProgress) -> int:
         args.model, backend=args.backend, allow_pickle=args.allow_pickle, device=args.device, dtype=args.dtype
     )
     planned = plan_outputs(inputs, args.out, formats, predictor.meaning)
+    removed = remove_interrupted_writes(planned, formats, predictor.meaning) if args.shard.is_main else []
+    if removed:
+        note = f"mde-hub: removed {len(removed)} temporary file(s) a killed run left, e.g. {removed[0]}"
+        progress.print(note, sys.stderr)
     wait_for_all_processes()  # every process plans before any writes
     bases, finished = images_to_predict(planned, formats, predictor.meaning, args.shard, args.resume)
     if finished:
@@ -164,6 +169,7 @@ def _dataset_options(args: argparse.Namespace) -> dict[str, str | None]:
 @_reports_progress("evaluate", "image", sharded=True)
 def evaluate_model(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Stream a dataset through a model (or score saved predictions), print the metrics table and write the JSON."""
+    from .data.files import remove_stale_temporaries
     from .data.specs import open_spec
     from .evaluation.evaluate import DatasetRecord, evaluate, evaluate_predictions
 
@@ -197,6 +203,7 @@ def evaluate_model(args: argparse.Namespace, progress: CommandProgress) -> int:
         return 0  # the first process prints and writes the whole run's metrics
     print(f"{args.model or args.predictions} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
     print(result.format_table())
+    remove_stale_temporaries(os.path.dirname(os.path.abspath(args.output)), [os.path.basename(args.output)])
     result.to_json(args.output)
     print(f"wrote {args.output}")
     return 0
@@ -226,7 +233,7 @@ def export_onnx(args: argparse.Namespace) -> int:
 
     result = export_checkpoint(args.checkpoint, args.output, args.opset)
     sides = f"dynamic height and width (multiples of {result.side_multiple})" if result.dynamic_sides else "fixed size"
-    print(f"wrote {result.path} ({result.model_type}, {sides})")
+    print(f"wrote {result.path} ({result.model_type}, {sides}, opset {result.opset})")
     for size, difference in zip(result.checked_sizes, result.max_abs_diff):
         print(f"max |onnxruntime - pytorch| at {size[0]}x{size[1]}: {difference:.3g} (largest output {result.max_abs_output:.3g})")
     print(f"wrote {result.path}{CHECK_SUFFIX}")
@@ -412,8 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "the frames by index")
     _add_dataset_options(inspect)
     inspect.add_argument("--limit", type=_positive_int, help="look at the first N samples only")
-    inspect.add_argument("--preview", default="preview.png", help="where to write the preview grid (default: preview.png)")
-    inspect.add_argument("--preview-count", type=_positive_int, default=8, help="samples in the preview grid (default: 8)")
+    inspect.add_argument("--preview", default="preview.png",
+                         help="where to write the preview grid (default: preview.png)")
+    inspect.add_argument("--preview-count", type=_positive_int, default=8,
+                         help="samples in the preview grid (default: 8)")
     inspect.set_defaults(handler=inspect_data)
 
     synth = data_commands.add_parser("synth", help="render procedural synthetic RGB-D scenes to disk")
@@ -505,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     onnx = export_commands.add_parser("onnx", help="ONNX graph (pixel_values -> predicted_depth), checked against PyTorch")
     onnx.add_argument("checkpoint", help="checkpoint directory")
     onnx.add_argument("--output", help="ONNX file (default: CHECKPOINT/model.onnx); the check goes to OUTPUT.check.json")
-    onnx.add_argument("--opset", type=int, help="ONNX opset version (default: torch.onnx's)")
+    onnx.add_argument("--opset", type=int, help="ONNX opset version, 18-23 (default: torch.onnx's)")
     onnx.set_defaults(handler=export_onnx)
 
     convert = commands.add_parser("convert", help="convert an authors' released weights into a checkpoint folder")

@@ -1,15 +1,26 @@
-"""Writing output files so that a reader never sees a half-written one, even after a crash or a power loss; and
-refusing to read what is not a regular file (a named pipe would block the reader forever)."""
+"""Writing output files so that a reader never sees a half-written one, even after a crash or a power loss; removing
+the temporaries a killed writer left; and refusing to read what is not a regular file (a named pipe would block the
+reader forever).
+
+`atomic_output` writes `NAME` through a hidden temporary beside it, `.NAME.PID.RANDOM.SUFFIX` (PID: the writer's
+process id; files of versions before it lack the PID), renamed onto `NAME` when whole. A SIGKILL or a power loss
+leaves the temporary behind; `remove_stale_temporaries` deletes those of given names once their writer cannot still
+be writing them: its process no longer runs on this machine and the file is over `DEAD_WRITER_GRACE_S` old (the
+grace covers a writer on another machine sharing the folder), or the file is over `STALE_AFTER_S` old (a temporary
+lives for the seconds one file takes to write). A concurrent run's live temporaries are never touched.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -78,7 +89,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=path.parent)
     os.close(handle)
     try:
         yield Path(temporary)
@@ -93,6 +104,53 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         if full is not None:
             raise full from error
         raise
+
+
+STALE_AFTER_S = 3600.0
+"""Age (since the last write) beyond which a temporary of `atomic_output` is stale whoever wrote it."""
+DEAD_WRITER_GRACE_S = 60.0
+"""Age beyond which a temporary whose writer's process no longer runs here is stale."""
+_RANDOM = "[a-z0-9_]{8}"  # the random part of tempfile's names
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether process `pid` runs on this machine (assumed so where that cannot be asked safely: on Windows
+    `os.kill(pid, 0)` would send a Ctrl+C)."""
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process (or a PID no system has: kept until STALE_AFTER_S)
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, names: Iterable[str]) -> list[Path]:
+    """Delete the hidden temporaries `atomic_output` left in `folder` for files named `names` whose writer cannot
+    still be writing them (the module docstring says when); return what was deleted."""
+    patterns = [
+        re.compile(re.escape(f".{name}.") + rf"(?:(\d+)\.)?{_RANDOM}" + re.escape(Path(name).suffix))
+        for name in set(names)
+    ]
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    now, removed = time.time(), []
+    for entry in entries:
+        match = next((found for pattern in patterns if (found := pattern.fullmatch(entry.name))), None)
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        age = now - entry.stat(follow_symlinks=False).st_mtime
+        pid = match.group(1)
+        writer_gone = pid is not None and int(pid) != os.getpid() and not _process_runs(int(pid))
+        if age > STALE_AFTER_S or (writer_gone and age > DEAD_WRITER_GRACE_S):
+            with contextlib.suppress(FileNotFoundError):  # another run removed it first
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
 
 
 def check_output_dir(path: str | os.PathLike, replace: bool = False) -> Path:

@@ -27,7 +27,7 @@ import PIL.Image
 
 from ..data.batches import batches
 from ..data.exif_focal import focal_length_from_exif
-from ..data.files import non_regular_kind
+from ..data.files import non_regular_kind, remove_stale_temporaries
 from ..data.images import SIXTEEN_BIT_MODES, ImageLike, load_image, to_rgb_uint8
 from ..data.sample import Intrinsics, check_focal
 from ..inference.distributed import ProcessShard
@@ -142,8 +142,8 @@ def list_inputs(inputs: Sequence[str | os.PathLike]) -> PredictionInputs:
             raise FileNotFoundError(f"no image or folder at {item}")
     found = PredictionInputs(list(images.values()), skipped, folders, not_regular)
     if not found.images:
-        notes = found.skipped_notes()
-        raise ValueError(f"no images found in {[str(item) for item in inputs]}" + (f" ({'; '.join(notes)})" if notes else ""))
+        notes = "; ".join(found.skipped_notes())
+        raise ValueError(f"no images found in {[str(item) for item in inputs]}" + (f" ({notes})" if notes else ""))
     return found
 
 
@@ -193,6 +193,16 @@ def images_to_predict(
         if not (resume and all(path.exists() for path in output_paths(base, formats, meaning).values()))
     ]
     return dict(pending), len(mine) - len(pending)
+
+
+def remove_interrupted_writes(bases: dict[Path, Path], formats: Sequence[str], meaning: DepthMeaning) -> list[Path]:
+    """Delete the hidden temporaries a killed run left for the outputs of `bases` (`plan_outputs`), once their
+    writer cannot still be writing them (`mde_hub.data.files.remove_stale_temporaries`); return what was deleted."""
+    names: dict[Path, set[str]] = {}
+    for base in bases.values():
+        for path in output_paths(base, formats, meaning).values():
+            names.setdefault(path.parent, set()).add(path.name)
+    return [removed for folder, named in names.items() for removed in remove_stale_temporaries(folder, named)]
 
 
 def _listed(items: list[str]) -> str:
