@@ -343,7 +343,7 @@ def _bad_files(tmp_path):
         ("unknown_model", "'no-such-model' .* is not in the list of choices"),
         ("no_model", "pick at least one model"),
         ("no_image", "upload an image first"),
-        ("negative_focal", "the focal length must be positive"),
+        ("negative_focal", "the focal length must be a finite positive number of pixels, or 0"),
     ],
 )
 def test_bad_compare_input_is_a_message_and_the_server_stays_up(client, tmp_path, case, message):
