@@ -445,7 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="output folder (may be an input folder: nothing there is ever replaced)")
     predict.add_argument("--formats", default="png16,npy,color", help=f"comma-separated, from {','.join(FORMATS)}")
     predict.add_argument("--colormap", default="Spectral")
-    predict.add_argument("--focal", type=_positive_float, help="the camera's focal length in pixels, for point clouds and models that take it "
+    predict.add_argument("--focal", type=_positive_float,
+                         help="the camera's focal length in pixels, for point clouds and models that take it "
                          "(BTS KITTI, Depth Pro); default: each photo's EXIF focal length where it has one, else a 60 "
                          "degree FOV for point clouds, no scaling for BTS and Depth Pro's own FOV estimate")
     predict.add_argument("--stride", type=_positive_int, default=1, help="point clouds: keep every N-th pixel")
