@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -118,16 +119,28 @@ def predict_depth(args: argparse.Namespace, progress: CommandProgress) -> int:
     from .inference.distributed import wait_for_all_processes
     from .inference.predictor import DepthPredictor
     from .outputs.formats import parse_formats
-    from .outputs.prediction_files import images_to_predict, list_inputs, plan_outputs, predict_to_files
+    from .outputs.prediction_files import (
+        check_prediction_options,
+        images_to_predict,
+        list_inputs,
+        plan_outputs,
+        predict_to_files,
+        remove_interrupted_writes,
+    )
 
     formats = parse_formats(args.formats)
+    check_prediction_options(args.colormap, args.focal, args.stride)  # every option before any work
     inputs = list_inputs(args.inputs)
-    if inputs.skipped:
-        print(f"mde-hub: {inputs.skipped_note()}", file=sys.stderr)
+    for note in inputs.skipped_notes():
+        print(f"mde-hub: {note}", file=sys.stderr)
     predictor = DepthPredictor.from_pretrained(
         args.model, backend=args.backend, allow_pickle=args.allow_pickle, device=args.device, dtype=args.dtype
     )
     planned = plan_outputs(inputs, args.out, formats, predictor.meaning)
+    removed = remove_interrupted_writes(planned, formats, predictor.meaning) if args.shard.is_main else []
+    if removed:
+        note = f"mde-hub: removed {len(removed)} temporary file(s) a killed run left, e.g. {removed[0]}"
+        progress.print(note, sys.stderr)
     wait_for_all_processes()  # every process plans before any writes
     bases, finished = images_to_predict(planned, formats, predictor.meaning, args.shard, args.resume)
     if finished:
@@ -156,6 +169,7 @@ def _dataset_options(args: argparse.Namespace) -> dict[str, str | None]:
 @_reports_progress("evaluate", "image", sharded=True)
 def evaluate_model(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Stream a dataset through a model (or score saved predictions), print the metrics table and write the JSON."""
+    from .data.files import remove_stale_temporaries
     from .data.specs import open_spec
     from .evaluation.evaluate import DatasetRecord, evaluate, evaluate_predictions
 
@@ -189,6 +203,7 @@ def evaluate_model(args: argparse.Namespace, progress: CommandProgress) -> int:
         return 0  # the first process prints and writes the whole run's metrics
     print(f"{args.model or args.predictions} on {args.dataset} ({result.num_images} images, protocol {args.protocol}):")
     print(result.format_table())
+    remove_stale_temporaries(os.path.dirname(os.path.abspath(args.output)), [os.path.basename(args.output)])
     result.to_json(args.output)
     print(f"wrote {args.output}")
     return 0
@@ -221,7 +236,7 @@ def export_onnx(args: argparse.Namespace) -> int:
 
     result = export_checkpoint(args.checkpoint, args.output, args.opset)
     sides = f"dynamic height and width (multiples of {result.side_multiple})" if result.dynamic_sides else "fixed size"
-    print(f"wrote {result.path} ({result.model_type}, {sides})")
+    print(f"wrote {result.path} ({result.model_type}, {sides}, opset {result.opset})")
     for size, difference in zip(result.checked_sizes, result.max_abs_diff):
         print(f"max |onnxruntime - pytorch| at {size[0]}x{size[1]}: {difference:.3g} (largest output {result.max_abs_output:.3g})")
     print(f"wrote {result.path}{CHECK_SUFFIX}")
@@ -350,6 +365,17 @@ def _non_negative_int(text: str) -> int:
     return _int_at_least(text, 0)
 
 
+def _positive_float(text: str) -> float:
+    """`text` as a finite number above 0, else an argparse usage error saying so."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0; got {text}")
+    return value
+
+
 def _add_inference_options(parser: argparse.ArgumentParser) -> None:
     """Where and how a model runs: `DepthPredictor`'s device and dtype, and the batches it is given."""
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
@@ -395,9 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "the labeled .mat; all frames of a layout without splits); tail:F, the last fraction F of "
                          "the frames by index")
     _add_dataset_options(inspect)
-    inspect.add_argument("--limit", type=int, help="look at the first N samples only")
-    inspect.add_argument("--preview", default="preview.png", help="where to write the preview grid (default: preview.png)")
-    inspect.add_argument("--preview-count", type=int, default=8, help="samples in the preview grid (default: 8)")
+    inspect.add_argument("--limit", type=_positive_int, help="look at the first N samples only")
+    inspect.add_argument("--preview", default="preview.png",
+                         help="where to write the preview grid (default: preview.png)")
+    inspect.add_argument("--preview-count", type=_positive_int, default=8,
+                         help="samples in the preview grid (default: 8)")
     inspect.set_defaults(handler=inspect_data)
 
     synth = data_commands.add_parser("synth", help="render procedural synthetic RGB-D scenes to disk")
@@ -420,10 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="output folder (may be an input folder: nothing there is ever replaced)")
     predict.add_argument("--formats", default="png16,npy,color", help=f"comma-separated, from {','.join(FORMATS)}")
     predict.add_argument("--colormap", default="Spectral")
-    predict.add_argument("--focal", type=float, help="the camera's focal length in pixels, for point clouds and models that take it "
+    predict.add_argument("--focal", type=_positive_float,
+                         help="the camera's focal length in pixels, for point clouds and models that take it "
                          "(BTS KITTI, Depth Pro); default: each photo's EXIF focal length where it has one, else a 60 "
                          "degree FOV for point clouds, no scaling for BTS and Depth Pro's own FOV estimate")
-    predict.add_argument("--stride", type=int, default=1, help="point clouds: keep every N-th pixel")
+    predict.add_argument("--stride", type=_positive_int, default=1, help="point clouds: keep every N-th pixel")
     predict.add_argument("--backend", choices=BACKENDS, default="pytorch",
                          help="onnxruntime: run MODEL/model.onnx (written by mde-hub export onnx)")
     predict.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
@@ -494,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     onnx = export_commands.add_parser("onnx", help="ONNX graph (pixel_values -> predicted_depth), checked against PyTorch")
     onnx.add_argument("checkpoint", help="checkpoint directory")
     onnx.add_argument("--output", help="ONNX file (default: CHECKPOINT/model.onnx); the check goes to OUTPUT.check.json")
-    onnx.add_argument("--opset", type=int, help="ONNX opset version (default: torch.onnx's)")
+    onnx.add_argument("--opset", type=int, help="ONNX opset version, 18-23 (default: torch.onnx's)")
     onnx.set_defaults(handler=export_onnx)
 
     convert = commands.add_parser("convert", help="convert an authors' released weights into a checkpoint folder")

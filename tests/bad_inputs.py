@@ -368,6 +368,11 @@ def _wrong_shapes(checkpoint: Path) -> None:
     _edit_config(encoder_channels=[width * 2 for width in config["encoder_channels"]])(checkpoint)
 
 
+def _config_file(good: Path, folder: Path) -> Path:
+    """The config.json of a good checkpoint, given where its folder belongs."""
+    return _copy_checkpoint(good, folder, "config-file") / "config.json"
+
+
 def _unlink(name: str) -> Callable[[Path], None]:
     return lambda checkpoint: (checkpoint / name).unlink()
 
@@ -381,6 +386,11 @@ MODEL_CASES = [
     ("pickle_weights_only", _damaged("pickle-only", _pickle_only), r"pickled pytorch_model\.bin .*allow_pickle"),
     ("unknown_model_type", _damaged("unknown-type", _edit_config(model_type="no_such_model")), r"no_such_model"),
     ("config_not_json", _damaged("bad-json", lambda c: (c / "config.json").write_text("{not json")), r"config\.json"),
+    ("config_value_failing_validation", _damaged("text-depth", _edit_config(max_depth="ten")),
+     r"its config\.json is invalid: Class validation error for validator 'validate_architecture'"),
+    ("config_value_the_layers_refuse", _damaged("text-kernel", _edit_config(kernel_size="four")),
+     r"its config\.json is invalid: empty\(\): argument 'size'"),
+    ("config_json_as_model", _config_file, r"config\.json is a file, not a checkpoint folder: give the folder"),
     ("needs_remote_code", _damaged("remote-code", _remote_code), r"trust_remote_code|custom code"),
     ("missing_preprocessor_config", _damaged("no-processor", _unlink("preprocessor_config.json")),
      r"preprocessor_config\.json"),

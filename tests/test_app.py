@@ -343,7 +343,7 @@ def _bad_files(tmp_path):
         ("unknown_model", "'no-such-model' .* is not in the list of choices"),
         ("no_model", "pick at least one model"),
         ("no_image", "upload an image first"),
-        ("negative_focal", "the focal length must be positive"),
+        ("negative_focal", "the focal length must be a finite positive number of pixels, or 0"),
     ],
 )
 def test_bad_compare_input_is_a_message_and_the_server_stays_up(client, tmp_path, case, message):
@@ -517,7 +517,9 @@ def _free_port() -> int:
 
 
 def test_sigterm_stops_the_app_and_removes_its_temporary_folder(served, tmp_path):
-    """`python app.py` as a Space starts it (address from GRADIO_SERVER_NAME/PORT), one request, then SIGTERM."""
+    """`python app.py` as a Space starts it (address from GRADIO_SERVER_NAME/PORT), one request, then SIGTERM. The
+    upload is cached in the app's own folder, not in GRADIO_TEMP_DIR, and no file is left in either afterwards
+    (Gradio makes an empty GRADIO_TEMP_DIR/vibe_edit_history at start, from the variable as it was at import)."""
     port = _free_port()
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -543,12 +545,14 @@ def test_sigterm_stops_the_app_and_removes_its_temporary_folder(served, tmp_path
         )[0]
         assert gallery[0]["caption"].startswith("baseline-a | ")
         assert len(list((folder / "requests").iterdir())) == 1
+        assert [path.name for path in (folder / "gradio").rglob("photo.png")] == ["photo.png"]  # the upload
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     finally:
         if process.poll() is None:
             process.kill()
     assert not folder.exists() and not list(temp.glob("mde-hub-app-*"))
+    assert [path for path in temp.rglob("*") if path.is_file()] == []
     assert "Traceback" not in process.stdout.read()
 
 

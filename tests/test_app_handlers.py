@@ -96,7 +96,7 @@ def test_compare_view_writes_into_a_new_scratch_folder_and_shows_the_first_model
         ("photo", ["metric"], "both", 0, r"range must be one of \('shared', 'per image'\); got 'both'"),
         ("photo", [], "shared", 0, "pick at least one model"),
         ("photo", None, "shared", 0, "pick at least one model"),
-        ("photo", ["metric"], "shared", -2, "the focal length must be positive"),
+        ("photo", ["metric"], "shared", -2, "the focal length must be a finite positive number"),
         ("photo", ["nope"], "shared", 0, "unknown model 'nope'"),
     ],
 )

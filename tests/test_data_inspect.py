@@ -68,6 +68,21 @@ def test_inspect_reports_errors_without_a_traceback(tmp_path, capsys) -> None:
     assert "error: no dataset at" in capsys.readouterr().err
 
 
+def test_inspect_refuses_an_empty_preview_before_any_work(tmp_path, capsys) -> None:
+    """Before, `--preview-count 0` divided by zero (a traceback) after the statistics were printed."""
+    preview = tmp_path / "grid.png"
+    for flag, value in [("--preview-count", "0"), ("--preview-count", "-1"), ("--limit", "0")]:
+        with pytest.raises(SystemExit) as exited:
+            cli_main(["data", "inspect", "synthetic:indoor:2", flag, value, "--preview", str(preview)])
+        captured = capsys.readouterr()
+        assert exited.value.code == 2 and f"argument {flag}: must be at least 1; got {value}" in captured.err
+        assert captured.out == "" and "Traceback" not in captured.err
+    samples = two_samples()
+    with pytest.raises(ValueError, match="a preview needs at least one sample; got 0 to show of the first 2"):
+        write_preview(samples, preview, total=2, count=0)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("kind,layout", [("indoor", "NyuDenseDepth"), ("outdoor", "RgbdFolder")])
 def test_synth_then_inspect(kind: str, layout: str, tmp_path, capsys) -> None:
     out = tmp_path / kind

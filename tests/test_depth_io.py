@@ -213,3 +213,17 @@ def test_failure_while_writing_leaves_no_file(tmp_path):
         with pytest.raises(OSError):
             save_depth_png_mm(np.ones((2, 2)), tmp_path / "broken.png")
     assert _names(tmp_path) == []
+
+
+def test_point_clouds_refuse_a_camera_or_points_glb_cannot_hold(tmp_path):
+    """A NaN focal length made every x and y NaN, and the GLB's accessor min/max `NaN`, which is not JSON."""
+    depth = np.full((2, 2), 3.0)
+    for camera in (Intrinsics(float("nan"), 1.0, 0.5, 0.5), Intrinsics(1.0, -2.0, 0.5, 0.5)):
+        with pytest.raises(ValueError, match="the focal length must be a finite positive number of pixels; got"):
+            depth_to_points(depth, camera)
+    with pytest.raises(ValueError, match="the principal point must be finite; got \\(inf, 0.5\\)"):
+        depth_to_points(depth, Intrinsics(1.0, 1.0, float("inf"), 0.5))
+    points = np.array([[0.0, 0.0, 1.0], [np.nan, 0.0, 1.0]], dtype=np.float32)
+    with pytest.raises(ValueError, match="NaN or infinite points have no place in glTF"):
+        save_point_cloud_glb(points, None, tmp_path / "cloud.glb")
+    assert _names(tmp_path) == []

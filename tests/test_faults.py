@@ -8,8 +8,11 @@ saves comes from outside, as soon as the first checkpoint is complete.
 
 from __future__ import annotations
 
+import builtins
+import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -174,7 +177,7 @@ def _break_writes_after(monkeypatch, count: int) -> None:
         original(self, fp, format=format, **params)
         data = Path(fp).read_bytes()
         Path(fp).write_bytes(data[: len(data) // 2])
-        raise OSError(f"No space left on device: {fp}")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(PIL.Image.Image, "save", save)
 
@@ -195,9 +198,88 @@ def test_predict_failing_midway_keeps_old_outputs_and_leaves_no_partial_file(tmp
     _break_writes_after(monkeypatch, 1)  # the 16-bit PNG, the first file predict writes
     capsys.readouterr()
     assert cli.main(argv) == 2
-    assert "mde-hub: error: No space left on device" in capsys.readouterr().err
+    assert capsys.readouterr().err.endswith(
+        f"mde-hub: error: no space left on device: cannot write {out / 'photo.depth.png'}; free some space or choose "
+        "another output folder\n"
+    )
     old = {name: b"old " + name.encode() for name in before}
     assert {path.name: path.read_bytes() for path in out.iterdir()} == old
+
+
+def test_a_full_disk_is_named_not_a_byte_count(tmp_path, monkeypatch, capsys) -> None:
+    """The .npy is written to /dev/full, which fails every write with ENOSPC as a full disk does. Before, numpy's
+    own short write reported `307200 requested and 27616 written` and lost the errno."""
+    from app_helpers import save_baseline
+
+    from mde_hub.outputs import depth_files
+
+    model = save_baseline(tmp_path / "model", 0)
+    photo = tmp_path / "photo.png"
+    PIL.Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "out"
+    monkeypatch.setattr(depth_files, "open", lambda path, mode: builtins.open("/dev/full", mode), raising=False)
+    assert cli.main(["predict", str(photo), "--model", str(model), "--out", str(out), "--formats", "npy", "-q"]) == 2
+    assert capsys.readouterr().err.endswith(
+        f"mde-hub: error: no space left on device: cannot write {out / 'photo.depth.npy'}; free some space or choose "
+        "another output folder\n"
+    )
+    assert list(out.iterdir()) == []  # no temporary left
+
+
+def test_atomic_output_keeps_the_errno_of_a_full_disk(tmp_path) -> None:
+    from mde_hub.data.files import atomic_output
+
+    for code in (errno.ENOSPC, errno.EDQUOT):
+        with pytest.raises(OSError, match=f"cannot write {tmp_path / 'a.bin'}; free some space") as raised:
+            with atomic_output(tmp_path / "a.bin") as temporary:
+                temporary.write_bytes(b"half")
+                raise OSError(code, os.strerror(code))
+        assert raised.value.errno == code
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(PermissionError):  # other errors pass unchanged
+        with atomic_output(tmp_path / "b.bin"):
+            raise PermissionError(errno.EACCES, "denied")
+
+
+def _aged(path: Path, seconds: float) -> Path:
+    path.write_bytes(b"partial")
+    os.utime(path, (time.time() - seconds,) * 2)
+    return path
+
+
+def test_predict_removes_the_temporaries_a_killed_run_left_and_only_those(tmp_path, capsys) -> None:
+    """A temporary of one of this run's outputs goes when its writer's process is gone and it is over a minute old,
+    or when it is over an hour old; a live process's, a fresh one and other names stay."""
+    from app_helpers import save_baseline
+
+    from mde_hub.data.files import DEAD_WRITER_GRACE_S, STALE_AFTER_S
+
+    model = save_baseline(tmp_path / "model", 0)
+    photo = tmp_path / "photo.png"
+    PIL.Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(photo)
+    writer = subprocess.Popen([sys.executable, "-c", ""])
+    writer.wait()  # its process id is then free
+    dead, live = writer.pid, os.getppid()
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = [
+        _aged(out / f".photo.depth.npy.{dead}.k3j4h5g6.npy", DEAD_WRITER_GRACE_S + 60),
+        _aged(out / ".photo.color.png.ab_cd123.png", STALE_AFTER_S + 60),  # before the PID was in the name
+    ]
+    kept = [
+        _aged(out / f".photo.depth.npy.{live}.k3j4h5g6.npy", DEAD_WRITER_GRACE_S + 60),  # its writer runs
+        _aged(out / f".photo.depth.png.{dead}.k3j4h5g6.png", 5),  # within the grace
+        _aged(out / ".photo.color.png.zz99zz99.png", STALE_AFTER_S - 60),
+        _aged(out / ".other.depth.npy.k3j4h5g6.npy", STALE_AFTER_S + 60),  # not an output of this run
+        _aged(out / ".photo.depth.npy.notes", STALE_AFTER_S + 60),
+    ]
+    argv = ["predict", str(photo), "--model", str(model), "--out", str(out), "--formats", "png16,npy,color"]
+    assert cli.main(argv) == 0
+    assert "mde-hub: removed 2 temporary file(s) a killed run left" in capsys.readouterr().err
+    assert not any(path.exists() for path in stale) and all(path.exists() for path in kept)
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == {
+        "photo.depth.npy", "photo.depth.png", "photo.color.png"
+    }
 
 
 def test_evaluate_killed_while_writing_keeps_the_old_results(tmp_path) -> None:
@@ -227,6 +309,10 @@ def test_evaluate_killed_while_writing_keeps_the_old_results(tmp_path) -> None:
     with pytest.raises(ValueError):
         json.loads(leftover.read_text())  # the half-written JSON only ever existed under the temporary name
     assert os.path.getsize(leftover) > 0
+    assert re.fullmatch(r"\.results\.json\.\d+\.[a-z0-9_]{8}\.json", leftover.name)  # the writer's PID in it
+    os.utime(leftover, (time.time() - 120,) * 2)  # past the grace: its writer is dead
+    assert cli.main(command[3:]) == 0  # the next run removes it
+    assert not leftover.exists() and json.loads(results.read_text()) != {"previous": True}
 
 
 def test_atomic_output_flushes_the_file_before_the_rename_and_the_folder_after(tmp_path, monkeypatch) -> None:

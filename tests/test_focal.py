@@ -4,6 +4,8 @@ focal of the image the network sees (the camera's fx scaled by network width / i
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -45,7 +47,7 @@ def test_predictor_passes_the_focal_at_the_network_width(checkpoint) -> None:
     np.testing.assert_allclose(
         predictor.predict(half_width, REFERENCE_FOCAL).values, 2 * predictor.predict(half_width).values, rtol=1e-5
     )
-    with pytest.raises(ValueError, match="focal length must be a positive number of pixels; got -1"):
+    with pytest.raises(ValueError, match="focal length must be a finite positive number of pixels; got -1"):
         predictor.predict(image, -1.0)
 
 
@@ -99,6 +101,16 @@ def test_app_compare_passes_the_typed_or_default_focal(checkpoint, tmp_path) -> 
         result = compare(registry, [name], image, tmp_path / str(typed), focal=typed)
         np.testing.assert_allclose(result.results[0].values, predictor.predict(image, focal).values, rtol=1e-6)
         assert f"depth scaled by its focal length {focal:.1f} px" in result.notes()
+
+
+def test_app_refuses_a_focal_that_is_not_a_finite_positive_number(checkpoint, tmp_path) -> None:
+    """Before, a NaN typed into the app went on to a GLB whose JSON held NaN."""
+    registry = ModelRegistry(discover_sources([str(checkpoint.parent)], None))
+    for focal in (float("nan"), float("inf"), -5.0):
+        message = f"must be a finite positive number of pixels, or 0 for each model's default; got {focal}"
+        with pytest.raises(ValueError, match=re.escape(message)):
+            compare(registry, registry.names, _image(48, 124), tmp_path / "out", focal=focal)
+    assert not (tmp_path / "out").exists()
 
 
 def test_predict_cli_passes_the_focal(checkpoint, tmp_path) -> None:

@@ -14,7 +14,7 @@ from architectures import tiny_model as architecture_tiny_model
 
 from mde_hub.app.registry import ModelSource, load_predictor, model_bytes
 from mde_hub.cli import main
-from mde_hub.inference.onnx_export import CHECK_SUFFIX, ONNX_FILENAME, export_checkpoint
+from mde_hub.inference.onnx_export import CHECK_SUFFIX, ONNX_FILENAME, export_checkpoint, export_graph, graph_opset
 from mde_hub.inference.onnx_runtime import OnnxDepthModel
 from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.models.registry import get_entry
@@ -72,7 +72,9 @@ def test_export_matches_pytorch(model_type: str, exported) -> None:
         (h0, w0), (h1, w1) = result.checked_sizes
         assert h1 != h0 and w1 != w0 and h1 % multiple == 0 and w1 % multiple == 0
     assert max(result.max_abs_diff) < 1e-4 * max(1.0, result.max_abs_output), result
-    assert json.loads((checkpoint / (ONNX_FILENAME + CHECK_SUFFIX)).read_text())["max_abs_diff"] == result.max_abs_diff
+    check = json.loads((checkpoint / (ONNX_FILENAME + CHECK_SUFFIX)).read_text())
+    assert check["max_abs_diff"] == result.max_abs_diff
+    assert check["opset"] == result.opset == graph_opset(checkpoint / ONNX_FILENAME)  # recorded as written
     # the outputs are not a constant (a clipped output would make the comparison meaningless)
     with torch.inference_mode():
         depth = tiny_model(model_type)(pixel_values=torch.randn(1, 3, *result.checked_sizes[0])).predicted_depth
@@ -137,6 +139,7 @@ def test_predict_cli_and_app_registry_use_onnxruntime(tmp_path, capsys) -> None:
 
     assert main(["export", "onnx", str(checkpoint)]) == 0
     printed = capsys.readouterr().out
+    assert f"dynamic height and width (multiples of 8), opset {graph_opset(checkpoint / ONNX_FILENAME)})" in printed
     assert "dynamic height and width (multiples of 8)" in printed and "max |onnxruntime - pytorch| at 64x64" in printed
     for backend in ("pytorch", "onnxruntime"):
         assert main(["predict", str(image), "--model", str(checkpoint), "--out", str(tmp_path / backend),
@@ -156,3 +159,31 @@ def test_export_errors_name_the_problem(tmp_path, capsys) -> None:
     assert "no config.json" in capsys.readouterr().err
     with pytest.raises(ValueError, match="backend must be one of"):
         DepthPredictor.from_pretrained(tmp_path, backend="tensorrt")
+
+
+def test_an_opset_outside_the_exporters_range_is_refused_before_the_checkpoint_is_read(tmp_path, capsys) -> None:
+    """Before, `--opset 1` exited 0 with a graph of opset 18 and a check recording 1."""
+    for opset in ("1", "17", "24"):
+        assert main(["export", "onnx", str(tmp_path / "no-such-checkpoint"), "--opset", opset]) == 2
+        err = capsys.readouterr().err
+        assert err == f"mde-hub: error: opset {opset} is outside 18-23, the opsets torch.onnx exports these models at\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_graph_without_the_asked_opset_is_refused_and_not_written(tmp_path, monkeypatch) -> None:
+    """An exporter that writes another opset than asked (as torch.onnx does when onnx's converter cannot convert)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    def export(module, args, f, opset_version=None, **kwargs) -> None:
+        value = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+        graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [value],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), f)
+
+    monkeypatch.setattr(torch.onnx, "export", export)
+    with pytest.raises(ValueError, match="torch.onnx wrote opset 18, not the 20 asked for: nothing written to"):
+        export_graph(tiny_model("mde_baseline"), tmp_path / "model.onnx", opset=20)
+    assert list(tmp_path.iterdir()) == []
+    export_graph(tiny_model("mde_baseline"), tmp_path / "model.onnx", opset=18)
+    assert graph_opset(tmp_path / "model.onnx") == 18

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import threading
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -263,3 +268,89 @@ def test_predict_in_bfloat16(tmp_path, capsys) -> None:
     full, low = (np.load(tmp_path / run / "photo.depth.npy") for run in ("fp32", "bf16"))
     assert low.dtype == np.float32 and not np.array_equal(low, full)
     np.testing.assert_allclose(low, full, rtol=5e-2)
+
+
+def test_point_cloud_and_colour_options_are_checked_before_anything_is_written(tmp_path, capsys) -> None:
+    """Before, `--colormap jet` was refused after the depth PNG and .npy were written, and `--focal nan` wrote a GLB
+    whose JSON held NaN (not valid glTF)."""
+    _photo(tmp_path / "photo.png")
+    out = tmp_path / "out"
+    for flag, value, message in [
+        ("--focal", "nan", "argument --focal: must be a finite number above 0; got nan"),
+        ("--focal", "inf", "argument --focal: must be a finite number above 0; got inf"),
+        ("--focal", "-500", "argument --focal: must be a finite number above 0; got -500"),
+        ("--focal", "0", "argument --focal: must be a finite number above 0; got 0"),
+        ("--focal", "wide", "argument --focal: expected a number; got 'wide'"),
+        ("--stride", "0", "argument --stride: must be at least 1; got 0"),
+    ]:
+        with pytest.raises(SystemExit) as exited:
+            _predict(tmp_path, [tmp_path / "photo.png"], out, "png16,npy,glb", flag, value)
+        assert exited.value.code == 2 and message in capsys.readouterr().err
+    assert _predict(tmp_path, [tmp_path / "photo.png"], out, "png16,npy,color", "--colormap", "jet") == 2
+    err = capsys.readouterr().err
+    assert "mde-hub: error: unknown colormap 'jet'; choose one of ('Spectral', 'magma', 'turbo', 'gray')" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_write_prediction_files_refuses_bad_options_before_writing(tmp_path) -> None:
+    from mde_hub.models.depth_meaning import DepthMeaning
+    from mde_hub.outputs.prediction_files import write_prediction_files
+
+    depth, image = np.full((6, 8), 2.0, dtype=np.float32), np.zeros((6, 8, 3), dtype=np.uint8)
+    meaning = DepthMeaning("metric_depth")
+    for options, message in [
+        ({"focal": float("nan")}, "the focal length must be a finite positive number of pixels; got nan"),
+        ({"focal": -3.0}, "the focal length must be a finite positive number of pixels; got -3.0"),
+        ({"colormap": "jet"}, "unknown colormap 'jet'"),
+        ({"stride": 0}, "the point-cloud stride must be a positive integer; got 0"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            write_prediction_files(depth, meaning, image, tmp_path / "room", ["png16", "npy", "glb"], **options)
+    assert list(tmp_path.iterdir()) == []
+
+
+@contextlib.contextmanager
+def _unblocked(fifo):
+    """While the body runs, keep offering `fifo` an empty writer, so a reader that opened it (the bug) gets end of
+    file and fails the test instead of hanging it."""
+    done = threading.Event()
+
+    def offer() -> None:
+        while not done.wait(0.2):
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass  # no reader: nobody is blocked
+
+    thread = threading.Thread(target=offer, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_named_pipes_are_skipped_in_folders_and_refused_when_named(tmp_path, capsys) -> None:
+    """A FIFO named `*.png` is never opened (opening it blocks until a writer comes: `predict` hung forever)."""
+    from mde_hub.data.images import load_image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    _photo(images / "room.png")
+    os.mkfifo(images / "pipe.png")
+    with _unblocked(images / "pipe.png"):
+        assert _predict(tmp_path, [images], tmp_path / "out", "npy") == 0
+        captured = capsys.readouterr()
+        assert (
+            f"mde-hub: skipped 1 image name(s) in the input folders that are not regular files, never opened (reading "
+            f"a named pipe or a device could block forever): {images / 'pipe.png'} (a named pipe (FIFO))"
+        ) in captured.err
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["room.depth.npy"]
+        assert _predict(tmp_path, [images / "pipe.png"], tmp_path / "out2", "npy") == 2
+        err = capsys.readouterr().err
+        assert f"mde-hub: error: {images / 'pipe.png'} is a named pipe (FIFO), not an image file or a folder" in err
+        assert not (tmp_path / "out2").exists()
+        with pytest.raises(ValueError, match="pipe.png is a named pipe \\(FIFO\\), not a regular file"):
+            load_image(images / "pipe.png")

@@ -11,6 +11,7 @@ assume their `reference_focal` at that camera's width.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import uuid
@@ -292,8 +293,10 @@ def run_models(
     original image's width, from `focal_source`, a key of `FOCAL_SOURCES`) None or 0: each model's default."""
     if not names:
         raise ValueError("pick at least one model")
-    if focal is not None and focal < 0:
-        raise ValueError(f"the focal length must be positive (pixels), or 0 for each model's default; got {focal}")
+    if focal is not None and not (math.isfinite(focal) and focal >= 0):
+        raise ValueError(
+            f"the focal length must be a finite positive number of pixels, or 0 for each model's default; got {focal}"
+        )
     predictors = [registry.get(name) for name in dict.fromkeys(names)]
     small = working_image(image, working_side(predictors))
     working_focal = focal * small.shape[1] / image.shape[1] if focal else None

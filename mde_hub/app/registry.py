@@ -32,7 +32,7 @@ from mde_hub import BaselineConfig, BaselineForDepthEstimation
 from mde_hub.inference.onnx_export import ONNX_FILENAME
 from mde_hub.inference.onnx_runtime import OnnxDepthModel
 from mde_hub.inference.predictor import DepthPredictor
-from mde_hub.models.loading import hub_weights_bytes
+from mde_hub.models.loading import check_checkpoint_path, hub_weights_bytes
 
 UNTRAINED_NAME = "baseline (untrained, random weights)"
 DEFAULT_MAX_MODEL_BYTES = 4 * 1024**3
@@ -237,6 +237,7 @@ class ModelRegistry:
             elif os.path.isdir(location):
                 raise ValueError(f"{location} is a directory without config.json: not a checkpoint")
             else:
+                check_checkpoint_path(location)  # a file, e.g. CHECKPOINT/config.json
                 source = ModelSource(self._check_hub_id(location), location, "hub")
             if source.name in self.sources:
                 source = ModelSource(source.location, source.location, source.kind)

@@ -1,6 +1,7 @@
 """Serving the page (`python app.py`, `python -m mde_hub.app.screenshots`): the model registry the command line
-asks for, the address to bind, and the page with its rendered examples and per-request files in a temporary folder
-removed afterwards, also when the server is stopped with SIGTERM (as service managers and Hugging Face Spaces do)."""
+asks for, the address to bind, and the page with its rendered examples, per-request files and Gradio's cache of
+uploads in a temporary folder removed afterwards, also when the server is stopped with SIGTERM (as service managers
+and Hugging Face Spaces do)."""
 
 from __future__ import annotations
 
@@ -80,15 +81,32 @@ def open_registry(
 
 
 @contextlib.contextmanager
+def gradio_cache_in(folder: str) -> Iterator[None]:
+    """Make Gradio keep uploads and returned files in `folder` (GRADIO_TEMP_DIR, read when components and the server
+    are created; by default a `gradio` folder in the system's temporary folder that outlives the app), restoring
+    the variable afterwards. An operator's GRADIO_TEMP_DIR is replaced too: the app's files go where TMPDIR says."""
+    previous = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = folder
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["GRADIO_TEMP_DIR"]
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = previous
+
+
+@contextlib.contextmanager
 def temporary_page(
     registry: ModelRegistry,
     limits: ImageLimits = ImageLimits(),
     prefix: str = "mde-hub-app-",
     max_scratch_bytes: int = DEFAULT_MAX_SCRATCH_BYTES,
 ) -> Iterator[tuple[gr.Blocks, list[SamplePair]]]:
-    """The page (`build_demo`) and its example pairs (the shipped photos, then the rendered ones) in a temporary folder that also holds the
-    per-request files (the oldest evicted beyond `max_scratch_bytes`); the folder is removed when the context ends."""
-    with tempfile.TemporaryDirectory(prefix=prefix) as work:
+    """The page (`build_demo`) and its example pairs (the shipped photos, then the rendered ones) in a temporary folder
+    that also holds the per-request files (the oldest evicted beyond `max_scratch_bytes`) and, while the context
+    lasts, Gradio's cache of uploads and returned files (`gradio_cache_in`); the folder is removed when it ends."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as work, gradio_cache_in(os.path.join(work, "gradio")):
         examples = os.path.join(work, "examples")
         samples = photo_examples(examples) + write_examples(examples)
         scratch = ScratchSpace(root=os.path.join(work, "requests"), max_bytes=max_scratch_bytes)

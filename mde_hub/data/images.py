@@ -23,6 +23,8 @@ import PIL.Image
 import PIL.ImageOps
 import torch
 
+from .files import check_regular_file
+
 ImageLike = Union[PIL.Image.Image, np.ndarray, torch.Tensor]
 
 SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
@@ -34,7 +36,9 @@ _CHANNEL_COUNTS = (1, 3, 4)
 
 
 def load_image(path: str | os.PathLike) -> PIL.Image.Image:
-    """Open an image file fully (so truncated files fail here) and apply its EXIF orientation."""
+    """Open an image file fully (so truncated files fail here) and apply its EXIF orientation. What is not a regular
+    file (a named pipe, a device, a folder) is refused before it is opened."""
+    check_regular_file(path)
     try:
         with PIL.Image.open(path) as image:
             image.load()

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
+
+
+def check_focal(focal: float) -> float:
+    """`focal`, a focal length in pixels, if finite and positive; else a ValueError (a NaN one would make every
+    back-projected point NaN, a negative one mirror the scene)."""
+    if not (math.isfinite(focal) and focal > 0):
+        raise ValueError(f"the focal length must be a finite positive number of pixels; got {focal}")
+    return focal
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,10 @@ ONNX_FILENAME = "model.onnx"
 CHECK_SUFFIX = ".check.json"
 INPUT_NAME, OUTPUT_NAME, FOCAL_NAME = "pixel_values", "predicted_depth", "focal"
 MAX_SIDE = 4096
+MIN_OPSET, MAX_OPSET = 18, 23
+"""The opsets `export_graph` writes: torch.onnx's exporter builds every graph at 18 (its torchlib's opset) and
+converts it to the one asked for with onnx's version converter, which cannot take every operator below 18 and then
+keeps 18 without saying so; torch 2.14 supports none above 23 (`torch.onnx._constants.ONNX_MAX_OPSET`)."""
 
 
 def side_multiple(model_type: str) -> int | None:
@@ -67,13 +71,29 @@ def graph_inputs(model: DepthEstimationPreTrainedModel, pixel_values: torch.Tens
     return inputs
 
 
+def check_opset(opset: int | None) -> None:
+    """Refuse an opset outside `MIN_OPSET`-`MAX_OPSET` (None, torch's default, is accepted)."""
+    if opset is not None and not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(
+            f"opset {opset} is outside {MIN_OPSET}-{MAX_OPSET}, the opsets torch.onnx exports these models at"
+        )
+
+
+def graph_opset(path: str | os.PathLike) -> int:
+    """The default-domain (`ai.onnx`) opset an ONNX file imports."""
+    import onnx
+
+    model = onnx.load(os.fspath(path), load_external_data=False)
+    return next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
+
+
 @dataclass
 class OnnxExport:
     """Where the graph went, whether its sides are dynamic, and how closely ONNX Runtime matches PyTorch."""
 
     path: str
     model_type: str
-    opset: int | None
+    opset: int  # the one the written file imports
     dynamic_sides: bool
     side_multiple: int | None
     checked_sizes: list[list[int]]
@@ -127,9 +147,11 @@ def export_graph(
     size: tuple[int, int] | None = None,
 ) -> Path:
     """Write `model`'s ONNX graph to `path` (atomically), traced at `size` (default: `export_size`), with dynamic
-    sides where the architecture allows (a fixed-size graph then only takes `size`)."""
+    sides where the architecture allows (a fixed-size graph then only takes `size`). An `opset` outside
+    `check_opset`'s range, or one the written graph does not import, is a ValueError and nothing is written."""
     if not isinstance(model, DepthEstimationPreTrainedModel):
         raise ValueError(f"only mde-hub models export to ONNX here; got {type(model).__name__}")
+    check_opset(opset)
     traced = graph_inputs(model, torch.randn(2, 3, *(size or export_size(model))))  # batch 2: sizes of 1 specialise
     path = Path(path)
     with atomic_output(path) as temporary, contextlib.redirect_stdout(io.StringIO()):
@@ -144,6 +166,9 @@ def export_graph(
             dynamo=True,
             external_data=False,
         )
+        written = graph_opset(temporary)
+        if opset is not None and written != opset:
+            raise ValueError(f"torch.onnx wrote opset {written}, not the {opset} asked for: nothing written to {path}")
     return path
 
 
@@ -154,7 +179,7 @@ def export_model(
 
     The check feeds N(0, 1) pixel values of each `check_sizes` size (batch 1; a focal-scaling model also gets a focal
     of 1.25 x its reference) to both and records the largest absolute difference of `predicted_depth`; a mismatch of
-    shape raises a ValueError.
+    shape raises a ValueError. The result records the opset the written file imports.
     """
     path = export_graph(model, path, opset)
     model_type = model.config.model_type
@@ -177,7 +202,7 @@ def export_model(
     return OnnxExport(
         path=str(path),
         model_type=model_type,
-        opset=opset,
+        opset=graph_opset(path),
         dynamic_sides=multiple is not None,
         side_multiple=multiple,
         checked_sizes=[list(size) for size in sizes],
@@ -191,6 +216,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike |
     (`model.onnx.check.json`)."""
     from ..models.loading import load_depth_model  # safetensors only, never remote code
 
+    check_opset(opset)  # before the model loads
     checkpoint = Path(checkpoint)
     if not (checkpoint / "config.json").is_file():
         raise FileNotFoundError(f"{checkpoint} is not a checkpoint directory (no config.json)")

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoImageProcessor, PreTrainedModel
+from transformers import AutoImageProcessor, PreTrainedModel
 from transformers.image_processing_utils import BaseImageProcessor
 
 from ..data.images import CHANNELS_LAST, ImageLike, to_rgb, to_rgb_uint8
+from ..data.sample import check_focal
 from ..models.auto import image_processor_for
 from ..models.configuration_utils import scales_depth_by_focal
 from ..models.depth_meaning import DepthMeaning, depth_meaning_of
-from ..models.loading import load_depth_model
+from ..models.loading import load_depth_config, load_depth_model
 from ..models.modeling_utils import DepthEstimationPreTrainedModel
 from ..processing.image_processing_depth import DepthImageProcessor
 from .backends import BACKENDS
@@ -102,7 +103,7 @@ class DepthPredictor:
             from .onnx_export import ONNX_FILENAME
             from .onnx_runtime import OnnxDepthModel
 
-            config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+            config = load_depth_config(path)
             model = OnnxDepthModel(os.path.join(path, ONNX_FILENAME), config)
         else:
             model = load_depth_model(path, allow_pickle)
@@ -150,8 +151,8 @@ class DepthPredictor:
         start = time.perf_counter()
         scaled = scales_depth_by_focal(self.model.config) or _uses_field_of_view(self.model.config)
         for focal in focals:
-            if scaled and focal is not None and (not np.isfinite(focal) or focal <= 0):
-                raise ValueError(f"the focal length must be a positive number of pixels; got {focal}")
+            if scaled and focal is not None:
+                check_focal(focal)
         rgbs = [to_rgb(image, input_data_format) for image in images]
         pixel_values = [self._pixel_values(rgb) for rgb in rgbs]
         groups: dict[tuple[tuple[int, ...], bool], list[int]] = {}

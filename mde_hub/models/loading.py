@@ -9,15 +9,44 @@ import re
 
 import httpx2
 from huggingface_hub import HfApi
-from huggingface_hub.errors import NotASafetensorsRepoError, SafetensorsParsingError
+from huggingface_hub.errors import NotASafetensorsRepoError, SafetensorsParsingError, StrictDataclassError
 from safetensors import SafetensorError
-from transformers import AutoModelForDepthEstimation, PreTrainedModel
+from transformers import AutoConfig, AutoModelForDepthEstimation, PretrainedConfig, PreTrainedModel
+
+
+def check_checkpoint_path(path: str | os.PathLike) -> None:
+    """Refuse a file given where a checkpoint folder (or Hub id) is expected, e.g. `CHECKPOINT/config.json`:
+    transformers would try to read it as pickled weights."""
+    if os.path.isfile(path):
+        folder = os.path.dirname(os.path.abspath(path))
+        raise ValueError(
+            f"{path} is a file, not a checkpoint folder: give the folder that holds config.json and the weights "
+            f"(e.g. {folder})"
+        )
+
+
+def invalid_config(path: str | os.PathLike, error: Exception) -> ValueError:
+    """A config.json whose values transformers refuses (a wrong type, a failed validator) as one ValueError naming
+    the checkpoint and the field."""
+    return ValueError(f"cannot load {path}: its config.json is invalid: {' '.join(str(error).split())}")
+
+
+def load_depth_config(path: str | os.PathLike) -> PretrainedConfig:
+    """The config of a checkpoint folder or Hub id (never remote code); a file path or an invalid config.json is a
+    ValueError naming it."""
+    check_checkpoint_path(path)
+    try:
+        return AutoConfig.from_pretrained(path, trust_remote_code=False)
+    except (StrictDataclassError, TypeError) as error:
+        raise invalid_config(path, error) from None
 
 
 def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> PreTrainedModel:
     """A depth model from a checkpoint directory or Hub id, loaded safely: safetensors weights only unless
     `allow_pickle` (a pickled `pytorch_model.bin` can run code when unpickled), never with `trust_remote_code`, and
-    refused, not randomly completed, when the weights lack tensors the model needs or have other shapes."""
+    refused, not randomly completed, when the weights lack tensors the model needs or have other shapes. A file
+    path or an invalid config.json (`load_depth_config`) is a ValueError."""
+    config = load_depth_config(path)
     local = os.path.isdir(path)
     if local and not allow_pickle and not any(
         os.path.isfile(os.path.join(path, name)) for name in ("model.safetensors", "model.safetensors.index.json")
@@ -31,8 +60,11 @@ def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> Pre
         raise FileNotFoundError(f"{path} has no model.safetensors (or model.safetensors.index.json): no weights to load")
     try:
         model, info = AutoModelForDepthEstimation.from_pretrained(
-            path, use_safetensors=None if allow_pickle else True, trust_remote_code=False, output_loading_info=True
+            path, config=config, use_safetensors=None if allow_pickle else True, trust_remote_code=False,
+            output_loading_info=True,
         )
+    except TypeError as error:  # a config value of the right type for its validators that the layers cannot take
+        raise invalid_config(path, error) from None
     except SafetensorError as error:
         raise ValueError(f"cannot load {path}: its model.safetensors is damaged or not a safetensors file ({error})") from None
     except RuntimeError as error:  # transformers raises it for tensors whose shapes differ from the config's model

@@ -28,8 +28,16 @@ _TURBO = np.array(
 COLORMAPS = ("Spectral", "magma", "turbo", "gray")
 
 
+def check_colormap(name: str) -> str:
+    """`name` if it is one of `COLORMAPS`, else a ValueError listing them."""
+    if name not in COLORMAPS:
+        raise ValueError(f"unknown colormap {name!r}; choose one of {COLORMAPS}")
+    return name
+
+
 def _apply_colormap(values: np.ndarray, name: str) -> np.ndarray:
     """Map values in [0, 1] to uint8 RGB."""
+    check_colormap(name)
     if name == "turbo":
         powers = np.stack([values**k for k in range(6)], axis=-1)
         rgb = np.clip(powers @ _TURBO.T, 0.0, 1.0) * 255.0
@@ -37,8 +45,6 @@ def _apply_colormap(values: np.ndarray, name: str) -> np.ndarray:
         anchors = np.asarray(_ANCHORS[name], dtype=np.float64)
         positions = np.linspace(0.0, 1.0, len(anchors))
         rgb = np.stack([np.interp(values, positions, anchors[:, c]) for c in range(3)], axis=-1)
-    else:
-        raise ValueError(f"unknown colormap {name!r}; choose one of {COLORMAPS}")
     return np.round(rgb).astype(np.uint8)
 
 

@@ -5,6 +5,7 @@ Every file is written through `atomic_output`, so a failure never leaves a parti
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -14,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from mde_hub.data.files import atomic_output
-from mde_hub.data.sample import Intrinsics
+from mde_hub.data.sample import Intrinsics, check_focal
 from mde_hub.evaluation.protocols import EvalProtocol
 from mde_hub.outputs.colormaps import colorize_depth
 
@@ -115,9 +116,11 @@ def check_ground_truth(depth_m: np.ndarray, source: str, protocol: EvalProtocol 
 def save_depth_npy(depth_m: np.ndarray, path: str | os.PathLike) -> None:
     """Save an (H, W) map (depth in metres, or a relative model's values) as a float32 .npy array."""
     depth = _depth_map(depth_m).astype(np.float32)
+    encoded = io.BytesIO()
+    np.save(encoded, depth)  # into a file, numpy's short write on a full disk would lose the errno
     with atomic_output(path) as temporary:
         with open(temporary, "wb") as handle:
-            np.save(handle, depth)
+            handle.write(encoded.getbuffer())
 
 
 def save_colorized_depth(
@@ -154,8 +157,13 @@ def depth_to_points(
 
     Points are in metres in the OpenCV camera frame (x right, y down, z forward): x = (u - cx) z / fx,
     y = (v - cy) z / fy, z = depth. Returns (points (N, 3) float32, colors (N, 3) uint8 from `image` or None).
+    The focal lengths must be finite and positive, the principal point finite.
     """
     depth = _depth_map(depth_m).astype(np.float64)
+    check_focal(intrinsics.fx)
+    check_focal(intrinsics.fy)
+    if not (math.isfinite(intrinsics.cx) and math.isfinite(intrinsics.cy)):
+        raise ValueError(f"the principal point must be finite; got ({intrinsics.cx}, {intrinsics.cy})")
     if stride < 1:
         raise ValueError(f"stride must be a positive integer; got {stride}")
     if image is not None:
@@ -216,11 +224,14 @@ def save_point_cloud_glb(points: np.ndarray, colors: np.ndarray | None, path: st
     """Save points as a glTF 2.0 binary (GLB): one POINTS primitive with POSITION and optional COLOR_0.
 
     Points are converted from the OpenCV camera frame (y down, z forward) to glTF's (y up, z backward) by
-    negating y and z, so viewers show the scene upright. Colors are stored as normalized UNSIGNED_BYTE VEC4.
+    negating y and z, so viewers show the scene upright. Colors are stored as normalized UNSIGNED_BYTE VEC4. Every
+    point must be finite (glTF's JSON has no NaN).
     """
     points, colors = _point_cloud(points, colors)
     if len(points) == 0:
         raise ValueError(f"cannot save an empty point cloud to {os.fspath(path)!r}: glTF accessors need count >= 1")
+    if not np.isfinite(points).all():
+        raise ValueError(f"cannot save {os.fspath(path)!r}: NaN or infinite points have no place in glTF")
     positions = (points * np.array([1, -1, -1], dtype=np.float32)).astype("<f4")
     binary = positions.tobytes()
     buffer_views = [{"buffer": 0, "byteOffset": 0, "byteLength": len(binary), "target": _GLTF_ARRAY_BUFFER}]

@@ -27,10 +27,12 @@ import PIL.Image
 
 from ..data.batches import batches
 from ..data.exif_focal import focal_length_from_exif
+from ..data.files import non_regular_kind, remove_stale_temporaries
 from ..data.images import SIXTEEN_BIT_MODES, ImageLike, load_image, to_rgb_uint8
-from ..data.sample import Intrinsics
+from ..data.sample import Intrinsics, check_focal
 from ..inference.distributed import ProcessShard
 from ..models.depth_meaning import DepthMeaning
+from .colormaps import check_colormap
 from .depth_files import (
     PNG_MM_MAX_DEPTH_M,
     default_intrinsics,
@@ -85,43 +87,63 @@ def is_depth_map(path: str | os.PathLike) -> bool:
 
 @dataclass
 class PredictionInputs:
-    """The images to predict, the depth maps skipped in folders, and the (resolved) folders the inputs come from."""
+    """The images to predict, what was skipped in folders (depth maps, and image names that are not regular files),
+    and the (resolved) folders the inputs come from."""
 
     images: list[Path]
     skipped: list[Path]
     folders: set[Path]
+    not_regular: list[Path] = field(default_factory=list)
 
-    def skipped_note(self) -> str | None:
-        """One line on the skipped depth maps; None when there are none."""
-        if not self.skipped:
-            return None
-        return (
-            f"skipped {len(self.skipped)} depth map(s) in the input folders (single-channel 16-bit or float images, "
-            f"not photos), e.g. {self.skipped[0]}; name a file on its own to predict on it anyway"
-        )
+    def skipped_notes(self) -> list[str]:
+        """One line on the skipped depth maps and one on the skipped non-regular files, where there are any."""
+        notes = []
+        if self.skipped:
+            notes.append(
+                f"skipped {len(self.skipped)} depth map(s) in the input folders (single-channel 16-bit or float "
+                f"images, not photos), e.g. {self.skipped[0]}; name a file on its own to predict on it anyway"
+            )
+        if self.not_regular:
+            named = ", ".join(f"{path} ({non_regular_kind(path)})" for path in self.not_regular[:_SHOWN_CLASHES])
+            more = len(self.not_regular) - _SHOWN_CLASHES
+            notes.append(
+                f"skipped {len(self.not_regular)} image name(s) in the input folders that are not regular files, never "
+                f"opened (reading a named pipe or a device could block forever): {named}"
+                + (f" and {more} more" if more > 0 else "")
+            )
+        return notes
 
 
 def list_inputs(inputs: Sequence[str | os.PathLike]) -> PredictionInputs:
-    """Image files as given, and the image files of folders (sorted), less their depth maps; each image once."""
+    """Image files as given, and the image files of folders (sorted), less their depth maps; each image once. In
+    folders, image names that are not regular files (named pipes, devices, sockets) are skipped with a note, never
+    opened; such a file named on its own is a ValueError."""
     images: dict[Path, Path] = {}
-    skipped, folders = [], set()
+    skipped, not_regular, folders = [], [], set()
     for item in map(Path, inputs):
         if item.is_dir():
             folders.add(item.resolve())
-            for path in sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
-                if is_depth_map(path):
+            named = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
+            for path in named:
+                if non_regular_kind(path):
+                    not_regular.append(path)
+                elif not path.is_file():
+                    continue  # a dangling link
+                elif is_depth_map(path):
                     skipped.append(path)
                 else:
                     images.setdefault(path.resolve(), path)
         elif item.is_file():
             folders.add(item.resolve().parent)
             images.setdefault(item.resolve(), item)
+        elif non_regular_kind(item):
+            raise ValueError(f"{item} is {non_regular_kind(item)}, not an image file or a folder: refusing to read it")
         else:
             raise FileNotFoundError(f"no image or folder at {item}")
-    found = PredictionInputs(list(images.values()), skipped, folders)
+    found = PredictionInputs(list(images.values()), skipped, folders, not_regular)
     if not found.images:
-        note = found.skipped_note()
-        raise ValueError(f"no images found in {[str(item) for item in inputs]}" + (f" ({note})" if note else ""))
+        notes = "; ".join(found.skipped_notes())
+        raise ValueError(f"no images found in {[str(item) for item in inputs]}" + (f" ({notes})" if notes else ""))
     return found
 
 
@@ -173,9 +195,30 @@ def images_to_predict(
     return dict(pending), len(mine) - len(pending)
 
 
+def remove_interrupted_writes(bases: dict[Path, Path], formats: Sequence[str], meaning: DepthMeaning) -> list[Path]:
+    """Delete the hidden temporaries a killed run left for the outputs of `bases` (`plan_outputs`), once their
+    writer cannot still be writing them (`mde_hub.data.files.remove_stale_temporaries`); return what was deleted."""
+    names: dict[Path, set[str]] = {}
+    for base in bases.values():
+        for path in output_paths(base, formats, meaning).values():
+            names.setdefault(path.parent, set()).add(path.name)
+    return [removed for folder, named in names.items() for removed in remove_stale_temporaries(folder, named)]
+
+
 def _listed(items: list[str]) -> str:
     more = len(items) - _SHOWN_CLASHES
     return ", ".join(items[:_SHOWN_CLASHES]) + (f" and {more} more" if more > 0 else "")
+
+
+def check_prediction_options(colormap: str, focal: float | None, stride: int) -> None:
+    """Refuse the options of `write_prediction_files` that would fail, or write an invalid file, midway through a
+    run: an unknown colormap, a focal length that is not a finite positive number, a stride below 1. Callers check
+    before any work; `write_prediction_files` checks again before writing anything."""
+    check_colormap(colormap)
+    if focal is not None:
+        check_focal(focal)
+    if stride < 1:
+        raise ValueError(f"the point-cloud stride must be a positive integer; got {stride}")
 
 
 @dataclass
@@ -202,7 +245,8 @@ def write_prediction_files(
     `value_range` (default: the map's 2nd-98th percentile); points seen by a camera of `focal` pixels (default: a
     60 degree horizontal field of view), every `stride`-th pixel, coloured from `image`. No millimetre PNG for a
     relative model or for metric depth beyond 65.535 m, no point cloud without valid depth: notes say so, and say
-    when a point cloud is not metric."""
+    when a point cloud is not metric. Options are checked (`check_prediction_options`) before any file is written."""
+    check_prediction_options(colormap, focal, stride)
     files = PredictionFiles()
     paths = output_paths(base, formats, meaning)
     depth = meaning.to_depth(values)

@@ -87,7 +87,9 @@ def preview_grid(samples: Sequence[DepthSample], columns: int = 4, tile_width: i
 
 def write_preview(dataset: Any, path: str | os.PathLike, total: int, count: int = 8) -> None:
     """The `preview_grid` of (at most) `count` samples evenly spaced over the first `total` of `dataset`,
-    written atomically as a PNG at `path`."""
+    written atomically as a PNG at `path`. `count` and `total` must be at least 1."""
+    if count < 1 or total < 1:
+        raise ValueError(f"a preview needs at least one sample; got {count} to show of the first {total}")
     step = max(1, total // count)
     grid = preview_grid([dataset[index] for index in range(0, total, step)][:count])
     with atomic_output(path) as temporary:
