@@ -49,8 +49,13 @@ CSS = """
 #depth-gallery, #error-gallery { height: auto !important; }
 #depth-gallery .grid-wrap, #error-gallery .grid-wrap { height: auto !important; max-height: none !important; overflow: visible; }
 #depth-gallery .grid-container, #error-gallery .grid-container { grid-template-rows: none; grid-auto-rows: auto; }
-#metrics-table table { min-width: 760px; }
-#bench-table table { min-width: 1100px; }
+@media (max-width: 900px) {
+  #metrics-table table { min-width: 760px; }
+  #bench-table table { min-width: 1200px; }
+  #metrics-table th, #metrics-table td, #bench-table th, #bench-table td { min-width: 64px !important; max-width: none !important; }
+  #metrics-table th:first-child, #metrics-table td:first-child { min-width: 150px !important; }
+  #bench-table th:last-child, #bench-table td:last-child { min-width: 320px !important; }
+}
 """
 """Gallery captions wrap instead of being cut off, so every map stays labelled however long its model's name; on a
 narrow screen the tables keep readable columns and scroll sideways instead of squeezing them to one letter."""
