@@ -8,6 +8,8 @@ import os
 from safetensors import SafetensorError
 from transformers import AutoModelForDepthEstimation, PreTrainedModel
 
+from .modeling_utils import check_loaded_weights
+
 
 def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> PreTrainedModel:
     """A depth model from a checkpoint directory or Hub id, loaded safely: safetensors weights only unless
@@ -34,11 +36,5 @@ def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> Pre
         raise ValueError(
             f"cannot load {path}: the shape of its weights does not match the model its config.json describes ({error})"
         ) from None
-    missing = info.get("missing_keys") or []
-    if missing:
-        names = sorted(missing)
-        raise ValueError(
-            f"{path}: the checkpoint lacks {len(names)} of the model's weights (e.g. {names[0]}); refusing to fill "
-            "them with random values"
-        )
+    check_loaded_weights(info, path, unexpected=False)  # mde-hub models checked both; transformers' own, missing ones
     return model
