@@ -211,7 +211,7 @@ class DepthImageProcessor(BaseImageProcessor):
         if not self.do_resize:
             raise ValueError(
                 f"a {width}x{height} image is a {out_w}x{out_h} model input, {out_w * out_h / 1e6:.2g} MP: above "
-                f"max_output_pixels ({bound / 1e6:.2g} MP) with do_resize=False; downscale it first"
+                f"max_output_pixels ({bound / 1e6:.2g} MP) with do_resize=False; downscale it, or raise the bound"
             )
         capped = self._capped(scaled_h, scaled_w, bound)
         logger.warning(
