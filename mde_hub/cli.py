@@ -109,6 +109,9 @@ def synthesize_data(args: argparse.Namespace, progress: CommandProgress) -> int:
     return 0
 
 
+DEFAULT_MAX_MEGAPIXELS = "40"
+"""`--max-pixels`' default: `mde_hub.data.images.DEFAULT_MAX_PIXELS` in megapixels (that module imports torch)."""
+
 ALLOW_PICKLE_HELP = "also load pickled pytorch_model.bin weights (they can run code: only from a trusted source)"
 
 
@@ -357,6 +360,17 @@ def _int_at_least(text: str, minimum: int) -> int:
     return value
 
 
+def _megapixels(text: str) -> int:
+    """`--max-pixels`: a positive number of megapixels, as pixels."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of megapixels; got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of megapixels; got {text}")
+    return max(1, round(value * 1e6))
+
+
 def _positive_int(text: str) -> int:
     return _int_at_least(text, 1)
 
@@ -387,6 +401,9 @@ def _add_inference_options(parser: argparse.ArgumentParser) -> None:
                         help="images per forward pass; images that resize to one shape share a pass (default: 1)")
     parser.add_argument("--num-workers", type=_non_negative_int, default=0,
                         help="processes that load images in parallel (default: 0: the main process)")
+    parser.add_argument("--max-pixels", type=_megapixels, default=DEFAULT_MAX_MEGAPIXELS, metavar="MP",
+                        help="largest image file read, in megapixels, checked from its header before it is decoded: "
+                        f"photos and depth maps (default: {DEFAULT_MAX_MEGAPIXELS}, as the app's)")
 
 
 def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
@@ -577,8 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     from .models.auto import register_auto_classes
 
     register_auto_classes()  # skipped at import when started as the command (mde_hub/__init__.py)
+    from .data.images import pixel_limit
+
     try:
-        return args.handler(args)
+        with pixel_limit(getattr(args, "max_pixels", None)):  # predict and evaluate: --max-pixels
+            return args.handler(args)
     except (ValueError, OSError, KeyError, ImportError) as error:
         print(f"mde-hub: error: {error}", file=sys.stderr)
         return 2

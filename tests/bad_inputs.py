@@ -26,6 +26,8 @@ from safetensors.torch import save_file
 HANDLED = None
 IMAGE_SIZE = (48, 64)  # height, width of the generated photos
 GT_ENCODING = "mm"  # the encoding a ground-truth PNG is read with unless a case says otherwise
+MODELS = {"good": "a tiny Baseline (fixed-size resize)", "dpt": "a tiny DPT (aspect-preserving resize, 64x64)"}
+"""The served checkpoints, by name: every case runs on "good" unless its `model` says otherwise."""
 
 Kind = Literal["image", "gt", "model"]
 
@@ -34,7 +36,8 @@ Kind = Literal["image", "gt", "model"]
 class Case:
     """`build(folder)` writes the input and returns its path. `expected(path)`: for handled images, the (H, W, 3)
     uint8 RGB array the input must be read as; for handled ground truth, the float metres it must decode to.
-    `encoding` and `protocol` apply to ground-truth cases."""
+    `encoding` and `protocol` apply to ground-truth cases. Image cases run on the served `model` (`MODELS`); a
+    handled one's network input must be `model_input` (height, width) where given (checked in the library)."""
 
     name: str
     kind: Kind
@@ -45,6 +48,8 @@ class Case:
     expected: Callable[[Path], np.ndarray] | None = None
     encoding: str = GT_ENCODING
     protocol: str = "none"
+    model: str = "good"
+    model_input: tuple[int, int] | None = None
 
 
 def photo(height: int = IMAGE_SIZE[0], width: int = IMAGE_SIZE[1], seed: int = 0) -> np.ndarray:
@@ -61,10 +66,10 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def png_header_only(path: Path, width: int, height: int) -> Path:
-    """A PNG that claims `width` x `height` RGB pixels but holds almost no data: a decompression bomb's header,
-    made without allocating the image."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+def png_header_only(path: Path, width: int, height: int, bit_depth: int = 8, colour_type: int = 2) -> Path:
+    """A PNG that claims `width` x `height` pixels (8-bit RGB; 16, 0: 16-bit gray, as depth maps) but holds almost
+    no data: a decompression bomb's header, made without allocating the image."""
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
     chunks = _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunks)
@@ -183,6 +188,16 @@ _rgba = _png("rgba.png", lambda: np.dstack([photo(), photo(seed=1)[..., 0]]))
 _gray_alpha = _png("la.png", lambda: PIL.Image.fromarray(np.dstack([_gray(), _gray()[::-1]]), "LA"))
 _bilevel = _png("bilevel.png", lambda: PIL.Image.fromarray(_gray() > 127))
 _TOO_SMALL = r"pixels: too small, both sides must be at least 16 pixels"
+_STRIP = (64, 20000)
+
+
+def _strip() -> np.ndarray:
+    """A 64x20000 (height x width) gradient strip: 1.3 MP in a small PNG. DPT's aspect-preserving resize towards
+    64x64 would keep all of it, a ViT input of 5,000 tokens; the processor's bound (4 x 64 x 64 pixels) caps it."""
+    row = np.linspace(0, 255, _STRIP[1]).astype(np.uint8)
+    channels = (np.broadcast_to(row, _STRIP), np.broadcast_to(row[::-1], _STRIP), np.full(_STRIP, 90, np.uint8))
+    return np.stack(channels, axis=-1)
+
 
 IMAGE_CASES = [
     Case("truncated_png", "image", _truncated_png, TRUNCATED, TRUNCATED, TRUNCATED),
@@ -199,7 +214,10 @@ IMAGE_CASES = [
          r"thin\.png is 400x4 " + _TOO_SMALL, expected=_decoded),
     Case("bomb_20000x20000", "image", lambda f: png_header_only(f / "bomb.png", 20000, 20000),
          r"bomb\.png has too many pixels: .*400000000", r"bomb\.png has too many pixels", r"too many pixels"),
-    Case("header_12000x9000", "image", lambda f: png_header_only(f / "big.png", 12000, 9000), TRUNCATED, TRUNCATED,
+    Case("thin_strip_dpt", "image", _png("strip.png", _strip), HANDLED, HANDLED, HANDLED, expected=_decoded,
+         model="dpt", model_input=(32, 512)),
+    Case("header_12000x9000", "image", lambda f: png_header_only(f / "big.png", 12000, 9000), TRUNCATED,
+         r"big\.png is 12000x9000 = 108\.0 MP, above the limit of 40 MP \(--max-pixels\)",
          r"big\.png is 12000x9000 = 108\.0 MP, above the app's limit"),
     Case("gray16_png", "image", _png("gray16.png", lambda: _gray().astype(np.uint16) * 257), HANDLED, HANDLED, HANDLED,
          expected=_as_rgb(_gray)),
@@ -280,6 +298,9 @@ GT_CASES = [
          r"one channel .* mode 'RGB'", r"photo_as_depth\.png: a depth image must have one channel"),
     Case("gt_8bit_png_as_mm", "gt", _png("gt8.png", _gray), r"expects uint16 values, but the file holds uint8",
          r"expects uint16 values, but the file holds uint8", r"gt8\.png: the 'mm' depth encoding expects uint16"),
+    Case("gt_header_12000x14000", "gt", lambda f: png_header_only(f / "gt_huge.png", 12000, 14000, 16, 0),
+         TRUNCATED, r"000000\.png is 12000x14000 = 168\.0 MP, above the limit of 40 MP \(--max-pixels\)",
+         r"gt_huge\.png is 12000x14000 = 168\.0 MP, above the limit of 40 MP"),
     Case("gt_truncated_png", "gt", _truncated(_png16("s.png", _depth_mm()), 0.5, "gt_trunc.png"),
          r"[Cc]annot read image", r"[Cc]annot read image", r"gt_trunc\.png"),
     Case("gt_stack_npy", "gt", _npy("stack.npy", np.stack([_GOOD_M, _GOOD_M])),

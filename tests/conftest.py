@@ -33,6 +33,22 @@ socket.socket.connect = _loopback_only_connect
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+@pytest.fixture
+def decoded_sizes(monkeypatch) -> list[tuple[int, int]]:
+    """The (width, height) of every image file Pillow decodes during the test (`ImageFile.load`), in order."""
+    import PIL.ImageFile
+
+    sizes: list[tuple[int, int]] = []
+    load = PIL.ImageFile.ImageFile.load
+
+    def recording_load(self):
+        sizes.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(PIL.ImageFile.ImageFile, "load", recording_load)
+    return sizes
+
+
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "rgbd")
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import PIL.Image
 import pytest
 from app_helpers import save_baseline, save_hf_dpt
+from bad_inputs import png_header_only
 
 from mde_hub.app.compare import MIN_WORKING_SIDE, DepthStore, KeptDepths, file_stems, working_image
 from mde_hub.app.evaluate import BEST_MARK, ModelScore, best_values, metrics_table
@@ -26,7 +27,7 @@ from mde_hub.app.handlers import (
     model_view,
     recolour_view,
 )
-from mde_hub.app.inputs import ImageLimits, ScratchSpace, folder_bytes, read_image
+from mde_hub.app.inputs import ImageLimits, ScratchSpace, folder_bytes, read_ground_truth, read_image
 from mde_hub.app.labelled import colour_bar, labelled_map
 from mde_hub.app.layout import event, run_compare
 from mde_hub.app.model_facts import ModelFacts
@@ -166,6 +167,18 @@ def test_evaluate_view_refuses_missing_or_mismatched_files(registry, scratch, ph
     with pytest.raises(ValueError, match=r"the ground truth is 40x30 but the image is 56x40"):
         evaluate_view(registry, scratch, LIMITS, photo, str(tmp_path / "gt.png"), "mm", ["metric"], "none", "none", OWN_SPACE)
     assert list(scratch.root.iterdir()) == []
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_evaluate_view_checks_the_ground_truth_size_from_its_header(registry, scratch, photo, tmp_path, decoded_sizes):
+    """A 12000x14000 16-bit depth PNG is refused before a pixel of it is decoded (it once took 5 GB), as photos are."""
+    gt = png_header_only(tmp_path / "huge_gt.png", 12000, 14000, bit_depth=16, colour_type=0)
+    with pytest.raises(ValueError, match=r"^huge_gt\.png is 12000x14000 = 168\.0 MP, above the limit of 0\.2 MP"):
+        evaluate_view(registry, scratch, LIMITS, photo, str(gt), "mm", ["metric"], "none", "none", OWN_SPACE)
+    assert (12000, 14000) not in decoded_sizes and list(scratch.root.iterdir()) == []
+    with pytest.raises(ValueError, match=r"^huge_gt\.png is 12000x14000 = 168\.0 MP"):
+        read_ground_truth(gt, "mm", LIMITS)
+    assert (12000, 14000) not in decoded_sizes
 
 
 def test_benchmarks_table_formats_the_filtered_rows(registry):

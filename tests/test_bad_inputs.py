@@ -4,7 +4,7 @@ A case the surface handles is checked against an independent reference (the pixe
 must decode to, the metrics those give); a case it refuses must fail with a message naming the problem, as a
 ValueError/OSError in the library, as `mde-hub: error: ...` and exit status 2 (no traceback) in the CLI, as a
 `gr.Error` in the app, which must go on serving. No refused case may leave a file in the output folder.
-One tiny Baseline and one in-process app serve every case.
+One in-process app serves every case, with a tiny Baseline ("good") and, for the cases that name it, a tiny DPT.
 """
 
 from __future__ import annotations
@@ -12,16 +12,20 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import PIL.Image
 import pytest
+import torch
 from app_helpers import save_baseline, start_app
-from bad_inputs import GT_CASES, HANDLED, IMAGE_CASES, MODEL_CASES, REMOTE_CODE_MARKER, Case, photo
+from bad_inputs import GT_CASES, HANDLED, IMAGE_CASES, MODEL_CASES, MODELS, REMOTE_CODE_MARKER, Case, photo
 from gradio_client import Client, handle_file
 
-from mde_hub import cli
+from mde_hub import DptConfig, DptForDepthEstimation, cli, image_processor_for
+from mde_hub.app.compare import working_image, working_side
 from mde_hub.app.inputs import GT_ENCODINGS
 from mde_hub.data.folder import ENCODINGS, WRITTEN_FOLDER_INTRINSICS
 from mde_hub.data.images import load_image, to_rgb_uint8
@@ -35,16 +39,27 @@ pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarn
 ENCODING_LABELS = {code: label for label, code in GT_ENCODINGS.items()}
 
 
+def _save_dpt(path: Path) -> Path:
+    torch.manual_seed(0)
+    model = DptForDepthEstimation(DptConfig.tiny())
+    model.save_pretrained(path)
+    image_processor_for(model.config).save_pretrained(path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("battery")
     good = save_baseline(root / "models" / MODEL, 0)
+    checkpoints = {MODEL: good, "dpt": _save_dpt(root / "models" / "dpt")}
+    assert set(checkpoints) == set(MODELS)
     demo, registry, _ = start_app(root / "models", root)
     client = Client(demo.local_url, verbose=False)
     photo_path = root / "photo.png"
     PIL.Image.fromarray(photo()).save(photo_path)
-    yield {"good": good, "predictor": DepthPredictor.from_pretrained(good), "client": client, "root": root,
-           "photo": photo_path, "registry": registry}
+    predictors = {name: DepthPredictor.from_pretrained(path) for name, path in checkpoints.items()}
+    yield {"good": good, "predictor": predictors[MODEL], "checkpoints": checkpoints, "predictors": predictors,
+           "client": client, "root": root, "photo": photo_path, "registry": registry}
     demo.close()
 
 
@@ -78,10 +93,25 @@ def _assert_app_serving(served) -> None:
 # Images: load_image + DepthPredictor; mde-hub predict; /compare.
 
 
+@contextmanager
+def _network_inputs(predictor: DepthPredictor) -> Iterator[list[tuple[int, ...]]]:
+    """The (height, width) of every input the predictor's model is given inside the block."""
+    shapes: list[tuple[int, ...]] = []
+
+    def record(module, args, kwargs) -> None:
+        shapes.append(tuple(kwargs["pixel_values"].shape[-2:]))
+
+    handle = predictor.model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        yield shapes
+    finally:
+        handle.remove()
+
+
 @pytest.mark.parametrize("case", IMAGE_CASES, ids=_ids(IMAGE_CASES))
 def test_image_library(served, case, tmp_path):
     path = case.build(tmp_path)
-    predictor = served["predictor"]
+    predictor = served["predictors"][case.model]
     if case.lib is not HANDLED:
         with pytest.raises((ValueError, OSError), match=case.lib):
             predictor.predict(load_image(path))
@@ -89,15 +119,19 @@ def test_image_library(served, case, tmp_path):
     expected = case.expected(path)
     image = load_image(path)
     np.testing.assert_array_equal(to_rgb_uint8(image), expected)  # pixels as shown, orientation included
-    depth = predictor.predict(image).depth
+    with _network_inputs(predictor) as network_inputs:
+        depth = predictor.predict(image).depth
     assert depth.shape == expected.shape[:2] and np.isfinite(depth).all()
+    if case.model_input is not None:
+        assert network_inputs == [case.model_input]
     np.testing.assert_allclose(depth, predictor.predict(expected).depth, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", IMAGE_CASES, ids=_ids(IMAGE_CASES))
 def test_image_cli(served, case, tmp_path, capsys):
     path, out = case.build(tmp_path), tmp_path / "out"
-    argv = ["predict", str(path), "--model", str(served["good"]), "--out", str(out), "--formats", "png16,npy,color,ply"]
+    model = served["checkpoints"][case.model]
+    argv = ["predict", str(path), "--model", str(model), "--out", str(out), "--formats", "png16,npy,color,ply"]
     code, err = _run_cli(argv, capsys)
     if case.cli is not HANDLED:
         _assert_cli_refused(code, err, case.cli, out)
@@ -105,7 +139,7 @@ def test_image_cli(served, case, tmp_path, capsys):
     assert code == 0, err
     stem = path.name.rsplit(".", 1)[0]
     assert _files_under(out) == sorted(f"{stem}.{suffix}" for suffix in ("color.png", "depth.npy", "depth.png", "ply"))
-    expected_depth = served["predictor"].predict(case.expected(path)).depth
+    expected_depth = served["predictors"][case.model].predict(case.expected(path)).depth
     np.testing.assert_allclose(np.load(out / f"{stem}.depth.npy"), expected_depth, rtol=1e-5, atol=1e-6)
 
 
@@ -122,14 +156,27 @@ def _assert_refused_by_app(served, call, message: str) -> None:
 def test_image_app(served, case, tmp_path):
     path = case.build(tmp_path)
     upload = handle_file(str(path)) if path.exists() else None
-    call = lambda: served["client"].predict(upload, [MODEL], "magma", "shared", 0, api_name="/compare")  # noqa: E731
+
+    def call():
+        return served["client"].predict(upload, [case.model], "magma", "shared", 0, api_name="/compare")
+
     if case.app is not HANDLED:
         _assert_refused_by_app(served, call, case.app)
         return
     downloads = call()[-1]
-    (npy,) = [p for p in downloads if p.endswith(f"{MODEL}.depth.npy")]
-    expected_depth = served["predictor"].predict(case.expected(path)).depth
-    np.testing.assert_allclose(np.load(npy), expected_depth, rtol=1e-5, atol=1e-6)
+    (npy,) = [p for p in downloads if p.endswith(f"{case.model}.depth.npy")]
+    predictor = served["predictors"][case.model]
+    shown = working_image(case.expected(path), working_side([predictor]))  # Compare's size: a 640-pixel strip
+    np.testing.assert_allclose(np.load(npy), predictor.predict(shown).depth, rtol=1e-5, atol=1e-6)
+    if case.model_input is not None:  # Evaluate predicts at the photo's own size
+        gt = tmp_path / "flat_gt.png"
+        PIL.Image.fromarray(np.full(case.expected(path).shape[:2], 2000, np.uint16)).save(gt)
+        with _network_inputs(served["registry"].get(case.model)) as network_inputs:
+            table, _, _ = served["client"].predict(
+                upload, handle_file(str(gt)), ENCODING_LABELS["mm"], [case.model], "none", "none", "depth",
+                api_name="/evaluate",
+            )
+        assert network_inputs == [case.model_input] and np.isfinite(table["data"][0][1:10]).all()
 
 
 # Ground truth: decode + check_ground_truth + compute_depth_metrics; mde-hub evaluate on a one-frame folder; /evaluate.
@@ -234,5 +281,5 @@ def test_checkpoint_app(served, name, build, pattern):
     with pytest.raises(Exception, match=pattern):
         served["client"].predict(str(checkpoint), [MODEL], [], api_name="/load_model")
     assert not (checkpoint / REMOTE_CODE_MARKER).exists()
-    assert served["registry"].names == [MODEL]
+    assert sorted(served["registry"].names) == sorted(MODELS)
     _assert_app_serving(served)

@@ -8,9 +8,12 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from app_helpers import save_baseline, save_hf_dpt
+from transformers import pipeline
 
-from mde_hub import DepthImageProcessor
+from mde_hub import DepthImageProcessor, DptConfig, image_processor_for
 from mde_hub.data.images import load_image, to_rgb_tensor
+from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.processing.image_processing_depth import resize_maps
 
 NO_RESIZE = dict(do_resize=False, do_normalize=False)
@@ -103,6 +106,31 @@ def test_keep_aspect_ratio_with_multiple_constraint() -> None:
     assert DepthImageProcessor(do_resize=False, ensure_multiple_of=32).output_size(481, 650) == (480, 640)
 
 
+def test_the_aspect_preserving_resize_of_a_thin_strip_is_capped_at_max_output_pixels() -> None:
+    """DPT's minimal resize keeps the scale closer to 1: a 128x61200 strip towards 128x128 would be 128x61184, a
+    ViT input of 30,592 tokens; the bound (4 x 128 x 128 pixels) keeps it at 32x2048, the aspect ratio as close as
+    multiples of 32 allow. Images within the bound keep the released sizes."""
+    processor = image_processor_for(DptConfig.tiny(position_embedding_size=128))
+    assert processor.output_pixel_bound() == 4 * 128 * 128
+    assert processor.output_size(128, 61200) == (32, 2048)
+    assert processor.output_size(61200, 128) == (2048, 32)
+    assert processor.output_size(480, 640) == (128, 160) and processor.output_size(128, 512) == (128, 512)
+    assert processor(np.zeros((128, 20000, 3), np.uint8))["pixel_values"].shape == (1, 3, 32, 2048)
+    # the short side already at its minimum (32): only the long one is shortened, to 65536 / 32 pixels
+    assert DepthImageProcessor(size={"height": 64, "width": 64}, keep_aspect_ratio=True, ensure_multiple_of=32,
+                               max_output_pixels=65536).output_size(40, 100000) == (32, 2048)
+    large = DepthImageProcessor(size={"height": 384, "width": 384}, keep_aspect_ratio=True, ensure_multiple_of=32)
+    assert large.output_size(300, 61200) == (32, 10944)  # not 384x78336 (30 MP)
+    assert large.output_size(375, 1242) == (384, 1280) and large.output_size(1000, 4000) == (384, 1536)
+
+
+def test_without_resizing_an_image_above_max_output_pixels_is_refused() -> None:
+    processor = DepthImageProcessor(do_resize=False, size={"height": 32, "width": 32}, max_output_pixels=10_000)
+    assert processor(np.zeros((100, 100, 3), np.uint8))["pixel_values"].shape == (1, 3, 100, 100)
+    with pytest.raises(ValueError, match=r"a 200x100 image is a 200x100 model input, 0\.02 MP: above max_output_pix"):
+        processor(np.zeros((100, 200, 3), np.uint8))
+
+
 def test_depth_maps_become_labels_without_blending_invalid_pixels() -> None:
     processor = DepthImageProcessor(size={"height": 4, "width": 4}, do_normalize=False)
     depth = np.array([[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0], [4.0, 4.0, 8.0, 8.0], [4.0, 4.0, 8.0, 8.0]]) 
@@ -163,7 +191,34 @@ def test_save_and_load_round_trip(tmp_path) -> None:
     assert loaded.to_dict() == processor.to_dict()
 
 
-@pytest.mark.parametrize("bad", [{"size": {"height": 0, "width": 4}}, {"ensure_multiple_of": 0}, {"resample": "lanczos"}])
+@pytest.mark.parametrize(
+    "bad",
+    [{"size": {"height": 0, "width": 4}}, {"ensure_multiple_of": 0}, {"resample": "lanczos"},
+     {"max_output_pixels": 1000}],
+)
 def test_invalid_arguments_are_named(bad: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         DepthImageProcessor(**bad)
+
+
+def test_the_pipeline_reads_images_as_the_predictor_does(tmp_path) -> None:
+    """transformers' pipeline opens images with Pillow's convert("RGB"): a 16-bit PNG became nearly white and a float
+    image 0s and 1s (depth up to 1.06 m off on a shipped model). `pipeline("depth-estimation")` on an mde-hub model
+    reads them as `DepthPredictor` does; transformers' own models keep transformers' pipeline."""
+    estimator = pipeline("depth-estimation", model=str(save_baseline(tmp_path / "model", 0)))
+    predictor = DepthPredictor.from_pretrained(tmp_path / "model")
+    gray = np.random.default_rng(0).integers(0, 256, (48, 64), dtype=np.uint8)
+    PIL.Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "gray16.png")  # holds gray * 257: gray exactly
+    expected = predictor.predict(np.repeat(gray[..., None], 3, axis=-1)).depth
+    np.testing.assert_allclose(estimator(str(tmp_path / "gray16.png"))["predicted_depth"].numpy(), expected, rtol=1e-5,
+                               atol=1e-6)
+    unit = PIL.Image.fromarray(gray.astype(np.float32) / 255, mode="F")
+    np.testing.assert_allclose(estimator(unit)["predicted_depth"].numpy(), expected, rtol=1e-5, atol=1e-6)
+    nan = np.where(gray > 200, np.nan, gray / 255).astype(np.float32)
+    PIL.Image.fromarray(nan, mode="F").save(tmp_path / "nan.tif")
+    with pytest.raises(ValueError, match=r"nan\.tif: float image contains NaN or infinite values"):
+        estimator(str(tmp_path / "nan.tif"))
+    with pytest.raises(ValueError, match=r"float images must hold values in \[0, 1\]; got values in \[0, 255\]"):
+        estimator(PIL.Image.fromarray(gray.astype(np.float32), mode="F"))
+    theirs = pipeline("depth-estimation", model=str(save_hf_dpt(tmp_path / "hf-dpt")))
+    assert theirs(str(tmp_path / "gray16.png"))["predicted_depth"].shape == (48, 64)

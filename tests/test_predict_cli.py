@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import threading
@@ -11,9 +12,12 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from bad_inputs import png_header_only
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
 from mde_hub.cli import main as cli_main
+from mde_hub.data.folder import WRITTEN_FOLDER_INTRINSICS
+from mde_hub.data.images import current_pixel_limit
 from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.outputs.depth_files import load_depth_png_mm
 
@@ -85,6 +89,11 @@ def _depth_png(path, seed=0, shape=(30, 40)):
 
 def _snapshot(folder):
     return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def _mkdir(path):
+    path.mkdir(parents=True)
+    return path
 
 
 def _predict(tmp_path, inputs, out, formats="png16,npy,color", *extra):
@@ -250,6 +259,8 @@ def test_inference_flags_are_checked_before_anything_runs(tmp_path, capsys) -> N
         ("--batch-size", "0", "argument --batch-size: must be at least 1; got 0"),
         ("--num-workers", "-1", "argument --num-workers: must be at least 0; got -1"),
         ("--batch-size", "two", "argument --batch-size: expected an integer >= 1; got 'two'"),
+        ("--max-pixels", "0", "argument --max-pixels: must be a positive number of megapixels; got 0"),
+        ("--max-pixels", "lots", "argument --max-pixels: expected a number of megapixels; got 'lots'"),
     ]:
         with pytest.raises(SystemExit):
             _predict(tmp_path, [tmp_path / "photo.png"], tmp_path / "out", "npy", flag, value)
@@ -259,6 +270,29 @@ def test_inference_flags_are_checked_before_anything_runs(tmp_path, capsys) -> N
     assert _predict(tmp_path, [tmp_path / "photo.png"], tmp_path / "out", "npy", "--dtype", "half") == 2
     assert "error: unknown dtype 'half'; choose from auto, float32, bfloat16, float16" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_max_pixels_refuses_large_image_files_from_their_header(tmp_path, capsys, decoded_sizes) -> None:
+    """A 12000x14000 PNG (a 178.9 MP one once took 14 GB) is refused before a pixel is decoded, as a photo by predict
+    and as ground truth by evaluate; --max-pixels raises the limit, and it ends with the command."""
+    huge = png_header_only(tmp_path / "huge.png", 12000, 14000)
+    assert _predict(tmp_path, [huge], tmp_path / "out") == 2
+    message = f"mde-hub: error: {huge} is 12000x14000 = 168.0 MP, above the limit of 40 MP (--max-pixels); downscale it"
+    assert message in capsys.readouterr().err
+    dataset = tmp_path / "dataset"
+    _photo(_mkdir(dataset / "image") / "000000.png")
+    gt = png_header_only(_mkdir(dataset / "depth") / "000000.png", 12000, 14000, bit_depth=16, colour_type=0)
+    (dataset / WRITTEN_FOLDER_INTRINSICS).write_text(json.dumps({"encoding": "mm", "intrinsics": {}}))
+    argv = ["evaluate", "--model", str(tmp_path / "ckpt"), "--dataset", str(dataset), "--protocol", "none",
+            "--output", str(tmp_path / "results.json")]
+    assert cli_main(argv) == 2
+    assert f"mde-hub: error: {gt} is 12000x14000 = 168.0 MP, above the limit of 40 MP" in capsys.readouterr().err
+    assert (12000, 14000) not in decoded_sizes and not (tmp_path / "out").exists()
+    big = png_header_only(tmp_path / "big.png", 8000, 6000)  # 48 MP: decoded under a 50 MP limit (then truncated)
+    assert _predict(tmp_path, [big], tmp_path / "out", "npy", "--max-pixels", "50") == 2
+    assert "image file is truncated" in capsys.readouterr().err and decoded_sizes[-1] == (8000, 6000)
+    assert current_pixel_limit() is None
 
 
 def test_predict_in_bfloat16(tmp_path, capsys) -> None:

@@ -17,8 +17,8 @@ import torch
 from app_helpers import save_baseline
 from huggingface_hub import HfApi
 from huggingface_hub import constants as hub_constants
-from safetensors.torch import load_file
-from transformers import AutoModelForDepthEstimation
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForDepthEstimation, pipeline
 
 import app
 from mde_hub import MODEL_CLASSES, cli, image_processor_for
@@ -62,6 +62,46 @@ def test_fine_tuning_from_a_pickled_checkpoint_is_refused(tmp_path) -> None:
     safe = build_model(parse_arguments(["--model_name_or_path", str(save_baseline(tmp_path / "safe", 0)),
                                         "--output_dir", str(tmp_path / "run")]).model)
     assert safe.config.model_type == "mde_baseline"
+
+
+def _edited_weights(checkpoint: Path, drop: str | None = None, add: str | None = None) -> Path:
+    """The checkpoint with the tensor `drop` removed from its model.safetensors, or a tensor `add` added."""
+    weights = load_file(checkpoint / "model.safetensors")
+    if drop is not None:
+        del weights[drop]
+    if add is not None:
+        weights[add] = torch.zeros(3)
+    save_file(weights, checkpoint / "model.safetensors", metadata={"format": "pt"})
+    return checkpoint
+
+
+def test_every_entry_point_refuses_a_checkpoint_lacking_a_tensor(tmp_path) -> None:
+    """transformers would fill it with random values and only print a load report; the Auto class, the pipeline,
+    DepthPredictor and fine-tuning refuse it, naming the key, unless `strict_weights=False` is asked for."""
+    checkpoint = _edited_weights(save_baseline(tmp_path / "partial", 0), drop="decoder.0.bias")
+    message = r"partial: the checkpoint lacks 1 of the model's weights \(decoder\.0\.bias\); refusing to fill"
+    with pytest.raises(ValueError, match=message):
+        AutoModelForDepthEstimation.from_pretrained(checkpoint)
+    with pytest.raises(ValueError, match=message):
+        pipeline("depth-estimation", model=str(checkpoint))
+    with pytest.raises(ValueError, match=message):
+        DepthPredictor.from_pretrained(checkpoint)
+    fine_tuning = parse_arguments(["--model_name_or_path", str(checkpoint), "--output_dir", str(tmp_path / "run")])
+    with pytest.raises(ValueError, match=message):
+        build_model(fine_tuning.model)
+    lenient = {"strict_weights": False, "output_loading_info": True}
+    model, info = AutoModelForDepthEstimation.from_pretrained(checkpoint, **lenient)
+    assert info["missing_keys"] == {"decoder.0.bias"} and type(model).__name__ == "BaselineForDepthEstimation"
+
+
+def test_a_checkpoint_with_tensors_the_model_lacks_is_refused(tmp_path) -> None:
+    checkpoint = _edited_weights(save_baseline(tmp_path / "extra", 0), add="decoder.9.weight")
+    with pytest.raises(ValueError, match=r"extra: the checkpoint holds 1 weights the model has no place for "
+                                         r"\(decoder\.9\.weight\): it was saved from another architecture"):
+        AutoModelForDepthEstimation.from_pretrained(checkpoint)
+    assert type(AutoModelForDepthEstimation.from_pretrained(checkpoint, strict_weights=False)).__name__ == (
+        "BaselineForDepthEstimation"
+    )
 
 
 def test_hub_repo_with_pickled_weights_only_is_refused(local_hub, tmp_path) -> None:

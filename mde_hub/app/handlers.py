@@ -196,7 +196,7 @@ def evaluate_view(
     if image_path is None or gt_path is None:
         raise ValueError("upload an RGB image and its ground-truth depth (or pick a sample pair)")
     image = read_image(image_path, limits)
-    gt, encoding_warning = read_ground_truth(gt_path, encoding)
+    gt, encoding_warning = read_ground_truth(gt_path, encoding, limits)
     summary = check_ground_truth(gt, Path(gt_path).name, PROTOCOLS.get(protocol))
     space = None if alignment_space == OWN_SPACE else alignment_space
     result = evaluate_pair(registry, names or [], image, gt, protocol, alignment, space)

@@ -16,7 +16,7 @@ import PIL.Image
 from mde_hub.data.encoding_check import check_encoding
 from mde_hub.data.exif_focal import focal_length_from_exif
 from mde_hub.data.folder import ENCODINGS, single_channel_array
-from mde_hub.data.images import load_image, to_rgb_uint8
+from mde_hub.data.images import DEFAULT_MAX_PIXELS, check_pixel_count, load_image, to_rgb_uint8
 
 GT_ENCODINGS: dict[str, str] = {
     "millimetres (16-bit PNG)": "mm",
@@ -28,17 +28,14 @@ GT_ENCODINGS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """Images must have at most `max_pixels` pixels and sides of at least `min_side` pixels."""
+    """Images and ground-truth depth images must have at most `max_pixels` pixels, images sides of at least
+    `min_side` pixels."""
 
-    max_pixels: int = 40_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
     min_side: int = 16
 
     def check(self, width: int, height: int, name: str) -> None:
-        if width * height > self.max_pixels:
-            raise ValueError(
-                f"{name} is {width}x{height} = {width * height / 1e6:.1f} MP, above the app's limit of "
-                f"{self.max_pixels / 1e6:g} MP (--max-pixels); downscale it first"
-            )
+        check_pixel_count(width, height, self.max_pixels, name, "the app's limit")
         if min(width, height) < self.min_side:
             raise ValueError(
                 f"{name} is {width}x{height} pixels: too small, both sides must be at least {self.min_side} pixels"
@@ -74,11 +71,11 @@ def read_exif_focal(path: str | os.PathLike) -> float | None:
         return focal_length_from_exif(image)
 
 
-def read_ground_truth(path: str | os.PathLike, encoding: str) -> tuple[np.ndarray, str | None]:
+def read_ground_truth(path: str | os.PathLike, encoding: str, limits: ImageLimits) -> tuple[np.ndarray, str | None]:
     """A ground-truth depth file as float32 metres (0 = invalid): .npy in metres, else a PNG in `encoding`
-    (a key or value of `GT_ENCODINGS`); and, for a PNG whose values fit no scene in that encoding but a scene in
-    another one, a warning naming both (`mde_hub.data.encoding_check`). Errors name the upload, not the server's
-    copy of it."""
+    (a key or value of `GT_ENCODINGS`) of at most `limits.max_pixels` pixels, checked from its header before it is
+    decoded; and, for a PNG whose values fit no scene in that encoding but a scene in another one, a warning naming
+    both (`mde_hub.data.encoding_check`). Errors name the upload, not the server's copy of it."""
     name = Path(path).name
     code = "metres_npy" if str(path).lower().endswith(".npy") else GT_ENCODINGS.get(encoding, encoding)
     if code not in ("metres_npy", *GT_ENCODINGS.values()):
@@ -86,7 +83,7 @@ def read_ground_truth(path: str | os.PathLike, encoding: str) -> tuple[np.ndarra
     try:
         if code == "metres_npy":
             return ENCODINGS[code].read(path), None
-        raw = single_channel_array(load_image(path), name)
+        raw = single_channel_array(load_image(path, limits.max_pixels), name)
     except ValueError as error:
         raise ValueError(str(error).replace(str(path), name)) from None
     labels = {code: label for label, code in GT_ENCODINGS.items()}

@@ -9,6 +9,8 @@ from typing import Any, Generic, TypeVar
 
 from torch.utils.data import DataLoader, Dataset
 
+from .images import current_pixel_limit, pixel_limit
+
 Item = TypeVar("Item")
 
 
@@ -21,18 +23,21 @@ def check_batching(batch_size: int, num_workers: int) -> None:
 
 
 class _Loaded(Dataset, Generic[Item]):
-    """`load(index)` of each index below `count`, or the error that loading raised (to be raised by the caller)."""
+    """`load(index)` of each index below `count`, or the error that loading raised (to be raised by the caller).
+    Items load under the `pixel_limit` in force where this was made, also in a spawned loading process."""
 
     def __init__(self, load: Callable[[int], Item], count: int) -> None:
         self.load = load
         self.count = count
+        self.max_pixels = current_pixel_limit()
 
     def __len__(self) -> int:
         return self.count
 
     def __getitem__(self, index: int) -> Item | Exception:
         try:
-            return self.load(index)
+            with pixel_limit(self.max_pixels):
+                return self.load(index)
         except (ValueError, OSError) as error:
             return error
 

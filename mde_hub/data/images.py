@@ -16,6 +16,8 @@ array is a 4x400 image). An (H, W) array is grayscale.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Union
 
 import numpy as np
@@ -35,20 +37,64 @@ CHANNELS_FIRST, CHANNELS_LAST = "channels_first", "channels_last"
 _CHANNEL_COUNTS = (1, 3, 4)
 
 
-def load_image(path: str | os.PathLike) -> PIL.Image.Image:
-    """Open an image file fully (so truncated files fail here) and apply its EXIF orientation. What is not a regular
-    file (a named pipe, a device, a folder) is refused before it is opened."""
-    check_regular_file(path)
+DEFAULT_MAX_PIXELS = 40_000_000
+"""The largest image, in pixels, that the command line (`--max-pixels`) and the app decode by default."""
+
+_max_pixels: int | None = None
+
+
+@contextmanager
+def pixel_limit(max_pixels: int | None) -> Iterator[None]:
+    """Inside the block, `load_image` refuses, from the file's header, images of more than `max_pixels` pixels,
+    here and in the data-loading processes `mde_hub.data.batches` starts (None: only Pillow's decompression-bomb
+    limit, 179 MP, as outside any block). Process-wide, as Pillow's own `MAX_IMAGE_PIXELS`: `mde-hub predict` and
+    `evaluate` run under `--max-pixels`."""
+    global _max_pixels
+    if max_pixels is not None and max_pixels < 1:
+        raise ValueError(f"max_pixels must be a positive number of pixels; got {max_pixels}")
+    previous, _max_pixels = _max_pixels, max_pixels
     try:
-        with PIL.Image.open(path) as image:
-            image.load()
-            return PIL.ImageOps.exif_transpose(image)
+        yield
+    finally:
+        _max_pixels = previous
+
+
+def current_pixel_limit() -> int | None:
+    """The `pixel_limit` in force (None: none)."""
+    return _max_pixels
+
+
+def check_pixel_count(width: int, height: int, max_pixels: int, name: str, limit: str = "the limit") -> None:
+    """ValueError naming `name`, its size and `limit` when a `width` x `height` image has more than `max_pixels`."""
+    if width * height > max_pixels:
+        raise ValueError(
+            f"{name} is {width}x{height} = {width * height / 1e6:.1f} MP, above {limit} of {max_pixels / 1e6:g} MP "
+            "(--max-pixels); downscale it first"
+        )
+
+
+def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> PIL.Image.Image:
+    """Open an image file fully (so truncated files fail here) and apply its EXIF orientation. What is not a regular
+    file (a named pipe, a device, a folder) is refused before it is opened; an image of more than `max_pixels` pixels
+    (default: the `pixel_limit` in force, if any) is refused from its header, before decoding."""
+    check_regular_file(path)
+    limit = max_pixels if max_pixels is not None else _max_pixels
+    try:
+        image = PIL.Image.open(path)  # reads the header only
     except FileNotFoundError:
         raise FileNotFoundError(f"image file not found: {path}") from None
     except PIL.Image.DecompressionBombError as error:  # raised from the header, before any pixel is allocated
         raise ValueError(f"{path} has too many pixels: {error}") from None
     except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise ValueError(f"cannot read image {path}: {error}") from None
+    with image:
+        if limit is not None:
+            check_pixel_count(*image.size, limit, str(path))
+        try:
+            image.load()
+            return PIL.ImageOps.exif_transpose(image)
+        except (OSError, SyntaxError, ValueError) as error:
+            raise ValueError(f"cannot read image {path}: {error}") from None
 
 
 def _sixteen_to_eight(array: np.ndarray) -> np.ndarray:

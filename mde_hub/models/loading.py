@@ -40,6 +40,8 @@ def load_depth_config(path: str | os.PathLike) -> PretrainedConfig:
     except (StrictDataclassError, TypeError) as error:
         raise invalid_config(path, error) from None
 
+from .modeling_utils import check_loaded_weights
+
 
 def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> PreTrainedModel:
     """A depth model from a checkpoint directory or Hub id, loaded safely: safetensors weights only unless
@@ -71,13 +73,7 @@ def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> Pre
         raise ValueError(
             f"cannot load {path}: the shape of its weights does not match the model its config.json describes ({error})"
         ) from None
-    missing = info.get("missing_keys") or []
-    if missing:
-        names = sorted(missing)
-        raise ValueError(
-            f"{path}: the checkpoint lacks {len(names)} of the model's weights (e.g. {names[0]}); refusing to fill "
-            "them with random values"
-        )
+    check_loaded_weights(info, path, unexpected=False)  # mde-hub models checked both; transformers' own, missing ones
     return model
 
 

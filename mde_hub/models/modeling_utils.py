@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +14,30 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .configuration_utils import DepthConfig
+
+_SHOWN_KEYS = 5
+
+
+def _some(keys: list[str]) -> str:
+    return ", ".join(keys[:_SHOWN_KEYS]) + (", ..." if len(keys) > _SHOWN_KEYS else "")
+
+
+def check_loaded_weights(info: dict[str, Any], source: str | os.PathLike | None, unexpected: bool = True) -> None:
+    """ValueError naming `source` and the keys when transformers' loading `info` (`output_loading_info=True`) says
+    the checkpoint lacks tensors of the model (`missing_keys`, which transformers fills with random values) or, with
+    `unexpected`, holds tensors the model has no place for (`unexpected_keys`, which it drops)."""
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        raise ValueError(
+            f"{source}: the checkpoint lacks {len(missing)} of the model's weights ({_some(missing)}); refusing to "
+            "fill them with random values"
+        )
+    extra = sorted(info.get("unexpected_keys") or []) if unexpected else []
+    if extra:
+        raise ValueError(
+            f"{source}: the checkpoint holds {len(extra)} weights the model has no place for ({_some(extra)}): it was "
+            "saved from another architecture or configuration"
+        )
 
 
 class DepthEstimationPreTrainedModel(PreTrainedModel):
@@ -26,6 +52,24 @@ class DepthEstimationPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     main_input_name = "pixel_values"
     input_modalities = ("image",)
+
+    @classmethod
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | os.PathLike | None, *model_args: Any, strict_weights: bool = True,
+        **kwargs: Any,
+    ) -> DepthEstimationPreTrainedModel | tuple[DepthEstimationPreTrainedModel, dict[str, Any]]:
+        """transformers' `from_pretrained` (also what `AutoModelForDepthEstimation` and `pipeline(...)` call), that
+        refuses with a ValueError naming the keys a checkpoint lacking tensors of the model (transformers would fill
+        them with random values and only print a load report) or holding tensors the model has no place for.
+        `strict_weights=False` accepts both, as transformers does, e.g. to start training from a checkpoint of
+        another head. A new model (training from scratch) is made from its config, not here."""
+        wants_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(
+            pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
+        )
+        if strict_weights:
+            check_loaded_weights(info, pretrained_model_name_or_path)
+        return (model, info) if wants_info else model
 
     def _init_weights(self, module: nn.Module) -> None:
         """PyTorch's default schemes (Kaiming-uniform weights), instead of transformers' normal(0, 0.02).

@@ -3,9 +3,10 @@
 Pre-processing: any image (PIL in any mode, numpy, torch; 8- or 16-bit; EXIF-rotated) becomes RGB in [0, 1] by
 `mde_hub.data.images.to_rgb` (the one conversion; an array's channel axis is the one `input_data_format` names,
 "channels_first" or "channels_last", else the documented rule there: when both ends could be it, channels-first for
-a torch tensor and channels-last for a numpy array), is resized (to a fixed size, or keeping the aspect ratio with a multiple-of constraint) and normalised with the model's
-mean and std. Optional ground-truth depth maps (metres) are resized alongside with nearest-neighbour sampling, so
-invalid pixels (0, NaN) never blend into valid ones, and returned as `labels`.
+a torch tensor and channels-last for a numpy array), is resized (to a fixed size, or keeping the aspect ratio with a
+multiple-of constraint, within a bound on the model input's pixels) and normalised with the model's mean and std.
+Optional ground-truth depth maps (metres) are resized alongside with nearest-neighbour sampling, so invalid pixels
+(0, NaN) never blend into valid ones, and returned as `labels`.
 
 Post-processing: `post_process_depth_estimation` resizes `predicted_depth` (metres, as every model here returns it)
 to each original image size, which is what `pipeline("depth-estimation")` calls.
@@ -13,6 +14,7 @@ to each original image size, which is what `pipeline("depth-estimation")` calls.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,12 +22,17 @@ import torch
 import torch.nn.functional as F
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_utils import BaseImageProcessor
+from transformers.utils import logging
 
 from ..data.images import ImageLike, to_depth_tensor, to_rgb_tensor
+
+logger = logging.get_logger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _INTERPOLATION_MODES = ("nearest", "bilinear", "bicubic", "opencv_bicubic")
+OUTPUT_PIXELS_PER_SIZE = 4
+"""`max_output_pixels`' default: this many times the pixels of `size` (rounded to `ensure_multiple_of`)."""
 
 
 def _check_mode(name: str, mode: str) -> None:
@@ -99,6 +106,10 @@ def _round_to_multiple(value: float, multiple: int) -> int:
     return max(multiple, int(round(value / multiple)) * multiple)
 
 
+def _floor_to_multiple(value: float, multiple: int) -> int:
+    return max(multiple, int(value // multiple) * multiple)
+
+
 class DepthImageProcessor(BaseImageProcessor):
     r"""Image processor for mde-hub depth models.
 
@@ -118,6 +129,14 @@ class DepthImageProcessor(BaseImageProcessor):
         antialias: antialias bilinear/bicubic resizes that shrink (images and predictions). False resizes as
             OpenCV's `cv2.resize` and `F.interpolate`'s defaults do (DPT's `run_monodepth.py`).
         clamp_bicubic: clamp the overshoot of bicubic resizes of non-negative maps (images, predictions) at 0.
+        max_output_pixels: the most pixels the model's input may have (its memory and time grow with them, a ViT's
+            attention with their square). Default (None): 4 times those of `size` (rounded to `ensure_multiple_of`),
+            which the aspect-preserving resize reaches for a 4:1 image and a square `size`. A more elongated image
+            (a panorama, a thin strip) is resized, aspect ratio kept, to the largest input within the bound whose
+            sides are multiples of `ensure_multiple_of` (when the short side is already at that minimum, only the
+            long side is shortened, to at most `max_output_pixels / ensure_multiple_of`), and a warning says so;
+            every image within the bound is resized as the model's released code does. With `do_resize=False` an
+            image above the bound is refused with a ValueError naming its size. A fixed `size` never exceeds it.
     """
 
     model_input_names = ["pixel_values"]
@@ -135,6 +154,7 @@ class DepthImageProcessor(BaseImageProcessor):
         depth_resample: str = "bilinear",
         antialias: bool = True,
         clamp_bicubic: bool = True,
+        max_output_pixels: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -158,18 +178,59 @@ class DepthImageProcessor(BaseImageProcessor):
         self.depth_resample = depth_resample
         self.antialias = bool(antialias)
         self.clamp_bicubic = bool(clamp_bicubic)
+        self.max_output_pixels = max_output_pixels
+        fixed = self._rounded(size["height"], size["width"])
+        if max_output_pixels is not None and max_output_pixels < fixed[0] * fixed[1]:
+            raise ValueError(
+                f"max_output_pixels must be at least the {fixed[1]}x{fixed[0]} pixels of size; got {max_output_pixels}"
+            )
+
+    def _rounded(self, height: float, width: float) -> tuple[int, int]:
+        return _round_to_multiple(height, self.ensure_multiple_of), _round_to_multiple(width, self.ensure_multiple_of)
+
+    def output_pixel_bound(self) -> int:
+        """`max_output_pixels`, or its default: `OUTPUT_PIXELS_PER_SIZE` times the pixels of `size` (rounded)."""
+        if self.max_output_pixels is not None:
+            return self.max_output_pixels
+        height, width = self._rounded(self.size["height"], self.size["width"])
+        return OUTPUT_PIXELS_PER_SIZE * height * width
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
-        """The (height, width) the model sees for an input of the given size."""
+        """The (height, width) the model sees for an input of the given size, within `output_pixel_bound` (see
+        `max_output_pixels`)."""
+        scaled_h, scaled_w = float(height), float(width)
         if self.do_resize:
             scale_h, scale_w = self.size["height"] / height, self.size["width"] / width
             if self.keep_aspect_ratio:
                 scale_h = scale_w = scale_w if abs(1 - scale_w) < abs(1 - scale_h) else scale_h
-            height, width = height * scale_h, width * scale_w
-        return (
-            _round_to_multiple(height, self.ensure_multiple_of),
-            _round_to_multiple(width, self.ensure_multiple_of),
+            scaled_h, scaled_w = height * scale_h, width * scale_w
+        out_h, out_w = self._rounded(scaled_h, scaled_w)
+        bound = self.output_pixel_bound()
+        if out_h * out_w <= bound:
+            return out_h, out_w
+        if not self.do_resize:
+            raise ValueError(
+                f"a {width}x{height} image is a {out_w}x{out_h} model input, {out_w * out_h / 1e6:.2g} MP: above "
+                f"max_output_pixels ({bound / 1e6:.2g} MP) with do_resize=False; downscale it, or raise the bound"
+            )
+        capped = self._capped(scaled_h, scaled_w, bound)
+        logger.warning(
+            f"a {width}x{height} image is resized to {capped[1]}x{capped[0]} for the model, not {out_w}x{out_h}: "
+            f"that would exceed max_output_pixels ({bound} pixels)"
         )
+        return capped
+
+    def _capped(self, height: float, width: float, bound: int) -> tuple[int, int]:
+        """The largest (height, width) of the aspect ratio of `height` x `width`, sides multiples of
+        `ensure_multiple_of`, within `bound` pixels; a side at that minimum, the other is shortened to fit."""
+        multiple, scale = self.ensure_multiple_of, math.sqrt(bound / (height * width))
+        out_h, out_w = _floor_to_multiple(height * scale, multiple), _floor_to_multiple(width * scale, multiple)
+        if out_h * out_w > bound:
+            if out_h <= out_w:
+                out_w = _floor_to_multiple(bound / out_h, multiple)
+            else:
+                out_h = _floor_to_multiple(bound / out_w, multiple)
+        return out_h, out_w
 
     def _prepare_image(self, image: ImageLike, input_data_format: str | None = None) -> torch.Tensor:
         rgb = to_rgb_tensor(image, input_data_format)
