@@ -1,6 +1,7 @@
 """End to end in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) at 1400 px: an upload runs the
 models at once, a new colormap recolours without re-running them, five models' maps all keep their captions and
-colour bars; evaluate a pair and see the metrics table. Skips when Chromium is absent."""
+colour bars; evaluate a pair and see the metrics table; at 390 px the tables keep readable columns. Skips when
+Chromium is absent."""
 
 from __future__ import annotations
 
@@ -128,3 +129,18 @@ def test_a_sample_pair_sets_its_encoding_and_protocol(page):
             f"document.querySelector('#eval-protocol input').value === {expected!r}", timeout=10_000
         )
         assert protocol.input_value() == expected
+
+
+def test_tables_keep_readable_columns_on_a_phone(page):
+    """At 390 px the Benchmarks table scrolls sideways with columns wide enough for a word, instead of squeezing its
+    15 columns into the screen (one letter per line)."""
+    page.set_viewport_size({"width": 390, "height": 900})
+    try:
+        page.get_by_role("tab", name="Benchmarks").click()
+        page.wait_for_function("document.querySelector('#bench-table').innerText.includes('published')")
+        widths = page.eval_on_selector_all("#bench-table th", "cells => cells.map(c => c.getBoundingClientRect().width)")
+        scroll = page.eval_on_selector("#bench-table .virtual-table-viewport", "v => [v.scrollWidth, v.clientWidth]")
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+    assert len(widths) == 15 and min(widths) >= 90, widths
+    assert scroll[0] > 3 * scroll[1], scroll  # wider than the screen: scrolls sideways

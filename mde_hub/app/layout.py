@@ -50,11 +50,18 @@ CSS = """
 #depth-gallery .grid-wrap, #error-gallery .grid-wrap { height: auto !important; max-height: none !important; overflow: visible; }
 #depth-gallery .grid-container, #error-gallery .grid-container { grid-template-rows: none; grid-auto-rows: auto; }
 @media (max-width: 900px) {
-  #metrics-table table { min-width: 760px; }
-  #bench-table table { min-width: 1200px; }
-  #metrics-table th, #metrics-table td, #bench-table th, #bench-table td { min-width: 64px !important; max-width: none !important; }
-  #metrics-table th:first-child, #metrics-table td:first-child { min-width: 150px !important; }
-  #bench-table th:last-child, #bench-table td:last-child { min-width: 320px !important; }
+  #metrics-table th, #metrics-table .body-cell, #bench-table th, #bench-table .body-cell {
+    width: 92px !important; min-width: 92px !important; max-width: 92px !important; flex: 0 0 92px !important;
+  }
+  #metrics-table th *, #metrics-table .body-cell *, #bench-table th *, #bench-table .body-cell * {
+    word-break: normal !important; overflow-wrap: break-word !important;
+  }
+  #metrics-table th:first-child, #metrics-table .body-cell:first-child {
+    width: 150px !important; min-width: 150px !important; max-width: 150px !important; flex: 0 0 150px !important;
+  }
+  #bench-table th:last-child, #bench-table .body-cell:last-child {
+    width: 320px !important; min-width: 320px !important; max-width: 320px !important; flex: 0 0 320px !important;
+  }
 }
 """
 """Gallery captions wrap instead of being cut off, so every map stays labelled however long its model's name; on a
