@@ -84,7 +84,7 @@ def test_predict_batch_checks_its_arguments() -> None:
     assert predictor.predict_batch([]) == []
     with pytest.raises(ValueError, match="2 images but 1 focal"):
         predictor.predict_batch(_images([(64, 96), (64, 96)]), [500.0])
-    with pytest.raises(ValueError, match="focal length must be a positive.*-3"):
+    with pytest.raises(ValueError, match="focal length must be a finite positive number.*-3"):
         predictor.predict_batch(_images([(64, 96)]), [-3.0])
 
 
@@ -128,6 +128,19 @@ def test_auto_dtype_takes_bf16_only_where_it_is_native(monkeypatch, tmp_path) ->
         assert auto_dtype(torch.device("cuda", 0)) == expected
     assert auto_dtype(torch.device("mps")) == "float32"
     assert resolve_dtype("float16", cpu) == "float16"
+
+
+def test_auto_dtype_keeps_small_models_in_float32_on_the_cpu(monkeypatch) -> None:
+    """On a CPU with native bf16 only models of at least BF16_CPU_MIN_PARAMETERS run in bf16 (autocast slows the
+    compact checkpoints down); a CUDA device takes bf16 whatever the size."""
+    monkeypatch.setattr(device_module, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    cpu, large = torch.device("cpu"), device_module.BF16_CPU_MIN_PARAMETERS
+    assert resolve_dtype("auto", cpu, large - 1) == "float32" and resolve_dtype("auto", cpu, large) == "bfloat16"
+    assert auto_dtype(torch.device("cuda", 0), 1000) == "bfloat16"
+    small = tiny_model("mde_baseline")
+    assert DepthPredictor.from_model(small, "baseline", dtype="auto").dtype == "float32"
+    assert DepthPredictor.from_model(small, "baseline", dtype="bfloat16").dtype == "bfloat16"
 
 
 def test_cpu_flags_of_a_machine_without_cpuinfo(monkeypatch, tmp_path) -> None:

@@ -56,19 +56,29 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def auto_dtype(device: torch.device) -> str:
-    """What `dtype="auto"` runs: bfloat16 on a CPU with native bf16 (`NATIVE_BF16_CPU_FLAGS`; torch's
-    `get_cpu_capability()` names only the vector width, so the flags decide) and on a CUDA device that supports it,
+BF16_CPU_MIN_PARAMETERS = 20_000_000
+"""On a CPU, `auto` takes bf16 only for models at least this large. Measured on a 2-core Sapphire Rapids (AMX;
+BENCHMARKS.md, "bf16 on the CPU"): a 2048^2 bf16 matmul ran 3.0x faster than fp32 and DPT-Hybrid (121M
+parameters) 1.3x faster under bf16 autocast, but the five compact checkpoints (1.3-7.2M) ran 1.4-2.5x *slower*:
+their time goes into small layers, where autocast's casts cost more than bf16 saves."""
+
+
+def auto_dtype(device: torch.device, parameters: int | None = None) -> str:
+    """What `dtype="auto"` runs: bfloat16 on a CUDA device that supports it, and on a CPU with native bf16
+    (`NATIVE_BF16_CPU_FLAGS`; torch's `get_cpu_capability()` names only the vector width, so the flags decide) for
+    a model of at least `BF16_CPU_MIN_PARAMETERS` parameters (`parameters`; None: not known yet, taken as large);
     float32 everywhere else."""
     if device.type == "cpu":
-        return "bfloat16" if cpu_flags() & NATIVE_BF16_CPU_FLAGS else "float32"
+        large = parameters is None or parameters >= BF16_CPU_MIN_PARAMETERS
+        return "bfloat16" if large and cpu_flags() & NATIVE_BF16_CPU_FLAGS else "float32"
     if device.type == "cuda":
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
     return "float32"
 
 
-def resolve_dtype(name: str, device: torch.device) -> str:
-    """`name` (one of `DTYPE_CHOICES`) as the precision that runs on `device`; ValueError for any other name."""
+def resolve_dtype(name: str, device: torch.device, parameters: int | None = None) -> str:
+    """`name` (one of `DTYPE_CHOICES`) as the precision that runs on `device` for a model of `parameters`
+    parameters (see `auto_dtype`); ValueError for any other name."""
     if name not in DTYPE_CHOICES:
         raise ValueError(f"unknown dtype {name!r}; choose from {', '.join(DTYPE_CHOICES)}")
-    return auto_dtype(device) if name == "auto" else name
+    return auto_dtype(device, parameters) if name == "auto" else name

@@ -69,7 +69,8 @@ class DepthPredictor:
         dtype: str = "float32",
     ) -> None:
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        parameters = sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else None
+        self.dtype = resolve_dtype(dtype, self.device, parameters)
         if not isinstance(model, torch.nn.Module):
             if self.device.type != "cpu" or self.dtype != "float32":
                 raise ValueError(
