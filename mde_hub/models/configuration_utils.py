@@ -46,7 +46,9 @@ class DepthConfig(PreTrainedConfig):
 
     def validate_architecture(self) -> None:
         """Part of `@strict` validation: every number is finite, and the depth range and type make sense."""
-        for name, value in _non_finite_fields(self):
+        non_finite = _non_finite_fields(self)
+        if non_finite:
+            name, value = non_finite[0]
             raise ValueError(f"{name} must be a finite number; got {value}")
         if self.depth_estimation_type not in DEPTH_ESTIMATION_TYPES:
             raise ValueError(f"depth_estimation_type must be one of {DEPTH_ESTIMATION_TYPES}; got {self.depth_estimation_type!r}")
