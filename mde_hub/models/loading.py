@@ -64,8 +64,8 @@ def check_finite_weights(model: torch.nn.Module, source: str | os.PathLike) -> N
         count = int((~torch.isfinite(tensor)).sum())
         others = f" and {len(broken) - 1} other tensor(s)" if len(broken) > 1 else ""
         raise ValueError(
-            f"{source}: weight {name} holds {count} NaN or infinite value(s) of {tensor.numel()}{others}; refusing "
-            "to load weights that would make predictions NaN"
+            f"cannot load {source}: weight {name} holds {count} NaN or infinite value(s) of {tensor.numel()}{others}; "
+            "refusing weights that would make predictions NaN"
         )
 
 
