@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 import transformers
+from safetensors.torch import load_file, save_file
 from transformers import DPTImageProcessor
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
@@ -23,6 +24,16 @@ def save_baseline(path: Path, seed: int) -> Path:
     model = BaselineForDepthEstimation(BaselineConfig.tiny(image_size=32))
     model.save_pretrained(path)
     image_processor_for(model.config).save_pretrained(path)
+    return path
+
+
+def save_exploding_baseline(path: Path) -> Path:
+    """A tiny Baseline whose weights are finite, so it loads, but scaled by 1e30: its activations overflow to
+    infinity and every depth value it outputs is NaN."""
+    save_baseline(path, 0)
+    weights = load_file(path / "model.safetensors")
+    scaled = {name: value * 1e30 for name, value in weights.items()}
+    save_file(scaled, path / "model.safetensors", metadata={"format": "pt"})
     return path
 
 

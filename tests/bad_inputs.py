@@ -25,6 +25,7 @@ from safetensors.torch import save_file
 
 HANDLED = None
 IMAGE_SIZE = (48, 64)  # height, width of the generated photos
+IMAGE_PROCESSOR_FILE = "preprocessor_config.json"
 GT_ENCODING = "mm"  # the encoding a ground-truth PNG is read with unless a case says otherwise
 MODELS = {"good": "a tiny Baseline (fixed-size resize)", "dpt": "a tiny DPT (aspect-preserving resize, 64x64)"}
 """The served checkpoints, by name: every case runs on "good" unless its `model` says otherwise."""
@@ -340,13 +341,19 @@ def _damaged(name: str, damage: Callable[[Path], None]) -> Callable[[Path, Path]
     return build
 
 
-def _edit_config(**changes) -> Callable[[Path], None]:
+def _edit_json(name: str, **changes) -> Callable[[Path], None]:
+    """Update fields of the checkpoint's `name` JSON file (NaN and infinity written as Python's json writes them)."""
+
     def damage(checkpoint: Path) -> None:
-        config = json.loads((checkpoint / "config.json").read_text())
+        config = json.loads((checkpoint / name).read_text())
         config.update(changes)
-        (checkpoint / "config.json").write_text(json.dumps(config))
+        (checkpoint / name).write_text(json.dumps(config))
 
     return damage
+
+
+def _edit_config(**changes) -> Callable[[Path], None]:
+    return _edit_json("config.json", **changes)
 
 
 def _truncate_weights(checkpoint: Path) -> None:
@@ -364,6 +371,14 @@ def _drop_weights(checkpoint: Path) -> None:
     weights = load_file(checkpoint / "model.safetensors")
     kept = dict(list(weights.items())[: len(weights) // 2])
     save_file(kept, checkpoint / "model.safetensors", metadata={"format": "pt"})
+
+
+def _nan_weight(checkpoint: Path) -> None:
+    from safetensors.torch import load_file
+
+    weights = load_file(checkpoint / "model.safetensors")
+    weights["encoder.0.0.weight"][0, 0, 0, :2] = torch.tensor([float("nan"), float("inf")])
+    save_file(weights, checkpoint / "model.safetensors", metadata={"format": "pt"})
 
 
 def _pickle_only(checkpoint: Path) -> None:
@@ -413,7 +428,13 @@ MODEL_CASES = [
      r"its config\.json is invalid: empty\(\): argument 'size'"),
     ("config_json_as_model", _config_file, r"config\.json is a file, not a checkpoint folder: give the folder"),
     ("needs_remote_code", _damaged("remote-code", _remote_code), r"trust_remote_code|custom code"),
-    ("missing_preprocessor_config", _damaged("no-processor", _unlink("preprocessor_config.json")),
+    ("missing_preprocessor_config", _damaged("no-processor", _unlink(IMAGE_PROCESSOR_FILE)),
      r"preprocessor_config\.json"),
+    ("nan_weights", _damaged("nan-weights", _nan_weight),
+     r"weight encoder\.0\.0\.weight holds 2 NaN or infinite value\(s\) of \d+; refusing"),
+    ("infinite_max_depth", _damaged("inf-max-depth", _edit_config(max_depth=float("inf"))),
+     r"its config\.json is invalid: .*max_depth must be a finite number; got inf"),
+    ("nan_image_mean", _damaged("nan-mean", _edit_json(IMAGE_PROCESSOR_FILE, image_mean=[float("nan"), 0.5, 0.5])),
+     r"its preprocessor_config\.json is invalid: image_mean must be 3 finite numbers; got \[nan, 0\.5, 0\.5\]"),
 ]
 """(name, build(good_checkpoint, folder), error regex); every surface refuses each with that message."""

@@ -10,7 +10,7 @@ import gradio as gr
 import numpy as np
 import PIL.Image
 import pytest
-from app_helpers import save_baseline, save_hf_dpt
+from app_helpers import save_baseline, save_exploding_baseline, save_hf_dpt
 from bad_inputs import png_header_only
 
 from mde_hub.app.compare import MIN_WORKING_SIDE, DepthStore, KeptDepths, file_stems, working_image
@@ -111,6 +111,14 @@ def test_compare_view_checks_the_image_limits_before_anything_is_written(registr
     PIL.Image.new("RGB", (600, 400)).save(big)
     with pytest.raises(ValueError, match="big.png is 600x400 = 0.2 MP, above the app's limit"):
         compare_view(registry, scratch, LIMITS, DepthStore(), str(big), ["metric"], "magma", "shared", 0)
+    assert list(scratch.root.iterdir()) == []
+
+
+def test_compare_view_refuses_a_model_whose_output_is_nan(models, scratch, photo, tmp_path):
+    exploding = save_exploding_baseline(tmp_path / "exploding")
+    registry = ModelRegistry(discover_sources([str(models / "metric"), str(exploding)], None))
+    with pytest.raises(ValueError, match=r"^model exploding produced \d+ NaN or infinite depth value\(s\) of \d+: its"):
+        compare_view(registry, scratch, LIMITS, DepthStore(), photo, ["metric", "exploding"], "magma", "shared", 0)
     assert list(scratch.root.iterdir()) == []
 
 

@@ -26,6 +26,8 @@ folders.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -42,6 +44,7 @@ from architectures import (
     variant_id,
     variants,
 )
+from huggingface_hub.errors import StrictDataclassClassValidationError
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation, pipeline
 from transformers.modeling_outputs import DepthEstimatorOutput
@@ -233,6 +236,23 @@ def test_config_round_trips(model_type: str, preset: str, tmp_path) -> None:
     for loaded in (config_class.from_pretrained(tmp_path / "saved"), AutoConfig.from_pretrained(tmp_path / "saved")):
         assert type(loaded) is config_class and without_path(loaded.to_dict()) == without_path(as_dict)
     assert image_processor_for(config).to_dict() == image_processor_for(config_class.from_dict(as_dict)).to_dict()
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_configs_refuse_non_finite_numbers_and_a_bad_depth_range(model_type: str) -> None:
+    """Every float field, set to NaN or infinity, is refused by name (a NaN or infinite max_depth made every
+    prediction NaN); so is a depth range that is not 0 < min_depth < max_depth."""
+    config = tiny_config(model_type)
+    floats = [field.name for field in dataclasses.fields(config) if isinstance(getattr(config, field.name), float)]
+    assert {"min_depth", "max_depth"} <= set(floats)
+    for name in floats:
+        for value in (float("nan"), float("inf"), -float("inf")):
+            message = f"{name} must be a finite number; got {value}"
+            with pytest.raises(StrictDataclassClassValidationError, match=message):
+                tiny_config(model_type, **{name: value})
+    for min_depth, max_depth in ((1e-3, 0.0), (1e-3, -5.0), (0.0, 10.0), (20.0, 10.0)):
+        with pytest.raises(StrictDataclassClassValidationError, match="need 0 < min_depth < max_depth"):
+            tiny_config(model_type, min_depth=min_depth, max_depth=max_depth)
 
 
 # ---------------------------------------------------------------------------------------------------- (e) gradients

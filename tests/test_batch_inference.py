@@ -88,6 +88,29 @@ def test_predict_batch_checks_its_arguments() -> None:
         predictor.predict_batch(_images([(64, 96)]), [-3.0])
 
 
+def test_any_non_finite_output_pixel_is_an_error_naming_the_model_and_the_image(tmp_path) -> None:
+    """One NaN pixel is enough: a partly NaN map would be written as 0 (invalid) or scored as min_depth."""
+    from app_helpers import save_exploding_baseline
+
+    processor = DepthImageProcessor(size={"height": 32, "width": 32})
+    predictor = DepthPredictor(tiny_model("mde_baseline"), processor, "tiny")
+    images = _images([(32, 32), (32, 32), (40, 32)])  # one forward batch; the second is the network's size
+    assert all(np.isfinite(p.values).all() for p in predictor.predict_batch(images))
+
+    def one_nan_pixel_in_the_second_image(module, args, kwargs, output):
+        output.predicted_depth[1, 0, 0] = float("nan")
+        return output
+
+    predictor.model.register_forward_hook(one_nan_pixel_in_the_second_image, with_kwargs=True)
+    with pytest.raises(ValueError, match=r"^model tiny produced 1 NaN or infinite depth value\(s\) of 1024 for image 2 "
+                                         r"of a batch of 3: its weights or config are broken$"):
+        predictor.predict_batch(images)
+    exploding = save_exploding_baseline(tmp_path / "exploding")
+    with pytest.raises(ValueError, match=r"^model exploding produced 3072 NaN .* of 3072: its weights or config are "
+                                         r"broken, or its bfloat16 arithmetic overflowed \(try float32\)$"):
+        DepthPredictor.from_pretrained(exploding, dtype="bfloat16").predict(_images([(48, 64)])[0])
+
+
 def test_devices_are_checked_and_name_what_is_available(monkeypatch) -> None:
     assert resolve_device("cpu") == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

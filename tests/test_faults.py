@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from safetensors.torch import load_file
 from test_training_processes import TRAIN_SCRIPT, subprocess_env
 
 from mde_hub import cli
-from mde_hub.training import parse_arguments, run_training
+from mde_hub.training import main, parse_arguments, run_training
 from mde_hub.training.run import checkpoint_problem, latest_complete_checkpoint, resume_argument
 
 MAX_STEPS, SAVE_STEPS = 24, 8
@@ -85,17 +86,27 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> dict[str, torch.Tensor]:
-    """The uninterrupted run, in this process with one thread like the subprocesses (OMP_NUM_THREADS=1)."""
-    output = tmp_path_factory.mktemp("uninterrupted")
+def train_in_process(output_dir: Path, *extra: str) -> dict:
+    """`run_training` in this process with one thread like the subprocesses (OMP_NUM_THREADS=1); its record."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert run_training(parse_arguments(train_argv(output)), "uninterrupted")["global_step"] == MAX_STEPS
+        return run_training(parse_arguments(train_argv(output_dir, *extra)), "in process")
     finally:
         torch.set_num_threads(threads)
-    return load_file(output / "model.safetensors")
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """The uninterrupted run's folder: checkpoint-8, -16, -24 and the final model."""
+    output = tmp_path_factory.mktemp("uninterrupted")
+    assert train_in_process(output)["global_step"] == MAX_STEPS
+    return output
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(finished_run) -> dict[str, torch.Tensor]:
+    return load_file(finished_run / "model.safetensors")
 
 
 def _assert_same_weights(output: Path, reference: dict[str, torch.Tensor]) -> None:
@@ -160,6 +171,79 @@ def test_training_killed_from_outside_resumes_to_the_same_final_step(uninterrupt
     assert process.returncode == -signal.SIGKILL, "training finished before it could be killed"
     assert not (output / "training_record.json").exists()
     _resume_and_check(output, uninterrupted)
+
+
+# Damaged checkpoints: a truncated or garbage file in the newest checkpoint, or one without its optimizer state.
+
+DAMAGES = {
+    "truncated": lambda data: data[: len(data) // 2],
+    "garbage": lambda data: np.random.default_rng(0).bytes(len(data)),
+}
+
+
+def _stopped_after_16(finished_run: Path, output: Path, name: str | None = None, damage: str | None = None) -> Path:
+    """A run stopped after checkpoint-16 (checkpoint-8 and -16 of the finished run), with `name` in checkpoint-16
+    damaged (`DAMAGES`) or, for damage "missing", deleted."""
+    for step in (8, 16):
+        shutil.copytree(finished_run / f"checkpoint-{step}", output / f"checkpoint-{step}")
+    if name is not None:
+        path = output / "checkpoint-16" / name
+        if damage == "missing":
+            path.unlink()
+        else:
+            path.write_bytes(DAMAGES[damage](path.read_bytes()))
+    return output
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+@pytest.mark.parametrize("name", ["model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth"])
+def test_a_damaged_file_makes_a_checkpoint_unusable_and_is_named(finished_run, tmp_path, name, damage) -> None:
+    """Header, size and archive checks only: the folder and the file are named, and an older intact checkpoint is
+    taken by "true" with a warning, while the damaged one given by path is an error."""
+    output = _stopped_after_16(finished_run, tmp_path / "run", name, damage)
+    damaged = output / "checkpoint-16"
+    assert checkpoint_problem(str(output / "checkpoint-8")) is None
+    problem = checkpoint_problem(str(damaged))
+    assert problem is not None and problem.startswith(f"{damaged / name} is damaged"), problem
+    skipped = rf"skipping {re.escape(problem)}; resuming from {re.escape(str(output / 'checkpoint-8'))} instead"
+    with pytest.warns(UserWarning, match=skipped):
+        assert resume_argument("true", str(output)) == str(output / "checkpoint-8")
+    with pytest.raises(ValueError, match=f"^--resume_from_checkpoint {re.escape(str(damaged))}: {re.escape(problem)}$"):
+        resume_argument(str(damaged), str(output))
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+@pytest.mark.parametrize("name", ["model.safetensors", "optimizer.pt", "scheduler.pt"])
+def test_resume_true_falls_back_to_the_newest_intact_checkpoint(finished_run, uninterrupted, tmp_path, name, damage):
+    """Before, each of these ended in a traceback (SafetensorError, UnpicklingError, "failed finding central
+    directory") and checkpoint-8 was never tried. Now the run resumes from checkpoint-8, passes step 16 again
+    (checkpoint-16 is written anew, whole) and ends with the uninterrupted run's weights, bit for bit."""
+    output = _stopped_after_16(finished_run, tmp_path / "run", name, damage)
+    with pytest.warns(UserWarning, match=f"skipping .*checkpoint-16/{name} is damaged.*resuming from .*checkpoint-8"):
+        assert train_in_process(output, "--resume_from_checkpoint", "true")["global_step"] == MAX_STEPS
+    _assert_same_weights(output, uninterrupted)
+    assert checkpoint_problem(str(output / "checkpoint-16")) is None
+
+
+@pytest.mark.parametrize("name", ["optimizer.pt", "scheduler.pt"])
+def test_a_checkpoint_without_its_optimizer_state_is_an_error_unless_allowed(finished_run, uninterrupted, tmp_path,
+                                                                            capsys, name) -> None:
+    """Before, Trainer resumed silently with a fresh optimizer and schedule (another final loss). Now that needs
+    --allow_fresh_optimizer, which warns; the fresh optimizer then gives other weights than the uninterrupted run."""
+    output = _stopped_after_16(finished_run, tmp_path / "run", name, "missing")
+    resume = ["--resume_from_checkpoint", "true"]
+    assert main(train_argv(output, *resume)) == 2
+    err = capsys.readouterr().err
+    assert f"train.py: error: --resume_from_checkpoint true: {output / 'checkpoint-16'} has no {name}, so the " in err
+    assert "pass --allow_fresh_optimizer" in err and not (output / "training_record.json").exists()
+    with pytest.raises(ValueError, match=f"checkpoint-16 has no {name}"):
+        resume_argument(str(output / "checkpoint-16"), str(output))
+    if name == "scheduler.pt":
+        return  # one run with the flag is enough
+    with pytest.warns(UserWarning, match=f"checkpoint-16 has no {name}: resuming with a fresh optimizer"):
+        assert train_in_process(output, *resume, "--allow_fresh_optimizer")["global_step"] == MAX_STEPS
+    weights = load_file(output / "model.safetensors")
+    assert any(not torch.equal(weights[key], value) for key, value in uninterrupted.items())
 
 
 # Outputs: every file goes through atomic_output, so a failure midway keeps the old file and leaves no temporary.

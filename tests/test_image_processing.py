@@ -222,3 +222,21 @@ def test_the_pipeline_reads_images_as_the_predictor_does(tmp_path) -> None:
         estimator(PIL.Image.fromarray(gray.astype(np.float32), mode="F"))
     theirs = pipeline("depth-estimation", model=str(save_hf_dpt(tmp_path / "hf-dpt")))
     assert theirs(str(tmp_path / "gray16.png"))["predicted_depth"].shape == (48, 64)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"image_mean": [float("nan"), 0.5, 0.5]}, r"image_mean must be 3 finite numbers; got \[nan, 0.5, 0.5\]"),
+        ({"image_mean": [0.5, 0.5]}, r"image_mean must be 3 finite numbers; got \[0.5, 0.5\]"),
+        ({"image_std": [0.2, float("inf"), 0.2]}, r"image_std must be 3 finite numbers > 0; got \[0.2, inf, 0.2\]"),
+        ({"image_std": [0.2, 0.2, float("nan")]}, r"image_std must be 3 finite numbers > 0; got \[0.2, 0.2, nan\]"),
+        ({"image_std": [0.2, 0.0, 0.2]}, r"image_std must be 3 finite numbers > 0; got \[0.2, 0.0, 0.2\]"),
+        ({"image_std": [-0.2, 0.2, 0.2]}, r"image_std must be 3 finite numbers > 0"),
+        ({"size": {"height": float("nan"), "width": 4}}, r"size must be .*; got \{'height': nan, 'width': 4\}"),
+    ],
+)
+def test_non_finite_or_out_of_range_normalisation_is_named(bad: dict, message: str) -> None:
+    """A NaN mean (or a NaN, infinite, zero or negative std) turned every pixel, so every prediction, into NaN."""
+    with pytest.raises(ValueError, match=message):
+        DepthImageProcessor(**bad)

@@ -12,6 +12,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from app_helpers import save_exploding_baseline
 from bad_inputs import png_header_only
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation, image_processor_for
@@ -388,3 +389,26 @@ def test_named_pipes_are_skipped_in_folders_and_refused_when_named(tmp_path, cap
         assert not (tmp_path / "out2").exists()
         with pytest.raises(ValueError, match="pipe.png is a named pipe \\(FIFO\\), not a regular file"):
             load_image(images / "pipe.png")
+
+
+def test_a_model_whose_output_is_nan_is_an_error_and_nothing_is_written(tmp_path, capsys) -> None:
+    """Finite weights that overflow: before, predict exited 0 with an all-zero PNG and evaluate wrote abs_rel 0.9997
+    (NaN clipped to min_depth)."""
+    model = save_exploding_baseline(tmp_path / "exploding")
+    photo = _photo(tmp_path / "photo.png", 0)
+    message = r"mde-hub: error: model exploding produced 1200 NaN or infinite depth value\(s\) of 1200: its weights "
+    assert cli_main(["predict", str(photo), "--model", str(model), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    dataset = tmp_path / "dataset"  # one frame, in the layout `mde-hub data synth` writes
+    for folder in ("image", "depth"):
+        (dataset / folder).mkdir(parents=True)
+    _photo(dataset / "image" / "000000.png", 1)
+    _depth_png(dataset / "depth" / "000000.png")
+    (dataset / WRITTEN_FOLDER_INTRINSICS).write_text(json.dumps({"encoding": "mm", "intrinsics": {}}))
+    argv = ["evaluate", "--model", str(model), "--dataset", str(dataset), "--protocol", "none",
+            "--output", str(tmp_path / "results.json")]
+    assert cli_main(argv) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "results.json").exists()

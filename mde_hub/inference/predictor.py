@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from transformers import AutoImageProcessor, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers.image_processing_utils import BaseImageProcessor
 
 from ..data.images import CHANNELS_LAST, ImageLike, to_rgb, to_rgb_uint8
@@ -20,7 +20,7 @@ from ..data.sample import check_focal
 from ..models.auto import image_processor_for
 from ..models.configuration_utils import scales_depth_by_focal
 from ..models.depth_meaning import DepthMeaning, depth_meaning_of
-from ..models.loading import load_depth_config, load_depth_model
+from ..models.loading import load_depth_config, load_depth_model, load_image_processor
 from ..models.modeling_utils import DepthEstimationPreTrainedModel
 from ..processing.image_processing_depth import DepthImageProcessor
 from .backends import BACKENDS
@@ -57,7 +57,10 @@ class DepthPredictor:
     estimate); Prompt Depth Anything is given no prompt depth (its output is then relative depth). `device` ("cpu", "cuda", "cuda:N", "mps") is
     where the model runs; `dtype` ("float32", "bfloat16", "float16", or "auto": `mde_hub.inference.device.auto_dtype`)
     the precision its ops run in under `torch.autocast` (the weights stay float32). Outputs are float32 numpy
-    arrays whatever the precision. The ONNX Runtime backend runs on the CPU in float32 only.
+    arrays whatever the precision. The ONNX Runtime backend runs on the CPU in float32 only. An output with even one
+    NaN or infinite pixel is a `ValueError` naming the model, never a prediction (`predict`, `evaluate` and the app
+    all run models through here); the metric functions' own handling of non-finite pixels is for arrays given to
+    them directly.
     """
 
     def __init__(
@@ -108,7 +111,7 @@ class DepthPredictor:
             model = OnnxDepthModel(os.path.join(path, ONNX_FILENAME), config)
         else:
             model = load_depth_model(path, allow_pickle)
-        processor = AutoImageProcessor.from_pretrained(path, trust_remote_code=False)
+        processor = load_image_processor(path)
         return cls(model, processor, os.path.basename(os.path.normpath(str(path))), device, dtype)
 
     @classmethod
@@ -166,8 +169,24 @@ class DepthPredictor:
             group_focals = [focals[index] for index in indices] if with_focal else None
             for index, depth in zip(indices, self._forward(batch, sizes, group_focals)):
                 values[index] = depth
+        for index, depth in enumerate(values):
+            self._check_finite(depth, index, len(values))
         latency = (time.perf_counter() - start) / max(len(images), 1)
         return [DepthPrediction(depth, latency, self.meaning) for depth in values]
+
+    def _check_finite(self, values: np.ndarray, index: int, count: int) -> None:
+        """Refuse an output with any NaN or infinite pixel: no model computes one from a valid input, so it means
+        broken weights or config (or a precision that overflowed), and a partly NaN map would be written or scored
+        as if it were depth."""
+        bad = int(values.size - np.isfinite(values).sum())
+        if bad:
+            which = f" for image {index + 1} of a batch of {count}" if count > 1 else ""
+            cause = "its weights or config are broken" + (
+                f", or its {self.dtype} arithmetic overflowed (try float32)" if self.dtype != "float32" else ""
+            )
+            raise ValueError(
+                f"model {self.name} produced {bad} NaN or infinite depth value(s) of {values.size}{which}: {cause}"
+            )
 
     def _pixel_values(self, rgb: np.ndarray) -> torch.Tensor:
         """The processor's (1, 3, h, w) network input of one (H, W, 3) RGB image."""

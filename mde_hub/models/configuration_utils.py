@@ -3,7 +3,8 @@ and `FixedSizeBackboneDepthConfig` add the fields of models built on a timm enco
 
 from __future__ import annotations
 
-from dataclasses import field
+import math
+from dataclasses import field, fields
 from typing import Any, ClassVar
 
 from huggingface_hub.dataclasses import strict
@@ -44,7 +45,11 @@ class DepthConfig(PreTrainedConfig):
         return super().from_dict({**absent, **config_dict}, **kwargs)
 
     def validate_architecture(self) -> None:
-        """Part of `@strict` validation: the depth range and type must make sense."""
+        """Part of `@strict` validation: every number is finite, and the depth range and type make sense."""
+        non_finite = _non_finite_fields(self)
+        if non_finite:
+            name, value = non_finite[0]
+            raise ValueError(f"{name} must be a finite number; got {value}")
         if self.depth_estimation_type not in DEPTH_ESTIMATION_TYPES:
             raise ValueError(f"depth_estimation_type must be one of {DEPTH_ESTIMATION_TYPES}; got {self.depth_estimation_type!r}")
         if not 0 < self.min_depth < self.max_depth:
@@ -106,6 +111,16 @@ class FixedSizeBackboneDepthConfig(BackboneDepthConfig):
             "image_mean": list(IMAGENET_MEAN),
             "image_std": list(IMAGENET_STD),
         }
+
+
+def _non_finite_fields(config: PreTrainedConfig) -> list[tuple[str, Any]]:
+    """(name, value) of each field holding a NaN or infinite float, alone or in a list or tuple."""
+    def finite(value: Any) -> bool:
+        if isinstance(value, (list, tuple)):
+            return all(finite(item) for item in value)
+        return not isinstance(value, float) or math.isfinite(value)
+
+    return [(f.name, getattr(config, f.name)) for f in fields(config) if not finite(getattr(config, f.name, None))]
 
 
 def scales_depth_by_focal(config: Any) -> bool:

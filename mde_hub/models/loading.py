@@ -1,6 +1,7 @@
 """Loading a depth model from a checkpoint safely: safetensors only unless pickles are allowed, never remote code,
-and never a model silently completed with random weights; and the size of a Hub model's weights, read before any
-download."""
+never a model silently completed with random weights, and never a config, processor config or weights holding values
+(NaN, infinite, out of range) that would make every prediction meaningless; and the size of a Hub model's weights,
+read before any download."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import os
 import re
 
 import httpx2
+import torch
 from huggingface_hub import HfApi
 from huggingface_hub.errors import NotASafetensorsRepoError, SafetensorsParsingError, StrictDataclassError
 from safetensors import SafetensorError
-from transformers import AutoConfig, AutoModelForDepthEstimation, PretrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation, PretrainedConfig, PreTrainedModel
+from transformers.image_processing_utils import BaseImageProcessor
+from transformers.utils import IMAGE_PROCESSOR_NAME
 
 
 def check_checkpoint_path(path: str | os.PathLike) -> None:
@@ -43,11 +47,36 @@ def load_depth_config(path: str | os.PathLike) -> PretrainedConfig:
 from .modeling_utils import check_loaded_weights
 
 
+def load_image_processor(path: str | os.PathLike) -> BaseImageProcessor:
+    """A checkpoint's image processor, never with `trust_remote_code`; one its own checks refuse (a NaN
+    `image_mean`, an `image_std` <= 0, ...) is a ValueError naming the file."""
+    try:
+        return AutoImageProcessor.from_pretrained(path, trust_remote_code=False)
+    except ValueError as error:
+        raise ValueError(f"cannot load {path}: its {IMAGE_PROCESSOR_NAME} is invalid: {error}") from None
+
+
+def check_finite_weights(model: torch.nn.Module, source: str | os.PathLike) -> None:
+    """Refuse a model whose floating-point weights or buffers hold NaN or infinite values: its predictions would be
+    NaN. Names the first such tensor and how many there are."""
+    state = model.state_dict()
+    broken = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        name, tensor = broken[0], state[broken[0]]
+        count = int((~torch.isfinite(tensor)).sum())
+        others = f" and {len(broken) - 1} other tensor(s)" if len(broken) > 1 else ""
+        raise ValueError(
+            f"cannot load {source}: weight {name} holds {count} NaN or infinite value(s) of {tensor.numel()}{others}; "
+            "refusing weights that would make predictions NaN"
+        )
+
+
 def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> PreTrainedModel:
     """A depth model from a checkpoint directory or Hub id, loaded safely: safetensors weights only unless
     `allow_pickle` (a pickled `pytorch_model.bin` can run code when unpickled), never with `trust_remote_code`, and
     refused, not randomly completed, when the weights lack tensors the model needs or have other shapes. A file
-    path or an invalid config.json (`load_depth_config`) is a ValueError."""
+    path, an invalid config.json (`load_depth_config`) or weights holding NaN or infinite values
+    (`check_finite_weights`) is a ValueError."""
     config = load_depth_config(path)
     local = os.path.isdir(path)
     if local and not allow_pickle and not any(
@@ -74,6 +103,7 @@ def load_depth_model(path: str | os.PathLike, allow_pickle: bool = False) -> Pre
             f"cannot load {path}: the shape of its weights does not match the model its config.json describes ({error})"
         ) from None
     check_loaded_weights(info, path, unexpected=False)  # mde-hub models checked both; transformers' own, missing ones
+    check_finite_weights(model, path)
     return model
 
 

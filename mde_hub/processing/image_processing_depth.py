@@ -159,12 +159,14 @@ class DepthImageProcessor(BaseImageProcessor):
     ) -> None:
         super().__init__(**kwargs)
         size = dict(size) if size is not None else {"height": 480, "width": 640}
-        if set(size) != {"height", "width"} or min(size.values()) < 1:
+        if set(size) != {"height", "width"} or not all(math.isfinite(side) and side >= 1 for side in size.values()):
             raise ValueError(f"size must be {{'height': h, 'width': w}} with positive sides; got {size}")
         if ensure_multiple_of < 1:
             raise ValueError(f"ensure_multiple_of must be >= 1; got {ensure_multiple_of}")
-        if len(image_mean) != 3 or len(image_std) != 3 or min(image_std) <= 0:
-            raise ValueError(f"image_mean and image_std need 3 values each, std > 0; got {image_mean}, {image_std}")
+        if len(image_mean) != 3 or not all(math.isfinite(value) for value in image_mean):
+            raise ValueError(f"image_mean must be 3 finite numbers; got {image_mean}")
+        if len(image_std) != 3 or not all(math.isfinite(value) and value > 0 for value in image_std):
+            raise ValueError(f"image_std must be 3 finite numbers > 0; got {image_std}")
         _check_mode("resample", resample)
         _check_mode("depth_resample", depth_resample)
         self.do_resize = do_resize

@@ -241,6 +241,13 @@ class DepthTrainingArguments(TrainingArguments):
     batch_eval_metrics: bool = field(
         default=True, metadata={"help": "stream the evaluation metrics batch by batch (constant memory)"}
     )
+    allow_fresh_optimizer: bool = field(
+        default=False,
+        metadata={
+            "help": "--resume_from_checkpoint: resume from a checkpoint without optimizer.pt or scheduler.pt (e.g. "
+            "saved with --save_only_model), with a fresh optimizer and learning-rate schedule; otherwise an error"
+        },
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
