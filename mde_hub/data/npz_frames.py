@@ -14,6 +14,12 @@ folder added to the data set is placed on purpose.
 
 Splits: `all`; `train` and `heldout`; each of them per group, `train_rooms`, `train_close`, `train_streets`,
 `heldout_rooms`, `heldout_close`, `heldout_streets`; and `train_indoor` / `heldout_indoor` (rooms and close range).
+Training takes them through the mix source's `mix_splits` (`mde_hub.training.data`); a group is scored with e.g.
+`mde-hub evaluate --dataset ../shared/data/rgbd/extra_real --layout extra_real --split heldout_streets --protocol
+none`: no cap is needed, as every held-out room and tabletop frame is within 10 m and every street frame within 80 m.
+
+KITTI frames: the held-out KITTI object frames (000000-000002) and the trained ones (000008, 000114) are different
+frames of KITTI's shuffled object set; whether two of them come from one drive cannot be checked from this data.
 """
 
 from __future__ import annotations

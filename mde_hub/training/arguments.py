@@ -124,7 +124,8 @@ class DataArguments:
         default=None,
         metadata={
             "help": "mix: folders of real frames as data-set specs, LAYOUT:PATH (e.g. "
-            "icl:../shared/data/rgbd/icl_livingroom1) or PATH, mixed with the synthetic frames"
+            "icl:../shared/data/rgbd/icl_livingroom1) or PATH, mixed with the synthetic frames; each held out by its "
+            "tail (mix_held_out_fraction) unless mix_splits names its splits"
         },
     )
     mix_held_out_fraction: float = field(
