@@ -17,11 +17,14 @@ from mde_hub.data.augmentation import (
     RandomCrop,
     RandomRotation,
     ResizeShorterSide,
+    centre_crop_to_aspect,
     crop_sample,
     dpt_augmentation,
+    fit_sample,
     flip_sample,
     get_augmentation,
     jitter_image,
+    nearest_returns,
     resize_sample,
     rotate_sample,
 )
@@ -62,6 +65,7 @@ def back_project(k: Intrinsics, u: float, v: float, z: float) -> np.ndarray:
 
 
 NYU_K = Intrinsics(518.8579, 519.4696, 325.5824, 253.7362)
+KITTI_K = Intrinsics(371.8, 371.4, 313.9, 88.7)
 
 
 def test_flip_mirrors_image_depth_mask_and_intrinsics() -> None:
@@ -182,6 +186,32 @@ def test_resize_maps_pixel_centres_and_keeps_depth_values() -> None:
     # Shrinking works too and a sample already at the size is returned unchanged.
     assert resize_sample(sample, 120, 160).depth.shape == (120, 160)
     assert ResizeShorterSide(240)(sample, np.random.default_rng(0)) is sample
+
+
+def test_sparse_resize_keeps_the_nearest_return_of_each_pixel() -> None:
+    depth = np.zeros((4, 6), np.float32)
+    depth[0, 1], depth[1, 0] = 30.0, 20.0  # two returns in target pixel (0, 0): the nearer, 20 m, wins
+    depth[2, 4] = 7.0  # one return, in target pixel (1, 2)
+    sample = DepthSample.from_depth(np.zeros((4, 6, 3), np.uint8), depth, KITTI_K, "sparse")
+    shrunk = resize_sample(sample, 2, 3, sparse=True)
+    np.testing.assert_array_equal(shrunk.depth, [[20, 0, 0], [0, 0, 7]])
+    np.testing.assert_array_equal(shrunk.valid, shrunk.depth > 0)
+    assert not resize_sample(sample, 2, 3).valid.any()  # nearest-neighbour samples (1, 1), (1, 3), ...: every point lost
+    nearest, found = nearest_returns(depth, depth > 0, 8, 12)  # growing: each point lands in one pixel, not copied
+    assert int(found.sum()) == 3 and float(nearest[5, 9]) == 7.0
+
+
+def test_fit_sample_centre_crops_to_the_aspect_before_resizing() -> None:
+    street = coordinate_sample(402, 640, KITTI_K)  # a TRI-like 640x402 frame fitted to KITTI's 3.3:1 at 128x424
+    cropped = centre_crop_to_aspect(street, 128, 424)
+    assert cropped.depth.shape == (193, 640) and cropped.intrinsics == KITTI_K.cropped(104, 0)
+    fitted = fit_sample(street, 128, 424)
+    assert fitted.depth.shape == (128, 424)
+    assert fitted.intrinsics.fx / fitted.intrinsics.fy == pytest.approx(KITTI_K.fx / KITTI_K.fy, rel=2e-3)  # undistorted
+    assert fitted.intrinsics == pytest.approx(KITTI_K.cropped(104, 0).scaled(424 / 640, 128 / 193))
+    room = coordinate_sample(48, 64, NYU_K)  # already 4:3: not cropped, and dense depth resized nearest-neighbour
+    assert centre_crop_to_aspect(room, 24, 32) is room
+    np.testing.assert_array_equal(fit_sample(room, 24, 32).depth, resize_sample(room, 24, 32).depth)
 
 
 def test_photometric_jitter_numbers_and_range() -> None:

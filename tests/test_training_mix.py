@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from npz_frames_fixture import write_extra_real
 
 from mde_hub import BaselineConfig, BaselineForDepthEstimation
 from mde_hub.cli import main
@@ -114,6 +115,48 @@ def test_mix_arguments_are_checked(video_folders):
         DataArguments(dataset="mix", mix_folders=video_folders, mix_held_out_fraction=1.0)
 
 
+def test_mix_takes_named_splits_of_a_folder_and_fits_its_frames(tmp_path):
+    """extra_real in the mix: trained on train_streets, evaluated on heldout_streets; frames centre-cropped to the
+    synthetic aspect, sparse depth kept, and depth beyond the outdoor frames' 80 m invalid (TRI's 100 m)."""
+    spec = f"extra_real:{write_extra_real(tmp_path / 'extra_real')}"
+    args = DataArguments(
+        dataset="mix", mix_folders=[spec], mix_splits={spec: {"train": "train_streets", "eval": "heldout_streets"}},
+        synthetic_kind="outdoor", synthetic_sparse=True, synthetic_size=1, synthetic_eval_size=1, synthetic_height=16,
+        synthetic_width=32, synthetic_cache_dir=str(tmp_path / "cache"),
+    )
+    data = build_datasets(args, BaselineConfig.tiny(image_size=32, max_depth=80.0))
+    kitti, tri = data.train.samples.datasets[1]
+    (held_out,) = data.eval.samples.datasets[1]
+    assert (kitti.id, tri.id, held_out.id) == (
+        "mmdet3d_demo/kitti_obj_000008.npz", "tri_dgp_scene01/scene_01.npz", "kitti_object_vis/kitti_obj_000000.npz")
+    assert kitti.depth.shape == (16, 32) and np.all(kitti.depth[kitti.valid] == 30.0)
+    # 20x64 -> 16x32 crop of 20x40, shrunk 0.8x: every 4th pixel of every 2nd row stays one point per pixel.
+    assert kitti.valid.sum() == 10 * 10 and not tri.valid.any()
+    assert f"{spec} split train_streets (2 frames)" in data.description
+    assert f"{spec} split heldout_streets (1 frames)" in data.description and "depth up to 80 m" in data.description
+
+
+@pytest.mark.parametrize("mix_splits, message", [
+    ({"icl:elsewhere": {"train": "train", "eval": "heldout"}}, "mix_splits names 'icl:elsewhere', which is not one of"),
+    ({"extra_real:x": {"train": "train"}}, 'must be {"train": SPLIT, "eval": SPLIT}; got'),
+    ({"extra_real:x": {"train": "train", "eval": "tail:0.2"}}, "\\['eval'\\] must name a split of the data set"),
+    ({"extra_real:x": {"train": "heldout", "eval": "heldout"}}, "trains and evaluates on the same split 'heldout'"),
+    ('{"extra_real:x": ', "mix_splits must be a JSON object"),
+])
+def test_mix_splits_are_checked(mix_splits, message):
+    with pytest.raises(ValueError, match=message):
+        DataArguments(dataset="mix", mix_folders=["extra_real:x"], mix_splits=mix_splits)
+
+
+def test_a_named_split_pair_that_shares_frames_is_refused(tmp_path):
+    spec = f"extra_real:{write_extra_real(tmp_path / 'extra_real')}"
+    args = DataArguments(dataset="mix", mix_folders=[spec], mix_splits={spec: {"train": "all", "eval": "heldout_rooms"}},
+                         synthetic_size=1, synthetic_eval_size=0, synthetic_height=16, synthetic_width=24)
+    with pytest.raises(ValueError, match="its training and held-out splits share frames mmdet3d_demo/sunrgbd_000017.npz, "
+                       "pcl_tutorials/office.npz"):
+        build_datasets(args, BaselineConfig.tiny(image_size=32))
+
+
 def test_synthetic_cache_round_trips_bit_identically(tmp_path, monkeypatch):
     frames = SyntheticDepthDataset("indoor", 3, 16, 24, seed=5)
     rendered = training_data.cached_prerender(frames, tmp_path)
@@ -163,3 +206,21 @@ def test_cli_evaluates_a_held_out_tail(video_folders, tmp_path, capsys):
     assert result["num_images"] == 3 and result["dataset"]["split"] == "tail:0.5" and result["dataset"]["len"] == 3
     assert main([*argv[:-4], "--split", "tail:2", "--protocol", "none", "--output", str(output)]) == 2
     assert "tail:F with 0 < F < 1" in capsys.readouterr().err
+
+
+def test_cli_evaluates_a_held_out_scene_group(tmp_path, capsys):
+    torch.manual_seed(0)
+    config = BaselineConfig.tiny(image_size=32)
+    BaselineForDepthEstimation(config).save_pretrained(tmp_path / "model")
+    from mde_hub.models.auto import image_processor_for
+
+    image_processor_for(config).save_pretrained(tmp_path / "model")
+    root = write_extra_real(tmp_path / "extra_real")
+    output = tmp_path / "results.json"
+    argv = ["evaluate", "--model", str(tmp_path / "model"), "--dataset", str(root), "--layout", "extra_real",
+            "--protocol", "none", "--output", str(output)]
+    assert main([*argv, "--split", "heldout_close"]) == 0
+    result = json.loads(output.read_text())
+    assert result["num_images"] == 2 and result["dataset"]["split"] == "heldout_close"
+    assert main(argv) == 2  # evaluate's default split is test, which extra_real lacks
+    assert "has no split 'test' (the default here): its splits are all, train, heldout" in capsys.readouterr().err

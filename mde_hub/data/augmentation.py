@@ -6,7 +6,8 @@ An augmentation is a callable `(sample: DepthSample, rng: np.random.Generator) -
 
 Geometric operations move the image, depth, valid mask and intrinsics together: the image is resampled bilinearly,
 the depth and mask with nearest neighbour from the same sampling positions, so no depth is ever interpolated and an
-invalid pixel (depth 0) stays 0. Photometric operations change the image only.
+invalid pixel (depth 0) stays 0. Sparse depth is shrunk to the nearest valid return inside each target pixel
+(`resize_sample(sparse=True)`), and `fit_sample` centre-crops a frame to the target aspect ratio before resizing. Photometric operations change the image only.
 
 Conventions: pixel coordinates are array indices (pixel `(x, y)` is the centre of `image[y, x]`), as in
 `Intrinsics.flipped`. Crops and flips update the intrinsics exactly (`Intrinsics.cropped`/`flipped`); resizing
@@ -49,24 +50,28 @@ from .sample import DepthSample, Intrinsics
 
 __all__ = [
     "AUGMENTATIONS",
+    "CHANNEL_PERMUTATIONS",
+    "NYU_BORDER_CROP",
+    "SPARSE_VALID_FRACTION",
     "Augmentation",
     "BoxCrop",
-    "CHANNEL_PERMUTATIONS",
     "ChannelPermutation",
     "Compose",
     "HorizontalFlip",
     "KBCrop",
-    "NYU_BORDER_CROP",
     "PhotometricJitter",
     "RandomApply",
     "RandomCrop",
     "RandomRotation",
     "ResizeShorterSide",
+    "centre_crop_to_aspect",
     "crop_sample",
     "dpt_augmentation",
+    "fit_sample",
     "flip_sample",
     "get_augmentation",
     "jitter_image",
+    "nearest_returns",
     "resize_sample",
     "rotate_sample",
 ]
@@ -141,16 +146,59 @@ def rotate_sample(sample: DepthSample, degrees: float) -> DepthSample:
     return sample.with_arrays(_image_array(image), depth.to(torch.float32).numpy(), valid.numpy() > 0.5, intrinsics)
 
 
-def resize_sample(sample: DepthSample, height: int, width: int) -> DepthSample:
+def resize_sample(sample: DepthSample, height: int, width: int, sparse: bool = False) -> DepthSample:
     """Resize to `height` x `width` mapping pixel centres: image bilinear (antialiased when shrinking), depth and
-    mask `nearest-exact`."""
+    mask `nearest-exact`; with `sparse` (LiDAR-like depth) each pixel instead takes the nearest valid return that
+    falls in it (`nearest_returns`), so shrinking keeps the sparse points that nearest-neighbour would drop."""
     frame_height, frame_width = sample.depth.shape
     image = F.interpolate(
         _image_tensor(sample.image), size=(height, width), mode="bilinear", align_corners=False, antialias=True
     )
-    depth, valid = F.interpolate(_depth_and_valid_tensor(sample), size=(height, width), mode="nearest-exact")[0]
+    if sparse:
+        depth, valid = nearest_returns(sample.depth, sample.valid, height, width)
+    else:
+        depth, valid = F.interpolate(_depth_and_valid_tensor(sample), size=(height, width), mode="nearest-exact")[0]
     intrinsics = None if sample.intrinsics is None else sample.intrinsics.scaled(width / frame_width, height / frame_height)
     return sample.with_arrays(_image_array(image), depth.to(torch.float32).numpy(), valid.numpy() > 0.5, intrinsics)
+
+
+def nearest_returns(depth: np.ndarray, valid: np.ndarray, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(depth, valid)` at `height` x `width`: each valid source pixel falls in the one target pixel that holds its
+    centre, and a target pixel keeps the smallest depth among them (the nearest return, as a z-buffer does); it is
+    invalid where none falls. No point is dropped unless a nearer one shares its target pixel, and none is copied."""
+    frame_height, frame_width = depth.shape
+    rows, cols = np.nonzero(valid)
+    target_rows = np.minimum(((rows + 0.5) * height / frame_height).astype(np.int64), height - 1)
+    target_cols = np.minimum(((cols + 0.5) * width / frame_width).astype(np.int64), width - 1)
+    nearest = torch.full((height * width,), math.inf, dtype=torch.float64)
+    nearest.scatter_reduce_(
+        0, torch.from_numpy(target_rows * width + target_cols), torch.from_numpy(depth[rows, cols].astype(np.float64)), "amin"
+    )
+    found = torch.isfinite(nearest)
+    return torch.where(found, nearest, 0.0).reshape(height, width), found.reshape(height, width)
+
+
+def centre_crop_to_aspect(sample: DepthSample, height: int, width: int) -> DepthSample:
+    """The largest centred crop of `sample` with the aspect ratio of `height` x `width` (the sample itself when it
+    already has it), so that resizing it to that size keeps the geometry undistorted."""
+    frame_height, frame_width = sample.depth.shape
+    crop_height = min(frame_height, round(frame_width * height / width))
+    crop_width = min(frame_width, round(frame_height * width / height))
+    if (crop_height, crop_width) == (frame_height, frame_width):
+        return sample
+    return crop_sample(sample, (frame_height - crop_height) // 2, (frame_width - crop_width) // 2, crop_height, crop_width)
+
+
+SPARSE_VALID_FRACTION = 0.3
+"""A frame with a smaller fraction of valid depth pixels is sparse (projected LiDAR: 2-24 %, sampled points); dense
+sensors and renders keep well over half (Kinect, RealSense, organised clouds cropped to a table: 52-100 %)."""
+
+
+def fit_sample(sample: DepthSample, height: int, width: int) -> DepthSample:
+    """`sample` as a `height` x `width` frame: centre-cropped to that aspect ratio, then resized (`resize_sample`,
+    `sparse` when under `SPARSE_VALID_FRACTION` of its pixels are valid)."""
+    cropped = centre_crop_to_aspect(sample, height, width)
+    return resize_sample(cropped, height, width, sparse=bool(cropped.valid.mean() < SPARSE_VALID_FRACTION))
 
 
 def jitter_image(image: np.ndarray, gamma: float, brightness: float, colour: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Opening a dataset by path: the published layouts are recognised from their files, or named explicitly.
 
 A layout either has named splits (DenseDepth's `nyu_data.zip`: train, test; the labeled NYU .mat: all, train,
-test) or is one set of frames (a folder of a video, KITTI's Eigen split, whose frames are the lines of its file
+test; extra_real: all, train, heldout and its held-out scene groups, `mde_hub.data.npz_frames`) or is one set of frames (a folder of a video, KITTI's Eigen split, whose frames are the lines of its file
 list). A split is honoured or refused, never ignored: naming a split the data set lacks is an error that names the
 data set and the splits it has. With no split named, a layout's default is its first split, or all its frames.
 
@@ -34,6 +34,8 @@ from .folder import (
 )
 from .hf import HfDepthDataset, parquet_splits
 from .kitti import KittiEigenSplit
+from .npz_frames import SPLITS as NPZ_FRAMES_SPLITS
+from .npz_frames import NpzFrames
 from .nyu import (
     DENSEDEPTH_TEST_MEMBERS,
     NyuDenseDepth,
@@ -128,6 +130,9 @@ LAYOUTS: tuple[Layout, ...] = (
            lambda p, _, o: seven_scenes(p)),
     Layout("kitti_samples", "KITTI frames: rgb/*.png + depth/*.png (/256) + test_annotations.json",
            _has("rgb", "depth", "test_annotations.json"), lambda p, _, o: kitti_samples(p)),
+    Layout("extra_real", "frames.csv + FOLDER/FILE.npz (rgb, depth in metres, K), held-out scenes in named splits "
+           "(mde_hub/data/npz_frames.py)", lambda p: _has("frames.csv")(p) and _has_glob("*/*.npz")(p),
+           lambda p, split, o: NpzFrames(p, split or "all"), splits=NPZ_FRAMES_SPLITS),
     Layout("icl_tum5000", "ICL-NUIM in the TUM convention: color/N.png + depth/N.png (/5000)", _has("color", "depth", "pose.txt"),
            lambda p, _, o: icl_tum5000(p)),
     Layout("tum", "TUM RGB-D frame pair TUM_color.png + TUM_depth.png (/5000)", _has("TUM_color.png", "TUM_depth.png"),

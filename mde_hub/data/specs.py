@@ -1,7 +1,7 @@
 """Data-set specs: the one grammar, parser and formatter for naming a data set, a split of it or one of its frames in
 a string. Every surface uses it: `mde-hub evaluate --dataset/--split`, `mde-hub data inspect PATH --split`,
-train/train.py's `--dataset_path`/`--mix_folders`/`--eval_split`, train/ship.py's `figure --frames`, and the
-`source` and `split` an evaluation JSON records.
+train/train.py's `--dataset_path`/`--mix_folders`/`--eval_split` (and the splits named in `--mix_splits`),
+train/ship.py's `figure --frames`, and the `source` and `split` an evaluation JSON records.
 
 Grammar::
 

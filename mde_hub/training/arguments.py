@@ -15,7 +15,7 @@ from typing import Any
 from transformers import TrainingArguments
 
 from ..data.augmentation import get_augmentation
-from ..data.specs import DatasetSpec
+from ..data.specs import TAIL_PREFIX, DatasetSpec
 from ..evaluation.protocols import get_protocol
 from ..models.auto import MODEL_CLASSES
 from ..models.registry import entries, get_entry
@@ -38,6 +38,22 @@ def parse_json_object(value: dict | str | None, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{name} must be a JSON object (a dict); got {value!r}")
     return value
+
+
+def check_mix_splits(mix_splits: dict[str, Any], mix_folders: list[str]) -> None:
+    """Each key of `mix_splits` is one of `mix_folders`, each value `{"train": SPLIT, "eval": SPLIT}` of two
+    different split names (a tail split is `mix_held_out_fraction`'s)."""
+    for spec, splits in mix_splits.items():
+        if spec not in mix_folders:
+            raise ValueError(f"mix_splits names {spec!r}, which is not one of mix_folders ({', '.join(mix_folders)})")
+        if not isinstance(splits, dict) or set(splits) != {"train", "eval"}:
+            raise ValueError(f'mix_splits[{spec!r}] must be {{"train": SPLIT, "eval": SPLIT}}; got {splits!r}')
+        for role, split in splits.items():
+            if not isinstance(split, str) or not split or split.startswith(TAIL_PREFIX):
+                raise ValueError(f"mix_splits[{spec!r}][{role!r}] must name a split of the data set (a tail split is "
+                                 f"set by mix_held_out_fraction); got {split!r}")
+        if splits["train"] == splits["eval"]:
+            raise ValueError(f"mix_splits[{spec!r}] trains and evaluates on the same split {splits['train']!r}")
 
 
 @dataclass
@@ -108,12 +124,21 @@ class DataArguments:
         default=None,
         metadata={
             "help": "mix: folders of real frames as data-set specs, LAYOUT:PATH (e.g. "
-            "icl:../shared/data/rgbd/icl_livingroom1) or PATH, mixed with the synthetic frames"
+            "icl:../shared/data/rgbd/icl_livingroom1) or PATH, mixed with the synthetic frames; each held out by its "
+            "tail (mix_held_out_fraction) unless mix_splits names its splits"
         },
     )
     mix_held_out_fraction: float = field(
         default=0.2,
         metadata={"help": "mix: the last fraction of each folder's frames (by index) is held out for evaluation"},
+    )
+    mix_splits: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "mix: named splits of some mix_folders instead of their tail, as a JSON object mapping a spec of "
+            'mix_folders to {"train": SPLIT, "eval": SPLIT}, e.g. \'{"extra_real:../shared/data/rgbd/extra_real": '
+            '{"train": "train_streets", "eval": "heldout_streets"}}\''
+        },
     )
     train_split: str | None = field(
         default=None,
@@ -195,6 +220,8 @@ class DataArguments:
             raise ValueError("dataset 'mix' needs mix_folders (LAYOUT:PATH of each folder of real frames)")
         for spec in self.mix_folders or ():
             DatasetSpec.parse(spec)
+        self.mix_splits = parse_json_object(self.mix_splits, "mix_splits")
+        check_mix_splits(self.mix_splits, self.mix_folders or [])
         if not 0 < self.mix_held_out_fraction < 1:
             raise ValueError(f"mix_held_out_fraction must be in (0, 1); got {self.mix_held_out_fraction}")
         get_augmentation(self.augmentation)

@@ -17,11 +17,16 @@ Sources (`DataArguments.dataset`):
   only from `eval_dataset_path` (`eval_split`, test by default), so that a layout without splits is never scored
   on its training frames.
 * hf: `HfDepthDataset` splits `train_split` and `eval_split` of a parquet file or folder.
-* mix: the synthetic frames (as for synthetic) plus each of `mix_folders` (data-set specs, e.g. "LAYOUT:PATH"), whose last
-  `mix_held_out_fraction` of frames by index is held out (`mde_hub.data.splits.split_tail`: one contiguous block,
-  so near-duplicate neighbouring video frames cannot leak) and joins the synthetic held-out frames for evaluation.
-  The folders' frames are read once and resized to the synthetic frame size (`resize_sample`: image bilinear,
-  depth nearest), so all frames share one size and reading a 640x480 pair costs nothing per step.
+* mix: the synthetic frames (as for synthetic) plus each of `mix_folders` (data-set specs, e.g. "LAYOUT:PATH").
+  A folder named in `mix_splits` trains on its split `train` and is evaluated on its split `eval` (e.g. extra_real's
+  `train_streets` / `heldout_streets`, whose held-out scenes `mde_hub.data.npz_frames` decides; the two must share
+  no frame); any other folder's last `mix_held_out_fraction` of frames by index is held out
+  (`mde_hub.data.splits.split_tail`: one contiguous block, so near-duplicate neighbouring video frames cannot leak).
+  The held-out frames join the synthetic held-out frames for evaluation. The folders' frames are read once and fitted
+  to the synthetic frame size (`fit_sample`: centre-cropped to its aspect ratio, so a 640x402 street frame is not
+  squashed into KITTI's 3.3:1; then image bilinear, depth nearest, sparse LiDAR depth the nearest return inside each
+  pixel), so all frames share one size and reading a 640x480 pair costs nothing per step; depth beyond the synthetic
+  frames' range (10 m indoor, 80 m outdoor, as KITTI) is invalid, as it is in the synthetic frames.
 
 Training images are resized to `train_image_size` when given (e.g. BTS's 416x544 crops, which the model then sees
 unresized), else to the model's input size like the evaluation images.
@@ -37,7 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.augmentation import get_augmentation, resize_sample
+from ..data.augmentation import fit_sample, get_augmentation
 from ..data.files import atomic_output
 from ..data.hf import HfDepthDataset
 from ..data.kitti import KittiEigenSplit
@@ -112,25 +117,45 @@ def _synthetic_splits(args: DataArguments, device: str | torch.device) -> tuple[
     return train, description, evaluation, eval_description
 
 
-def _resized(samples: Any, height: int, width: int) -> list[DepthSample]:
-    """Every sample of `samples`, read once and resized to `height` x `width`."""
-    return [resize_sample(samples[index], height, width) for index in range(len(samples))]
+def _fitted(samples: Any, height: int, width: int, max_depth: float) -> list[DepthSample]:
+    """Every sample of `samples`, read once, fitted to `height` x `width` and with depth beyond `max_depth` invalid."""
+    fitted = [fit_sample(samples[index], height, width) for index in range(len(samples))]
+    return [sample.with_arrays(sample.image, sample.depth, sample.valid & (sample.depth <= max_depth), sample.intrinsics)
+            for sample in fitted]
+
+
+def _mix_folder(args: DataArguments, spec: str) -> tuple[Any, Any, str, str]:
+    """`(train, held_out, train_note, eval_note)` of one of `mix_folders`: its named `mix_splits`, else its tail."""
+    if spec not in args.mix_splits:
+        head, tail = split_tail(open_spec(spec)[0], args.mix_held_out_fraction)
+        tail_note = f"{spec} frames {len(head)}-{len(head) + len(tail) - 1} (last {args.mix_held_out_fraction:g})"
+        return head, tail, f"{spec} frames 0-{len(head) - 1}", tail_note
+    splits = args.mix_splits[spec]
+    train, evaluation = open_spec(spec, split=splits["train"])[0], open_spec(spec, split=splits["eval"])[0]
+    return (train, evaluation, f"{spec} split {splits['train']} ({len(train)} frames)",
+            f"{spec} split {splits['eval']} ({len(evaluation)} frames)")
 
 
 def _mixed_splits(args: DataArguments, device: str | torch.device) -> tuple[Any, str, Any | None, str]:
-    """The synthetic splits joined by the head (training) and tail (evaluation) of each of `mix_folders`."""
+    """The synthetic splits joined by the training and held-out frames of each of `mix_folders`."""
     train, description, evaluation, eval_description = _synthetic_splits(args, device)
     train_parts, eval_parts = [train], [] if evaluation is None else [evaluation]
     train_notes, eval_notes = [description], [eval_description] if evaluation is not None else []
+    height, width = args.synthetic_height, args.synthetic_width
+    max_depth = SyntheticDepthDataset(args.synthetic_kind, 0, height, width).max_depth
     for spec in args.mix_folders:
-        head, tail = split_tail(open_spec(spec)[0], args.mix_held_out_fraction)
-        train_parts.append(_resized(head, args.synthetic_height, args.synthetic_width))
-        eval_parts.append(_resized(tail, args.synthetic_height, args.synthetic_width))
-        train_notes.append(f"{spec} frames 0-{len(head) - 1}")
-        eval_notes.append(f"{spec} frames {len(head)}-{len(head) + len(tail) - 1} (last {args.mix_held_out_fraction:g})")
+        head, tail, train_note, eval_note = _mix_folder(args, spec)
+        head, tail = _fitted(head, height, width, max_depth), _fitted(tail, height, width, max_depth)
+        shared = sorted({sample.id for sample in head} & {sample.id for sample in tail})
+        if shared:
+            raise ValueError(f"mix folder {spec}: its training and held-out splits share frames {', '.join(shared[:3])}")
+        train_parts.append(head)
+        eval_parts.append(tail)
+        train_notes.append(train_note)
+        eval_notes.append(eval_note)
     train = _limited(torch.utils.data.ConcatDataset(train_parts), args.max_train_samples)
     evaluation = _limited(torch.utils.data.ConcatDataset(eval_parts), args.max_eval_samples)
-    size = f"real frames resized to {args.synthetic_height}x{args.synthetic_width}"
+    size = f"real frames fitted to {height}x{width}, depth up to {max_depth:g} m"
     return train, f"mix of {' + '.join(train_notes)} ({size})", evaluation, f"{' + '.join(eval_notes)} ({size})"
 
 
