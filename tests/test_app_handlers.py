@@ -326,6 +326,11 @@ def test_model_facts_come_from_the_checkpoint_files_and_flag_depth_at_the_cap(mo
     assert facts.cap_share(depth) == pytest.approx(0.06) and "6% of the pixels sit at its" in facts.range_warning(depth)
     relative = ModelFacts.read("rel", DepthPredictor.from_pretrained(models / "relative").model.config, None)
     assert relative.max_depth is None and relative.range_warning(depth) == ""
+    near = np.full((10, 10), 2.0)
+    near[:1, :4] = config.min_depth  # 4 % at the floor: below CAP_SHARE
+    assert facts.floor_share(near) == pytest.approx(0.04) and facts.range_warning(near) == ""
+    near[1, :2] = config.min_depth / 0.95  # 6 %: warned
+    assert "6% of the pixels sit at its" in facts.range_warning(near) and "m floor" in facts.range_warning(near)
 
 
 def test_file_stems_are_short_and_unique():

@@ -33,8 +33,7 @@ from mde_hub.outputs.figures import predictions_figure
 from mde_hub.training import load_recipe
 from mde_hub.training.shipping import (
     SHIPPED_FILES,
-    TABLE_END,
-    TABLE_START,
+    TABLES,
     export_fp16,
     figure_samples,
     results_table,
@@ -45,7 +44,10 @@ from mde_hub.training.shipping import (
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS = sorted(path.parent for path in (ROOT / "checkpoints").glob("*/config.json"))
 NAMES = [path.name for path in CHECKPOINTS]
-RESULTS = [f"results_{split}_{kind}.json" for split in ("synthetic", "icl", "7scenes") for kind in ("raw", "median")]
+SPLITS = [split for splits in TABLES.values() for split in splits]
+RESULTS = [f"results_{split}_{kind}.json" for split in SPLITS for kind in ("raw", "median")]
+HELD_OUT = {"synthetic": (None, 32), "icl": ("tail:0.2", 42), "7scenes": ("tail:0.2", 50), "rooms": ("heldout_rooms", 2),
+            "close": ("heldout_close", 30), "streets": ("heldout_streets", 4)}  # split -> (recorded split, images)
 
 
 def _results(name: str) -> dict[str, dict]:
@@ -80,9 +82,12 @@ def test_export_fp16_stores_half_weights_that_load_as_float32(tmp_path):
     assert json.loads((tmp_path / "shipped" / "training_record.json").read_text()) == {"global_step": 1}
 
 
-def test_one_checkpoint_per_family_within_the_size_budget():
-    types = Counter(AutoConfig.from_pretrained(path).model_type for path in CHECKPOINTS)
-    assert types == Counter(["mde_baseline", "mde_densedepth", "mde_bts", "mde_adabins", "mde_dpt"])
+def test_every_family_for_rooms_and_a_checkpoint_for_streets_within_the_size_budget():
+    configs = [AutoConfig.from_pretrained(path) for path in CHECKPOINTS]
+    rooms = Counter(config.model_type for config in configs if config.max_depth == 10)
+    assert rooms == Counter(["mde_baseline", "mde_densedepth", "mde_bts", "mde_adabins", "mde_dpt"])
+    streets = [path.name for path, config in zip(CHECKPOINTS, configs) if config.max_depth == 80]
+    assert streets and all("streets" in name for name in streets)  # the name says which scenes it is for
     sizes = [(path / "model.safetensors").stat().st_size for path in CHECKPOINTS]
     assert max(sizes) <= 15e6 and sum(sizes) <= 60e6
 
@@ -120,8 +125,7 @@ def test_results_score_these_weights_on_the_held_out_splits(name):
         assert result["model"]["weights_sha256"] == sha, file
         assert result["settings"]["alignment"] == ("median" if file.endswith("_median.json") else "none"), file
         assert result["settings"]["limit"] is None and result["protocol"]["name"] == "none"
-        expected = {"synthetic": (None, 32), "icl": ("tail:0.2", 42), "7scenes": ("tail:0.2", 50)}[file.split("_")[1]]
-        assert (result["dataset"]["split"], result["num_images"]) == expected, file
+        assert (result["dataset"]["split"], result["num_images"]) == HELD_OUT[file.split("_")[1]], file
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -161,10 +165,11 @@ def test_densedepth_checkpoint_keeps_its_graph_and_outputs():
     np.testing.assert_allclose(depth.numpy(), recorded, rtol=1e-4, atol=1e-5)
 
 
-def test_readme_table_is_generated_from_the_results():
+@pytest.mark.parametrize("table_name", TABLES)
+def test_readme_tables_are_generated_from_the_results(table_name):
     readme = (ROOT / "README.md").read_text()
-    table = results_table(ROOT / "checkpoints")
-    assert f"{TABLE_START}\n{table}\n{TABLE_END}" in readme
+    table = results_table(ROOT / "checkpoints", table_name)
+    assert f"<!-- {table_name}:start -->\n{table}\n<!-- {table_name}:end -->" in readme
     assert table.count("\n") == 1 + len(CHECKPOINTS) and "–" not in table
 
 
@@ -189,8 +194,14 @@ def _shipped_folder(root: Path) -> Path:
     return root
 
 
+def _markers(fill: dict[str, str] | None = None) -> str:
+    """Every table's start and end markers, with `fill[name]` (or nothing) between them."""
+    return "".join(f"<!-- {name}:start -->\n{(fill or {}).get(name, '')}<!-- {name}:end -->\n" for name in TABLES)
+
+
 def test_results_table_and_readme_update(tmp_path):
-    table = results_table(_shipped_folder(tmp_path / "checkpoints"))
+    checkpoints = _shipped_folder(tmp_path / "checkpoints")
+    table = results_table(checkpoints)
     lines = table.split("\n")
     assert lines[0] == (
         "| checkpoint | weights | synthetic: raw | synthetic: median | ICL-NUIM: raw | ICL-NUIM: median | 7-Scenes: raw "
@@ -198,19 +209,24 @@ def test_results_table_and_readme_update(tmp_path):
     )
     assert lines[2] == "| `a-model` | 1.0 MB | 0.200 / 0.500 | – | – | – | – | – |"
     assert lines[3] == "| `b-model` | 2.5 MB |" + " 0.123 / 0.877 |" * 6 and len(lines) == 4
+    real = results_table(checkpoints, "shipped-checkpoints-real-table").split("\n")
+    assert real[0].startswith("| checkpoint | weights | real rooms: raw | real rooms: median | close range: raw")
+    assert real[2] == "| `a-model` | 1.0 MB | – | – | – | – | – | – |"
     readme = tmp_path / "README.md"
-    readme.write_text(f"# title\n{TABLE_START}\nold table\n{TABLE_END}\nafter\n")
-    update_readme(readme, table)
-    assert readme.read_text() == f"# title\n{TABLE_START}\n{table}\n{TABLE_END}\nafter\n"
+    old = _markers(dict.fromkeys(TABLES, "old table\n"))
+    readme.write_text(f"# title\n{old}after\n")
+    update_readme(readme, checkpoints)
+    tables = {name: results_table(checkpoints, name) + "\n" for name in TABLES}
+    assert readme.read_text() == f"# title\n{_markers(tables)}after\n"
     readme.write_text("no markers\n")
     with pytest.raises(ValueError, match="no <!-- shipped-checkpoints-table:start -->"):
-        update_readme(readme, table)
+        update_readme(readme, checkpoints)
 
 
 def test_ship_script_fills_the_readme_of_the_folder_it_runs_in(tmp_path):
     """train/ship.py, as train/ship_checkpoints.sh runs it, wires the library: the README in its working folder."""
     checkpoints = _shipped_folder(tmp_path / "checkpoints")
-    (tmp_path / "README.md").write_text(f"{TABLE_START}\n{TABLE_END}\n")
+    (tmp_path / "README.md").write_text(_markers())
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
         [sys.executable, str(ROOT / "train" / "ship.py"), "readme", str(checkpoints)],
@@ -218,7 +234,8 @@ def test_ship_script_fills_the_readme_of_the_folder_it_runs_in(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "updated README.md\n"
-    assert (tmp_path / "README.md").read_text() == f"{TABLE_START}\n{results_table(checkpoints)}\n{TABLE_END}\n"
+    tables = {name: results_table(checkpoints, name) + "\n" for name in TABLES}
+    assert (tmp_path / "README.md").read_text() == _markers(tables)
 
 
 def test_predictions_figure_panels(tmp_path):

@@ -2,8 +2,8 @@
 """Packaging of the shipped checkpoints (train/ship_checkpoints.sh): fp16 export, README table, prediction figure.
 
     python train/ship.py export runs/ship/NAME checkpoints/NAME   # fp16 weights + configs + training record
-    python train/ship.py table [checkpoints]                      # the README's results table (markdown)
-    python train/ship.py readme [checkpoints]                     # put that table into README.md
+    python train/ship.py table [checkpoints]                      # the README's results tables (markdown)
+    python train/ship.py readme [checkpoints]                     # put those tables into README.md
     python train/ship.py figure docs/predictions.png --frames ... # input | ground truth | each checkpoint's depth
 
 The logic is in mde_hub.training.shipping (weights in float16, config.json keeping `dtype: float32`).
@@ -15,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mde_hub.training.shipping import export_fp16, results_table, update_readme, write_predictions_figure
+from mde_hub.training.shipping import TABLES, export_fp16, results_table, update_readme, write_predictions_figure
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,9 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export":
         print(f"exported {export_fp16(args.run_dir, args.out_dir)}")
     elif args.command == "table":
-        print(results_table(args.checkpoints))
+        print("\n\n".join(results_table(args.checkpoints, table) for table in TABLES))
     elif args.command == "readme":
-        update_readme("README.md", results_table(args.checkpoints))
+        update_readme("README.md", args.checkpoints)
         print("updated README.md")
     else:
         image = write_predictions_figure(args.output, args.checkpoints, args.frames)

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Reproduce the checkpoints shipped under checkpoints/ (issue 7): train each compact model from scratch on the
-# synthetic + ICL-NUIM + 7-Scenes mix (train/recipes/compact_*_mix.json), store its weights as fp16, score it with
-# `mde-hub evaluate` on the three held-out splits (raw and median-aligned), write its card with `mde-hub card` and
-# regenerate the README table and docs/predictions.png.
+# Reproduce the checkpoints shipped under checkpoints/ (issues 7 and 20): train each compact model from scratch on its
+# mix (train/recipes/compact_*_mix.json: synthetic rooms + ICL-NUIM + 7-Scenes, with extra_real's training scenes for
+# the rooms recipe; synthetic streets with LiDAR-like sparse depth + extra_real's training streets for the streets
+# recipe), store its weights as fp16, score it with `mde-hub evaluate` on the held-out splits (raw and
+# median-aligned): the development splits (synthetic frames of its own kind, the tails of the two videos) and
+# extra_real's held-out real scenes (rooms, close range, streets), write its card with `mde-hub card` and regenerate
+# the README tables and docs/predictions.png.
 #
 #   train/ship_checkpoints.sh                  # everything
 #   train/ship_checkpoints.sh train [NAME...]  # train (into runs/ship/NAME)
@@ -24,13 +27,14 @@ LICENSE=cc-by-nc-4.0  # the weights are trained on 7-Scenes frames (non-commerci
 # name -> recipe
 declare -A RECIPES=(
   [baseline-256-mix-scratch]=compact_baseline_mix
-  [densedepth-densenet121-k16-mix-scratch]=compact_densedepth_mix
+  [densedepth-densenet121-k16-rooms-mix-scratch]=compact_densedepth_rooms_mix
+  [densedepth-densenet121-k16-streets-mix-scratch]=compact_densedepth_streets_mix
   [bts-densenet121-k16-mix-scratch]=compact_bts_mix
   [adabins-mobilenetv2-mix-scratch]=compact_adabins_mix
   [dpt-vit-tiny-mix-scratch]=compact_dpt_mix
 )
-NAMES=(baseline-256-mix-scratch densedepth-densenet121-k16-mix-scratch bts-densenet121-k16-mix-scratch
-       adabins-mobilenetv2-mix-scratch dpt-vit-tiny-mix-scratch)
+NAMES=(baseline-256-mix-scratch densedepth-densenet121-k16-rooms-mix-scratch bts-densenet121-k16-mix-scratch
+       adabins-mobilenetv2-mix-scratch dpt-vit-tiny-mix-scratch densedepth-densenet121-k16-streets-mix-scratch)
 
 train() {
   for name in "$@"; do
@@ -50,10 +54,15 @@ package() {
   for name in "$@"; do
     echo "== packaging $name ($(date -u +%H:%M:%S))"
     "$PYTHON" train/ship.py export "$RUNS/$name" "checkpoints/$name"
+    local kind=indoor
+    [[ $name == *streets* ]] && kind=outdoor
     for align in none median; do
-      evaluate "$name" synthetic "$align" synthetic:indoor:32:1  # the recipes' synthetic eval frames (seed 1, 240x320)
+      evaluate "$name" synthetic "$align" "synthetic:$kind:32:1"  # the recipes' synthetic eval seed, at its default size
       evaluate "$name" icl "$align" "$RGBD/icl_livingroom1" --layout icl --split "$HELD_OUT"
       evaluate "$name" 7scenes "$align" "$RGBD/7scenes_redkitchen" --layout 7scenes --split "$HELD_OUT"
+      for group in rooms close streets; do  # whole scenes no recipe trains on (mde_hub/data/npz_frames.py)
+        evaluate "$name" "$group" "$align" "$RGBD/extra_real" --layout extra_real --split "heldout_$group"
+      done
     done
     "$PYTHON" -m mde_hub.cli card "checkpoints/$name" --license "$LICENSE" --eval checkpoints/"$name"/results_*.json
   done

@@ -2,9 +2,12 @@
 its config (architecture, output meaning, depth range), its `training_record.json` (data, steps, hardware) and its
 `results*.json` (held-out numbers without alignment). A model without those files is described from its config alone.
 
-Out-of-range rule (`range_warning`): a metric model's output is bounded by its `max_depth`; when at least
-`CAP_SHARE` of the valid pixels lie at or beyond `CAP_FRACTION` of it, the scene is deeper than the model can
-express (an indoor model on a street) and the page says so.
+Out-of-range rule (`range_warning`): a metric model's output is bounded by its `min_depth` and `max_depth`; when at
+least `CAP_SHARE` of the valid pixels lie at or beyond `CAP_FRACTION` of the cap, the scene is deeper than the model
+can express, and when as many lie at or below `min_depth / CAP_FRACTION`, it is nearer (a street model on a
+tabletop); the page says so. An indoor model on a street often stays inside its range (it predicts 1-6 m for a
+street 5-85 m away): no rule on the output can see that, so each model's description says what it was trained on
+and its held-out numbers on rooms and streets.
 """
 
 from __future__ import annotations
@@ -81,13 +84,15 @@ def _held_out_line(folder: str) -> str:
 @dataclass(frozen=True)
 class ModelFacts:
     """One model's description for the page: `summary` (architecture and output), `training`, `held_out`
-    (empty when its folder has no record), and `max_depth`, the cap of a metric model's output (None otherwise)."""
+    (empty when its folder has no record), and `max_depth` and `min_depth`, the range of a metric model's output
+    (None otherwise)."""
 
     name: str
     summary: str
     training: str
     held_out: str
     max_depth: float | None
+    min_depth: float | None = None
 
     @classmethod
     def read(cls, name: str, config: Any, folder: str | None) -> ModelFacts:
@@ -105,7 +110,9 @@ class ModelFacts:
         has_folder = folder is not None and os.path.isdir(folder)
         training = _training_line(_read_json(os.path.join(folder, "training_record.json"))) if has_folder else ""
         held_out = _held_out_line(folder) if has_folder else ""
-        return cls(name, summary, training, held_out, float(max_depth) if max_depth else None)
+        min_depth = getattr(config, "min_depth", None) if max_depth else None
+        return cls(name, summary, training, held_out, float(max_depth) if max_depth else None,
+                   float(min_depth) if min_depth else None)
 
     def describe(self) -> str:
         """One line: what it is, what it was trained on and its held-out numbers."""
@@ -119,12 +126,25 @@ class ModelFacts:
             return 0.0
         return float(np.mean(valid >= CAP_FRACTION * self.max_depth))
 
+    def floor_share(self, depth: np.ndarray) -> float:
+        """The share of valid pixels of `depth` (metres) at or below `min_depth / CAP_FRACTION` (0 without one)."""
+        valid = depth[np.isfinite(depth) & (depth > 0)]
+        if self.min_depth is None or valid.size == 0:
+            return 0.0
+        return float(np.mean(valid <= self.min_depth / CAP_FRACTION))
+
     def range_warning(self, depth: np.ndarray) -> str:
-        """A warning when `depth` is outside the model's range (`cap_share` at least `CAP_SHARE`), else ""."""
-        share = self.cap_share(depth)
-        if share < CAP_SHARE:
-            return ""
-        return (
-            f"⚠️ **{self.name}**: {share:.0%} of the pixels sit at its {self.max_depth:g} m cap: this scene is deeper "
-            "than the model can see, so its depth here is wrong (too near)"
-        )
+        """A warning when `depth` is outside the model's range (`cap_share` or `floor_share` at least `CAP_SHARE`),
+        else ""."""
+        share, floor = self.cap_share(depth), self.floor_share(depth)
+        if share >= CAP_SHARE:
+            return (
+                f"⚠️ **{self.name}**: {share:.0%} of the pixels sit at its {self.max_depth:g} m cap: this scene is "
+                "deeper than the model can see, so its depth here is wrong (too near)"
+            )
+        if floor >= CAP_SHARE:
+            return (
+                f"⚠️ **{self.name}**: {floor:.0%} of the pixels sit at its {self.min_depth:g} m floor: this scene is "
+                "nearer than the model can see, so its depth here is wrong (too far)"
+            )
+        return ""

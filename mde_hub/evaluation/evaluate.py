@@ -213,11 +213,14 @@ class EvaluationResult:
     @property
     def dataset_label(self) -> str:
         """The scored data for people: the base name of its folder or file, a spec as given (`synthetic:...`), or
-        the data set's class."""
+        the data set's class, followed by the named split it was scored on where that is a part of it (not `test`
+        or a `tail:` fraction), e.g. `extra_real heldout_streets`."""
         source = self.dataset.get("source")
-        if source and os.sep in source:
-            return os.path.basename(os.path.normpath(source))
-        return str(source or self.dataset.get("class") or "?")
+        label = os.path.basename(os.path.normpath(source)) if source and os.sep in source else str(
+            source or self.dataset.get("class") or "?"
+        )
+        split = self.dataset.get("split")
+        return f"{label} {split}" if split and split != "test" and not str(split).startswith("tail:") else label
 
     @property
     def eval_protocol(self) -> EvalProtocol:

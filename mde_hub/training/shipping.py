@@ -6,7 +6,9 @@ Weights are stored in float16 while config.json keeps `dtype: float32`, so `from
 `dtype=torch.float16` to keep half precision.
 
 Results: each shipped checkpoint holds `results_<split>_<raw|median>.json`, written by `mde-hub evaluate` on the
-held-out splits of `SPLITS` without and with median alignment.
+held-out splits of `TABLES` without and with median alignment: the development splits (synthetic frames of another
+seed, the tails of the two videos) and the held-out real scenes of extra_real (rooms, close range, streets), one
+README table each.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from ..inference.predictor import DepthPredictor
 from ..outputs.figures import predictions_figure
 
 SHIPPED_FILES = ("config.json", "preprocessor_config.json", "model.safetensors", "training_record.json")
-SPLITS = {"synthetic": "synthetic", "icl": "ICL-NUIM", "7scenes": "7-Scenes"}  # results_<split>_*.json -> column label
-TABLE_START, TABLE_END = "<!-- shipped-checkpoints-table:start -->", "<!-- shipped-checkpoints-table:end -->"
+TABLES: dict[str, dict[str, str]] = {  # README table marker -> results_<split>_*.json -> column label
+    "shipped-checkpoints-table": {"synthetic": "synthetic", "icl": "ICL-NUIM", "7scenes": "7-Scenes"},
+    "shipped-checkpoints-real-table": {"rooms": "real rooms", "close": "close range", "streets": "streets"},
+}
 FP16_MAX = float(torch.finfo(torch.float16).max)
 
 
@@ -68,14 +72,16 @@ def shipped_checkpoints(root: str | Path) -> list[Path]:
     return sorted(path.parent for path in Path(root).glob("*/config.json"))
 
 
-def results_table(root: str | Path = "checkpoints") -> str:
-    """Markdown: per checkpoint, its weights' size and AbsRel / δ1 on each held-out split, raw and median-aligned."""
-    header = ["checkpoint", "weights"] + [f"{label}: {kind}" for label in SPLITS.values() for kind in ("raw", "median")]
+def results_table(root: str | Path = "checkpoints", table: str = "shipped-checkpoints-table") -> str:
+    """Markdown: per checkpoint, its weights' size and AbsRel / δ1 on each held-out split of `TABLES[table]`, raw and
+    median-aligned ("–" where it was not scored)."""
+    splits = TABLES[table]
+    header = ["checkpoint", "weights"] + [f"{label}: {kind}" for label in splits.values() for kind in ("raw", "median")]
     lines = ["| " + " | ".join(header) + " |", "|---|---:|" + "---:|" * (len(header) - 2)]
     for checkpoint in shipped_checkpoints(root):
         results = read_results(checkpoint)
         cells = [f"`{checkpoint.name}`", f"{(checkpoint / 'model.safetensors').stat().st_size / 1e6:.1f} MB"]
-        for split in SPLITS:
+        for split in splits:
             for kind in ("raw", "median"):
                 metrics = results.get((split, kind))
                 cells.append(f"{metrics['abs_rel']:.3f} / {metrics['delta1']:.3f}" if metrics else "–")
@@ -83,15 +89,19 @@ def results_table(root: str | Path = "checkpoints") -> str:
     return "\n".join(lines)
 
 
-def update_readme(readme: str | Path, table: str) -> None:
-    """Replace the text between the table markers of `readme` with `table`."""
+def update_readme(readme: str | Path, root: str | Path = "checkpoints") -> None:
+    """Fill every table of `TABLES` between its markers (`<!-- NAME:start -->` ... `<!-- NAME:end -->`) of `readme`
+    with the results of the checkpoints under `root`."""
     readme = Path(readme)
     text = readme.read_text()
-    start, end = text.find(TABLE_START), text.find(TABLE_END)
-    if start < 0 or end < start:
-        raise ValueError(f"{readme}: no {TABLE_START} ... {TABLE_END} block to fill")
+    for table in TABLES:
+        start_marker, end_marker = f"<!-- {table}:start -->", f"<!-- {table}:end -->"
+        start, end = text.find(start_marker), text.find(end_marker)
+        if start < 0 or end < start:
+            raise ValueError(f"{readme}: no {start_marker} ... {end_marker} block to fill")
+        text = text[: start + len(start_marker)] + "\n" + results_table(root, table) + "\n" + text[end:]
     with atomic_output(readme) as temporary:
-        temporary.write_text(text[: start + len(TABLE_START)] + "\n" + table + "\n" + text[end:])
+        temporary.write_text(text)
 
 
 def figure_samples(specs: Sequence[str]) -> list[DepthSample]:
