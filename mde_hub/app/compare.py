@@ -28,6 +28,7 @@ from mde_hub.inference.predictor import DepthPredictor
 from mde_hub.models.configuration_utils import scales_depth_by_focal
 from mde_hub.models.depth_meaning import DepthMeaning
 from mde_hub.models.registry import default_focal
+from mde_hub.outputs.depth_files import PNG_COMPRESS_LEVEL
 from mde_hub.outputs.prediction_files import PredictionFiles, write_prediction_files
 
 from .labelled import labelled_map
@@ -321,7 +322,7 @@ def render(
         picture = labelled_map(color, r.caption_lines(), own_range, colormap, "m" if r.metric else "relative")
         labelled[r.name] = folder / f"{stems[r.name]}.shown.png"
         with atomic_output(labelled[r.name]) as temporary:
-            PIL.Image.fromarray(picture).save(temporary, format="PNG")
+            PIL.Image.fromarray(picture).save(temporary, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return Comparison(kept, files, labelled, value_range, original_size or kept.image.shape[:2])
 
 
