@@ -246,7 +246,7 @@ def export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-@_reports_progress("bench", "step")
+@_reports_progress("bench", "step")  # --precision: one step per checkpoint
 def run_benchmarks(args: argparse.Namespace, progress: CommandProgress) -> int:
     """Time the models, the data generator and the metrics; print and write the markdown table and the JSON."""
     from .benchmarking import BenchOptions, run_benchmark_suite
@@ -254,7 +254,7 @@ def run_benchmarks(args: argparse.Namespace, progress: CommandProgress) -> int:
     if args.precision:
         from .benchmarking.precision import run_precision_benchmark
 
-        run_precision_benchmark(args.checkpoints, args.rgbd, args.frames, args.output)
+        run_precision_benchmark(args.checkpoints, args.rgbd, args.frames, args.output, progress=progress)
         return 0
     options = BenchOptions(
         models=args.models, quick=args.quick, repeats=args.repeats, threads=args.threads, compile=args.compile,

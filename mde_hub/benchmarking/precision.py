@@ -14,6 +14,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -125,10 +126,16 @@ def render_precision_table(rows: list[PrecisionRow], dtype: str, machine: str) -
 
 
 def run_precision_benchmark(
-    checkpoints: str | Path, rgbd_root: str | Path, per_scene: int, output: str | Path | None, dtype: str = "bfloat16"
+    checkpoints: str | Path,
+    rgbd_root: str | Path,
+    per_scene: int,
+    output: str | Path | None,
+    dtype: str = "bfloat16",
+    progress: Callable[[int, int | None, str | None], None] | None = None,
 ) -> list[PrecisionRow]:
     """Compare every checkpoint folder under `checkpoints` on `rgbd_frames(rgbd_root, per_scene)`; print the table
-    (and write it to `output` with the raw numbers beside it as .json). Without the frames, say so and do nothing."""
+    (and write it to `output` with the raw numbers beside it as .json). Without the frames, say so and do nothing.
+    `progress(done, total, label)` is told of each checkpoint compared."""
     if dtype not in ("bfloat16", "float16"):
         raise ValueError(f"the precision table compares bfloat16 or float16 with float32; got {dtype!r}")
     if not all((Path(rgbd_root) / scene).is_dir() for scene in RGBD_SCENES):
@@ -139,9 +146,12 @@ def run_precision_benchmark(
         raise ValueError(f"no checkpoint folders (*/config.json) under {checkpoints}")
     samples = rgbd_frames(rgbd_root, per_scene)
     rows = []
-    for folder in folders:
-        print(f"comparing float32 and {dtype} on {folder.name} ...", file=sys.stderr, flush=True)
+    for done, folder in enumerate(folders):
+        if progress is not None:
+            progress(done, len(folders), f"float32 and {dtype} on {folder.name}")
         rows.append(compare_precision(folder, samples, dtype))
+    if progress is not None:
+        progress(len(folders), len(folders), None)
     native = sorted(cpu_flags() & NATIVE_BF16_CPU_FLAGS) or ["no native bf16"]
     markdown = render_precision_table(rows, dtype, f"{cpu_model()}, {', '.join(native)}")
     print(markdown, end="")
