@@ -27,14 +27,16 @@ LICENSE=cc-by-nc-4.0  # the weights are trained on 7-Scenes frames (non-commerci
 # name -> recipe
 declare -A RECIPES=(
   [baseline-256-mix-scratch]=compact_baseline_mix
-  [densedepth-densenet121-k16-rooms-mix-scratch]=compact_densedepth_rooms_mix
+  [densedepth-densenet121-k16-mix-scratch]=compact_densedepth_mix
+  [bts-densenet121-k16-rooms-mix-scratch]=compact_bts_rooms_mix
   [densedepth-densenet121-k16-streets-mix-scratch]=compact_densedepth_streets_mix
   [bts-densenet121-k16-mix-scratch]=compact_bts_mix
   [adabins-mobilenetv2-mix-scratch]=compact_adabins_mix
   [dpt-vit-tiny-mix-scratch]=compact_dpt_mix
 )
-NAMES=(baseline-256-mix-scratch densedepth-densenet121-k16-rooms-mix-scratch bts-densenet121-k16-mix-scratch
-       adabins-mobilenetv2-mix-scratch dpt-vit-tiny-mix-scratch densedepth-densenet121-k16-streets-mix-scratch)
+NAMES=(baseline-256-mix-scratch densedepth-densenet121-k16-mix-scratch bts-densenet121-k16-mix-scratch
+       adabins-mobilenetv2-mix-scratch dpt-vit-tiny-mix-scratch bts-densenet121-k16-rooms-mix-scratch
+       densedepth-densenet121-k16-streets-mix-scratch)
 
 train() {
   for name in "$@"; do

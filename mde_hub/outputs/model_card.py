@@ -111,6 +111,11 @@ class CardEvaluation:
     versions: dict[str, str]
 
 
+def _split_text(split: str | None) -> str:
+    """`, split NAME` for an evaluation of a named part of its data set (not its test split); "" otherwise."""
+    return f", split `{split}`" if split and split != "test" else ""
+
+
 def _dataset_identity(dataset: dict[str, Any], protocol: EvalProtocol) -> tuple[str, str]:
     """(type, name) of the evaluated data: from the dataset class, else from the protocol's dataset, else the
     recorded source's folder name."""
@@ -368,7 +373,8 @@ def describe_evaluation(evaluation: CardEvaluation) -> str:
     }.get(alignment, f"alignment {alignment!r}")
     versions = ", ".join(f"{name} {version}" for name, version in evaluation.versions.items())
     return "\n".join([
-        f"**{evaluation.dataset_name}, protocol `{protocol.name}`**: {protocol.description}.",
+        f"**{evaluation.dataset_name}{_split_text(evaluation.dataset_split)}, protocol `{protocol.name}`**: "
+        f"{protocol.description}.",
         "",
         f"* ground truth: {ground_truth}",
         f"* predictions: {clip}; {resize}",
