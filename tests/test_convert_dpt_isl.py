@@ -153,7 +153,10 @@ def test_released_files_convert_completely_and_predict_as_transformers(
         expected = 1.0 / (config.metric_scale * disparity + config.metric_shift).clamp(min=1e-8)
     else:
         expected = disparity
-    assert (predicted - expected).abs().max() <= 1e-5 * (expected.max() - expected.min())
+    # The hybrid's ResNet runs channels-last in ours and NCHW in transformers': sums in another order (3e-5 of the
+    # range on these random tiny weights).
+    tolerance = 1e-4 if backbone == "vitb_rn50_384" else 1e-5
+    assert (predicted - expected).abs().max() <= tolerance * (expected.max() - expected.min())
 
 
 def test_the_hybrid_standardises_weights_as_timm_0_4(released, tmp_path) -> None:

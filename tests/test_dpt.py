@@ -25,6 +25,9 @@ SMALL_HF = dict(
     backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16,
 )
 SMALL_HYBRID_VIT = {"embed_dim": 32, "depth": 4, "num_heads": 2, "mlp_ratio": 2.0}
+HYBRID_ATOL = 3e-4
+"""Ours runs the hybrid's ResNet channels-last, transformers' NCHW: the convolutions and group norms sum in another
+order, which on these random tiny weights moves outputs of magnitude 1-7 by up to 1.3e-4."""
 
 
 def build(seed: int = 0, **overrides) -> DptForDepthEstimation:
@@ -60,7 +63,7 @@ def test_converted_transformers_model_predicts_the_same(readout_type: str) -> No
         expected = hf_model(pixel_values=pixels).predicted_depth
         predicted = model(pixel_values=pixels).predicted_depth
     assert (expected > 0).float().mean() > 0.1  # a non-trivial output
-    torch.testing.assert_close(predicted, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(predicted, expected, rtol=1e-5, atol=HYBRID_ATOL if hybrid else 1e-5)
 
 
 def test_converts_the_hybrid_as_intel_dpt_hybrid_midas_configures_it() -> None:
@@ -85,7 +88,7 @@ def test_converts_the_hybrid_as_intel_dpt_hybrid_midas_configures_it() -> None:
         expected = hf_model(pixel_values=pixels).predicted_depth
         predicted = model(pixel_values=pixels).predicted_depth
     assert (expected > 0).float().mean() > 0.1
-    torch.testing.assert_close(predicted, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(predicted, expected, rtol=1e-5, atol=HYBRID_ATOL)
     with pytest.raises(ValueError, match=r"reassemble_factors\[2:\]"):
         dpt_config_from_transformers(transformers.DPTConfig(**{**released, **tiny, "reassemble_factors": [1, 1, 2, 0.5]}))
     with pytest.raises(ValueError, match="not 4, 2, 1, 0.5"):
