@@ -76,6 +76,9 @@ ABS_REL_STANDARD = "abs_rel_standard"
 
 _NUM_SUMS = 11  # count, |d|/gt, d^2/gt, d^2, e^2, e, |log10 ratio|, delta1..3 hits, |d|/pred
 _NUM_VALUES = len(METRIC_NAMES) + 1  # the nine metrics, then AbsRel divided by the prediction
+_LOG_DELTA_THRESHOLDS = {  # ln(1.25^k), k = 1, 2, 3, in each scoring dtype (logarithms of the thresholds as rounded)
+    np.dtype(dtype): [np.log(dtype(1.25**k)) for k in (1, 2, 3)] for dtype in (np.float32, np.float64)
+}
 
 
 def resize_prediction(
@@ -194,27 +197,31 @@ def _pixel_sums(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> np.ndarra
     The frame is summed whole instead of gathering the valid pixels: outside the mask, `gt` is taken as 1 and the
     terms are multiplied by 0 (masked fills and gathers cost several times a multiply). `e = ln(pred / gt)` takes
     one logarithm instead of two; it differs from `ln pred - ln gt` by a few units in the last place of `ln gt`, as
-    does `|log10 gt - log10 pred| = |e| / ln 10`. Terms are computed in `pred`'s dtype and each image's sums
+    does `|log10 gt - log10 pred| = |e| / ln 10`. The delta accuracies count `|e| < ln(1.25^k)`, the same test as
+    `max(gt / pred, pred / gt) < 1.25^k` up to the rounding of a logarithm (a pixel within a few units in the last
+    place of a threshold may fall on the other side). Terms are computed in `pred`'s dtype and each image's sums
     pairwise (numpy) or as `_dot` products; the caller adds images in float64."""
     dtype = pred.dtype
+    num_outside = mask.size - int(np.count_nonzero(mask))
     valid = mask.astype(dtype).ravel()
     gt = np.where(mask, gt, dtype.type(1)).ravel()
     pred = pred.ravel()
-    pred_over_gt = pred / gt
-    ratio = np.maximum(np.divide(gt, pred), pred_over_gt)
-    deltas = [np.count_nonzero(np.logical_and(ratio < 1.25**k, mask.ravel())) for k in (1, 2, 3)]
-    e = np.multiply(np.log(pred_over_gt, out=pred_over_gt), valid, out=pred_over_gt)
-    abs_diff = np.multiply(np.abs(np.subtract(gt, pred, out=ratio), out=ratio), valid, out=ratio)
+    e = np.log(np.divide(pred, gt), dtype=dtype)
+    np.multiply(e, valid, out=e)
+    abs_e = np.abs(e)
+    deltas = [np.count_nonzero(abs_e < _LOG_DELTA_THRESHOLDS[dtype][k]) - num_outside for k in range(3)]
+    abs_diff = np.subtract(gt, pred)
+    np.multiply(np.abs(abs_diff, out=abs_diff), valid, out=abs_diff)
     abs_rel_terms = abs_diff / gt
     return np.array(
         [
-            np.count_nonzero(mask),
+            mask.size - num_outside,
             abs_rel_terms.sum(),
             _dot(abs_diff, abs_rel_terms),
             _dot(abs_diff, abs_diff),
             _dot(e, e),
             e.sum(),
-            np.abs(e, out=e).sum() / math.log(10),
+            abs_e.sum() / math.log(10),
             *deltas,
             np.divide(abs_diff, pred, out=abs_rel_terms).sum(),
         ],
