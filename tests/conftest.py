@@ -30,7 +30,9 @@ def _loopback_only_connect(self: socket.socket, address) -> None:
 
 
 socket.socket.connect = _loopback_only_connect
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Under pytest-xdist each worker gets one core's worth of threads, so the workers do not oversubscribe the CPU.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1) // _WORKERS))
 
 
 @pytest.fixture
