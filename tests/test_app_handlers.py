@@ -449,3 +449,14 @@ def test_server_address_flags_then_spaces_variables_then_loopback(host, port, en
 def test_server_address_refuses_a_bad_port_variable(value):
     with pytest.raises(ValueError, match=f"GRADIO_SERVER_PORT must be a port number \\(1-65535\\); got '{value}'"):
         server_address(None, None, {"GRADIO_SERVER_PORT": value})
+
+
+def test_shared_colour_range_is_the_median_of_the_maps_own_ranges():
+    """A street model on a room (10-40 m beside indoor ones at 1-5 m) does not flatten the others to one colour."""
+    from mde_hub.app.compare import shared_range
+
+    room, street = np.linspace(1, 5, 101), np.linspace(10, 40, 101)  # own 2nd-98th percentiles: 1.08-4.92, 10.6-39.4
+    assert shared_range([room] * 7 + [street]) == pytest.approx((1.08, 4.92))
+    assert shared_range([room, street]) == pytest.approx(((1.08 + 10.6) / 2, (4.92 + 39.4) / 2))
+    assert shared_range([np.array([np.nan, 0.0, -1.0]), room]) == pytest.approx((1.08, 4.92))  # no valid pixel: left out
+    assert shared_range([np.zeros(3)]) is None

@@ -94,12 +94,13 @@ def predict_depth(predictor: DepthPredictor, image: np.ndarray, focal: float | N
 
 
 def shared_range(depths: list[np.ndarray]) -> tuple[float, float] | None:
-    """The 2nd-98th percentile of the valid pixels of all maps together (the range `colorize_depth` uses for one)."""
-    valid = [d[np.isfinite(d) & (d > 0)] for d in depths]
-    pooled = np.concatenate(valid) if valid else np.empty(0)
-    if pooled.size == 0:
+    """One colour range for several maps: the median, over the maps, of each map's 2nd-98th percentile of valid
+    pixels (the range `colorize_depth` uses for one map), so a map far off the others (a street model on a room
+    predicting 10-40 m beside indoor ones at 1-5 m) does not flatten them all to one colour."""
+    ranges = [np.percentile(valid, [2, 98]) for d in depths if (valid := d[np.isfinite(d) & (d > 0)]).size]
+    if not ranges:
         return None
-    near, far = np.percentile(pooled, [2, 98])
+    near, far = np.median(np.array(ranges), axis=0)
     return float(near), float(far)
 
 
