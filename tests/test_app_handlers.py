@@ -460,3 +460,15 @@ def test_shared_colour_range_is_the_median_of_the_maps_own_ranges():
     assert shared_range([room, street]) == pytest.approx(((1.08 + 10.6) / 2, (4.92 + 39.4) / 2))
     assert shared_range([np.array([np.nan, 0.0, -1.0]), room]) == pytest.approx((1.08, 4.92))  # no valid pixel: left out
     assert shared_range([np.zeros(3)]) is None
+
+
+def test_shared_error_scale_is_the_median_of_the_maps_98th_percentiles():
+    from mde_hub.app.evaluate import ModelScore, shared_error_scale
+
+    def score(name: str, top: float) -> ModelScore:
+        return ModelScore(name, {}, np.linspace(0, top / 0.98, 101))  # its 98th percentile is `top`
+
+    scores = [score("a", 0.2), score("b", 0.3), score("streets", 30.0), ModelScore("failed", None, None)]
+    assert shared_error_scale(scores) == pytest.approx(0.3)
+    assert shared_error_scale([score("a", 0.2), score("b", 0.4)]) == pytest.approx(0.3)
+    assert shared_error_scale([ModelScore("failed", None, None)]) == 1e-3

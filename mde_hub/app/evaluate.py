@@ -107,9 +107,10 @@ def metrics_table(scores: list[ModelScore]) -> Styler:
 
 
 def shared_error_scale(scores: list[ModelScore]) -> float:
-    """Abs-rel value shown at the bright end of every error map: the largest 98th percentile over the models."""
+    """Abs-rel value shown at the bright end of every error map: the median over the models of each map's 98th
+    percentile (at least 1e-3), so one model far off (a street model on a room) does not turn the others black."""
     tops = [float(np.nanpercentile(s.abs_rel_map, 98)) for s in scores if s.abs_rel_map is not None]
-    return max([*tops, 1e-3])
+    return max(float(np.median(tops)) if tops else 0.0, 1e-3)
 
 
 @dataclass
