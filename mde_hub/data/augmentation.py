@@ -7,7 +7,8 @@ An augmentation is a callable `(sample: DepthSample, rng: np.random.Generator) -
 Geometric operations move the image, depth, valid mask and intrinsics together: the image is resampled bilinearly,
 the depth and mask with nearest neighbour from the same sampling positions, so no depth is ever interpolated and an
 invalid pixel (depth 0) stays 0. Sparse depth is shrunk to the nearest valid return inside each target pixel
-(`resize_sample(sparse=True)`), and `fit_sample` centre-crops a frame to the target aspect ratio before resizing. Photometric operations change the image only.
+(`resize_sample(sparse=True)`), and `fit_sample` centre-crops a frame to the target aspect ratio before resizing.
+Photometric operations change the image only.
 
 Conventions: pixel coordinates are array indices (pixel `(x, y)` is the centre of `image[y, x]`), as in
 `Intrinsics.flipped`. Crops and flips update the intrinsics exactly (`Intrinsics.cropped`/`flipped`); resizing

@@ -17,6 +17,8 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstima
 from transformers.image_processing_utils import BaseImageProcessor
 from transformers.utils import IMAGE_PROCESSOR_NAME
 
+from .modeling_utils import check_loaded_weights
+
 
 def check_checkpoint_path(path: str | os.PathLike) -> None:
     """Refuse a file given where a checkpoint folder (or Hub id) is expected, e.g. `CHECKPOINT/config.json`:
@@ -43,8 +45,6 @@ def load_depth_config(path: str | os.PathLike) -> PretrainedConfig:
         return AutoConfig.from_pretrained(path, trust_remote_code=False)
     except (StrictDataclassError, TypeError) as error:
         raise invalid_config(path, error) from None
-
-from .modeling_utils import check_loaded_weights
 
 
 def load_image_processor(path: str | os.PathLike) -> BaseImageProcessor:
