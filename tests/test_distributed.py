@@ -62,7 +62,7 @@ def test_accumulators_of_disjoint_shards_add_up_to_one_over_everything(monkeypat
         for rank, accumulator in enumerate(shards):
             accumulator.update(pred[rank::2], gt[rank::2])
         # what all_reduce(SUM) gives each process, without a process group
-        state = [torch.cat([a._sums, torch.tensor([a.num_images, a.num_skipped, a.num_pixels], dtype=torch.float64)])
+        state = [torch.cat([torch.from_numpy(a._sums), torch.tensor([a.num_images, a.num_skipped, a.num_pixels], dtype=torch.float64)])
                  for a in shards]
         monkeypatch.setattr("mde_hub.evaluation.metrics.sum_across_processes", lambda values: state[0] + state[1])
         shards[0].sum_across_processes()

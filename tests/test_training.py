@@ -239,7 +239,7 @@ def test_streaming_metrics_state_is_constant_and_resizes_to_the_protocol_frame()
     sizes = []
     for index, (pred, label) in enumerate(zip(preds, labels)):
         result = metrics(Batch(pred, label), compute_result=index == 2)
-        sizes.append(metrics.accumulator._sums.numel())
+        sizes.append(metrics.accumulator._sums.size)
     assert sizes == [10, 10, 10]  # the nine metrics and DenseDepth's AbsRel, whatever the number of images
     frame_pred = torch.nn.functional.interpolate(torch.cat(preds)[:, None], size=(480, 640), mode="bilinear")[:, 0]
     frame_labels = torch.cat(labels).repeat_interleave(8, dim=1).repeat_interleave(8, dim=2)  # nearest x8

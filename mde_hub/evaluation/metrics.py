@@ -25,14 +25,16 @@ Per image, in this order:
    one when the upper bound is infinite); then predictions are clipped to `protocol.pred_clip`. A broken
    prediction therefore counts as an error but never makes a metric NaN or infinite.
 
-On the CPU, in numpy: float32 inputs are scored in float32 and anything wider in float64, each image's sums in that
-precision and the running totals in float64 (float32 terms move the metrics by about 1e-7 relative; the reference
-scripts themselves score float32 arrays). The images of a batched `update` are scored on parallel threads.
+On the CPU, in numpy (`mde_hub.evaluation.pixel_sums`): float32 inputs are scored in float32 and anything wider in
+float64, per row in that precision and the rows and running totals in float64 (float32 scoring stays within 5e-7
+relative of float64; the reference scripts themselves score float32 arrays).
 """
 
 import functools
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -42,6 +44,7 @@ from torch import Tensor
 from ..inference.distributed import sum_across_processes
 from ..models.depth_meaning import PREDICTION_TYPES, PredictionType
 from .alignment import ALIGNMENT_METHODS, ALIGNMENT_SPACES, AlignmentMethod, AlignmentSpace, align
+from .pixel_sums import NUM_SUMS, PixelScoring, image_pixel_sums, sanitized_and_clipped
 from .protocols import (
     REDUCTIONS,
     RESIZE_MODES,
@@ -56,6 +59,7 @@ from .protocols import (
 )
 
 ArrayLike = np.ndarray | Tensor
+T = TypeVar("T")
 
 METRIC_NAMES: tuple[str, ...] = (
     "abs_rel",
@@ -74,11 +78,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {name: name.startswith("delta") for name in 
 ABS_REL_STANDARD = "abs_rel_standard"
 """Extra key under a protocol whose `abs_rel` divides by the prediction (DenseDepth): AbsRel divided by the GT."""
 
-_NUM_SUMS = 11  # count, |d|/gt, d^2/gt, d^2, e^2, e, |log10 ratio|, delta1..3 hits, |d|/pred
 _NUM_VALUES = len(METRIC_NAMES) + 1  # the nine metrics, then AbsRel divided by the prediction
-_LOG_DELTA_THRESHOLDS = {  # ln(1.25^k), k = 1, 2, 3, in each scoring dtype (logarithms of the thresholds as rounded)
-    np.dtype(dtype): [np.log(dtype(1.25**k)) for k in (1, 2, 3)] for dtype in (np.float32, np.float64)
-}
 
 
 def resize_prediction(
@@ -167,80 +167,29 @@ def _crop_bounds(protocol: EvalProtocol, height: int, width: int) -> tuple[int, 
     return (0, height, 0, width) if protocol.crop is None else protocol.crop.bounds(height, width)
 
 
-def _scoring_dtype(*arrays: np.ndarray) -> np.dtype:
-    """float64 if any input holds float64 (or integers), float32 otherwise: scoring never adds precision the inputs
-    lack, and float32 halves the memory traffic of NYU-sized frames."""
-    narrow = all(a.dtype.kind == "f" and a.dtype.itemsize <= 4 or a.dtype.kind == "b" for a in arrays)
-    return np.dtype(np.float32 if narrow else np.float64)
-
-
-def _sanitized_and_clipped(pred: np.ndarray, low: float, high: float, dtype: np.dtype) -> np.ndarray:
-    """A new `dtype` copy of `pred` with NaN/-inf replaced by `low`, +inf by `high` (`low` if unbounded), clipped
-    to `[low, high]` (`fmax` drops NaN: one pass each way)."""
-    clipped = np.fmax(pred, dtype.type(low), dtype=dtype)
-    np.fmin(clipped, dtype.type(high), out=clipped)
-    if math.isinf(high):
-        np.putmask(clipped, np.isposinf(clipped), low)
-    return clipped
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """`sum(a * b)` of two 1-D arrays in one pass, on this thread: numpy's own loop, not BLAS, whose threads stall
-    each other on a busy machine (a float64 `np.dot` of one NYU crop took 2-30 ms here instead of 0.2)."""
-    return np.einsum("i,i->", a, b)
-
-
-def _pixel_sums(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The `_NUM_SUMS` running sums (float64) of one image over its `mask`ed pixels, with `pred` finite and positive
-    (as `_sanitized_and_clipped` leaves it) and `gt` positive under the mask.
-
-    The frame is summed whole instead of gathering the valid pixels: outside the mask, `gt` is taken as 1 and the
-    terms are multiplied by 0 (masked fills and gathers cost several times a multiply). `e = ln(pred / gt)` takes
-    one logarithm instead of two; it differs from `ln pred - ln gt` by a few units in the last place of `ln gt`, as
-    does `|log10 gt - log10 pred| = |e| / ln 10`. The delta accuracies count `|e| < ln(1.25^k)`, the same test as
-    `max(gt / pred, pred / gt) < 1.25^k` up to the rounding of a logarithm (a pixel within a few units in the last
-    place of a threshold may fall on the other side). Terms are computed in `pred`'s dtype and each image's sums
-    pairwise (numpy) or as `_dot` products; the caller adds images in float64."""
-    dtype = pred.dtype
-    num_outside = mask.size - int(np.count_nonzero(mask))
-    valid = mask.astype(dtype).ravel()
-    gt = np.where(mask, gt, dtype.type(1)).ravel()
-    pred = pred.ravel()
-    e = np.log(np.divide(pred, gt), dtype=dtype)
-    np.multiply(e, valid, out=e)
-    abs_e = np.abs(e)
-    deltas = [np.count_nonzero(abs_e < _LOG_DELTA_THRESHOLDS[dtype][k]) - num_outside for k in range(3)]
-    abs_diff = np.subtract(gt, pred)
-    np.multiply(np.abs(abs_diff, out=abs_diff), valid, out=abs_diff)
-    abs_rel_terms = abs_diff / gt
-    return np.array(
-        [
-            mask.size - num_outside,
-            abs_rel_terms.sum(),
-            _dot(abs_diff, abs_rel_terms),
-            _dot(abs_diff, abs_diff),
-            _dot(e, e),
-            e.sum(),
-            abs_e.sum() / math.log(10),
-            *deltas,
-            np.divide(abs_diff, pred, out=abs_rel_terms).sum(),
-        ],
-        dtype=np.float64,
-    )
-
-
 @functools.cache
 def _thread_pool(workers: int) -> ThreadPoolExecutor:
     """A pool of `workers` threads shared by every accumulator (numpy releases the GIL in its loops)."""
     return ThreadPoolExecutor(workers, thread_name_prefix="depth-metrics")
 
 
-def _metrics_from_sums(sums: Tensor) -> Tensor:
+def _map_in_runs(function: Callable[[int], T], count: int, workers: int) -> list[T]:
+    """`[function(i) for i in range(count)]`, on up to `workers` threads that each take one run of neighbouring
+    indices."""
+    workers = min(workers, count)
+    if workers < 2:
+        return [function(index) for index in range(count)]
+    bounds = [count * worker // workers for worker in range(workers + 1)]
+    runs = _thread_pool(workers).map(lambda w: [function(i) for i in range(bounds[w], bounds[w + 1])], range(workers))
+    return [result for run in runs for result in run]
+
+
+def _metrics_from_sums(sums: np.ndarray) -> np.ndarray:
     """The 9 metrics (`METRIC_NAMES` order) and AbsRel divided by the prediction, from the running sums of one
     image or of a pooled set."""
     abs_rel, sq_rel, mse, mean_e2, mean_e, log10, d1, d2, d3, abs_rel_pred = sums[1:] / sums[0]
-    silog = 100 * torch.sqrt((mean_e2 - mean_e**2).clamp(min=0))
-    return torch.stack([abs_rel, sq_rel, mse.sqrt(), mean_e2.sqrt(), log10, silog, d1, d2, d3, abs_rel_pred])
+    silog = 100 * math.sqrt(max(mean_e2 - mean_e**2, 0.0))
+    return np.array([abs_rel, sq_rel, math.sqrt(mse), math.sqrt(mean_e2), log10, silog, d1, d2, d3, abs_rel_pred])
 
 
 class DepthMetricAccumulator:
@@ -275,18 +224,23 @@ class DepthMetricAccumulator:
         self.alignment = alignment
         self.alignment_space = alignment_space or prediction_type
         self.prediction_type = prediction_type
+        p = self.protocol
+        by_prediction = p.abs_rel_denominator == "prediction"
+        self._scoring = PixelScoring(p.min_depth, p.max_depth, p.max_depth_exclusive, *p.pred_clip, by_prediction)
         self.reset()
 
     def reset(self) -> None:
         """Forget every image seen so far."""
-        self._sums = torch.zeros(_NUM_SUMS if self.reduction == "pooled" else _NUM_VALUES, dtype=torch.float64)
+        self._sums = np.zeros(NUM_SUMS if self.reduction == "pooled" else _NUM_VALUES, dtype=np.float64)
         self.num_images = 0
         self.num_skipped = 0
         self.num_pixels = 0
 
     def update(self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None = None) -> None:
         """Add `(H, W)`, `(B, H, W)` or `(B, 1, H, W)` predictions and GT (numpy or torch, any mix). The images of
-        a batch are scored in parallel, on up to `torch.get_num_threads()` threads; their sums are added in order."""
+        a batch are scored on up to `torch.get_num_threads()` threads, each taking a run of neighbouring images (a
+        thread per image would hand the GIL back and forth between numpy's short calls); their sums are added in
+        order, so the result does not depend on the number of threads."""
         pred_b, gt_b, user = self._in_scoring_frame(pred, gt, valid_mask)
         # Only the protocol crop is scored: cut it out first, one image at a time (cache-sized).
         top, bottom, left, right = _crop_bounds(self.protocol, *gt_b.shape[-2:])
@@ -297,27 +251,24 @@ class DepthMetricAccumulator:
         def image_sums(index: int) -> np.ndarray | None:
             return self._image_sums(pred_np[index], gt_np[index], None if user_np is None else user_np[index])
 
-        workers = min(len(gt_np), torch.get_num_threads())
-        images = range(len(gt_np))
-        per_image = _thread_pool(workers).map(image_sums, images) if workers > 1 else map(image_sums, images)
-        for sums in per_image:
+        for sums in _map_in_runs(image_sums, len(gt_np), torch.get_num_threads()):
             if sums is None:
                 self.num_skipped += 1
                 continue
-            sums = torch.from_numpy(sums)
             self._sums += sums if self.reduction == "pooled" else _metrics_from_sums(sums)
             self.num_images += 1
             self.num_pixels += int(sums[0])
 
     def _image_sums(self, pred: np.ndarray, gt: np.ndarray, user: np.ndarray | None) -> np.ndarray | None:
         """The pixel sums of one `(h, w)` image in the scored window, or None when no pixel is valid."""
-        mask = self._range_mask(gt)
+        if self.alignment == "none" and self.prediction_type == "depth":
+            return image_pixel_sums(pred, gt, self._scoring, user)
+        mask = self._scoring.range_mask(gt)  # alignment needs the whole image's valid pixels first
         if user is not None:
             mask &= user
         if not np.count_nonzero(mask):
             return None
-        dtype = _scoring_dtype(pred, gt)
-        return _pixel_sums(self._aligned_and_clipped(pred, gt, mask, dtype), gt, mask)
+        return image_pixel_sums(self._aligned(pred, gt, mask), gt, self._scoring, mask)
 
     def _in_scoring_frame(
         self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None
@@ -337,14 +288,6 @@ class DepthMetricAccumulator:
             pred_b = pred_b.double()
         return _to_scoring_frame(pred_b, gt_b, user, self.protocol)
 
-    def _range_mask(self, gt: np.ndarray) -> np.ndarray:
-        """Finite GT in the protocol's range (bool, `gt`'s shape), compared in float64 whatever `gt`'s dtype."""
-        p = self.protocol
-        low, cap = np.float64(p.min_depth), np.float64(p.max_depth)
-        # NaN fails both comparisons and +inf fails a strict one, so no separate finiteness test is needed.
-        below_cap = gt < cap if p.max_depth_exclusive or math.isinf(cap) else gt <= cap
-        return np.logical_and(gt > low, below_cap, out=below_cap)
-
     def scored(self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None = None) -> tuple[Tensor, Tensor]:
         """One `(H, W)` prediction exactly as `update` scores it (in the GT's frame, aligned, sanitised and
         clipped) and its valid mask, e.g. for per-pixel error maps. Under a `kb_crop="crop"` protocol a full-frame
@@ -353,30 +296,31 @@ class DepthMetricAccumulator:
         if pred_b.shape[0] != 1:
             raise ValueError(f"scored takes one image; got pred {tuple(pred_b.shape)} and gt {tuple(gt_b.shape)}")
         gt_frame = gt_b[0].double().numpy()
-        mask = self._range_mask(gt_frame) & crop_mask(self.protocol.crop, *gt_frame.shape).numpy()
+        mask = self._scoring.range_mask(gt_frame) & crop_mask(self.protocol.crop, *gt_frame.shape).numpy()
         mask = mask if user is None else mask & user[0].numpy()
         if not mask.any():
             raise ValueError("no valid ground-truth pixels under this protocol")
-        scored = self._aligned_and_clipped(pred_b[0].numpy(), gt_frame, mask, np.dtype(np.float64))
+        aligned = self._aligned(pred_b[0].numpy(), gt_frame, mask)
+        scored = sanitized_and_clipped(aligned, *self.protocol.pred_clip, np.dtype(np.float64))
         return _in_gt_frame(torch.from_numpy(scored), torch.from_numpy(mask), _as_cpu_tensor(gt).shape[-2:])
 
-    def _aligned_and_clipped(self, pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
-        """A new `(H, W)` `dtype` prediction aligned (in float64), turned into depth, sanitised and clipped."""
-        if self.alignment != "none" or self.prediction_type != "depth":
-            aligned = align(
-                torch.from_numpy(pred).to(torch.float64), torch.from_numpy(gt).to(torch.float64),
-                torch.from_numpy(mask), self.alignment, self.alignment_space, self.prediction_type,
-            )
-            pred = aligned.numpy()
-        return _sanitized_and_clipped(pred, *self.protocol.pred_clip, dtype)
+    def _aligned(self, pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """`pred` aligned to `gt` over `mask` (in float64) and turned into depth; as it is when neither is asked."""
+        if self.alignment == "none" and self.prediction_type == "depth":
+            return pred
+        aligned = align(
+            torch.from_numpy(pred).to(torch.float64), torch.from_numpy(gt).to(torch.float64),
+            torch.from_numpy(mask), self.alignment, self.alignment_space, self.prediction_type,
+        )
+        return aligned.numpy()
 
     def sum_across_processes(self) -> None:
         """Add up the accumulators of every process of a multi-process run (`mde_hub.inference.distributed`), so each
         holds the sums of the whole run: N processes scoring disjoint shards give the metrics of one process that
         scored everything (float64 sums, so only their order differs)."""
         counts = torch.tensor([self.num_images, self.num_skipped, self.num_pixels], dtype=torch.float64)
-        total = sum_across_processes(torch.cat([self._sums, counts]))
-        self._sums = total[: len(self._sums)]
+        total = sum_across_processes(torch.cat([torch.from_numpy(self._sums), counts]))
+        self._sums = total[: len(self._sums)].numpy()
         self.num_images, self.num_skipped, self.num_pixels = (round(value) for value in total[len(self._sums) :].tolist())
 
     def compute(self) -> dict[str, float]:

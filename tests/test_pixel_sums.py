@@ -1,0 +1,104 @@
+"""The blocked numpy kernel behind the metrics (`mde_hub.evaluation.pixel_sums`): float32 scoring against the float64
+reference formulas, exact range masks at float32 neighbours of the bounds, and results that do not depend on the
+block size, the number of threads or which path (plain clips or the non-finite fallback) summed a block."""
+
+import numpy as np
+import pytest
+import torch
+from test_metrics_reference import _frames, _reference
+
+from mde_hub.evaluation import pixel_sums
+from mde_hub.evaluation.metrics import DepthMetricAccumulator, compute_depth_metrics
+from mde_hub.evaluation.pixel_sums import PixelScoring, image_pixel_sums
+from mde_hub.evaluation.protocols import EvalProtocol
+
+_NYU_LIKE = PixelScoring(1e-3, 10.0, True, 1e-3, 10.0, True)
+
+
+@pytest.mark.parametrize("protocol", ["nyu_eigen", "nyu_densedepth", "kitti_garg", "none"])
+def test_float32_scoring_matches_the_float64_reference(protocol):
+    shape, cap = ((375, 1242), 80.0) if protocol.startswith("kitti") else ((480, 640), 10.0)
+    pred, gt, user = _frames(shape, 3, cap, seed=1)
+    gt32 = gt.astype(np.float32)  # NaN, inf, zeros and out-of-range values survive the cast
+    expected = _reference(pred, gt32, user, protocol, "pooled", "none")
+    accumulator = DepthMetricAccumulator(protocol, "pooled")
+    accumulator.update(pred, gt32, user)
+    for name, value in accumulator.compute().items():
+        assert value == pytest.approx(expected[name], rel=5e-7, abs=1e-7), name
+
+
+@pytest.mark.parametrize(
+    ("min_depth", "max_depth", "exclusive"),
+    [(1e-3, 10.0, False), (1e-3, 10.0, True), (0.1, 80.1, True), (0.1, 80.1, False), (0.0, float("inf"), False)],
+)
+def test_range_mask_of_float32_ground_truth_is_exactly_the_float64_comparison(min_depth, max_depth, exclusive):
+    scoring = PixelScoring(min_depth, max_depth, exclusive, 1e-3, 10.0, False)
+    edges = []
+    for bound in (min_depth, max_depth if np.isfinite(max_depth) else 1e30):
+        center = np.float32(bound)
+        edges += [np.nextafter(center, np.float32(-np.inf)), center, np.nextafter(center, np.float32(np.inf))]
+    gt = np.array([*edges, 0.0, 1.0, np.nan, np.inf, -np.inf, np.finfo(np.float32).max], dtype=np.float32)
+    wide = gt.astype(np.float64)
+    below_cap = wide < max_depth if exclusive else wide <= max_depth
+    expected = np.isfinite(wide) & (wide > min_depth) & below_cap
+    np.testing.assert_array_equal(scoring.range_mask(gt[None]), expected[None])
+    np.testing.assert_array_equal(scoring.range_mask(wide[None]), expected[None])
+
+
+def test_sums_do_not_depend_on_the_block_size(monkeypatch):
+    pred, gt, user = _frames((120, 90), 2, 10.0, seed=2)
+    for dtype, rel in ((np.float32, 1e-5), (np.float64, 1e-12)):
+        whole = [image_pixel_sums(p.astype(dtype), g.astype(dtype), _NYU_LIKE, u) for p, g, u in zip(pred, gt, user)]
+        monkeypatch.setattr(pixel_sums, "BLOCK_PIXELS", 1000)  # 11 rows of 90 per block
+        blocked = [image_pixel_sums(p.astype(dtype), g.astype(dtype), _NYU_LIKE, u) for p, g, u in zip(pred, gt, user)]
+        monkeypatch.undo()
+        assert whole[1] is None and blocked[1] is None  # the last frame has no valid pixel
+        np.testing.assert_allclose(blocked[0], whole[0], rtol=rel)
+
+
+def test_batched_metrics_are_the_same_on_one_thread_and_on_two():
+    rng = np.random.default_rng(3)
+    gt = rng.uniform(0.5, 9.0, (5, 480, 640)).astype(np.float32)
+    gt[rng.random(gt.shape) < 0.1] = 0.0
+    pred = gt * rng.uniform(0.8, 1.25, gt.shape).astype(np.float32)
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            results.append(compute_depth_metrics(pred, gt, "nyu_eigen", "per_image"))
+    finally:
+        torch.set_num_threads(threads)
+    assert results[0] == results[1]  # the same sums, added in the same order
+
+
+def test_a_block_with_non_finite_input_is_summed_like_its_sanitised_copy():
+    # NaN/inf GT is invalid like 0; NaN and -inf predictions count as the clip's lower bound, +inf as its upper one.
+    rng = np.random.default_rng(4)
+    gt = rng.uniform(0.5, 9.0, (64, 64)).astype(np.float32)
+    pred = gt * rng.uniform(0.8, 1.25, gt.shape).astype(np.float32)
+    broken_gt, broken_pred = gt.copy(), pred.copy()
+    broken_gt[0, :3] = [np.nan, np.inf, -np.inf]
+    broken_pred[1, :3] = [np.nan, np.inf, -np.inf]
+    clean_gt, clean_pred = gt.copy(), pred.copy()
+    clean_gt[0, :3] = 0.0
+    clean_pred[1, :3] = [1e-3, 10.0, 1e-3]
+    capped = PixelScoring(1e-3, 10.0, False, 1e-3, 10.0, False)
+    np.testing.assert_array_equal(
+        image_pixel_sums(broken_pred, broken_gt, capped), image_pixel_sums(clean_pred, clean_gt, capped)
+    )
+
+
+def test_narrow_and_integer_ground_truth_match_float64():
+    rng = np.random.default_rng(5)
+    millimetres = rng.integers(0, 12000, (40, 50)).astype(np.uint16)  # 0 is invalid, above 10 m out of range
+    pred = rng.uniform(0.5, 9.0, millimetres.shape)
+    metres = millimetres.astype(np.float64)
+    scale = EvalProtocol(name="mm", description="", min_depth=1.0, max_depth=10000.0, pred_clip=(1.0, 10000.0))
+    expected = compute_depth_metrics(pred * 1000, metres, scale)
+    got = compute_depth_metrics(pred * 1000, millimetres, scale)
+    assert got == pytest.approx(expected, rel=1e-12)
+    half = (rng.uniform(0.5, 9.0, (40, 50))).astype(np.float16)
+    got = compute_depth_metrics(pred.astype(np.float32), half, "none")
+    expected = compute_depth_metrics(pred, half.astype(np.float64), "none")
+    assert got == pytest.approx(expected, rel=2e-6)
