@@ -431,19 +431,11 @@ def test_presets_are_the_papers_recipes() -> None:
         )
     )
     assert AUGMENTATIONS["dpt"] == Compose((ResizeShorterSide(384), RandomCrop(384, 384), flip))
-    # bts_nyu without the crops, for mixes of frames of several sizes
-    assert AUGMENTATIONS["bts_uncropped"] == Compose(
-        (
-            RandomRotation(2.5),
-            flip,
-            RandomApply(PhotometricJitter(gamma=(0.9, 1.1), brightness=(0.75, 1.25), colour=(0.9, 1.1)), p=0.5),
-        )
-    )
 
 
 def test_registry_names_aliases_and_errors() -> None:
     assert set(AUGMENTATIONS) == {
-        "none", "baseline", "densedepth", "bts_nyu", "bts_uncropped", "adabins_nyu", "bts_kitti", "adabins_kitti", "dpt"
+        "none", "baseline", "densedepth", "bts_nyu", "adabins_nyu", "bts_kitti", "adabins_kitti", "dpt"
     }
     assert get_augmentation("adabins_nyu") is get_augmentation("bts_nyu")
     assert get_augmentation("adabins_kitti") is get_augmentation("bts_kitti")

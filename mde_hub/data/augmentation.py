@@ -373,12 +373,6 @@ _BTS_KITTI = Compose(
     )
 )
 
-# BTS's NYU augmentation without its crops, which assume 480x640 frames: for training mixes of frames of several
-# sizes (the compact checkpoints).
-_BTS_UNCROPPED = Compose(
-    (RandomRotation(2.5), _FLIP, RandomApply(PhotometricJitter(brightness=(0.75, 1.25)), p=0.5))
-)
-
 
 def dpt_augmentation(crop_size: int = 384) -> Compose:
     """DPT pre-training: shorter side to `crop_size`, random `crop_size` square crop, flip p = 0.5."""
@@ -390,7 +384,6 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "baseline": Compose((_FLIP,)),
     "densedepth": Compose((_FLIP, RandomApply(ChannelPermutation(), p=0.5))),
     "bts_nyu": _BTS_NYU,
-    "bts_uncropped": _BTS_UNCROPPED,
     "adabins_nyu": _BTS_NYU,
     "bts_kitti": _BTS_KITTI,
     "adabins_kitti": _BTS_KITTI,
