@@ -102,3 +102,11 @@ def test_narrow_and_integer_ground_truth_match_float64():
     got = compute_depth_metrics(pred.astype(np.float32), half, "none")
     expected = compute_depth_metrics(pred, half.astype(np.float64), "none")
     assert got == pytest.approx(expected, rel=2e-6)
+
+
+def test_each_image_being_scored_has_its_own_scratch_and_at_most_keep_sets_are_kept():
+    pool = pixel_sums._ScratchPool(keep=2)
+    with pool.lent() as first, pool.lent() as second, pool.lent() as third:  # three images scored at once
+        assert len({id(first), id(second), id(third)}) == 3
+    with pool.lent() as again, pool.lent() as other, pool.lent() as new:
+        assert {id(again), id(other)} <= {id(first), id(second), id(third)} and new not in (first, second, third)

@@ -1,5 +1,4 @@
-"""The per-image pixel sums behind the depth metrics (numpy), about 25 elementwise passes over preallocated
-per-thread buffers.
+"""The per-image pixel sums behind the depth metrics (numpy), about 20 elementwise passes over reused scratch arrays.
 
 Invalid pixels are neutralised instead of gathered (a gather or masked fill costs several passes): ground truth is
 clipped into a positive range that leaves every valid value as it is, and the terms are multiplied by the 0/1
@@ -11,7 +10,10 @@ validity. Sums run per row in the scoring dtype and the rows are added in float6
 from __future__ import annotations
 
 import math
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,20 +92,44 @@ class PixelScoring:
         return np.logical_and(gt > low, mask, out=mask)
 
 
-class _Buffers(threading.local):
-    """Scratch arrays of one thread, kept between images (allocating them costs page faults on every image)."""
+class _Scratch:
+    """Named scratch arrays for scoring one image, reused from image to image."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple[str, np.dtype], np.ndarray] = {}
 
     def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """A `shape` array named `name` (uninitialised), reusing this thread's storage when it is large enough."""
+        """A `shape` array named `name` (uninitialised), reusing its storage when it is large enough."""
         size, key = math.prod(shape), (name, dtype)
-        arrays = self.__dict__.setdefault("arrays", {})
-        array = arrays.get(key)
+        array = self._arrays.get(key)
         if array is None or array.size < size:
-            array = arrays[key] = np.empty(size, dtype)
+            array = self._arrays[key] = np.empty(size, dtype)
         return array[:size].reshape(shape)
 
 
-_BUFFERS = _Buffers()
+class _ScratchPool:
+    """Scratch sets lent to the images being scored, on any thread, and kept for the next ones: at most one per CPU
+    is kept (allocating an image's arrays afresh costs page faults every time, while a set per thread of a server
+    would keep memory for every thread that ever scored)."""
+
+    def __init__(self, keep: int) -> None:
+        self._free: list[_Scratch] = []
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def lent(self) -> Iterator[_Scratch]:
+        with self._lock:
+            scratch = self._free.pop() if self._free else _Scratch()
+        try:
+            yield scratch
+        finally:
+            with self._lock:
+                if len(self._free) < self._keep:
+                    self._free.append(scratch)
+
+
+_SCRATCH = _ScratchPool(keep=os.cpu_count() or 1)
 
 
 def image_pixel_sums(
@@ -123,14 +149,21 @@ def image_pixel_sums(
     height, width = gt.shape
     rows = max(1, BLOCK_PIXELS // max(width, 1))
     totals = np.zeros(NUM_SUMS, dtype=np.float64)
-    for top in range(0, height, rows):
-        block = slice(top, min(top + rows, height))
-        totals += _block_sums(pred[block], gt[block], None if mask is None else mask[block], scoring, dtype)
+    with _SCRATCH.lent() as scratch:
+        for top in range(0, height, rows):
+            block = slice(top, min(top + rows, height))
+            block_mask = None if mask is None else mask[block]
+            totals += _block_sums(pred[block], gt[block], block_mask, scoring, dtype, scratch)
     return totals if totals[0] else None
 
 
 def _block_sums(
-    pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None, scoring: PixelScoring, dtype: np.dtype
+    pred: np.ndarray,
+    gt: np.ndarray,
+    mask: np.ndarray | None,
+    scoring: PixelScoring,
+    dtype: np.dtype,
+    scratch: _Scratch,
 ) -> np.ndarray:
     """The sums of one block of rows.
 
@@ -141,7 +174,7 @@ def _block_sums(
     with every GT made finite and the prediction sanitised by `sanitized_and_clipped`.
     """
     shape, finfo = gt.shape, np.finfo(dtype)
-    buffer = _BUFFERS.get
+    buffer = scratch.get
     low, high = scoring.open_range(dtype)
     safe_gt = buffer("gt", shape, dtype)
     valid = buffer("valid", shape, np.dtype(bool))
@@ -163,14 +196,15 @@ def _block_sums(
     largest, tiny = float(finfo.max), float(finfo.tiny)
     pred_high = largest if math.isinf(scoring.clip_high) else scoring.clip_high
     ratio_may_overflow = pred_high / float(gt_low) > largest or scoring.clip_low / float(gt_high) < tiny
+    by_prediction = scoring.abs_rel_by_prediction
     with np.errstate(all="ignore"):  # a non-finite input is caught below
-        sums = _sums_of_clipped(clipped, safe_gt, weight, valid, count, ratio_may_overflow, scoring.abs_rel_by_prediction)
+        sums = _sums_of_clipped(clipped, safe_gt, weight, valid, count, ratio_may_overflow, by_prediction, scratch)
     if np.isfinite(sums).all():
         return sums
     np.fmax(gt, gt_low, out=safe_gt, dtype=dtype)
     np.fmin(safe_gt, gt_high, out=safe_gt)
     clipped = sanitized_and_clipped(pred, scoring.clip_low, scoring.clip_high, dtype, out=clipped)
-    return _sums_of_clipped(clipped, safe_gt, weight, valid, count, ratio_may_overflow, scoring.abs_rel_by_prediction)
+    return _sums_of_clipped(clipped, safe_gt, weight, valid, count, ratio_may_overflow, by_prediction, scratch)
 
 
 def _sums_of_clipped(
@@ -181,13 +215,14 @@ def _sums_of_clipped(
     count: int,
     ratio_may_overflow: bool,
     by_prediction: bool,
+    scratch: _Scratch,
 ) -> np.ndarray:
     """The sums of one block over its `count` `valid` pixels (`weight`: the same as 0/1 in the scoring dtype), from
     a clipped `pred` and a positive `gt`."""
     shape, dtype = gt.shape, gt.dtype
     # Four terms in one array, so that one call weights two of them and one call sums three:
     # |gt - pred|, log2(pred / gt), |gt - pred| / gt, |log2(pred / gt)|.
-    terms = _BUFFERS.get("terms", (4, *shape), dtype)
+    terms = scratch.get("terms", (4, *shape), dtype)
     abs_diff, log_ratio, relative, abs_log_ratio = terms
     with np.errstate(over="ignore", under="ignore"):  # clipped next where that can happen
         np.divide(pred, gt, out=log_ratio)
@@ -199,7 +234,7 @@ def _sums_of_clipped(
     np.multiply(terms[:2], weight, out=terms[:2])
     np.abs(log_ratio, out=abs_log_ratio)
     np.divide(abs_diff, gt, out=relative)
-    hits = _BUFFERS.get("hits", shape, np.dtype(bool))
+    hits = scratch.get("hits", shape, np.dtype(bool))
     num_outside = valid.size - count
     deltas = [
         int(np.count_nonzero(np.less(abs_log_ratio, threshold, out=hits))) - num_outside
