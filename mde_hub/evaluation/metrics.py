@@ -224,6 +224,7 @@ class DepthMetricAccumulator:
         self.alignment = alignment
         self.alignment_space = alignment_space or prediction_type
         self.prediction_type = prediction_type
+        self._aligns = alignment != "none" or prediction_type != "depth"  # else the prediction is scored as it is
         p = self.protocol
         by_prediction = p.abs_rel_denominator == "prediction"
         self._scoring = PixelScoring(p.min_depth, p.max_depth, p.max_depth_exclusive, *p.pred_clip, by_prediction)
@@ -261,7 +262,7 @@ class DepthMetricAccumulator:
 
     def _image_sums(self, pred: np.ndarray, gt: np.ndarray, user: np.ndarray | None) -> np.ndarray | None:
         """The pixel sums of one `(h, w)` image in the scored window, or None when no pixel is valid."""
-        if self.alignment == "none" and self.prediction_type == "depth":
+        if not self._aligns:
             return image_pixel_sums(pred, gt, self._scoring, user)
         mask = self._scoring.range_mask(gt)  # alignment needs the whole image's valid pixels first
         if user is not None:
@@ -306,7 +307,7 @@ class DepthMetricAccumulator:
 
     def _aligned(self, pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """`pred` aligned to `gt` over `mask` (in float64) and turned into depth; as it is when neither is asked."""
-        if self.alignment == "none" and self.prediction_type == "depth":
+        if not self._aligns:
             return pred
         aligned = align(
             torch.from_numpy(pred).to(torch.float64), torch.from_numpy(gt).to(torch.float64),
