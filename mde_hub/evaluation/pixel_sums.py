@@ -4,23 +4,26 @@ Invalid pixels are neutralised instead of gathered (a gather or masked fill cost
 clipped into a positive range that leaves every valid value as it is, and the terms are multiplied by the 0/1
 validity. Sums run per row in the scoring dtype and the rows are added in float64, so float32 scoring stays within
 5e-7 relative of the float64 formulas (`tests/test_pixel_sums.py`). An image is taken in blocks of rows of at most
-`BLOCK_PIXELS`, which bounds the scratch memory.
+`BLOCK_PIXELS`, small enough for every pass after the first reads of a block to run in cache.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 NUM_SUMS = 11  # count, |d|/gt, d^2/gt, d^2, e^2, e, |log10 ratio|, delta1..3 hits, |d|/pred
-BLOCK_PIXELS = 1 << 18
-"""Pixels per block of rows (a whole NYU crop): a thread's scratch memory stays under 8 MB (float32; 15 MB float64)."""
+BLOCK_PIXELS = 1 << 15
+"""Pixels per block of rows (58 rows of a 560-wide NYU crop): a block's scratch arrays (1 MB in float32, 2 MB in
+float64) stay in a core's L2 cache from pass to pass; measured against whole-frame blocks in BENCHMARKS.md."""
 
 _LOG2_DELTA_THRESHOLDS = {  # log2(1.25^k), k = 1, 2, 3, in each scoring dtype (of the thresholds as rounded)
     np.dtype(dtype): [np.log2(dtype(1.25**k)) for k in (1, 2, 3)] for dtype in (np.float32, np.float64)
@@ -86,25 +89,52 @@ class PixelScoring:
     def range_mask(self, gt: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Finite GT in the range (bool, `gt`'s shape), exactly as if compared in float64."""
         narrow = gt.dtype.kind == "f" and gt.dtype.itemsize <= 4
-        low, high = self.open_range(np.dtype(np.float32 if narrow else np.float64))
-        # NaN fails both comparisons and +inf the strict upper one, so no separate finiteness test is needed.
-        mask = np.less(gt, high, out=out)
-        return np.logical_and(gt > low, mask, out=mask)
+        return _in_open_range(gt, *self.open_range(np.dtype(np.float32 if narrow else np.float64)), out=out)
+
+
+def _in_open_range(x: np.ndarray, low: np.floating, high: np.floating, out: np.ndarray | None = None) -> np.ndarray:
+    """`low < x < high` (bool); NaN fails both comparisons and +inf the strict upper one, so no separate finiteness
+    test is needed."""
+    mask = np.less(x, high, out=out)
+    return np.logical_and(x > low, mask, out=mask)
+
+
+class _BlockBuffers(NamedTuple):
+    """The scratch arrays of one block of rows: GT and prediction as clipped, the 0/1 weight of the valid pixels
+    (bool and in the scoring dtype), the four terms and the delta hits."""
+
+    gt: np.ndarray
+    pred: np.ndarray
+    weight: np.ndarray
+    terms: np.ndarray  # (4, rows, width)
+    valid: np.ndarray
+    hits: np.ndarray
+
+    def first_rows(self, rows: int) -> "_BlockBuffers":
+        return _BlockBuffers(*(array[..., :rows, :] for array in self))
 
 
 class _Scratch:
-    """Named scratch arrays for scoring one image, reused from image to image."""
+    """Scratch storage for scoring one image, reused from image to image."""
 
     def __init__(self) -> None:
-        self._arrays: dict[tuple[str, np.dtype], np.ndarray] = {}
+        self._storage: dict[tuple[str, np.dtype], np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """A `shape` array named `name` (uninitialised), reusing its storage when it is large enough."""
+    def _array(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         size, key = math.prod(shape), (name, dtype)
-        array = self._arrays.get(key)
+        array = self._storage.get(key)
         if array is None or array.size < size:
-            array = self._arrays[key] = np.empty(size, dtype)
+            array = self._storage[key] = np.empty(size, dtype)
         return array[:size].reshape(shape)
+
+    def buffers(self, shape: tuple[int, int], dtype: np.dtype) -> _BlockBuffers:
+        """Uninitialised `_BlockBuffers` for blocks of `shape`, reusing the storage when it is large enough."""
+        boolean = np.dtype(bool)
+        return _BlockBuffers(
+            *(self._array(name, shape, dtype) for name in ("gt", "pred", "weight")),
+            self._array("terms", (4, *shape), dtype),
+            *(self._array(name, shape, boolean) for name in ("valid", "hits")),
+        )
 
 
 class _ScratchPool:
@@ -132,38 +162,61 @@ class _ScratchPool:
 _SCRATCH = _ScratchPool(keep=os.cpu_count() or 1)
 
 
+@dataclass(frozen=True)
+class _ImagePlan:
+    """What every block of an image scored in `dtype` under `scoring` shares, worked out once."""
+
+    scoring: PixelScoring
+    dtype: np.dtype
+    low: np.floating  # the open GT range, as `PixelScoring.open_range`
+    high: np.floating
+    gt_low: np.floating  # the clip that makes every GT positive and finite (when the input is)
+    gt_high: np.floating
+    ratio_may_overflow: bool  # pred / gt can leave the dtype's positive range: clip the ratio
+    log2_delta_thresholds: list[np.floating]
+
+
+@functools.lru_cache(maxsize=64)
+def _image_plan(scoring: PixelScoring, dtype: np.dtype) -> _ImagePlan:
+    finfo = np.finfo(dtype)
+    low, high = scoring.open_range(dtype)
+    gt_low, gt_high = max(low, finfo.smallest_subnormal), min(high, finfo.max)
+    largest, tiny = float(finfo.max), float(finfo.tiny)
+    pred_high = largest if math.isinf(scoring.clip_high) else scoring.clip_high
+    may_overflow = pred_high / float(gt_low) > largest or scoring.clip_low / float(gt_high) < tiny
+    return _ImagePlan(scoring, dtype, low, high, gt_low, gt_high, may_overflow, _LOG2_DELTA_THRESHOLDS[dtype])
+
+
 def image_pixel_sums(
     pred: np.ndarray, gt: np.ndarray, scoring: PixelScoring, mask: np.ndarray | None = None
 ) -> np.ndarray | None:
     """The `NUM_SUMS` sums (float64) of one `(h, w)` image over its valid pixels, or None when none is valid.
 
     Valid pixels are those of `scoring.range_mask(gt)` and of `mask` (if given); the prediction is sanitised and
-    clipped as `sanitized_and_clipped` does. One logarithm per pixel, `l = log2(pred / gt)`, gives
-    `e = ln pred - ln gt = l ln 2` and `|log10 gt - log10 pred| = |l| log10 2` to a few units in the last place. The
-    delta accuracies count `|l| < log2(1.25^k)`, the same test as `max(gt / pred, pred / gt) < 1.25^k` up to the
+    clipped as `sanitized_and_clipped` does. One division and one logarithm per pixel: with `r = pred / gt`,
+    `|gt - pred| / gt = |r - 1|`, `|gt - pred| = |r - 1| gt`, `e = ln pred - ln gt = log2(r) ln 2` and
+    `|log10 gt - log10 pred| = |log2 r| log10 2`, each to a few units in the last place of `r`. The delta
+    accuracies count `|log2 r| < log2(1.25^k)`, the same test as `max(gt / pred, pred / gt) < 1.25^k` up to the
     rounding of a logarithm (a pixel within a few units in the last place of a threshold may fall on the other side).
     A ratio beyond the dtype's range (a prediction of 1e30 m) is clipped to it. Terms are in the `scoring_dtype` of
     the inputs, the image's sums in float64.
     """
-    dtype = scoring_dtype(pred, gt)
+    plan = _image_plan(scoring, scoring_dtype(pred, gt))
     height, width = gt.shape
     rows = max(1, BLOCK_PIXELS // max(width, 1))
     totals = np.zeros(NUM_SUMS, dtype=np.float64)
-    with _SCRATCH.lent() as scratch:
+    with _SCRATCH.lent() as scratch, np.errstate(all="ignore"):  # a non-finite input is caught in `_block_sums`
+        buffers = scratch.buffers((min(rows, height), width), plan.dtype)
         for top in range(0, height, rows):
             block = slice(top, min(top + rows, height))
+            block_buffers = buffers if top + rows <= height else buffers.first_rows(height - top)
             block_mask = None if mask is None else mask[block]
-            totals += _block_sums(pred[block], gt[block], block_mask, scoring, dtype, scratch)
+            totals += _block_sums(pred[block], gt[block], block_mask, plan, block_buffers)
     return totals if totals[0] else None
 
 
 def _block_sums(
-    pred: np.ndarray,
-    gt: np.ndarray,
-    mask: np.ndarray | None,
-    scoring: PixelScoring,
-    dtype: np.dtype,
-    scratch: _Scratch,
+    pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None, plan: _ImagePlan, buffers: _BlockBuffers
 ) -> np.ndarray:
     """The sums of one block of rows.
 
@@ -173,79 +226,59 @@ def _block_sums(
     so if any sum comes out non-finite (NaN times 0 is NaN, so no such input goes unseen) the block is summed again
     with every GT made finite and the prediction sanitised by `sanitized_and_clipped`.
     """
-    shape, finfo = gt.shape, np.finfo(dtype)
-    buffer = scratch.get
-    low, high = scoring.open_range(dtype)
-    safe_gt = buffer("gt", shape, dtype)
-    valid = buffer("valid", shape, np.dtype(bool))
-    if low > 0:
-        np.clip(gt, low, high, out=safe_gt, dtype=dtype)
-        scoring.range_mask(safe_gt, out=valid)
+    dtype, scoring, safe_gt, valid = plan.dtype, plan.scoring, buffers.gt, buffers.valid
+    if plan.low > 0:
+        np.clip(gt, plan.low, plan.high, out=safe_gt, dtype=dtype)
+        _in_open_range(safe_gt, plan.low, plan.high, out=valid)
     else:  # a GT of 0 would be clipped to the smallest positive value, which is valid: test the input itself
         scoring.range_mask(gt, out=valid)
-        np.clip(gt, finfo.smallest_subnormal, high, out=safe_gt, dtype=dtype)
+        np.clip(gt, plan.gt_low, plan.high, out=safe_gt, dtype=dtype)
     if mask is not None:
         np.logical_and(valid, mask, out=valid)
     count = int(np.count_nonzero(valid))
     if not count:
         return np.zeros(NUM_SUMS, dtype=np.float64)
-    weight = buffer("weight", shape, dtype)
-    np.copyto(weight, valid)
-    clipped = np.clip(pred, scoring.clip_low, scoring.clip_high, out=buffer("pred", shape, dtype), dtype=dtype)
-    gt_low, gt_high = max(low, finfo.smallest_subnormal), min(high, finfo.max)
-    largest, tiny = float(finfo.max), float(finfo.tiny)
-    pred_high = largest if math.isinf(scoring.clip_high) else scoring.clip_high
-    ratio_may_overflow = pred_high / float(gt_low) > largest or scoring.clip_low / float(gt_high) < tiny
-    by_prediction = scoring.abs_rel_by_prediction
-    with np.errstate(all="ignore"):  # a non-finite input is caught below
-        sums = _sums_of_clipped(clipped, safe_gt, weight, valid, count, ratio_may_overflow, by_prediction, scratch)
+    np.copyto(buffers.weight, valid)
+    clipped = np.clip(pred, scoring.clip_low, scoring.clip_high, out=buffers.pred, dtype=dtype)
+    sums = _sums_of_clipped(count, plan, buffers)
     if np.isfinite(sums).all():
         return sums
-    np.fmax(gt, gt_low, out=safe_gt, dtype=dtype)
-    np.fmin(safe_gt, gt_high, out=safe_gt)
+    np.fmax(gt, plan.gt_low, out=safe_gt, dtype=dtype)
+    np.fmin(safe_gt, plan.gt_high, out=safe_gt)
     clipped = sanitized_and_clipped(pred, scoring.clip_low, scoring.clip_high, dtype, out=clipped)
-    return _sums_of_clipped(clipped, safe_gt, weight, valid, count, ratio_may_overflow, by_prediction, scratch)
+    return _sums_of_clipped(count, plan, buffers)
 
 
-def _sums_of_clipped(
-    pred: np.ndarray,
-    gt: np.ndarray,
-    weight: np.ndarray,
-    valid: np.ndarray,
-    count: int,
-    ratio_may_overflow: bool,
-    by_prediction: bool,
-    scratch: _Scratch,
-) -> np.ndarray:
-    """The sums of one block over its `count` `valid` pixels (`weight`: the same as 0/1 in the scoring dtype), from
-    a clipped `pred` and a positive `gt`."""
-    shape, dtype = gt.shape, gt.dtype
+def _sums_of_clipped(count: int, plan: _ImagePlan, buffers: _BlockBuffers) -> np.ndarray:
+    """The sums of one block over its `count` valid pixels, from the clipped prediction and positive GT in
+    `buffers`."""
+    pred, gt, weight, terms, dtype = buffers.pred, buffers.gt, buffers.weight, buffers.terms, plan.dtype
     # Four terms in one array, so that one call weights two of them and one call sums three:
-    # |gt - pred|, log2(pred / gt), |gt - pred| / gt, |log2(pred / gt)|.
-    terms = scratch.get("terms", (4, *shape), dtype)
+    # |gt - pred|, log2(pred / gt), |gt - pred| / gt, |log2(pred / gt)|. The first slot holds the ratio until last.
     abs_diff, log_ratio, relative, abs_log_ratio = terms
-    with np.errstate(over="ignore", under="ignore"):  # clipped next where that can happen
-        np.divide(pred, gt, out=log_ratio)
-    if ratio_may_overflow:
+    ratio = np.divide(pred, gt, out=abs_diff)
+    if plan.ratio_may_overflow:
         finfo = np.finfo(dtype)
-        np.clip(log_ratio, finfo.tiny, finfo.max, out=log_ratio)  # an infinite or zero ratio has no finite log
-    np.log2(log_ratio, out=log_ratio)
-    np.abs(np.subtract(gt, pred, out=abs_diff), out=abs_diff)
-    np.multiply(terms[:2], weight, out=terms[:2])
+        np.clip(ratio, finfo.tiny, finfo.max, out=ratio)  # an infinite or zero ratio has no finite log
+    np.log2(ratio, out=log_ratio)
+    np.subtract(ratio, dtype.type(1), out=relative)
+    np.multiply(terms[1:3], weight, out=terms[1:3])
+    np.abs(relative, out=relative)
     np.abs(log_ratio, out=abs_log_ratio)
-    np.divide(abs_diff, gt, out=relative)
-    hits = scratch.get("hits", shape, np.dtype(bool))
-    num_outside = valid.size - count
+    hits = buffers.hits
+    num_outside = weight.size - count
     deltas = [
         int(np.count_nonzero(np.less(abs_log_ratio, threshold, out=hits))) - num_outside
-        for threshold in _LOG2_DELTA_THRESHOLDS[dtype]
+        for threshold in plan.log2_delta_thresholds
     ]
+    # |gt - pred| / pred = |r - 1| / r, summed before the ratio's slot takes |gt - pred| = |r - 1| gt.
+    by_prediction_rows = np.einsum("ij->i", np.divide(relative, ratio, out=ratio)) if plan.scoring.abs_rel_by_prediction else None
+    np.multiply(relative, gt, out=abs_diff)
     # Sums per row in the terms' dtype (a few hundred terms each), rows added in float64: a float32 sum of a whole
     # frame at once would be off by about 1e-5 relative.
     squared, log2_squared = _row_sums(np.einsum("kij,kij->ki", terms[:2], terms[:2]))
     log2_sum, abs_rel, abs_log2_sum = _row_sums(np.einsum("kij->ki", terms[1:]))
     sq_rel = _row_sums(np.einsum("ij,ij->i", abs_diff, relative))
-    by_prediction_rows = np.einsum("ij->i", np.divide(abs_diff, pred, out=relative)) if by_prediction else None
     abs_rel_by_prediction = 0.0 if by_prediction_rows is None else _row_sums(by_prediction_rows)
     return np.array(
         [
