@@ -1,10 +1,11 @@
 """The blocked numpy kernel behind the metrics (`mde_hub.evaluation.pixel_sums`): float32 scoring against the float64
 reference formulas, exact range masks at float32 neighbours of the bounds, and results that do not depend on the
-block size, the number of threads or which path (plain clips or the non-finite fallback) summed a block."""
+block size, on threads scoring at once or which path (plain clips or the non-finite fallback) summed a block."""
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-import torch
 from test_metrics_reference import _frames, _reference
 
 from mde_hub.evaluation import pixel_sums
@@ -56,20 +57,17 @@ def test_sums_do_not_depend_on_the_block_size(monkeypatch):
         np.testing.assert_allclose(blocked[0], whole[0], rtol=rel)
 
 
-def test_batched_metrics_are_the_same_on_one_thread_and_on_two():
+def test_threads_scoring_at_once_each_get_the_sums_of_scoring_alone():
+    # A server scores requests on several threads: each image borrows its own scratch set from the pool.
     rng = np.random.default_rng(3)
-    gt = rng.uniform(0.5, 9.0, (5, 480, 640)).astype(np.float32)
+    gt = rng.uniform(0.5, 9.0, (6, 480, 640)).astype(np.float32)
     gt[rng.random(gt.shape) < 0.1] = 0.0
     pred = gt * rng.uniform(0.8, 1.25, gt.shape).astype(np.float32)
-    threads = torch.get_num_threads()
-    try:
-        results = []
-        for count in (1, 2):
-            torch.set_num_threads(count)
-            results.append(compute_depth_metrics(pred, gt, "nyu_eigen", "per_image"))
-    finally:
-        torch.set_num_threads(threads)
-    assert results[0] == results[1]  # the same sums, added in the same order
+    alone = [compute_depth_metrics(pred[i], gt[i], "nyu_eigen") for i in range(len(gt))]
+    with ThreadPoolExecutor(3) as pool:
+        for _ in range(3):
+            together = list(pool.map(lambda i: compute_depth_metrics(pred[i], gt[i], "nyu_eigen"), range(len(gt))))
+            assert together == alone
 
 
 def test_a_block_with_non_finite_input_is_summed_like_its_sanitised_copy():

@@ -30,11 +30,7 @@ float64, per row in that precision and the rows and running totals in float64 (f
 relative of float64; the reference scripts themselves score float32 arrays).
 """
 
-import functools
 import math
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 import numpy as np
 import torch
@@ -59,7 +55,6 @@ from .protocols import (
 )
 
 ArrayLike = np.ndarray | Tensor
-T = TypeVar("T")
 
 METRIC_NAMES: tuple[str, ...] = (
     "abs_rel",
@@ -167,23 +162,6 @@ def _crop_bounds(protocol: EvalProtocol, height: int, width: int) -> tuple[int, 
     return (0, height, 0, width) if protocol.crop is None else protocol.crop.bounds(height, width)
 
 
-@functools.cache
-def _thread_pool(workers: int) -> ThreadPoolExecutor:
-    """A pool of `workers` threads shared by every accumulator (numpy releases the GIL in its loops)."""
-    return ThreadPoolExecutor(workers, thread_name_prefix="depth-metrics")
-
-
-def _map_in_runs(function: Callable[[int], T], count: int, workers: int) -> list[T]:
-    """`[function(i) for i in range(count)]`, on up to `workers` threads that each take one run of neighbouring
-    indices."""
-    workers = min(workers, count)
-    if workers < 2:
-        return [function(index) for index in range(count)]
-    bounds = [count * worker // workers for worker in range(workers + 1)]
-    runs = _thread_pool(workers).map(lambda w: [function(i) for i in range(bounds[w], bounds[w + 1])], range(workers))
-    return [result for run in runs for result in run]
-
-
 def _metrics_from_sums(sums: np.ndarray) -> np.ndarray:
     """The 9 metrics (`METRIC_NAMES` order) and AbsRel divided by the prediction, from the running sums of one
     image or of a pooled set."""
@@ -239,9 +217,9 @@ class DepthMetricAccumulator:
 
     def update(self, pred: ArrayLike, gt: ArrayLike, valid_mask: ArrayLike | None = None) -> None:
         """Add `(H, W)`, `(B, H, W)` or `(B, 1, H, W)` predictions and GT (numpy or torch, any mix). The images of
-        a batch are scored on up to `torch.get_num_threads()` threads, each taking a run of neighbouring images (a
-        thread per image would hand the GIL back and forth between numpy's short calls); their sums are added in
-        order, so the result does not depend on the number of threads."""
+        a batch are scored one after the other, on this thread: numpy's passes over cache-sized blocks are short, and
+        threads scoring images side by side spent more time handing the GIL back and forth than they saved
+        (BENCHMARKS.md)."""
         pred_b, gt_b, user = self._in_scoring_frame(pred, gt, valid_mask)
         # Only the protocol crop is scored: cut it out first, one image at a time (cache-sized).
         top, bottom, left, right = _crop_bounds(self.protocol, *gt_b.shape[-2:])
@@ -249,10 +227,8 @@ class DepthMetricAccumulator:
         pred_np, gt_np = _as_numpy(pred_b)[window], _as_numpy(gt_b)[window]
         user_np = None if user is None else user.numpy()[window]
 
-        def image_sums(index: int) -> np.ndarray | None:
-            return self._image_sums(pred_np[index], gt_np[index], None if user_np is None else user_np[index])
-
-        for sums in _map_in_runs(image_sums, len(gt_np), torch.get_num_threads()):
+        for index in range(len(gt_np)):
+            sums = self._image_sums(pred_np[index], gt_np[index], None if user_np is None else user_np[index])
             if sums is None:
                 self.num_skipped += 1
                 continue
