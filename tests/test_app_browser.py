@@ -45,9 +45,8 @@ def test_upload_runs_at_once_and_a_new_colormap_recolours_without_running_again(
     models.get_by_label("hf-dpt").check()
     page.locator("#compare-image input[type=file]").set_input_files(page.samples[0].image)  # no button pressed
     # both maps shown and decoded (a busy machine can show the elements before their pixels)
-    page.wait_for_function(
-        "Array.from(document.querySelectorAll('#depth-gallery img')).filter(i => i.complete && i.naturalWidth).length === 2"
-    )
+    decoded = "Array.from(document.querySelectorAll('#depth-gallery img')).filter(i => i.complete && i.naturalWidth)"
+    page.wait_for_function(f"{decoded}.length === 2")
     captions = _captions(page)
     assert captions[0].startswith("baseline-a | ") and captions[0].endswith(" m")
     assert captions[1].startswith("hf-dpt | ") and "relative depth" in captions[1]

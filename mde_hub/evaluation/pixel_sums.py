@@ -271,8 +271,9 @@ def _sums_of_clipped(count: int, plan: _ImagePlan, buffers: _BlockBuffers) -> np
         int(np.count_nonzero(np.less(abs_log_ratio, threshold, out=hits))) - num_outside
         for threshold in plan.log2_delta_thresholds
     ]
-    # |gt - pred| / pred = |r - 1| / r, summed before the ratio's slot takes |gt - pred| = |r - 1| gt.
-    by_prediction_rows = np.einsum("ij->i", np.divide(relative, ratio, out=ratio)) if plan.scoring.abs_rel_by_prediction else None
+    by_prediction_rows = None
+    if plan.scoring.abs_rel_by_prediction:  # |gt - pred| / pred = |r - 1| / r, before the ratio's slot is reused
+        by_prediction_rows = np.einsum("ij->i", np.divide(relative, ratio, out=ratio))
     np.multiply(relative, gt, out=abs_diff)
     # Sums per row in the terms' dtype (a few hundred terms each), rows added in float64: a float32 sum of a whole
     # frame at once would be off by about 1e-5 relative.
