@@ -1,6 +1,6 @@
 """The blocked numpy kernel behind the metrics (`mde_hub.evaluation.pixel_sums`): float32 scoring against the float64
 reference formulas, exact range masks at float32 neighbours of the bounds, and results that do not depend on the
-block size, on threads scoring at once or which path (plain clips or the non-finite fallback) summed a block."""
+block size, on threads scoring at once or which path (plain clips or the non-finite fallback) summed an image."""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -70,7 +70,7 @@ def test_threads_scoring_at_once_each_get_the_sums_of_scoring_alone():
             assert together == alone
 
 
-def test_a_block_with_non_finite_input_is_summed_like_its_sanitised_copy():
+def test_an_image_with_non_finite_input_is_summed_like_its_sanitised_copy():
     # NaN/inf GT is invalid like 0; NaN and -inf predictions count as the clip's lower bound, +inf as its upper one.
     rng = np.random.default_rng(4)
     gt = rng.uniform(0.5, 9.0, (64, 64)).astype(np.float32)

@@ -2,7 +2,8 @@
 
 Invalid pixels are neutralised instead of gathered (a gather or masked fill costs several passes): ground truth is
 clipped into a positive range that leaves every valid value as it is, and the terms are multiplied by the 0/1
-validity. Sums run per row in the scoring dtype and the rows are added in float64, so float32 scoring stays within
+validity. Sums run per row in the scoring dtype (`np.vecdot` and `np.einsum` write them straight into an image's
+table of row sums) and the rows are added in float64 once per image, so float32 scoring stays within
 5e-7 relative of the float64 formulas (`tests/test_pixel_sums.py`). An image is taken in blocks of rows of at most
 `BLOCK_PIXELS`, small enough for every pass after the first reads of a block to run in cache.
 """
@@ -29,6 +30,7 @@ _LOG2_DELTA_THRESHOLDS = {  # log2(1.25^k), k = 1, 2, 3, in each scoring dtype (
     np.dtype(dtype): [np.log2(dtype(1.25**k)) for k in (1, 2, 3)] for dtype in (np.float32, np.float64)
 }
 _LN_2, _LOG10_2 = math.log(2), math.log10(2)
+_NUM_ROW_SUMS = 7  # per row: |gt - pred|^2, log2(r)^2, log2 r, |r - 1|, |log2 r|, |gt - pred| |r - 1|, |r - 1| / r
 
 
 def scoring_dtype(*arrays: np.ndarray) -> np.dtype:
@@ -100,15 +102,14 @@ def _in_open_range(x: np.ndarray, low: np.floating, high: np.floating, out: np.n
 
 
 class _BlockBuffers(NamedTuple):
-    """The scratch arrays of one block of rows: GT and prediction as clipped, the 0/1 weight of the valid pixels
-    (bool and in the scoring dtype), the four terms and the delta hits."""
+    """The scratch arrays of one block of rows: GT as clipped, the 0/1 weight of the valid pixels (bool and in the
+    scoring dtype), the four terms (the first slot takes the clipped prediction, then the ratio) and the delta hits."""
 
     gt: np.ndarray
-    pred: np.ndarray
     weight: np.ndarray
     terms: np.ndarray  # (4, rows, width)
     valid: np.ndarray
-    hits: np.ndarray
+    hits: np.ndarray  # (3, rows, width)
 
     def first_rows(self, rows: int) -> "_BlockBuffers":
         return _BlockBuffers(*(array[..., :rows, :] for array in self))
@@ -131,10 +132,16 @@ class _Scratch:
         """Uninitialised `_BlockBuffers` for blocks of `shape`, reusing the storage when it is large enough."""
         boolean = np.dtype(bool)
         return _BlockBuffers(
-            *(self._array(name, shape, dtype) for name in ("gt", "pred", "weight")),
+            self._array("gt", shape, dtype),
+            self._array("weight", shape, dtype),
             self._array("terms", (4, *shape), dtype),
-            *(self._array(name, shape, boolean) for name in ("valid", "hits")),
+            self._array("valid", shape, boolean),
+            self._array("hits", (3, *shape), boolean),
         )
+
+    def row_sums(self, count: int, height: int, dtype: np.dtype) -> np.ndarray:
+        """Uninitialised `(count, height)` per-row sums of an image."""
+        return self._array("row_sums", (count, height), dtype)
 
 
 class _ScratchPool:
@@ -173,7 +180,8 @@ class _ImagePlan:
     gt_low: np.floating  # the clip that makes every GT positive and finite (when the input is)
     gt_high: np.floating
     ratio_may_overflow: bool  # pred / gt can leave the dtype's positive range: clip the ratio
-    log2_delta_thresholds: list[np.floating]
+    log2_delta_thresholds: np.ndarray  # (3, 1, 1): a block's three delta tests in one call
+    num_row_sums: int  # `_NUM_ROW_SUMS`, less the AbsRel-by-prediction row where the protocol does not ask for it
 
 
 @functools.lru_cache(maxsize=64)
@@ -184,7 +192,10 @@ def _image_plan(scoring: PixelScoring, dtype: np.dtype) -> _ImagePlan:
     largest, tiny = float(finfo.max), float(finfo.tiny)
     pred_high = largest if math.isinf(scoring.clip_high) else scoring.clip_high
     may_overflow = pred_high / float(gt_low) > largest or scoring.clip_low / float(gt_high) < tiny
-    return _ImagePlan(scoring, dtype, low, high, gt_low, gt_high, may_overflow, _LOG2_DELTA_THRESHOLDS[dtype])
+    thresholds = np.array(_LOG2_DELTA_THRESHOLDS[dtype], dtype=dtype).reshape(3, 1, 1)
+    thresholds.flags.writeable = False  # shared by every thread scoring under this plan
+    num_row_sums = _NUM_ROW_SUMS if scoring.abs_rel_by_prediction else _NUM_ROW_SUMS - 1
+    return _ImagePlan(scoring, dtype, low, high, gt_low, gt_high, may_overflow, thresholds, num_row_sums)
 
 
 def image_pixel_sums(
@@ -200,36 +211,94 @@ def image_pixel_sums(
     rounding of a logarithm (a pixel within a few units in the last place of a threshold may fall on the other side).
     A ratio beyond the dtype's range (a prediction of 1e30 m) is clipped to it. Terms are in the `scoring_dtype` of
     the inputs, the image's sums in float64.
+
+    GT and prediction are clipped, not sanitised, at first: a plain clip lets NaN and infinite input through, so if
+    any sum comes out non-finite (NaN times 0 is NaN, so no such input goes unseen) the image is summed again with
+    every GT made finite and the prediction sanitised.
     """
     plan = _image_plan(scoring, scoring_dtype(pred, gt))
+    with _SCRATCH.lent() as scratch, np.errstate(all="ignore"):  # a non-finite input is caught below
+        row_sums = scratch.row_sums(plan.num_row_sums, gt.shape[0], plan.dtype)
+        counts = _image_counts(pred, gt, mask, plan, scratch, row_sums, sanitize=False)
+        totals = _added_rows(row_sums)
+        if not math.isfinite(totals.sum()):
+            counts = _image_counts(pred, gt, mask, plan, scratch, row_sums, sanitize=True)
+            totals = _added_rows(row_sums)
+    count, *deltas = counts
+    if not count:
+        return None
+    squared, log2_squared, log2_sum, abs_rel, abs_log2_sum, sq_rel, *by_prediction = totals.tolist()
+    return np.array(
+        [
+            count,
+            abs_rel,
+            sq_rel,
+            squared,
+            _LN_2**2 * log2_squared,
+            _LN_2 * log2_sum,
+            _LOG10_2 * abs_log2_sum,
+            *deltas,
+            by_prediction[0] if by_prediction else 0.0,
+        ],
+        dtype=np.float64,
+    )
+
+
+def _added_rows(row_sums: np.ndarray) -> np.ndarray:
+    """Per-row sums (a few hundred terms each, in the terms' dtype) added in float64: a float32 sum of a whole
+    frame at once would be off by about 1e-5 relative."""
+    return np.add.reduce(row_sums, axis=-1, dtype=np.float64)
+
+
+def _image_counts(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    mask: np.ndarray | None,
+    plan: _ImagePlan,
+    scratch: _Scratch,
+    row_sums: np.ndarray,
+    sanitize: bool,
+) -> list[int]:
+    """Fill `row_sums` block by block and return the valid pixels' count and delta hits."""
     height, width = gt.shape
     rows = max(1, BLOCK_PIXELS // max(width, 1))
-    totals = np.zeros(NUM_SUMS, dtype=np.float64)
-    with _SCRATCH.lent() as scratch, np.errstate(all="ignore"):  # a non-finite input is caught in `_block_sums`
-        buffers = scratch.buffers((min(rows, height), width), plan.dtype)
-        for top in range(0, height, rows):
-            block = slice(top, min(top + rows, height))
-            block_buffers = buffers if top + rows <= height else buffers.first_rows(height - top)
-            block_mask = None if mask is None else mask[block]
-            totals += _block_sums(pred[block], gt[block], block_mask, plan, block_buffers)
-    return totals if totals[0] else None
+    buffers = scratch.buffers((min(rows, height), width), plan.dtype)
+    counts = [0, 0, 0, 0]
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        block = slice(top, bottom)
+        block_buffers = buffers if bottom - top == rows else buffers.first_rows(bottom - top)
+        block_mask = None if mask is None else mask[block]
+        block_counts = _block_counts(
+            pred[block], gt[block], block_mask, plan, block_buffers, row_sums[:, block], sanitize
+        )
+        counts = [total + added for total, added in zip(counts, block_counts)]
+    return counts
 
 
-def _block_sums(
-    pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None, plan: _ImagePlan, buffers: _BlockBuffers
-) -> np.ndarray:
-    """The sums of one block of rows.
+def _block_counts(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    mask: np.ndarray | None,
+    plan: _ImagePlan,
+    buffers: _BlockBuffers,
+    row_sums: np.ndarray,
+    sanitize: bool,
+) -> tuple[int, int, int, int]:
+    """Write the per-row sums of one block of rows into `row_sums` and return its valid pixels' count and delta
+    hits.
 
     GT is clipped into `[low, high]` of `scoring.open_range` (`low` raised to the smallest positive value when it is
     0), which leaves every valid GT as it is, makes the others positive and lets the validity be read off the
-    clipped copy in cache (`low < gt < high`) instead of the input. Plain clips let a NaN or infinite input through,
-    so if any sum comes out non-finite (NaN times 0 is NaN, so no such input goes unseen) the block is summed again
-    with every GT made finite and the prediction sanitised by `sanitized_and_clipped`.
+    clipped copy in cache (`low < gt < high`) instead of the input. With `sanitize`, GT is then made finite and the
+    prediction sanitised by `sanitized_and_clipped`.
     """
-    dtype, scoring, safe_gt, valid = plan.dtype, plan.scoring, buffers.gt, buffers.valid
+    dtype, scoring = plan.dtype, plan.scoring
+    safe_gt, weight, terms, valid, hits = buffers
     if plan.low > 0:
         np.clip(gt, plan.low, plan.high, out=safe_gt, dtype=dtype)
-        _in_open_range(safe_gt, plan.low, plan.high, out=valid)
+        np.less(safe_gt, plan.high, out=valid)
+        np.logical_and(valid, np.greater(safe_gt, plan.low, out=hits[0]), out=valid)
     else:  # a GT of 0 would be clipped to the smallest positive value, which is valid: test the input itself
         scoring.range_mask(gt, out=valid)
         np.clip(gt, plan.gt_low, plan.high, out=safe_gt, dtype=dtype)
@@ -237,26 +306,19 @@ def _block_sums(
         np.logical_and(valid, mask, out=valid)
     count = int(np.count_nonzero(valid))
     if not count:
-        return np.zeros(NUM_SUMS, dtype=np.float64)
-    np.copyto(buffers.weight, valid)
-    clipped = np.clip(pred, scoring.clip_low, scoring.clip_high, out=buffers.pred, dtype=dtype)
-    sums = _sums_of_clipped(count, plan, buffers)
-    if np.isfinite(sums).all():
-        return sums
-    np.fmax(gt, plan.gt_low, out=safe_gt, dtype=dtype)
-    np.fmin(safe_gt, plan.gt_high, out=safe_gt)
-    clipped = sanitized_and_clipped(pred, scoring.clip_low, scoring.clip_high, dtype, out=clipped)
-    return _sums_of_clipped(count, plan, buffers)
-
-
-def _sums_of_clipped(count: int, plan: _ImagePlan, buffers: _BlockBuffers) -> np.ndarray:
-    """The sums of one block over its `count` valid pixels, from the clipped prediction and positive GT in
-    `buffers`."""
-    pred, gt, weight, terms, dtype = buffers.pred, buffers.gt, buffers.weight, buffers.terms, plan.dtype
-    # Four terms in one array, so that one call weights two of them and one call sums three:
-    # |gt - pred|, log2(pred / gt), |gt - pred| / gt, |log2(pred / gt)|. The first slot holds the ratio until last.
+        row_sums[:] = 0
+        return 0, 0, 0, 0
+    np.copyto(weight, valid)
+    # Four terms in one array, so that one call weights two of them and one call sums three: |gt - pred|,
+    # log2(pred / gt), |gt - pred| / gt, |log2(pred / gt)|. The first slot holds the prediction, then the ratio.
     abs_diff, log_ratio, relative, abs_log_ratio = terms
-    ratio = np.divide(pred, gt, out=abs_diff)
+    if sanitize:
+        np.fmax(gt, plan.gt_low, out=safe_gt, dtype=dtype)
+        np.fmin(safe_gt, plan.gt_high, out=safe_gt)
+        sanitized_and_clipped(pred, scoring.clip_low, scoring.clip_high, dtype, out=abs_diff)
+    else:
+        np.clip(pred, scoring.clip_low, scoring.clip_high, out=abs_diff, dtype=dtype)
+    ratio = np.divide(abs_diff, safe_gt, out=abs_diff)
     if plan.ratio_may_overflow:
         finfo = np.finfo(dtype)
         np.clip(ratio, finfo.tiny, finfo.max, out=ratio)  # an infinite or zero ratio has no finite log
@@ -265,38 +327,15 @@ def _sums_of_clipped(count: int, plan: _ImagePlan, buffers: _BlockBuffers) -> np
     np.multiply(terms[1:3], weight, out=terms[1:3])
     np.abs(relative, out=relative)
     np.abs(log_ratio, out=abs_log_ratio)
-    hits = buffers.hits
+    np.less(abs_log_ratio, plan.log2_delta_thresholds, out=hits)  # an invalid pixel's 0 is a hit: taken off below
     num_outside = weight.size - count
-    deltas = [
-        int(np.count_nonzero(np.less(abs_log_ratio, threshold, out=hits))) - num_outside
-        for threshold in plan.log2_delta_thresholds
-    ]
-    by_prediction_rows = None
+    delta1, delta2, delta3 = (int(np.count_nonzero(block_hits)) - num_outside for block_hits in hits)
     if plan.scoring.abs_rel_by_prediction:  # |gt - pred| / pred = |r - 1| / r, before the ratio's slot is reused
-        by_prediction_rows = np.einsum("ij->i", np.divide(relative, ratio, out=ratio))
-    np.multiply(relative, gt, out=abs_diff)
-    # Sums per row in the terms' dtype (a few hundred terms each), rows added in float64: a float32 sum of a whole
-    # frame at once would be off by about 1e-5 relative.
-    squared, log2_squared = _row_sums(np.einsum("kij,kij->ki", terms[:2], terms[:2]))
-    log2_sum, abs_rel, abs_log2_sum = _row_sums(np.einsum("kij->ki", terms[1:]))
-    sq_rel = _row_sums(np.einsum("ij,ij->i", abs_diff, relative))
-    abs_rel_by_prediction = 0.0 if by_prediction_rows is None else _row_sums(by_prediction_rows)
-    return np.array(
-        [
-            count,
-            abs_rel,
-            sq_rel,
-            squared,
-            _LN_2**2 * float(log2_squared),
-            _LN_2 * float(log2_sum),
-            _LOG10_2 * float(abs_log2_sum),
-            *deltas,
-            abs_rel_by_prediction,
-        ],
-        dtype=np.float64,
-    )
-
-
-def _row_sums(per_row: np.ndarray) -> np.ndarray:
-    """The sums over the last axis of `per_row`, added in float64."""
-    return np.add.reduce(per_row, axis=-1, dtype=np.float64)
+        np.einsum("ij->i", np.divide(relative, ratio, out=ratio), out=row_sums[6])
+    np.multiply(relative, safe_gt, out=abs_diff)
+    # The rows of `_NUM_ROW_SUMS`: squares of |gt - pred| and log2 r, sums of log2 r, |r - 1|, |log2 r|, SqRel
+    # (`vecdot` is a row-wise dot product, faster than einsum's with a fraction of its call overhead).
+    np.vecdot(terms[:2], terms[:2], out=row_sums[:2])
+    np.einsum("kij->ki", terms[1:], out=row_sums[2:5])
+    np.vecdot(abs_diff, relative, out=row_sums[5])
+    return count, delta1, delta2, delta3
