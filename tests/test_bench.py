@@ -73,6 +73,7 @@ def test_bench_quick_writes_the_tables(tmp_path, capsys) -> None:
     assert comparison["output_shape"] == [1, 64, 64] and comparison["max_abs_diff"] < 1e-5 and comparison["ratio"] > 0
     units = [row["unit"] for row in raw["data"]]
     assert units[-3:] == ["pairs/s", "images/s", "images/s"]  # the metrics, then evaluate at batch 1 and batch 8
+    assert not any("compiled kernel" in row["what"] for row in raw["data"])  # --compile none: nothing compiled
     batch_one, batch_eight = raw["data"][-2:]
     assert batch_one["what"].endswith("batch 1: 1.00x batch 1") and "batch 8: " in batch_eight["what"]
     assert f"{batch_eight['per_second'] / batch_one['per_second']:.2f}x" in batch_eight["what"]
@@ -89,8 +90,11 @@ def test_bench_rejects_unknown_models(tmp_path, capsys) -> None:
 def test_bench_quick_with_torch_compile(tmp_path) -> None:
     output = tmp_path / "bench.md"
     assert main(["bench", "--quick", "--compile", "all", "--models", "baseline", "--repeats", "1", "--output", str(output)]) == 0
-    (model,) = json.loads(output.with_suffix(".json").read_text())["models"]
+    raw = json.loads(output.with_suffix(".json").read_text())
+    (model,) = raw["models"]
     assert "compile" in model["paths_ms"] and model["compile_s"] > 0 and model["paths_max_abs_diff"]["compile"] < 1e-4
+    (metrics_row,) = (row for row in raw["data"] if "compiled kernel (first call" in row["what"])
+    assert metrics_row["unit"] == "pairs/s" and metrics_row["per_second"] > 0
 
 
 def test_fusion_projects_before_upsampling_with_unchanged_outputs() -> None:

@@ -171,7 +171,7 @@ def test_json_record_and_table(tmp_path):
     assert data["protocol"]["max_depth"] == "inf" and data["protocol"]["pred_clip"] == [0.001, "inf"]
     assert data["settings"] == {
         "flip_tta": False, "alignment": "median", "alignment_space": "depth", "prediction_type": "depth", "limit": None,
-        "batch_size": 1, "device": "cpu", "dtype": "float32", "processes": 1,
+        "batch_size": 1, "device": "cpu", "dtype": "float32", "processes": 1, "metrics_kernel": "numpy",
     }
     assert data["model"]["name"] == "fake" and data["model"]["num_parameters"] == 9
     assert data["model"]["weights_sha256"] is None

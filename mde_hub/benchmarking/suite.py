@@ -22,7 +22,14 @@ from . import gpu
 from .dpt_transformers import DptComparison, compare_dpt_hybrid
 from .measure import count_flops
 from .models import ModelResult, ModelSpec, benchmark_model, compact_specs, paper_specs
-from .pipeline import NYU_SIZE, NYU_TEST_PAIRS, evaluate_images_per_second, frames_per_second, metric_pairs_per_second
+from .pipeline import (
+    NYU_SIZE,
+    NYU_TEST_PAIRS,
+    evaluate_images_per_second,
+    frames_per_second,
+    metric_pairs_per_second,
+    metrics_first_call_seconds,
+)
 from .report import BenchReport, render_markdown
 from .startup import startup_rows
 
@@ -40,7 +47,7 @@ class BenchOptions:
     quick: bool = False
     repeats: int = 3
     threads: int | None = None
-    compile: str = "compact"  # rows timed with torch.compile: "none", "compact" or "all"
+    compile: str = "compact"  # rows timed with torch.compile: "none", "compact" or "all" (and the metrics kernel)
     checkpoints: str = "checkpoints"
     command: str = field(default_factory=lambda: "mde-hub " + " ".join(sys.argv[1:]))
 
@@ -73,7 +80,7 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def _data_rows(quick: bool) -> list[dict[str, Any]]:
+def _data_rows(quick: bool, compiled_metrics: bool) -> list[dict[str, Any]]:
     size = QUICK_SIZE if quick else NYU_SIZE
     seconds, batch = (0.1, 1) if quick else (3.0, 2)
     rows = []
@@ -84,8 +91,12 @@ def _data_rows(quick: bool) -> list[dict[str, Any]]:
             rows.append({"what": f"synthetic {kind} frames ({device}, batch {batch})", "size": list(size), "per_second": fps,
                          "unit": "frames/s"})
     pairs = 16 if quick else NYU_TEST_PAIRS
-    for batch, feed in ((1, "one update per pair"), (8, "updates of 8")):
-        rate, _ = metric_pairs_per_second(pairs=pairs, batch=batch)
+    feeds = [("numpy", 1, "one update per pair"), ("numpy", 8, "updates of 8")]
+    if compiled_metrics:
+        first_call_s = metrics_first_call_seconds("compiled")
+        feeds.append(("compiled", 8, f"updates of 8, compiled kernel (first call {first_call_s:.1f} s)"))
+    for kernel, batch, feed in feeds:
+        rate, _ = metric_pairs_per_second(pairs=pairs, batch=batch, kernel=kernel)
         rows.append({"what": f"nine metrics, nyu_eigen, {pairs} pairs, {feed}: {pairs / rate:.2f} s", "size": list(NYU_SIZE),
                      "per_second": rate, "unit": "pairs/s"})
     frames = 4 if quick else 32
@@ -145,7 +156,7 @@ def run_benchmark_suite(
     report_step(len(specs), steps, "DPT-Hybrid against transformers")
     comparison = compare_dpt_hybrid(options.quick, max(options.repeats, 5))
     report_step(len(specs) + 1, steps, "the data generator and the metrics")
-    data = _data_rows(options.quick)
+    data = _data_rows(options.quick, compiled_metrics=options.compile != "none")
     report_step(len(specs) + 2, steps, "command line start-up")
     startup = startup_rows(options.repeats, options.quick)
     gpu_figures = None

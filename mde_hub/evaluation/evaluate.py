@@ -38,7 +38,7 @@ from ..inference.distributed import ProcessShard
 from ..inference.predictor import DepthPredictor
 from ..models.depth_meaning import PredictionType
 from .alignment import AlignmentMethod, AlignmentSpace
-from .metrics import METRIC_NAMES, DepthMetricAccumulator
+from .metrics import METRIC_NAMES, DepthMetricAccumulator, MetricsKernel
 from .protocols import (
     AbsoluteCrop,
     EvalProtocol,
@@ -342,6 +342,7 @@ def evaluate(
     batch_size: int = 1,
     num_workers: int = 0,
     shard: ProcessShard = ProcessShard(),
+    metrics_kernel: MetricsKernel = "numpy",
 ) -> EvaluationResult:
     """Score `predictor` on the first `limit` samples (all when None) of an indexable `dataset`.
 
@@ -351,7 +352,8 @@ def evaluate(
     Samples are loaded `batch_size` at a time by `num_workers` DataLoader processes (0: in this one) and predicted
     as a batch (`DepthPredictor.predict_batch`, the flip pass as a second batch); the metrics are those of batch 1
     up to the float rounding of batched kernels; the settings record `batch_size` and the predictor's device and
-    dtype. `progress(done, total)` is called before the first sample and after each.
+    dtype. `progress(done, total)` is called before the first sample and after each. `metrics_kernel` scores the
+    pixels in numpy or in a loop compiled by `torch.compile` (`DepthMetricAccumulator`; recorded in the settings).
 
     In a run of several processes (`torchrun` or `accelerate launch`; `shard` from
     `mde_hub.inference.distributed.join_launched_processes`) each process scores its shard of the samples and the
@@ -377,7 +379,8 @@ def evaluate(
             'pass alignment="median" or alignment="scale_shift"'
         )
     accumulator = DepthMetricAccumulator(
-        protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=meaning.prediction_type
+        protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=meaning.prediction_type,
+        kernel=metrics_kernel,
     )
     flip_tta = flip_tta or protocol.flip_tta
     clip = protocol.pred_clip if meaning.is_metric and alignment == "none" else None
@@ -392,7 +395,7 @@ def evaluate(
     _score_dataset(predict, dataset, accumulator, limit, progress, batch_size, num_workers, shard)
     settings = {
         "flip_tta": flip_tta, "limit": limit, "batch_size": batch_size, "device": str(predictor.device),
-        "dtype": predictor.dtype, "processes": shard.world_size,
+        "dtype": predictor.dtype, "processes": shard.world_size, "metrics_kernel": metrics_kernel,
     }
     return _result(accumulator, settings, model_identity, dataset, record)
 
@@ -410,6 +413,7 @@ def evaluate_predictions(
     batch_size: int = 1,
     num_workers: int = 0,
     shard: ProcessShard = ProcessShard(),
+    metrics_kernel: MetricsKernel = "numpy",
 ) -> EvaluationResult:
     """Score saved `.npy` predictions (`mde_hub.evaluation.saved_predictions`: one file per sample, matched by name) exactly
     as `evaluate` scores a model's output: same protocol, alignment and metrics.
@@ -418,7 +422,7 @@ def evaluate_predictions(
     metric (metres, or 1/m). Files are scored as saved: a prediction of a KITTI protocol is either the 352x1216 KB
     crop's (pasted or scored in place, as the protocol says) or the full frame's; flip averaging is the saver's job,
     so a protocol that demands it (`nyu_densedepth`) is refused. Samples load as `evaluate` loads them
-    (`batch_size`, `num_workers`, `shard`).
+    (`batch_size`, `num_workers`, `shard`) and are scored by `metrics_kernel` as there.
     """
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
     if protocol.flip_tta:
@@ -428,7 +432,8 @@ def evaluate_predictions(
         )
     folder = PredictionFolder(predictions)
     accumulator = DepthMetricAccumulator(
-        protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=prediction_type
+        protocol, alignment=alignment, alignment_space=alignment_space, prediction_type=prediction_type,
+        kernel=metrics_kernel,
     )
 
     def load(samples: list[DepthSample]) -> list[np.ndarray]:
@@ -436,5 +441,8 @@ def evaluate_predictions(
 
     _score_dataset(load, dataset, accumulator, limit, progress, batch_size, num_workers, shard)
     model = {"name": folder.root.name, "path": str(folder.root.resolve()), "saved_predictions": len(folder)}
-    settings = {"flip_tta": False, "limit": limit, "batch_size": batch_size, "processes": shard.world_size}
+    settings = {
+        "flip_tta": False, "limit": limit, "batch_size": batch_size, "processes": shard.world_size,
+        "metrics_kernel": metrics_kernel,
+    }
     return _result(accumulator, settings, model, dataset, record)

@@ -170,7 +170,7 @@ _SCRATCH = _ScratchPool(keep=os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
-class _ImagePlan:
+class ImagePlan:
     """What every block of an image scored in `dtype` under `scoring` shares, worked out once."""
 
     scoring: PixelScoring
@@ -185,7 +185,8 @@ class _ImagePlan:
 
 
 @functools.lru_cache(maxsize=64)
-def _image_plan(scoring: PixelScoring, dtype: np.dtype) -> _ImagePlan:
+def image_plan(scoring: PixelScoring, dtype: np.dtype) -> ImagePlan:
+    """The `ImagePlan` of images scored in `dtype` under `scoring` (cached)."""
     finfo = np.finfo(dtype)
     low, high = scoring.open_range(dtype)
     gt_low, gt_high = max(low, finfo.smallest_subnormal), min(high, finfo.max)
@@ -195,7 +196,7 @@ def _image_plan(scoring: PixelScoring, dtype: np.dtype) -> _ImagePlan:
     thresholds = np.array(_LOG2_DELTA_THRESHOLDS[dtype], dtype=dtype).reshape(3, 1, 1)
     thresholds.flags.writeable = False  # shared by every thread scoring under this plan
     num_row_sums = _NUM_ROW_SUMS if scoring.abs_rel_by_prediction else _NUM_ROW_SUMS - 1
-    return _ImagePlan(scoring, dtype, low, high, gt_low, gt_high, may_overflow, thresholds, num_row_sums)
+    return ImagePlan(scoring, dtype, low, high, gt_low, gt_high, may_overflow, thresholds, num_row_sums)
 
 
 def image_pixel_sums(
@@ -216,7 +217,7 @@ def image_pixel_sums(
     any sum comes out non-finite (NaN times 0 is NaN, so no such input goes unseen) the image is summed again with
     every GT made finite and the prediction sanitised.
     """
-    plan = _image_plan(scoring, scoring_dtype(pred, gt))
+    plan = image_plan(scoring, scoring_dtype(pred, gt))
     with _SCRATCH.lent() as scratch, np.errstate(all="ignore"):  # a non-finite input is caught below
         row_sums = scratch.row_sums(plan.num_row_sums, gt.shape[0], plan.dtype)
         counts = _image_counts(pred, gt, mask, plan, scratch, row_sums, sanitize=False)
@@ -224,10 +225,16 @@ def image_pixel_sums(
         if not math.isfinite(totals.sum()):
             counts = _image_counts(pred, gt, mask, plan, scratch, row_sums, sanitize=True)
             totals = _added_rows(row_sums)
+    return sums_vector(counts, totals.tolist())
+
+
+def sums_vector(counts: list[int], row_totals: list[float]) -> np.ndarray | None:
+    """The `NUM_SUMS` sums of an image from its valid pixels' count and delta hits and its totals of the
+    `_NUM_ROW_SUMS` rows (the last one only where AbsRel by the prediction is asked), or None when no pixel is valid."""
     count, *deltas = counts
     if not count:
         return None
-    squared, log2_squared, log2_sum, abs_rel, abs_log2_sum, sq_rel, *by_prediction = totals.tolist()
+    squared, log2_squared, log2_sum, abs_rel, abs_log2_sum, sq_rel, *by_prediction = row_totals
     return np.array(
         [
             count,
@@ -254,7 +261,7 @@ def _image_counts(
     pred: np.ndarray,
     gt: np.ndarray,
     mask: np.ndarray | None,
-    plan: _ImagePlan,
+    plan: ImagePlan,
     scratch: _Scratch,
     row_sums: np.ndarray,
     sanitize: bool,
@@ -280,7 +287,7 @@ def _block_counts(
     pred: np.ndarray,
     gt: np.ndarray,
     mask: np.ndarray | None,
-    plan: _ImagePlan,
+    plan: ImagePlan,
     buffers: _BlockBuffers,
     row_sums: np.ndarray,
     sanitize: bool,

@@ -1,0 +1,112 @@
+"""The compiled metrics kernel (`mde_hub.evaluation.pixel_sums_compiled`): the float64 reference formulas, the numpy
+kernel's sums, the sanitising of non-finite input, the perfect predictor, `evaluate` and a clear error where nothing
+can compile it. Each compiled variant (scoring dtype, mask or none, crop window or whole frame) costs seconds the
+first time, so the tests share a few."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_metrics_reference import _frames, _reference
+
+from mde_hub.data.synthetic import SyntheticDepthDataset
+from mde_hub.evaluation.evaluate import evaluate_predictions
+from mde_hub.evaluation.metrics import METRIC_NAMES, DepthMetricAccumulator, compute_depth_metrics
+from mde_hub.evaluation.pixel_sums import PixelScoring, image_pixel_sums
+from mde_hub.evaluation.pixel_sums_compiled import compiled_image_pixel_sums
+from mde_hub.evaluation.saved_predictions import PredictionFolder
+
+
+@pytest.mark.parametrize("protocol", ["nyu_eigen", "nyu_densedepth", "kitti_garg", "none"])
+def test_float32_scoring_matches_the_float64_reference(protocol):
+    shape, cap = ((375, 1242), 80.0) if protocol.startswith("kitti") else ((480, 640), 10.0)
+    pred, gt, user = _frames(shape, 3, cap, seed=1)
+    gt32 = gt.astype(np.float32)
+    expected = _reference(pred, gt32, user, protocol, "pooled", "none")
+    accumulator = DepthMetricAccumulator(protocol, "pooled", kernel="compiled")
+    accumulator.update(pred, gt32, user)
+    assert (accumulator.num_images, accumulator.num_skipped) == (2, 1)
+    for name, value in accumulator.compute().items():
+        assert value == pytest.approx(expected[name], rel=5e-7, abs=1e-7), name
+
+
+def test_float64_sums_are_the_numpy_kernels_to_rounding():
+    # Aligned predictions are float64, so these are the sums `evaluate` gets for a relative model.
+    pred, gt, user = _frames((120, 90), 3, 10.0, seed=2)
+    scoring = PixelScoring(1e-3, 10.0, False, 1e-3, 10.0, False)
+    for p, g, u in zip(pred.astype(np.float64), gt, user):
+        numpy_sums, compiled_sums = image_pixel_sums(p, g, scoring, u), compiled_image_pixel_sums(p, g, scoring, u)
+        if numpy_sums is None:
+            assert compiled_sums is None
+            continue
+        np.testing.assert_array_equal(compiled_sums[[0, 7, 8, 9]], numpy_sums[[0, 7, 8, 9]])  # count, delta hits
+        np.testing.assert_allclose(compiled_sums, numpy_sums, rtol=1e-12)
+    per_image = {
+        kernel: compute_depth_metrics(pred, gt, "none", "per_image", user, "median", kernel=kernel)
+        for kernel in ("numpy", "compiled")
+    }
+    assert per_image["compiled"] == pytest.approx(per_image["numpy"], rel=1e-12)
+
+
+def test_non_finite_input_is_summed_like_its_sanitised_copy():
+    # NaN/inf GT is invalid like 0; NaN and -inf predictions count as the clip's lower bound, +inf as its upper one.
+    rng = np.random.default_rng(4)
+    gt = rng.uniform(0.5, 9.0, (64, 64)).astype(np.float32)
+    pred = gt * rng.uniform(0.8, 1.25, gt.shape).astype(np.float32)
+    broken_gt, broken_pred = gt.copy(), pred.copy()
+    broken_gt[0, :3] = [np.nan, np.inf, -np.inf]
+    broken_pred[1, :3] = [np.nan, np.inf, -np.inf]
+    clean_gt, clean_pred = gt.copy(), pred.copy()
+    clean_gt[0, :3] = 0.0
+    clean_pred[1, :3] = [1e-3, 10.0, 1e-3]
+    capped = PixelScoring(1e-3, 10.0, False, 1e-3, 10.0, False)
+    broken = compiled_image_pixel_sums(broken_pred, broken_gt, capped)
+    np.testing.assert_array_equal(broken, compiled_image_pixel_sums(clean_pred, clean_gt, capped))
+    np.testing.assert_allclose(broken, image_pixel_sums(clean_pred, clean_gt, capped), rtol=1e-6)
+
+
+def test_a_perfect_prediction_scores_zero_error():
+    gt = np.random.default_rng(5).uniform(0.5, 9.0, (2, 480, 640)).astype(np.float32)
+    gt[:, ::7] = 0.0  # invalid rows
+    metrics = compute_depth_metrics(gt.copy(), gt, "nyu_eigen", kernel="compiled")
+    assert metrics == {name: 1.0 if name.startswith("delta") else 0.0 for name in METRIC_NAMES}
+
+
+def _saved_predictions(dataset: SyntheticDepthDataset, folder: Path) -> Path:
+    """Predictions of `dataset`'s frames off by up to 25 %, saved in `folder` as `evaluate --predictions` reads them."""
+    rng = np.random.default_rng(6)
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        path = folder / f"{sample.id}.npy"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, sample.depth * rng.uniform(0.8, 1.25, sample.depth.shape).astype(np.float32))
+    assert len(PredictionFolder(folder)) == len(dataset)
+    return folder
+
+
+def test_evaluate_records_the_kernel_and_matches_numpy(tmp_path):
+    dataset = SyntheticDepthDataset("indoor", size=3, height=96, width=128)
+    folder = _saved_predictions(dataset, tmp_path / "predictions")
+    results = {
+        kernel: evaluate_predictions(folder, dataset, "none", metrics_kernel=kernel)
+        for kernel in ("numpy", "compiled")
+    }
+    assert results["compiled"].settings["metrics_kernel"] == "compiled"
+    assert results["compiled"].metrics == pytest.approx(results["numpy"].metrics, rel=1e-6)
+
+
+def test_without_a_compiler_evaluate_says_so_and_names_the_numpy_kernel(tmp_path):
+    folder = _saved_predictions(SyntheticDepthDataset("indoor", size=2), tmp_path / "predictions")  # 240x320
+    output = tmp_path / "results.json"
+    command = [sys.executable, "-m", "mde_hub", "evaluate", "--predictions", str(folder), "--dataset",
+               "synthetic:indoor:2", "--protocol", "none", "--metrics-kernel", "compiled", "--output", str(output)]
+    # An empty inductor cache: nothing compiled before can stand in for the compiler.
+    env = {**os.environ, "CXX": "/nonexistent/g++", "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.startswith("mde-hub: error: torch.compile could not build the compiled metrics kernel")
+    assert "C++ compiler" in done.stderr and "--metrics-kernel numpy" in done.stderr and "Traceback" not in done.stderr
+    assert not output.exists()
