@@ -70,8 +70,12 @@ def test_threads_scoring_at_once_each_get_the_sums_of_scoring_alone():
             assert together == alone
 
 
-def test_an_image_with_non_finite_input_is_summed_like_its_sanitised_copy():
-    # NaN/inf GT is invalid like 0; NaN and -inf predictions count as the clip's lower bound, +inf as its upper one.
+CAPPED = PixelScoring(1e-3, 10.0, False, 1e-3, 10.0, False)
+
+
+def broken_and_sanitised_frames() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """`(pred, gt)` with NaN/inf in both, and the same pair as `CAPPED` sanitises it: NaN/inf GT is invalid like 0;
+    NaN and -inf predictions count as the clip's lower bound, +inf as its upper one."""
     rng = np.random.default_rng(4)
     gt = rng.uniform(0.5, 9.0, (64, 64)).astype(np.float32)
     pred = gt * rng.uniform(0.8, 1.25, gt.shape).astype(np.float32)
@@ -81,10 +85,12 @@ def test_an_image_with_non_finite_input_is_summed_like_its_sanitised_copy():
     clean_gt, clean_pred = gt.copy(), pred.copy()
     clean_gt[0, :3] = 0.0
     clean_pred[1, :3] = [1e-3, 10.0, 1e-3]
-    capped = PixelScoring(1e-3, 10.0, False, 1e-3, 10.0, False)
-    np.testing.assert_array_equal(
-        image_pixel_sums(broken_pred, broken_gt, capped), image_pixel_sums(clean_pred, clean_gt, capped)
-    )
+    return (broken_pred, broken_gt), (clean_pred, clean_gt)
+
+
+def test_an_image_with_non_finite_input_is_summed_like_its_sanitised_copy():
+    broken, sanitised = broken_and_sanitised_frames()
+    np.testing.assert_array_equal(image_pixel_sums(*broken, CAPPED), image_pixel_sums(*sanitised, CAPPED))
 
 
 def test_narrow_and_integer_ground_truth_match_float64():

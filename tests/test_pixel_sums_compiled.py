@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_metrics_reference import _frames, _reference
+from test_pixel_sums import CAPPED, broken_and_sanitised_frames
 
 from mde_hub.data.synthetic import SyntheticDepthDataset
 from mde_hub.evaluation.evaluate import evaluate_predictions
@@ -52,20 +53,10 @@ def test_float64_sums_are_the_numpy_kernels_to_rounding():
 
 
 def test_non_finite_input_is_summed_like_its_sanitised_copy():
-    # NaN/inf GT is invalid like 0; NaN and -inf predictions count as the clip's lower bound, +inf as its upper one.
-    rng = np.random.default_rng(4)
-    gt = rng.uniform(0.5, 9.0, (64, 64)).astype(np.float32)
-    pred = gt * rng.uniform(0.8, 1.25, gt.shape).astype(np.float32)
-    broken_gt, broken_pred = gt.copy(), pred.copy()
-    broken_gt[0, :3] = [np.nan, np.inf, -np.inf]
-    broken_pred[1, :3] = [np.nan, np.inf, -np.inf]
-    clean_gt, clean_pred = gt.copy(), pred.copy()
-    clean_gt[0, :3] = 0.0
-    clean_pred[1, :3] = [1e-3, 10.0, 1e-3]
-    capped = PixelScoring(1e-3, 10.0, False, 1e-3, 10.0, False)
-    broken = compiled_image_pixel_sums(broken_pred, broken_gt, capped)
-    np.testing.assert_array_equal(broken, compiled_image_pixel_sums(clean_pred, clean_gt, capped))
-    np.testing.assert_allclose(broken, image_pixel_sums(clean_pred, clean_gt, capped), rtol=1e-6)
+    broken, sanitised = broken_and_sanitised_frames()
+    compiled = compiled_image_pixel_sums(*broken, CAPPED)
+    np.testing.assert_array_equal(compiled, compiled_image_pixel_sums(*sanitised, CAPPED))
+    np.testing.assert_allclose(compiled, image_pixel_sums(*sanitised, CAPPED), rtol=1e-6)
 
 
 def test_a_perfect_prediction_scores_zero_error():
@@ -91,8 +82,7 @@ def test_evaluate_records_the_kernel_and_matches_numpy(tmp_path):
     dataset = SyntheticDepthDataset("indoor", size=3, height=96, width=128)
     folder = _saved_predictions(dataset, tmp_path / "predictions")
     results = {
-        kernel: evaluate_predictions(folder, dataset, "none", metrics_kernel=kernel)
-        for kernel in ("numpy", "compiled")
+        kernel: evaluate_predictions(folder, dataset, "none", metrics_kernel=kernel) for kernel in ("numpy", "compiled")
     }
     assert results["compiled"].settings["metrics_kernel"] == "compiled"
     assert results["compiled"].metrics == pytest.approx(results["numpy"].metrics, rel=1e-6)
@@ -101,8 +91,8 @@ def test_evaluate_records_the_kernel_and_matches_numpy(tmp_path):
 def test_without_a_compiler_evaluate_says_so_and_names_the_numpy_kernel(tmp_path):
     folder = _saved_predictions(SyntheticDepthDataset("indoor", size=2), tmp_path / "predictions")  # 240x320
     output = tmp_path / "results.json"
-    command = [sys.executable, "-m", "mde_hub", "evaluate", "--predictions", str(folder), "--dataset",
-               "synthetic:indoor:2", "--protocol", "none", "--metrics-kernel", "compiled", "--output", str(output)]
+    arguments = ["evaluate", "--predictions", str(folder), "--dataset", "synthetic:indoor:2", "--protocol", "none"]
+    command = [sys.executable, "-m", "mde_hub", *arguments, "--metrics-kernel", "compiled", "--output", str(output)]
     # An empty inductor cache: nothing compiled before can stand in for the compiler.
     env = {**os.environ, "CXX": "/nonexistent/g++", "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
