@@ -16,16 +16,26 @@ from mde_hub.evaluation.protocols import EvalProtocol
 _NYU_LIKE = PixelScoring(1e-3, 10.0, True, 1e-3, 10.0, True)
 
 
-@pytest.mark.parametrize("protocol", ["nyu_eigen", "nyu_densedepth", "kitti_garg", "none"])
-def test_float32_scoring_matches_the_float64_reference(protocol):
+SCORING_PROTOCOLS = ["nyu_eigen", "nyu_densedepth", "kitti_garg", "none"]
+
+
+def assert_float32_scoring_matches_the_float64_reference(protocol: str, kernel: str) -> None:
+    """Three float32 frames (one without valid pixels) scored by `kernel` under `protocol`: within 5e-7 relative of
+    the float64 reference formulas."""
     shape, cap = ((375, 1242), 80.0) if protocol.startswith("kitti") else ((480, 640), 10.0)
     pred, gt, user = _frames(shape, 3, cap, seed=1)
     gt32 = gt.astype(np.float32)  # NaN, inf, zeros and out-of-range values survive the cast
     expected = _reference(pred, gt32, user, protocol, "pooled", "none")
-    accumulator = DepthMetricAccumulator(protocol, "pooled")
+    accumulator = DepthMetricAccumulator(protocol, "pooled", kernel=kernel)
     accumulator.update(pred, gt32, user)
+    assert (accumulator.num_images, accumulator.num_skipped) == (2, 1)
     for name, value in accumulator.compute().items():
         assert value == pytest.approx(expected[name], rel=5e-7, abs=1e-7), name
+
+
+@pytest.mark.parametrize("protocol", SCORING_PROTOCOLS)
+def test_float32_scoring_matches_the_float64_reference(protocol):
+    assert_float32_scoring_matches_the_float64_reference(protocol, "numpy")
 
 
 @pytest.mark.parametrize(

@@ -10,28 +10,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_metrics_reference import _frames, _reference
-from test_pixel_sums import CAPPED, broken_and_sanitised_frames
+from test_metrics_reference import _frames
+from test_pixel_sums import (
+    CAPPED,
+    SCORING_PROTOCOLS,
+    assert_float32_scoring_matches_the_float64_reference,
+    broken_and_sanitised_frames,
+)
 
 from mde_hub.data.synthetic import SyntheticDepthDataset
 from mde_hub.evaluation.evaluate import evaluate_predictions
-from mde_hub.evaluation.metrics import METRIC_NAMES, DepthMetricAccumulator, compute_depth_metrics
+from mde_hub.evaluation.metrics import METRIC_NAMES, compute_depth_metrics
 from mde_hub.evaluation.pixel_sums import PixelScoring, image_pixel_sums
 from mde_hub.evaluation.pixel_sums_compiled import compiled_image_pixel_sums
 from mde_hub.evaluation.saved_predictions import PredictionFolder
 
 
-@pytest.mark.parametrize("protocol", ["nyu_eigen", "nyu_densedepth", "kitti_garg", "none"])
+@pytest.mark.parametrize("protocol", SCORING_PROTOCOLS)
 def test_float32_scoring_matches_the_float64_reference(protocol):
-    shape, cap = ((375, 1242), 80.0) if protocol.startswith("kitti") else ((480, 640), 10.0)
-    pred, gt, user = _frames(shape, 3, cap, seed=1)
-    gt32 = gt.astype(np.float32)
-    expected = _reference(pred, gt32, user, protocol, "pooled", "none")
-    accumulator = DepthMetricAccumulator(protocol, "pooled", kernel="compiled")
-    accumulator.update(pred, gt32, user)
-    assert (accumulator.num_images, accumulator.num_skipped) == (2, 1)
-    for name, value in accumulator.compute().items():
-        assert value == pytest.approx(expected[name], rel=5e-7, abs=1e-7), name
+    assert_float32_scoring_matches_the_float64_reference(protocol, "compiled")
 
 
 def test_float64_sums_are_the_numpy_kernels_to_rounding():
